@@ -1,0 +1,180 @@
+"""The one place that builds the house, starts its parts in order and stops them in
+reverse. Every wing meets the others only here."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import zoneinfo
+from pathlib import Path
+from typing import Any, Callable
+
+from controller.bus import EventBus
+from controller.clock import ClockStatus, assume_synced, system_clock_status
+from controller.commands import Actor, SetRelay
+from controller.config import Config
+from controller.db import Database
+from controller.house import House
+from controller.scheduler import ScheduleRunner
+from controller.sdnotify import Notifier
+from controller.store import RelayRecord, Store
+from drivers.buttons import Buttons
+from drivers.config import RelayConfig
+from drivers.pins import make_pin_factory
+from drivers.relays import build_board
+
+logger = logging.getLogger(__name__)
+
+CLI_FILE = "cli.json"
+
+
+def power_on_states(relays: list[RelayConfig], stored: dict[str, RelayRecord]) -> dict[str, bool]:
+    """What each relay should be at start: off, on, or its last stored state."""
+    states = {}
+    for relay in relays:
+        if relay.power_on == "restore":
+            rec = stored.get(relay.name)
+            states[relay.name] = bool(rec and rec.on)
+        else:
+            states[relay.name] = relay.power_on == "on"
+    return states
+
+
+def local_url(listen_host: str, port: int) -> str:
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen_host, listen_host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class App:
+    def __init__(self, config: Config, *, pin_factory: Any = None, clock: Callable[[], ClockStatus] | None = None):
+        self.config = config
+        self._pin_factory = pin_factory
+        self._clock = clock or (system_clock_status if config.clock.require_sync else assume_synced)
+        self._stop = threading.Event()
+        self._stoppers: list[tuple[str, Callable[[], None]]] = []
+        self._threads: list[threading.Thread] = []
+        self.notifier = Notifier()
+        self.house: House | None = None
+        self.url = ""
+
+    # build ---------------------------------------------------------------------
+    def build(self) -> House:
+        cfg = self.config
+        data = Path(cfg.storage.dir)
+        data.mkdir(parents=True, exist_ok=True)
+        db = Database(data / "langso.db")
+        self._on_stop("database", db.close)
+        store = Store(db)
+
+        factory = self._pin_factory or make_pin_factory(cfg.gpio.pin_factory)
+        stored = store.relay_states()
+        initial = power_on_states(cfg.relays, stored)
+        board = build_board(cfg.relays, factory, initial)
+        self._on_stop("relays", board.close)  # closing leaves every relay off
+        for name, on in initial.items():
+            if name not in stored or stored[name].on != on:
+                store.record_relay(name, on, "system", "power-on")
+        logger.info("relays ready states=%s", ",".join(f"{n}:{'on' if v else 'off'}" for n, v in initial.items()) or "none")
+
+        bus = EventBus()
+        house = House(cfg, store, board, bus, self._clock)
+        self.house = house
+
+        buttons = Buttons(cfg.buttons, factory, lambda relay: house.submit(SetRelay(relay, "toggle", Actor("button"))))
+        self._on_stop("buttons", buttons.close)
+
+        self.scheduler = ScheduleRunner(house.programmes, house.fire_schedule, self._clock, zoneinfo.ZoneInfo(cfg.site.timezone))
+        house.add_status("schedules", self.scheduler.status)
+
+        self._build_web(house)
+        return house
+
+    def _build_web(self, house: House) -> None:
+        from waitress.server import create_server
+
+        from web import create_app
+
+        app = create_app(house)
+        try:
+            self.server = create_server(app, host=self.config.web.host, port=self.config.web.port,
+                                        threads=self.config.web.threads, ident="langso")
+        except OSError as err:
+            raise OSError(f"web.listen: cannot listen on {self.config.web.listen} ({err.strerror}); "
+                          "is another langso running? choose another port") from err
+        self.url = local_url(self.config.web.host, self.server.effective_port)  # type: ignore[attr-defined]
+        self._write_cli_file(house)
+
+    def _write_cli_file(self, house: House) -> None:
+        """A local admin token for the `langso` CLI, readable only by the service user and root."""
+        token = house.store.add_token("cli", {"admin"}, replace=True)
+        path = Path(self.config.storage.dir) / CLI_FILE
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"url": self.url, "token": token, "pid": os.getpid()}, f)
+        os.replace(tmp, path)
+
+    def _on_stop(self, name: str, stop: Callable[[], None]) -> None:
+        self._stoppers.append((name, stop))
+
+    # start / stop -------------------------------------------------------------
+    def _thread(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def start(self) -> None:
+        started = time.monotonic()
+        house = self.house or self.build()
+        self._thread("commands", lambda: house.run_inbox(self._stop))
+        self._thread("housekeeping", self._housekeeping)
+        self.scheduler.start()
+        self._on_stop("scheduler", self.scheduler.stop)
+        self._thread("web", self.server.run)
+        self._on_stop("web", self.server.close)
+        self.notifier.ready(f"serving {self.url}")
+        logger.info("langso ready url=%s site=%s seconds=%.2f", self.url, self.config.site.id, time.monotonic() - started)
+
+    def _housekeeping(self) -> None:
+        assert self.house is not None
+        ping = self.notifier.watchdog_interval()
+        last_ping = 0.0
+        while not self._stop.wait(0.5):
+            self.house.auto_off()
+            if ping and time.monotonic() - last_ping >= ping:
+                self.notifier.watchdog()
+                last_ping = time.monotonic()
+
+    def stop(self) -> None:
+        if self._stop.is_set() and not self._stoppers:
+            return
+        started = time.monotonic()
+        self._stop.set()
+        self.notifier.stopping()
+        for name, stop in reversed(self._stoppers):
+            try:
+                stop()
+            except Exception:
+                logger.exception("stop failed part=%s", name)
+        self._stoppers.clear()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        logger.info("langso stopped seconds=%.2f", time.monotonic() - started)
+
+    def request_stop(self, *_: Any) -> None:
+        self._stop.set()
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; every relay ends off."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        try:
+            self.start()
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+        return 0

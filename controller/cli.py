@@ -1,0 +1,228 @@
+"""`langso` — the technician's command line (also `python -m controller`).
+
+Exit codes: 0 ok, 1 the operation failed, 2 bad input or config.
+Wings add their commands from controller/cli_*.py modules listed in COMMAND_MODULES.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
+from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config
+
+COMMAND_MODULES: list[str] = []  # e.g. "controller.cli_audio": each has add_commands(subparsers)
+
+OK, FAILED, BAD_INPUT = 0, 1, 2
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+def client(args: argparse.Namespace) -> Client:
+    url, token = find_daemon(getattr(args, "config", None))
+    return Client(url, token)
+
+
+def _local_config(args: argparse.Namespace):
+    """The config of this machine's daemon: --config, /etc/langso/langso.toml, else the demo's."""
+    if args.config:
+        return load_config(args.config)
+    if DEFAULT_CONFIG_PATH.exists():
+        return load_config(DEFAULT_CONFIG_PATH)
+    return demo_config(demo_data_dir())
+
+
+# daemon ---------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from controller.app import App
+    from controller.logs import setup_logging
+
+    setup_logging(args.log_level)
+    config = load_config(args.config)
+    return App(config).run()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from controller.app import App
+    from controller.logs import setup_logging
+
+    setup_logging(args.log_level)
+    data = Path(args.data_dir) if args.data_dir else demo_data_dir()
+    config = demo_config(data, args.port)
+    logging.getLogger("controller.cli").info("demo starting data_dir=%s url=http://127.0.0.1:%d", data, args.port)
+    return App(config).run()
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    print(f"{args.file}: OK (site {config.site.id}, {len(config.relays)} relays, {len(config.cameras)} cameras)")
+    return OK
+
+
+# talking to the daemon -------------------------------------------------------------
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = client(args).request("GET", "/status")
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return OK
+    print(f"site      {status['site']['id']} ({status['site']['name']})")
+    print(f"uptime    {status['uptime_s']:.0f} s")
+    clock = status["clock"]
+    print(f"clock     {'synced' if clock['synced'] else 'NOT SYNCED'} ({clock['reason']})")
+    disk = status["disk"]
+    print(f"disk      {disk['free_mb']} MB free of {disk['total_mb']} MB in {disk['dir']}")
+    print("relays")
+    for r in status["relays"]:
+        print(f"  {r['name']:<10} {'ON ' if r['on'] else 'off'}  since {_when(r['changed_at'])} by {r['changed_by'] or '-'}")
+    known = {"site", "time", "uptime_s", "clock", "disk", "relays", "problems"}
+    for key, value in status.items():
+        if key not in known:
+            print(f"{key:<9} {json.dumps(value, ensure_ascii=False)}")
+    problems = status.get("problems") or {}
+    print("problems  " + ("none" if not problems else ""))
+    for part, text in problems.items():
+        print(f"  {part}: {text}")
+    return OK
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    result = client(args).request("POST", f"/relays/{args.name}", {"state": args.state})
+    state = "on" if result["on"] else "off"
+    print(f"{result['name']}: {state}" + ("" if result["changed"] else " (already)"))
+    return OK
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    result = client(args).request("POST", "/selftest")
+    for row in result["results"]:
+        print(f"{'PASS' if row['ok'] else 'FAIL'}  {row['part']:<10} {row['detail']}  ({row['seconds']:.2f} s)")
+    print("all parts OK" if result["ok"] else "some parts FAILED")
+    return OK if result["ok"] else FAILED
+
+
+# local administration (works with the daemon stopped) -------------------------------
+def _store(args: argparse.Namespace):
+    from controller.db import Database
+    from controller.store import Store
+
+    config = _local_config(args)
+    return Store(Database(Path(config.storage.dir) / "langso.db"))
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from controller.passwords import check_password_strength, hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("the two passwords differ; nothing was changed", BAD_INPUT)
+    problem = check_password_strength(password, args.name)
+    if problem:
+        raise CliError(f"password: {problem}", BAD_INPUT)
+    _store(args).add_user(args.name, args.role, hash_password(password))
+    print(f"user {args.name} ({args.role}) saved")
+    return OK
+
+
+def cmd_token_add(args: argparse.Namespace) -> int:
+    scopes = {s.strip() for item in args.scope for s in item.split(",") if s.strip()}
+    try:
+        token = _store(args).add_token(args.name, scopes)
+    except ValueError as err:
+        raise CliError(f"--scope: {err}", BAD_INPUT) from None
+    print(token)
+    print(f"(token {args.name!r} with scopes {sorted(scopes)}: shown once, keep it safe)", file=sys.stderr)
+    return OK
+
+
+# parser ---------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="langso", description="langso — the village cultural house controller")
+    parser.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG_PATH} when it exists)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, parent: Any = sub) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("run", cmd_run, "run the daemon (systemd runs this)")
+    p.add_argument("--config", required=True, help="config file, e.g. /etc/langso/langso.toml")
+    p.add_argument("--log-level", default="INFO")
+    p = add("demo", cmd_demo, "run the daemon on simulated hardware with built-in defaults")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--data-dir", help=f"where the demo keeps its state (default {demo_data_dir()})")
+    p.add_argument("--log-level", default="INFO")
+
+    config = sub.add_parser("config", help="config file tools").add_subparsers(dest="config_command", required=True)
+    p = add("check", cmd_config_check, "validate a config; exit 2 with every problem listed", config)
+    p.add_argument("file")
+
+    p = add("status", cmd_status, "relays, queue, cameras, uplink, disk, clock of the running daemon")
+    p.add_argument("--json", action="store_true")
+    p = add("relay", cmd_relay, "switch a relay through the daemon")
+    p.add_argument("name")
+    p.add_argument("state", choices=["on", "off", "toggle"])
+    add("selftest", cmd_selftest, "click each relay, play a test tone, grab a frame per camera, ping the broker")
+
+    user = sub.add_parser("user", help="web users").add_subparsers(dest="user_command", required=True)
+    p = add("add", cmd_user_add, "create or reset a web user (asks for the password)", user)
+    p.add_argument("name")
+    p.add_argument("--role", choices=["head", "tech", "viewer"], required=True)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    p = add("add", cmd_token_add, "create an API token (printed once)", token)
+    p.add_argument("name")
+    p.add_argument("--scope", action="append", required=True, help="control, broadcast, events:read, admin (repeat or comma-separate)")
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub, add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(f"{err.source}: {len(err.problems)} problem(s)", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return BAD_INPUT
+    except ApiError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return BAD_INPUT if 400 <= err.status < 500 and err.status not in (401, 403, 409) else FAILED
+    except (DaemonUnreachable, CliError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return getattr(err, "code", FAILED)
+    except KeyboardInterrupt:
+        return FAILED
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return FAILED
+    except Exception as err:  # the daemon failed to start: one clear line, the trace in the log
+        logging.getLogger("controller.cli").exception("failed command=%s", args.command)
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""How the `langso` CLI finds and talks to the running daemon (its local JSON API)."""
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from controller.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+SYSTEM_DATA_DIR = Path("/var/lib/langso")
+
+
+def demo_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("langso")) / "demo"
+
+
+class DaemonUnreachable(Exception):
+    pass
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _candidates(config_path: str | None) -> list[Path]:
+    dirs: list[Path] = []
+    path = Path(config_path) if config_path else DEFAULT_CONFIG_PATH
+    if config_path or path.exists():
+        try:
+            dirs.append(Path(load_config(path).storage.dir))
+        except ConfigError:
+            pass
+    dirs += [SYSTEM_DATA_DIR, demo_data_dir()]
+    return [d / "cli.json" for d in dirs]
+
+
+def find_daemon(config_path: str | None = None) -> tuple[str, str]:
+    """URL and token: $LANGSO_URL/$LANGSO_TOKEN, else the cli.json the daemon wrote."""
+    if os.environ.get("LANGSO_URL") and os.environ.get("LANGSO_TOKEN"):
+        return os.environ["LANGSO_URL"], os.environ["LANGSO_TOKEN"]
+    denied = []
+    for candidate in _candidates(config_path):
+        try:
+            info = json.loads(candidate.read_text())
+            return info["url"], info["token"]
+        except PermissionError:
+            denied.append(str(candidate))
+        except (OSError, ValueError, KeyError):
+            continue
+    if denied:
+        raise DaemonUnreachable(f"cannot read {denied[0]}: run as root or the langso user (sudo langso ...)")
+    raise DaemonUnreachable("no running langso daemon found (start it: `systemctl start langso` or `langso demo`)")
+
+
+class Client:
+    def __init__(self, url: str, token: str, timeout: float = 30):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.url}/api/v1{path}", data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            try:
+                message = json.loads(err.read()).get("error", err.reason)
+            except ValueError:
+                message = str(err.reason)
+            raise ApiError(err.code, message) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+            reason = getattr(err, "reason", err)
+            raise DaemonUnreachable(f"cannot reach the langso daemon at {self.url} ({reason}); is it running?") from None

@@ -1,0 +1,241 @@
+"""The one config model: TOML in, validated once, every problem reported at once.
+
+Each wing owns the model of its own section (drivers/config.py, audio/config.py,
+camera/config.py, web/config.py); this module composes them, adds the sections the
+controller owns (site, storage, mqtt, clock) and checks the rules that cross sections.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from audio.config import AudioConfig
+from camera.config import CameraConfig
+from drivers.config import ButtonConfig, GpioConfig, RelayConfig
+from web.config import WebConfig
+
+DEFAULT_CONFIG_PATH = Path("/etc/langso/langso.toml")
+
+
+class ConfigError(Exception):
+    """The config is not usable; `problems` lists every one as 'key.path: message'."""
+
+    def __init__(self, problems: list[str], source: str = "config"):
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(problems))
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(Section):
+    id: str = Field(
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length=64,
+        description='site slug used in MQTT topics: lowercase letters, digits and "-", e.g. "dinh-hung-ho-thon"',
+    )
+    name: str = Field("Nhà văn hóa thôn", max_length=120, description="name shown on the page")
+    groups: list[str] = Field(default_factory=list, description="district/commune groups for group broadcasts")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="IANA timezone of schedules")
+
+    @field_validator("groups")
+    @classmethod
+    def _slugs(cls, groups: list[str]) -> list[str]:
+        import re
+
+        for g in groups:
+            if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", g):
+                raise ValueError(f"group {g!r} must be a slug: lowercase letters, digits and '-'")
+        return groups
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, tz: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'unknown timezone {tz!r}; use an IANA name such as "Asia/Ho_Chi_Minh"') from None
+        return tz
+
+
+class StorageConfig(Section):
+    dir: Path = Field(Path("/var/lib/langso"), description="SQLite db, clips, TTS cache")
+    min_free_mb: int = Field(500, ge=0, le=1_000_000, description="retention keeps at least this much free")
+    keep_days: int = Field(14, ge=1, le=3650, description="clips and events older than this are removed")
+
+
+class MqttConfig(Section):
+    host: str = Field("", description="IOC broker host; empty = uplink off")
+    port: int = Field(8883, ge=1, le=65535)
+    tls: bool = True
+    ca_file: str = Field("", description="CA certificate file; empty = system CAs")
+    cert_file: str = Field("", description="client certificate (optional)")
+    key_file: str = Field("", description="client key (optional)")
+    username: str = ""
+    password_file: str = Field("", description="file holding the password; relative names are looked up in $CREDENTIALS_DIRECTORY")
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    keepalive_s: int = Field(60, ge=5, le=3600)
+    telemetry_s: int = Field(60, ge=5, le=3600)
+    outbox_max: int = Field(10_000, ge=100, le=1_000_000, description="messages kept while the link is down")
+    ha_discovery: bool = Field(False, description="publish Home Assistant MQTT discovery")
+
+    def password(self) -> str | None:
+        if not self.password_file:
+            return None
+        path = Path(self.password_file)
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not path.is_absolute() and creds:
+            path = Path(creds) / path
+        return path.read_text(encoding="utf-8").strip()
+
+
+class ClockConfig(Section):
+    require_sync: bool = Field(
+        True,
+        description="time-based actions wait until the system clock is NTP-synchronised "
+        "(a Pi has no RTC: after a power cut without network its clock can be years off)",
+    )
+
+
+class Config(Section):
+    site: SiteConfig
+    gpio: GpioConfig = GpioConfig()
+    storage: StorageConfig = StorageConfig()
+    relays: list[RelayConfig] = Field(default_factory=list)
+    buttons: list[ButtonConfig] = Field(default_factory=list)
+    audio: AudioConfig = AudioConfig()
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    mqtt: MqttConfig = MqttConfig()
+    web: WebConfig = WebConfig()
+    clock: ClockConfig = ClockConfig()
+
+
+
+def cross_checks(data: dict[str, Any]) -> list[str]:
+    """Rules that cross sections, checked on the raw data so that they are reported
+    together with field errors (pydantic stops before an after-validator otherwise)."""
+    def items(key: str) -> list[dict[str, Any]]:
+        value = data.get(key, [])
+        return [v if isinstance(v, dict) else {} for v in value] if isinstance(value, list) else []
+
+    problems: list[str] = []
+    names: dict[str, int] = {}
+    pins: dict[Any, str] = {}
+    for i, relay in enumerate(items("relays")):
+        name, pin = relay.get("name"), relay.get("pin")
+        if isinstance(name, str):
+            if name in names:
+                problems.append(f"relays[{i}].name: duplicate relay name {name!r} (also relays[{names[name]}]); give each relay its own name")
+            names.setdefault(name, i)
+        if isinstance(pin, int):
+            if pin in pins:
+                problems.append(f"relays[{i}].pin: pin {pin} is already used by {pins[pin]}; each relay needs its own pin")
+            pins.setdefault(pin, f"relays[{i}]")
+    for i, button in enumerate(items("buttons")):
+        pin, relay = button.get("pin"), button.get("relay")
+        if isinstance(pin, int):
+            if pin in pins:
+                problems.append(f"buttons[{i}].pin: pin {pin} is already used by {pins[pin]}")
+            pins.setdefault(pin, f"buttons[{i}]")
+        if isinstance(relay, str) and relay not in names:
+            problems.append(f"buttons[{i}].relay: no relay named {relay!r}; use one of {sorted(names)}")
+    audio = data.get("audio") if isinstance(data.get("audio"), dict) else {}
+    amp = audio.get("amp_relay", AudioConfig.model_fields["amp_relay"].default)
+    if isinstance(amp, str) and amp and amp not in names:
+        problems.append(
+            f"audio.amp_relay: no relay named {amp!r}; add a [[relays]] entry with that name "
+            'or set amp_relay = "" (no amplifier relay)'
+        )
+    cams: set[str] = set()
+    for i, cam in enumerate(items("cameras")):
+        name = cam.get("name")
+        if isinstance(name, str):
+            if name in cams:
+                problems.append(f"cameras[{i}].name: duplicate camera name {name!r}")
+            cams.add(name)
+    return problems
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def format_errors(err: ValidationError) -> list[str]:
+    """One line per problem, 'key.path: message', in the order pydantic found them."""
+    lines: list[str] = []
+    for e in err.errors():
+        loc = _loc(tuple(p for p in e["loc"] if p != "__root__"))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key; remove it or check its spelling (see systemd/langso.example.toml)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        elif e["type"] == "string_pattern_mismatch" and loc.endswith("id"):
+            msg = "must be a slug of lowercase letters, digits and '-' (e.g. \"dinh-hung-ho-thon\")"
+        elif e["type"].startswith(("less_than", "greater_than")) and loc.endswith("pin"):
+            msg = f"{msg} (BCM GPIO numbers on a Raspberry Pi are 2-27)"
+        elif "input" in e and e["type"].endswith("_type"):
+            msg = f"{msg} (got {e['input']!r})"
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        lines.append(f"{loc}: {msg}")
+    return lines
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    problems = cross_checks(data)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_errors(err) + problems, source) from err
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found; copy systemd/langso.example.toml there and edit it"], str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([f"{path}: cannot read ({err})"], str(path)) from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([f"TOML syntax: {err}"], str(path)) from err
+    return parse_config(data, str(path))
+
+
+def demo_config(data_dir: Path, port: int = 8080, sample_video: Path | None = None) -> Config:
+    """The simulated house of `langso demo`: no config file needed."""
+    data: dict[str, Any] = {
+        "site": {"id": "demo", "name": "Nhà văn hóa thôn (mô phỏng)"},
+        "gpio": {"pin_factory": "mock"},
+        "storage": {"dir": str(data_dir), "min_free_mb": 100},
+        "relays": [
+            {"name": "tv", "pin": 17, "label": "Tivi"},
+            {"name": "radio", "pin": 27, "label": "Đài"},
+            {"name": "amp", "pin": 22, "label": "Loa (âm ly)"},
+        ],
+        "audio": {"output": f"wav:{data_dir / 'audio-out'}", "tts": ["espeak"], "amp_warmup_s": 0.5, "amp_tail_s": 2.0},
+        "web": {"listen": f"127.0.0.1:{port}"},
+        "clock": {"require_sync": False},
+    }
+    if sample_video is not None:
+        data["cameras"] = [{"name": "cong-lang", "source": str(sample_video)}]
+    return parse_config(data, "demo defaults")

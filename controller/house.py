@@ -1,0 +1,232 @@
+"""The house as the rest of the system sees it: one handler table for every command,
+the status every interface shows, the self-test, and the schedule kinds.
+
+Wings plug in here through `App` (controller/app.py): they register command handlers,
+status parts, self-tests and schedule kinds; web/ and the MQTT uplink only ever call
+`handle()`, `submit()`, `status()` and friends.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import sqlite3
+import threading
+import time
+from datetime import time as dtime
+from typing import Any, Callable
+
+from controller.bus import EventBus
+from controller.clock import ClockStatus
+from controller.commands import Actor, CommandError, SetRelay
+from controller.config import Config
+from controller.scheduler import Due, Programme
+from controller.store import Store
+from drivers.errors import RelayError, TooSoon, UnknownRelay
+from drivers.relays import RelayBoard
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Any], dict[str, Any]]
+
+
+class House:
+    def __init__(self, config: Config, store: Store, board: RelayBoard, bus: EventBus, clock: Callable[[], ClockStatus]):
+        self.config = config
+        self.store = store
+        self.board = board
+        self.bus = bus
+        self.clock = clock
+        self.started_at = time.time()
+        self._lock = threading.RLock()
+        self._handlers: dict[type, Handler] = {SetRelay: self._set_relay}
+        self._status_parts: dict[str, Callable[[], Any]] = {}
+        self._selftests: dict[str, Callable[[], tuple[bool, str]]] = {"relays": self._selftest_relays}
+        self._schedule_kinds: dict[str, Callable[[Due], Any]] = {"relay": self._relay_edge}
+        self._inbox: queue.Queue[Any] = queue.Queue(maxsize=1000)
+        self.problems: dict[str, str] = {}
+
+    # plug-in points for the wings (called by App) ---------------------------
+    def register(self, command_type: type, handler: Handler) -> None:
+        self._handlers[command_type] = handler
+
+    def add_status(self, name: str, part: Callable[[], Any]) -> None:
+        self._status_parts[name] = part
+
+    def add_selftest(self, name: str, test: Callable[[], tuple[bool, str]]) -> None:
+        self._selftests[name] = test
+
+    def add_schedule_kind(self, kind: str, fire: Callable[[Due], Any]) -> None:
+        self._schedule_kinds[kind] = fire
+
+    # the one command path ----------------------------------------------------
+    def handle(self, command: Any) -> dict[str, Any]:
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise CommandError(f"no handler for {type(command).__name__}", 500)
+        return handler(command)
+
+    def submit(self, command: Any) -> None:
+        """From callbacks (gpiozero, paho): enqueue only; the command thread runs it."""
+        try:
+            self._inbox.put_nowait(command)
+        except queue.Full:
+            logger.error("command inbox full, dropped command=%r", command)
+
+    def run_inbox(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                command = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                self.handle(command)
+            except CommandError as err:
+                logger.warning("command refused command=%s error=%r", type(command).__name__, err.message)
+            except Exception:
+                logger.exception("command failed command=%r", command)
+
+    # relays -----------------------------------------------------------------
+    def _set_relay(self, cmd: SetRelay) -> dict[str, Any]:
+        with self._lock:
+            try:
+                relay = self.board.get(cmd.name)
+                want = (not relay.is_on) if cmd.action == "toggle" else cmd.action == "on"
+                changed = relay.switch(want, force=cmd.force)
+            except UnknownRelay as err:
+                raise CommandError(str(err), 404) from err
+            except TooSoon as err:
+                raise CommandError(str(err), 409) from err
+            except RelayError as err:
+                raise CommandError(str(err), 503) from err
+            if changed:
+                logger.info("relay switched name=%s state=%s by=%s", cmd.name, "on" if want else "off", cmd.actor)
+                self._record(cmd.name, want, cmd.actor)
+        if changed:
+            self.bus.publish("relay", {"name": cmd.name, "on": want, "actor": str(cmd.actor), "at": time.time()})
+        return {"name": cmd.name, "on": want, "changed": changed}
+
+    def _record(self, name: str, on: bool, actor: Actor) -> None:
+        try:
+            self.store.record_relay(name, on, str(actor))
+            self.problems.pop("store", None)
+        except sqlite3.Error as err:  # disk full, card failing: the relay still works
+            self.problems["store"] = f"cannot write the database ({err}); check free space on {self.config.storage.dir}"
+            logger.error("store write failed error=%r", str(err))
+
+    def relays(self) -> list[dict[str, Any]]:
+        stored = self.store.relay_states()
+        out = []
+        for relay in self.board:
+            rec = stored.get(relay.name)
+            out.append({
+                "name": relay.name,
+                "label": relay.config.label or relay.name,
+                "on": relay.is_on,
+                "changed_at": rec.changed_at if rec else None,
+                "changed_by": rec.actor if rec else None,
+                "pin": relay.config.pin,
+                "active_high": relay.config.active_high,
+                "min_interval_s": relay.config.min_interval_s,
+                "max_on_s": relay.config.max_on_s,
+            })
+        return out
+
+    def auto_off(self) -> None:
+        for name in self.board.overdue():
+            try:
+                self.handle(SetRelay(name, "off", Actor("auto-off"), force=True))
+            except CommandError as err:
+                logger.error("auto-off failed name=%s error=%r", name, err.message)
+
+    # schedules --------------------------------------------------------------
+    def programmes(self) -> list[Programme]:
+        out = []
+        for row in self.store.schedules():
+            out.append(Programme(
+                id=row["id"], kind=row["kind"], target=row["target"],
+                start=dtime.fromisoformat(row["start"]),
+                end=dtime.fromisoformat(row["end"]) if row["end"] else None,
+                days=frozenset(row["days"]), payload=tuple(sorted(row["payload"].items())), enabled=row["enabled"],
+            ))
+        return out
+
+    def schedule_kinds(self) -> list[str]:
+        return sorted(self._schedule_kinds)
+
+    def fire_schedule(self, due: Due) -> None:
+        fire = self._schedule_kinds.get(due.programme.kind)
+        if fire is None:
+            raise CommandError(f"unknown schedule kind {due.programme.kind!r}")
+        fire(due)
+
+    def _relay_edge(self, due: Due) -> None:
+        action = "on" if due.edge == "start" else "off"
+        try:
+            self.handle(SetRelay(due.programme.target, action, Actor("schedule", str(due.programme.id))))
+        except CommandError as err:
+            if err.status != 409:
+                raise
+            # inside min_interval_s: try once more when the interval has passed
+            wait = self.board.get(due.programme.target).config.min_interval_s
+            timer = threading.Timer(wait, self.submit, [SetRelay(due.programme.target, action, Actor("schedule", str(due.programme.id)))])
+            timer.daemon = True
+            timer.start()
+
+    # status and self-test ----------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        clock = self.clock()
+        disk = shutil.disk_usage(self.config.storage.dir)
+        free_mb = disk.free // 2**20
+        problems = dict(self.problems)
+        if free_mb < self.config.storage.min_free_mb:
+            problems["disk"] = f"only {free_mb} MB free on {self.config.storage.dir} (min_free_mb = {self.config.storage.min_free_mb})"
+        if not clock.synced:
+            problems["clock"] = clock.reason
+        out: dict[str, Any] = {
+            "site": {"id": self.config.site.id, "name": self.config.site.name},
+            "time": time.time(),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "relays": self.relays(),
+            "clock": {"synced": clock.synced, "reason": clock.reason, "timezone": self.config.site.timezone},
+            "disk": {"dir": str(self.config.storage.dir), "free_mb": free_mb, "total_mb": disk.total // 2**20},
+        }
+        for name, part in self._status_parts.items():
+            try:
+                out[name] = part()
+            except Exception as err:
+                out[name] = {"error": str(err)}
+                problems[name] = str(err)
+        out["problems"] = problems
+        return out
+
+    def selftest(self) -> list[dict[str, Any]]:
+        results = []
+        for name, test in self._selftests.items():
+            started = time.monotonic()
+            try:
+                ok, detail = test()
+            except Exception as err:
+                ok, detail = False, f"{type(err).__name__}: {err}"
+            results.append({"part": name, "ok": ok, "detail": detail, "seconds": round(time.monotonic() - started, 3)})
+            logger.info("selftest part=%s ok=%s detail=%r", name, ok, detail)
+        return results
+
+    def _selftest_relays(self) -> tuple[bool, str]:
+        """Click each relay that is off (on for 0.3 s, then off); relays that are on are
+        left alone so a running TV is not cut."""
+        clicked, skipped = [], []
+        for relay in self.board:
+            if relay.is_on:
+                skipped.append(relay.name)
+                continue
+            relay.switch(True, force=True)
+            time.sleep(0.3)
+            relay.switch(False, force=True)
+            if relay.is_on:
+                return False, f"relay {relay.name} did not switch back off"
+            clicked.append(relay.name)
+        detail = f"clicked {', '.join(clicked) or 'none'}"
+        if skipped:
+            detail += f"; left on (in use): {', '.join(skipped)}"
+        return True, detail

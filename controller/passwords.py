@@ -1,0 +1,29 @@
+"""Password hashing for web users (Argon2id, argon2-cffi) and the first-run rules."""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()  # Argon2id, RFC 9106 low-memory profile
+
+COMMON = {"12345678", "123456789", "password", "matkhau", "matkhau123", "admin123", "langso123", "qwertyui", "11111111"}
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_strength(password: str, user: str = "") -> str | None:
+    """None when acceptable, else what is wrong (no default or trivial passwords)."""
+    if len(password) < 8:
+        return "use at least 8 characters"
+    if password.lower() in COMMON or (user and user.lower() in password.lower()):
+        return "too easy to guess; do not use common passwords or the user name"
+    return None

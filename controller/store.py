@@ -1,0 +1,176 @@
+"""What the controller keeps: relay states, the audit log, users, API tokens, schedules."""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from controller.db import Database
+
+SCHEMA = [
+    """
+    CREATE TABLE relay_state (
+        name TEXT PRIMARY KEY, state INTEGER NOT NULL, changed_at REAL NOT NULL, actor TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_target ON audit(target, id);
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+        created_at REAL NOT NULL, must_change INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL, created_at REAL NOT NULL, last_used REAL
+    );
+    CREATE TABLE schedules (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL,
+        days TEXT NOT NULL, start TEXT NOT NULL, end TEXT, payload TEXT NOT NULL DEFAULT '{}',
+        enabled INTEGER NOT NULL DEFAULT 1, created_at REAL NOT NULL, actor TEXT NOT NULL
+    )
+    """,
+]
+
+SCOPES = ("control", "broadcast", "events:read", "admin")
+
+
+def hash_token(token: str) -> str:
+    # tokens are 256-bit random strings: a plain SHA-256 is the right hash (no KDF needed)
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RelayRecord:
+    name: str
+    on: bool
+    changed_at: float
+    actor: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    name: str
+    scopes: frozenset[str]
+
+
+class Store:
+    def __init__(self, db: Database):
+        self.db = db
+        db.ensure_schema("controller", SCHEMA)
+
+    # relays -------------------------------------------------------------
+    def relay_states(self) -> dict[str, RelayRecord]:
+        rows = self.db.query("SELECT name, state, changed_at, actor FROM relay_state")
+        return {r["name"]: RelayRecord(r["name"], bool(r["state"]), r["changed_at"], r["actor"]) for r in rows}
+
+    def record_relay(self, name: str, on: bool, actor: str, detail: str = "", at: float | None = None) -> None:
+        """The new state and its audit line, in one transaction."""
+        at = time.time() if at is None else at
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT INTO relay_state(name, state, changed_at, actor) VALUES (?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET state=excluded.state, changed_at=excluded.changed_at, actor=excluded.actor",
+                (name, int(on), at, actor),
+            )
+            conn.execute(
+                "INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)",
+                (at, actor, "relay.on" if on else "relay.off", name, detail),
+            )
+
+    # audit --------------------------------------------------------------
+    def audit(self, actor: str, action: str, target: str, detail: str = "") -> None:
+        self.db.execute(
+            "INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)",
+            (time.time(), actor, action, target, detail),
+        )
+
+    def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        if target:
+            rows = self.db.query("SELECT * FROM audit WHERE target=? ORDER BY id DESC LIMIT ?", (target, limit))
+        else:
+            rows = self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows]
+
+    # users --------------------------------------------------------------
+    def add_user(self, name: str, role: str, password_hash: str, must_change: bool = False) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT INTO users(name, role, password_hash, created_at, must_change) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET role=excluded.role, password_hash=excluded.password_hash, must_change=excluded.must_change",
+                (name, role, password_hash, time.time(), int(must_change)),
+            )
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        row = self.db.one("SELECT * FROM users WHERE name=?", (name,))
+        return dict(row) if row else None
+
+    def users(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("SELECT name, role, created_at FROM users ORDER BY name")]
+
+    def delete_user(self, name: str) -> bool:
+        return self.db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount > 0
+
+    # tokens -------------------------------------------------------------
+    def add_token(self, name: str, scopes: set[str] | frozenset[str], replace: bool = False) -> str:
+        """Create a token and return it; only its hash is kept, so it is shown once."""
+        bad = set(scopes) - set(SCOPES)
+        if bad:
+            raise ValueError(f"unknown scope(s) {sorted(bad)}; choose from {list(SCOPES)}")
+        token = "lsk_" + secrets.token_urlsafe(32)
+        with self.db.tx() as conn:
+            if replace:
+                conn.execute("DELETE FROM tokens WHERE name=?", (name,))
+            conn.execute(
+                "INSERT INTO tokens(name, token_hash, scopes, created_at) VALUES (?,?,?,?)",
+                (name, hash_token(token), json.dumps(sorted(scopes)), time.time()),
+            )
+        return token
+
+    def check_token(self, token: str) -> TokenInfo | None:
+        row = self.db.one("SELECT id, name, scopes FROM tokens WHERE token_hash=?", (hash_token(token),))
+        if row is None:
+            return None
+        return TokenInfo(row["id"], row["name"], frozenset(json.loads(row["scopes"])))
+
+    def tokens(self) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT id, name, scopes, created_at, last_used FROM tokens ORDER BY id")
+        return [dict(r) | {"scopes": json.loads(r["scopes"])} for r in rows]
+
+    def delete_token(self, token_id: int) -> bool:
+        return self.db.execute("DELETE FROM tokens WHERE id=?", (token_id,)).rowcount > 0
+
+    # schedules ----------------------------------------------------------
+    def add_schedule(
+        self, kind: str, target: str, days: list[int], start: str, end: str | None,
+        payload: dict[str, Any], actor: str,
+    ) -> int:
+        with self.db.tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO schedules(kind, target, days, start, end, payload, created_at, actor) VALUES (?,?,?,?,?,?,?,?)",
+                (kind, target, json.dumps(sorted(set(days))), start, end, json.dumps(payload, ensure_ascii=False), time.time(), actor),
+            )
+            conn.execute(
+                "INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)",
+                (time.time(), actor, "schedule.add", target, f"{kind} {start}-{end or ''} days={sorted(set(days))}"),
+            )
+            return int(cur.lastrowid)
+
+    def schedules(self) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM schedules ORDER BY start, id")
+        return [dict(r) | {"days": json.loads(r["days"]), "payload": json.loads(r["payload"]), "enabled": bool(r["enabled"])} for r in rows]
+
+    def delete_schedule(self, schedule_id: int, actor: str) -> bool:
+        with self.db.tx() as conn:
+            gone = conn.execute("DELETE FROM schedules WHERE id=?", (schedule_id,)).rowcount > 0
+            if gone:
+                conn.execute(
+                    "INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)",
+                    (time.time(), actor, "schedule.delete", str(schedule_id), ""),
+                )
+            return gone

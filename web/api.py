@@ -1,0 +1,142 @@
+"""JSON API /api/v1: the one path through which the CLI, the page and the IOC talk to
+the daemon. Requests are validated by the same pydantic models that generate
+/api/v1/openapi.json (spectree)."""
+
+import json
+from typing import Any, Literal
+
+from flask import Blueprint, current_app, g, jsonify
+from pydantic import BaseModel, Field
+from spectree import Response, SecurityScheme, SpecTree
+from spectree.models import SecureType, SecuritySchemeData
+
+from controller.commands import CommandError, SetRelay
+from web.auth import require
+
+
+def _validation_error(req: Any, resp: Any, err: Exception | None, instance: Any, adapter: Any) -> None:
+    if err is None:
+        return
+    problems = []
+    for e in adapter.validation_errors(err):
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path"))
+        problems.append(f"{loc or 'body'}: {e.get('msg')}")
+    resp.set_data(json.dumps({"error": "; ".join(problems), "problems": problems}, ensure_ascii=False))
+    resp.mimetype = "application/json"
+
+
+spec = SpecTree(
+    "flask",
+    title="langso API",
+    version="v1",
+    path="api/v1",
+    filename="openapi.json",
+    page_templates={},
+    validation_error_status=400,
+    before=_validation_error,
+    security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer"))],
+    security={"bearer": []},
+)
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class Error(BaseModel):
+    error: str
+
+
+class RelayOut(BaseModel):
+    name: str
+    label: str
+    on: bool
+    changed_at: float | None
+    changed_by: str | None
+    pin: int
+    active_high: bool
+    min_interval_s: float
+    max_on_s: float
+
+
+class RelayList(BaseModel):
+    relays: list[RelayOut]
+
+
+class RelaySet(BaseModel):
+    state: Literal["on", "off", "toggle"] = Field(description="on, off or toggle")
+
+
+class RelaySetResult(BaseModel):
+    name: str
+    on: bool
+    changed: bool
+
+
+class Status(BaseModel):
+    model_config = {"extra": "allow"}
+    site: dict[str, Any]
+    time: float
+    uptime_s: float
+    relays: list[RelayOut]
+    clock: dict[str, Any]
+    disk: dict[str, Any]
+    problems: dict[str, str]
+
+
+class SelftestRow(BaseModel):
+    part: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class Selftest(BaseModel):
+    ok: bool
+    results: list[SelftestRow]
+
+
+def house() -> Any:
+    return current_app.extensions["house"]
+
+
+def command_error(err: CommandError):
+    return jsonify(error=err.message), err.status
+
+
+@api.get("/status")
+@spec.validate(resp=Response(HTTP_200=Status, HTTP_401=Error), tags=["system"])
+@require(None)
+def status():
+    """Relays, queue, cameras, uplink, disk, clock."""
+    return jsonify(house().status())
+
+
+@api.get("/relays")
+@spec.validate(resp=Response(HTTP_200=RelayList, HTTP_401=Error, HTTP_403=Error), tags=["relays"])
+@require("control")
+def relays():
+    """Every relay with its state and who changed it last."""
+    return jsonify(relays=house().relays())
+
+
+@api.post("/relays/<name>")
+@spec.validate(
+    json=RelaySet,
+    resp=Response(HTTP_200=RelaySetResult, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error, HTTP_409=Error),
+    tags=["relays"],
+)
+@require("control")
+def set_relay(name: str, json: RelaySet):
+    """Switch a relay. 409 when switched again inside its min_interval_s."""
+    try:
+        return jsonify(house().handle(SetRelay(name, json.state, g.actor)))
+    except CommandError as err:
+        return command_error(err)
+
+
+@api.post("/selftest")
+@spec.validate(resp=Response(HTTP_200=Selftest, HTTP_401=Error, HTTP_403=Error), tags=["system"])
+@require("admin")
+def selftest():
+    """Click each relay, play a test tone, grab a frame per camera, ping the broker."""
+    results = house().selftest()
+    return jsonify(ok=all(r["ok"] for r in results), results=results)
