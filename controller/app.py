@@ -89,8 +89,21 @@ class App:
         self.scheduler = ScheduleRunner(house.programmes, house.fire_schedule, self._clock, zoneinfo.ZoneInfo(cfg.site.timezone))
         house.add_status("schedules", self.scheduler.status)
 
+        # each wing is built by its own method below, in this order; web last, it serves them all
+        self._build_audio(house)
+        self._build_camera(house)
+        self._build_uplink(house)
         self._build_web(house)
         return house
+
+    def _build_audio(self, house: House) -> None:
+        """Broadcast queue, TTS, player (audio wing): wired with issue 3."""
+
+    def _build_camera(self, house: House) -> None:
+        """Camera sources, motion, recorder, events (camera wing): wired with issue 4."""
+
+    def _build_uplink(self, house: House) -> None:
+        """MQTT uplink to the district IOC: wired with issue 6."""
 
     def _build_web(self, house: House) -> None:
         from waitress.server import create_server

@@ -18,7 +18,10 @@ from typing import Any, Callable
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
 from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config
 
-COMMAND_MODULES: list[str] = []  # e.g. "controller.cli_audio": each has add_commands(subparsers)
+def command_modules() -> list[str]:
+    """Each wing's commands live in controller/cli_<wing>.py with add_commands(sub, add)."""
+    here = Path(__file__).parent
+    return sorted(f"controller.{p.stem}" for p in here.glob("cli_*.py"))
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
@@ -192,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--scope", action="append", required=True, help="control, broadcast, events:read, admin (repeat or comma-separate)")
 
-    for module in COMMAND_MODULES:
+    for module in command_modules():
         importlib.import_module(module).add_commands(sub, add)
     return parser
 

@@ -36,3 +36,28 @@ class SetRelay:
     action: Literal["on", "off", "toggle"]
     actor: Actor = field(default=SYSTEM)
     force: bool = False  # safety actions only: auto-off, amplifier sequencing
+
+
+Priority = Literal["emergency", "priority", "normal"]  # khẩn cấp / ưu tiên / thông thường (TT 39/2020/TT-BTTTT)
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """Queue one announcement. Exactly one of text / audio_path / audio_url / stream_url."""
+
+    id: str = ""                      # caller's id (MQTT "id"); generated when empty
+    text: str = ""
+    audio_path: str = ""              # an uploaded file already saved by the caller
+    audio_url: str = ""
+    stream_url: str = ""
+    priority: Priority = "normal"
+    repeat: int = 1
+    at: float | None = None           # epoch seconds; None = as soon as its priority allows
+    duration_s: float | None = None   # for streams: stop after this long
+    actor: Actor = field(default=SYSTEM)
+
+
+@dataclass(frozen=True)
+class CancelBroadcast:
+    id: str
+    actor: Actor = field(default=SYSTEM)

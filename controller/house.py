@@ -45,6 +45,11 @@ class House:
         self._schedule_kinds: dict[str, Callable[[Due], Any]] = {"relay": self._relay_edge}
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=1000)
         self.problems: dict[str, str] = {}
+        # read-side services plugged in by App when their wing is built (None = not built):
+        self.broadcasts: Any = None   # audio wing: queue listing, log, uploads
+        self.events: Any = None       # camera wing: event store (list/get, snapshot and clip paths)
+        self.cameras: Any = None      # camera wing: latest frames, per-camera status
+        self.uplink: Any = None       # MQTT uplink: link state
 
     # plug-in points for the wings (called by App) ---------------------------
     def register(self, command_type: type, handler: Handler) -> None:

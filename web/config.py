@@ -7,14 +7,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class WebConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    listen: str = Field("0.0.0.0:8080", description='address:port the page and API listen on, e.g. "0.0.0.0:8080"')
+    listen: str = Field("0.0.0.0:8080", description='address:port the page and API listen on, e.g. "0.0.0.0:8080" (port 0: any free port)')
     threads: int = Field(16, ge=2, le=64, description="waitress worker threads")
 
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError('must be "address:port", e.g. "0.0.0.0:8080"')
         return value
 

@@ -1,0 +1,169 @@
+"""Shared fixtures: a house on gpiozero MockFactory pins, started in-process or as a real
+daemon subprocess, and an API client for it. Wing fixtures live in tests/<wing>/conftest.py."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from controller.app import App
+from controller.client import Client
+from controller.config import Config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def house_data(data_dir: Path, **sections: Any) -> dict[str, Any]:
+    """Config data for a test house: mock pins, any free port, relays tv/radio/amp."""
+    data: dict[str, Any] = {
+        "site": {"id": "test-site", "name": "Nhà văn hóa thôn Thử"},
+        "gpio": {"pin_factory": "mock"},
+        "storage": {"dir": str(data_dir), "min_free_mb": 0},
+        "relays": [
+            {"name": "tv", "pin": 17},
+            {"name": "radio", "pin": 27},
+            {"name": "amp", "pin": 22, "min_interval_s": 0},
+        ],
+        "audio": {"output": f"wav:{data_dir / 'audio-out'}", "tts": ["espeak"], "amp_warmup_s": 0, "amp_tail_s": 0},
+        "web": {"listen": "127.0.0.1:0"},
+        "clock": {"require_sync": False},
+    }
+    data.update(sections)
+    return data
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Config]:
+    def make(**sections: Any) -> Config:
+        return parse_config(house_data(tmp_path / "data", **sections), "test")
+
+    return make
+
+
+@pytest.fixture
+def start_app() -> Iterator[Callable[..., App]]:
+    """Start Apps in-process (MockFactory pins); all are stopped at teardown."""
+    apps: list[App] = []
+
+    def start(config: Config, pin_factory: Any = None, **kwargs: Any) -> App:
+        app = App(config, pin_factory=pin_factory or MockFactory(), **kwargs)
+        app.start()
+        apps.append(app)
+        return app
+
+    yield start
+    for app in reversed(apps):
+        app.stop()
+
+
+@pytest.fixture
+def app(make_config: Callable[..., Config], start_app: Callable[..., App]) -> App:
+    return start_app(make_config())
+
+
+def cli_client(data_dir: Path) -> Client:
+    info = json.loads((Path(data_dir) / "cli.json").read_text())
+    return Client(info["url"], info["token"], timeout=30)
+
+
+@pytest.fixture
+def api(app: App) -> Client:
+    """An admin API client for `app` (the daemon's own CLI token)."""
+    return cli_client(app.config.storage.dir)
+
+
+class Daemon:
+    """`langso run --config FILE` as a real subprocess."""
+
+    def __init__(self, config_file: Path, data_dir: Path, env: dict[str, str] | None = None):
+        self.config_file, self.data_dir = config_file, data_dir
+        self.log = data_dir.parent / "daemon.log"
+        self.env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> "Daemon":
+        cli = self.data_dir / "cli.json"
+        cli.unlink(missing_ok=True)
+        self._logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller", "run", "--config", str(self.config_file)],
+            stdout=self._logf, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log.read_text()}")
+            if cli.exists() and b"langso ready" in self.log.read_bytes():
+                return self
+            time.sleep(0.05)
+        raise AssertionError(f"daemon not ready in {timeout}s:\n{self.log.read_text()}")
+
+    @property
+    def client(self) -> Client:
+        return cli_client(self.data_dir)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._logf.close()
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+def write_toml(path: Path, data: dict[str, Any]) -> Path:
+    """Tiny TOML writer for test configs (tables, arrays of tables, scalars, lists)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v, ensure_ascii=False)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise TypeError(v)
+
+    lines: list[str] = []
+    for key, section in data.items():
+        if isinstance(section, list) and section and isinstance(section[0], dict):
+            for item in section:
+                lines.append(f"[[{key}]]")
+                lines += [f"{k} = {value(v)}" for k, v in item.items()]
+        elif isinstance(section, dict):
+            lines.append(f"[{key}]")
+            lines += [f"{k} = {value(v)}" for k, v in section.items()]
+        else:
+            lines.insert(0, f"{key} = {value(section)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Factory: daemon(**sections) writes a config and starts `langso run` on it."""
+    started: list[Daemon] = []
+
+    def start(env: dict[str, str] | None = None, **sections: Any) -> Daemon:
+        data_dir = tmp_path / "data"
+        config = write_toml(tmp_path / "langso.toml", house_data(data_dir, **sections))
+        d = Daemon(config, data_dir, env).start()
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc and d.proc.poll() is None:
+            d.stop(signal.SIGKILL)
