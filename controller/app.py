@@ -73,7 +73,7 @@ class App:
         stored = store.relay_states()
         initial = power_on_states(cfg.relays, stored)
         board = build_board(cfg.relays, factory, initial)
-        self._on_stop("relays", board.close)  # closing leaves every relay off
+        self._on_stop("relays", lambda: self._close_relays(board))
         for name, on in initial.items():
             if name not in stored or stored[name].on != on:
                 store.record_relay(name, on, "system", "power-on")
@@ -130,6 +130,11 @@ class App:
             json.dump({"url": self.url, "token": token, "pid": os.getpid()}, f)
         os.replace(tmp, path)
 
+    def _close_relays(self, board: Any) -> None:
+        levels = board.close()  # every relay off (de-energised), whatever its wiring
+        logger.info("relays safe states=%s", ",".join(
+            f"{name}:off(pin={'high' if level else 'low'})" for name, level in levels.items() if level is not None) or "none")
+
     def _on_stop(self, name: str, stop: Callable[[], None]) -> None:
         self._stoppers.append((name, stop))
 
@@ -146,10 +151,21 @@ class App:
         self._thread("housekeeping", self._housekeeping)
         self.scheduler.start()
         self._on_stop("scheduler", self.scheduler.stop)
-        self._thread("web", self.server.run)
-        self._on_stop("web", self.server.close)
+        self._thread("web", self._serve)
+        self._on_stop("web", self._close_web)
         self.notifier.ready(f"serving {self.url}")
         logger.info("langso ready url=%s site=%s seconds=%.2f", self.url, self.config.site.id, time.monotonic() - started)
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            if not self._stop.is_set():  # closing the sockets ends the loop with EBADF
+                raise
+
+    def _close_web(self) -> None:
+        self.server.close()
+        self.server.task_dispatcher.shutdown(timeout=2)
 
     def _housekeeping(self) -> None:
         assert self.house is not None

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
 from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config
+from drivers.errors import HardwareUnavailable
 
 def command_modules() -> list[str]:
     """Each wing's commands live in controller/cli_<wing>.py with add_commands(sub, add)."""
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     except ApiError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return BAD_INPUT if 400 <= err.status < 500 and err.status not in (401, 403, 409) else FAILED
-    except (DaemonUnreachable, CliError) as err:
+    except (DaemonUnreachable, CliError, HardwareUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return getattr(err, "code", FAILED)
     except KeyboardInterrupt:

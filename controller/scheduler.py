@@ -113,6 +113,7 @@ class ScheduleRunner:
         self._thread: threading.Thread | None = None
         self._last: datetime | None = None
         self._waiting: str = ""
+        self._seen: set[str] = set()
 
     def status(self) -> dict[str, object]:
         programmes = self._safe_load()
@@ -151,7 +152,12 @@ class ScheduleRunner:
         else:
             for due in due_between(programmes, self._last, now):
                 self._emit(due)
+            # a programme added or changed while its window is open starts now
+            fresh = [p for p in programmes if repr(p) not in self._seen]
+            for p in active_windows(fresh, now):
+                self._emit(Due(now, p, "start"))
         self._last = now
+        self._seen = {repr(p) for p in programmes}
         upcoming = next_due(programmes, now)
         if upcoming is None:
             return self._max_sleep

@@ -62,12 +62,16 @@ class Relay:
         limit = self.config.max_on_s
         return bool(limit) and self._on_since is not None and now - self._on_since >= limit
 
-    def close(self) -> None:
-        """Leave the relay de-energised (off) and release the pin."""
+    def close(self) -> bool | None:
+        """Leave the relay de-energised (off) and release the pin; returns the pin's
+        physical level after switching off (True = high), None if already closed."""
         with self._lock:
-            if not self._device.closed:
-                self._device.off()
-                self._device.close()
+            if self._device.closed:
+                return None
+            self._device.off()
+            level = bool(self._device.pin.state)
+            self._device.close()
+            return level
 
 
 class RelayBoard:
@@ -94,9 +98,9 @@ class RelayBoard:
         now = self._clock()
         return [r.name for r in self._relays.values() if r.overdue(now)]
 
-    def close(self) -> None:
-        for relay in reversed(list(self._relays.values())):
-            relay.close()
+    def close(self) -> dict[str, bool | None]:
+        """Every relay off, pins released; returns each pin's level after switching off."""
+        return {r.name: r.close() for r in reversed(list(self._relays.values()))}
 
 
 def build_board(configs: Iterable[RelayConfig], pin_factory: Factory, initial: dict[str, bool]) -> RelayBoard:

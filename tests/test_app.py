@@ -1,0 +1,129 @@
+"""The house in-process: power-on states, the API path, min interval over HTTP, safe stop."""
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from controller.app import App
+from controller.client import ApiError
+from controller.commands import Actor, CommandError, SetRelay
+from tests.conftest import cli_client
+
+
+def test_relay_over_api_records_who_and_when(app, api):
+    assert api.request("POST", "/relays/tv", {"state": "on"})["changed"] is True
+    tv = {r["name"]: r for r in api.request("GET", "/relays")["relays"]}["tv"]
+    assert tv["on"] is True and tv["changed_by"] == "cli" and tv["changed_at"] > 0
+    assert app.house.store.audit_log("tv")[0]["action"] == "relay.on"
+
+
+def test_second_toggle_inside_min_interval_is_refused_with_409(app, api):
+    api.request("POST", "/relays/tv", {"state": "toggle"})
+    with pytest.raises(ApiError) as err:
+        api.request("POST", "/relays/tv", {"state": "toggle"})
+    assert err.value.status == 409 and "min_interval_s" in err.value.message
+    assert app.house.board.get("tv").is_on is True
+
+
+def test_api_errors_are_json_and_named(app, api):
+    with pytest.raises(ApiError) as err:
+        api.request("POST", "/relays/fan", {"state": "on"})
+    assert err.value.status == 404 and "known relays" in err.value.message
+    with pytest.raises(ApiError) as err:
+        api.request("POST", "/relays/tv", {"state": "maybe"})
+    assert err.value.status == 400 and err.value.message.startswith("state:")
+
+
+def test_api_needs_a_token_with_the_scope(app):
+    from controller.client import Client
+
+    anonymous = Client(app.url, "nope")
+    with pytest.raises(ApiError) as err:
+        anonymous.request("GET", "/status")
+    assert err.value.status == 401
+    token = app.house.store.add_token("ioc", {"events:read"})
+    reader = Client(app.url, token)
+    assert reader.request("GET", "/status")["site"]["id"] == "test-site"
+    with pytest.raises(ApiError) as err:
+        reader.request("POST", "/relays/tv", {"state": "on"})
+    assert err.value.status == 403
+    assert app.house.board.get("tv").is_on is False
+
+
+def test_openapi_document_lists_the_paths(app, api):
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(app.url + "/api/v1/openapi.json") as resp:
+        doc = json.load(resp)
+    assert {"/api/v1/status", "/api/v1/relays", "/api/v1/relays/{name}"} <= set(doc["paths"])
+
+
+def test_power_on_states_and_restore_across_restart(make_config):
+    relays = [
+        {"name": "tv", "pin": 17, "power_on": "restore"},
+        {"name": "radio", "pin": 27, "power_on": "on"},
+        {"name": "amp", "pin": 22, "power_on": "off"},
+    ]
+    config = make_config(relays=relays)
+    first = App(config, pin_factory=MockFactory())
+    first.start()
+    try:
+        assert [first.house.board.get(n).is_on for n in ("tv", "radio", "amp")] == [False, True, False]
+        first.house.handle(SetRelay("tv", "on", Actor("cli")))
+        first.house.handle(SetRelay("amp", "on", Actor("cli")))
+    finally:
+        first.stop()
+    factory = MockFactory()
+    second = App(config, pin_factory=factory)
+    second.start()
+    try:
+        board = second.house.board
+        assert [board.get(n).is_on for n in ("tv", "radio", "amp")] == [True, True, False]
+        assert factory.pin(17).state is False  # restored on, active-low
+    finally:
+        second.stop()
+
+
+def test_stop_leaves_every_relay_off(make_config):
+    factory = MockFactory()
+    app = App(make_config(relays=[{"name": "tv", "pin": 17}, {"name": "amp", "pin": 22, "active_high": True}]), pin_factory=factory)
+    app.start()
+    app.house.handle(SetRelay("tv", "on", Actor("cli")))
+    app.house.handle(SetRelay("amp", "on", Actor("cli")))
+    assert factory.pin(17).state is False and factory.pin(22).state is True
+    app.stop()
+    assert factory.pin(17).state is True   # active-low: off = high
+    assert factory.pin(22).state is False  # active-high: off = low
+
+
+def test_selftest_clicks_relays_that_are_off(app, api):
+    api.request("POST", "/relays/tv", {"state": "on"})
+    result = api.request("POST", "/selftest")
+    relays = next(r for r in result["results"] if r["part"] == "relays")
+    assert relays["ok"] and "clicked radio, amp" in relays["detail"] and "left on (in use): tv" in relays["detail"]
+    assert app.house.board.get("tv").is_on and not app.house.board.get("radio").is_on
+
+
+def test_store_failure_is_reported_and_relays_keep_working(app):
+    app.house.store.db.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    result = app.house.handle(SetRelay("radio", "on", Actor("cli")))
+    assert result["on"] is True and app.house.board.get("radio").is_on
+    assert "disk is full" in app.house.status()["problems"]["store"]
+
+
+def test_unknown_command_type():
+    class Nothing:
+        pass
+
+    from controller.house import House
+
+    with pytest.raises(CommandError):
+        House.handle.__get__(type("H", (), {"_handlers": {}})())(Nothing())
+
+
+def test_cli_file_is_private(app):
+    import stat
+    from pathlib import Path
+
+    mode = (Path(app.config.storage.dir) / "cli.json").stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
+    assert cli_client(app.config.storage.dir).request("GET", "/status")

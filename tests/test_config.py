@@ -1,0 +1,145 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from controller.cli import main
+from controller.config import ConfigError, demo_config, load_config, parse_config
+
+GOOD = """
+[site]
+id = "dinh-hung-ho-thon"
+name = "Nhà văn hóa thôn Hổ Thôn"
+groups = ["yen-dinh", "dinh-hung"]
+
+[gpio]
+pin_factory = "mock"
+
+[[relays]]
+name = "tv"
+pin = 17
+
+[[relays]]
+name = "amp"
+pin = 22
+active_high = true
+power_on = "restore"
+max_on_s = 7200
+"""
+
+
+def problems(text: str, tmp_path: Path) -> list[str]:
+    path = tmp_path / "langso.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    return err.value.problems
+
+
+def test_good_config_loads_with_defaults(tmp_path):
+    path = tmp_path / "langso.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    config = load_config(path)
+    assert config.site.timezone == "Asia/Ho_Chi_Minh"
+    assert [r.name for r in config.relays] == ["tv", "amp"]
+    assert config.relays[0].active_high is False and config.relays[0].min_interval_s == 5
+    assert config.audio.amp_relay == "amp"
+    assert config.mqtt.host == ""
+
+
+def test_every_problem_is_reported_at_once_with_its_key(tmp_path):
+    text = """
+[site]
+id = "Hổ Thôn"
+colour = "blue"
+
+[[relays]]
+name = "tv"
+pin = 40
+
+[[relays]]
+name = "tv"
+pin = 17
+active_high = "maybe"
+min_interval_s = -1
+
+[[relays]]
+name = "radio"
+pin = 17
+
+[audio]
+amp_relay = "amp"
+volume = 150
+"""
+    found = problems(text, tmp_path)
+    joined = "\n".join(found)
+    assert any(p.startswith("site.id:") and "slug" in p for p in found)
+    assert any(p.startswith("site.colour:") and "unknown key" in p for p in found)
+    assert any(p.startswith("relays[0].pin:") and "2-27" in p for p in found)
+    assert any(p.startswith("relays[1].active_high:") for p in found)
+    assert any(p.startswith("relays[1].min_interval_s:") for p in found)
+    assert any(p.startswith("relays[1].name:") and "duplicate" in p for p in found)
+    assert any(p.startswith("relays[2].pin:") and "already used" in p for p in found)
+    assert any(p.startswith("audio.amp_relay:") and "'amp'" in p for p in found)
+    assert any(p.startswith("audio.volume:") for p in found)
+    assert len(found) == 9, joined
+
+
+def test_missing_site_id_and_toml_syntax(tmp_path):
+    assert problems("[site]\nname = 'x'\n", tmp_path) == ["site.id: required key is missing"]
+    found = problems("[site\nid = 1", tmp_path)
+    assert len(found) == 1 and found[0].startswith("TOML syntax:")
+
+
+def test_wrong_types_name_the_value(tmp_path):
+    found = problems('[site]\nid = "a"\n[[relays]]\nname = "tv"\npin = "seventeen"\n[audio]\namp_relay = ""\n', tmp_path)
+    assert found == ["relays[0].pin: Input should be a valid integer, unable to parse string as an integer (got 'seventeen')"]
+
+
+def test_buttons_must_name_a_relay_and_a_free_pin():
+    with pytest.raises(ConfigError) as err:
+        parse_config({
+            "site": {"id": "x"}, "audio": {"amp_relay": ""},
+            "relays": [{"name": "tv", "pin": 17}],
+            "buttons": [{"pin": 17, "relay": "radio"}],
+        })
+    assert err.value.problems == [
+        "buttons[0].pin: pin 17 is already used by relays[0]",
+        "buttons[0].relay: no relay named 'radio'; use one of ['tv']",
+    ]
+
+
+def test_unknown_timezone_and_bad_group():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"site": {"id": "x", "timezone": "Asia/Hanoi-ish", "groups": ["Yên Định"]}, "audio": {"amp_relay": ""}})
+    assert [p.split(":")[0] for p in err.value.problems] == ["site.groups", "site.timezone"]
+
+
+def test_demo_defaults_need_no_file(tmp_path):
+    config = demo_config(tmp_path, 8123)
+    assert [r.name for r in config.relays] == ["tv", "radio", "amp"]
+    assert all(r.min_interval_s == 5 for r in config.relays)
+    assert config.gpio.pin_factory == "mock"
+    assert config.audio.output.startswith("wav:")
+    assert config.web.port == 8123
+
+
+def test_cli_config_check_exit_codes(tmp_path, capsys):
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD, encoding="utf-8")
+    assert main(["config", "check", str(good)]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[site]\nid = "Bad"\n[[relays]]\nname="tv"\npin=40\n[audio]\namp_relay="amp"\n', encoding="utf-8")
+    assert main(["config", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "site.id:" in err and "relays[0].pin:" in err and "audio.amp_relay:" in err
+    assert main(["config", "check", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_python_m_controller_entry_point(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "controller", "config", "check", str(good)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,80 @@
+"""`langso run` as a real subprocess: start, switch over the API and the CLI, SIGTERM."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT
+
+
+def cli(daemon, *args):
+    info = json.loads((daemon.data_dir / "cli.json").read_text())
+    env = dict(os.environ, LANGSO_URL=info["url"], LANGSO_TOKEN=info["token"])
+    return subprocess.run([sys.executable, "-m", "controller", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+
+
+def test_daemon_switch_refuse_and_stop_safely(daemon):
+    d = daemon()
+    on = cli(d, "relay", "tv", "on")
+    assert on.returncode == 0 and on.stdout.strip() == "tv: on"
+    status = json.loads(cli(d, "status", "--json").stdout)
+    assert {r["name"]: r["on"] for r in status["relays"]} == {"tv": True, "radio": False, "amp": False}
+    assert next(r for r in status["relays"] if r["name"] == "tv")["changed_by"] == "cli"
+    again = cli(d, "relay", "tv", "toggle")
+    assert again.returncode == 1 and "min_interval_s" in again.stderr
+    human = cli(d, "status")
+    assert human.returncode == 0 and "tv         ON" in human.stdout
+
+    started = time.monotonic()
+    code = d.stop()
+    took = time.monotonic() - started
+    assert code == 0, d.output()
+    log = d.output()
+    assert "relays safe states=" in log
+    for name in ("tv", "radio", "amp"):
+        assert f"{name}:off(pin=high)" in log  # active-low board: off is high
+    assert took < 30  # generous bound, only to catch a hang; the measured figure is in bench/
+
+
+def test_restore_across_a_real_restart(daemon):
+    relays = [{"name": "tv", "pin": 17, "power_on": "restore"}, {"name": "amp", "pin": 22}]
+    d = daemon(relays=relays)
+    assert cli(d, "relay", "tv", "on").returncode == 0
+    assert d.stop() == 0
+    d.start()
+    status = d.client.request("GET", "/status")
+    assert {r["name"]: r["on"] for r in status["relays"]} == {"tv": True, "amp": False}
+    assert d.stop() == 0
+
+
+def test_sigint_also_stops_cleanly(daemon):
+    import signal
+
+    d = daemon()
+    assert d.stop(signal.SIGINT) == 0
+    assert "langso stopped" in d.output()
+
+
+def test_bad_config_exits_2_naming_the_problem(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[site]\nid = "x"\n[[relays]]\nname = "tv"\npin = 99\n', encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "controller", "run", "--config", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    assert "relays[0].pin" in result.stderr
+
+
+def test_auto_pin_factory_without_gpio_says_how_to_simulate(daemon, tmp_path):
+    from tests.conftest import house_data, write_toml
+
+    data = house_data(tmp_path / "d2", gpio={"pin_factory": "auto"})
+    config = write_toml(tmp_path / "auto.toml", data)
+    result = subprocess.run([sys.executable, "-m", "controller", "run", "--config", str(config)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 1
+    assert 'pin_factory = "mock"' in result.stderr
+
+
+def test_status_without_daemon_is_a_clear_error(tmp_path):
+    env = dict(os.environ, LANGSO_URL="http://127.0.0.1:9", LANGSO_TOKEN="x")
+    result = subprocess.run([sys.executable, "-m", "controller", "status"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 1 and "cannot reach the langso daemon" in result.stderr
