@@ -78,3 +78,21 @@ def test_status_without_daemon_is_a_clear_error(tmp_path):
     env = dict(os.environ, LANGSO_URL="http://127.0.0.1:9", LANGSO_TOKEN="x")
     result = subprocess.run([sys.executable, "-m", "controller", "status"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert result.returncode == 1 and "cannot reach the langso daemon" in result.stderr
+
+
+def test_acknowledged_change_survives_kill_9(daemon):
+    import signal
+
+    from controller.db import Database
+    from controller.store import Store
+
+    relays = [{"name": "tv", "pin": 17, "power_on": "restore"}, {"name": "amp", "pin": 22}]
+    d = daemon(relays=relays)
+    assert d.client.request("POST", "/relays/tv", {"state": "on"})["changed"] is True
+    d.stop(signal.SIGKILL)  # as good as a power cut for the process: nothing flushed after the reply
+    store = Store(Database(d.data_dir / "langso.db"))
+    assert store.relay_states()["tv"].on is True
+    assert store.audit_log("tv")[0]["action"] == "relay.on"
+    d.start()
+    assert {r["name"]: r["on"] for r in d.client.request("GET", "/relays")["relays"]}["tv"] is True
+    assert d.stop() == 0
