@@ -68,7 +68,7 @@ else
         --shell /usr/sbin/nologin --comment "langso village house controller" "$SERVICE_USER"
 fi
 groups=()
-for group in gpio audio video render; do
+for group in gpio audio video; do
     has_group "$group" && groups+=("$group")
 done
 if [ ${#groups[@]} -gt 0 ]; then
@@ -101,7 +101,7 @@ if [ ! -x "$DESTDIR$VENV/bin/python" ]; then
     "$PYTHON" -m venv --system-site-packages "$DESTDIR$VENV" || die "cannot create the venv; apt-get install python3-venv"
 fi
 spec="$SRC"
-[ -n "$LANGSO_EXTRAS" ] && spec="$SRC[$LANGSO_EXTRAS]"
+[ -n "$LANGSO_EXTRAS" ] && spec="${SRC}[${LANGSO_EXTRAS}]"
 step "pip install $spec"
 "$DESTDIR$VENV/bin/python" -m pip install -q --disable-pip-version-check "$spec" \
     || die "pip install failed (see above); check the network to PyPI and run install.sh again"

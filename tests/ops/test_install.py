@@ -38,6 +38,8 @@ def run_install(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    if os.geteuid() != 0:
+        pytest.fail("install.sh runs as root (useradd, chown): run the suite as root, as CI does (sudo make test)")
     root = make_root(tmp_path_factory.mktemp("root"))
     result = run_install(root)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -58,8 +60,10 @@ def group_members(root: Path) -> dict[str, list[str]]:
     return groups
 
 
-def test_script_parses():
+def test_script_parses_and_passes_shellcheck():
     assert subprocess.run(["bash", "-n", str(INSTALL)]).returncode == 0
+    lint = subprocess.run(["shellcheck", str(INSTALL)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
 
 
 def test_refuses_to_run_as_a_normal_user(tmp_path):
