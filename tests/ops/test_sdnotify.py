@@ -2,8 +2,11 @@
 real AF_UNIX datagram socket named by $NOTIFY_SOCKET, as it does under systemd."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import subprocess
+import sys
 
 from controller.sdnotify import Notifier
 
@@ -57,5 +60,38 @@ def test_no_socket_means_notifications_are_off(monkeypatch):
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     notifier = Notifier()
     assert not notifier.enabled and notifier.ready() is False
-    # a socket that went away is not an error for the daemon
-    assert Notifier("/nonexistent/notify").watchdog() is False
+
+
+def test_a_lost_socket_is_logged_once_and_does_not_raise(caplog):
+    notifier = Notifier("/nonexistent/notify")
+    with caplog.at_level(logging.WARNING, logger="controller.sdnotify"):
+        assert notifier.watchdog() is False
+        assert notifier.watchdog() is False
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert "systemd notify failed socket=/nonexistent/notify message=WATCHDOG=1" in warnings[0]
+
+
+def test_a_malformed_watchdog_usec_turns_the_watchdog_off(monkeypatch, caplog):
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    for bad in ("30s", "0"):
+        monkeypatch.setenv("WATCHDOG_USEC", bad)
+        assert Notifier("").watchdog_interval() is None
+    assert "WATCHDOG_USEC='30s' is not a number" in caplog.text
+
+
+def test_a_broken_config_exits_2_without_ready(tmp_path, notify_socket):
+    """The unit's RestartPreventExitStatus=2 relies on this: a config error is not retried."""
+    config = tmp_path / "langso.toml"
+    config.write_text('[site]\nid = "Bad Id"\n[[relays]]\nname = "tv"\npin = 40\n')
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify_socket.path))
+    result = subprocess.run([sys.executable, "-m", "controller", "run", "--config", str(config)],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    assert "site.id" in result.stderr and "relays[0].pin" in result.stderr
+    notify_socket.sock.setblocking(False)
+    try:
+        leftover = notify_socket.sock.recv(4096).decode()
+    except BlockingIOError:
+        leftover = ""
+    assert "READY=1" not in leftover

@@ -80,6 +80,7 @@ def test_service_contract():
     assert one("Type") == "notify"
     assert one("NotifyAccess") == "main"
     assert one("Restart") == "on-failure"
+    assert one("RestartPreventExitStatus") == "2"  # `langso run` exits 2 on a bad config
     assert int(one("WatchdogSec")) >= 10
     assert one("User") == "langso"
     assert one("ProtectSystem") == "strict"
