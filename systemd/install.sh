@@ -13,6 +13,10 @@
 #                    picamera2 and numpy are visible)                     [/usr/bin/python3]
 set -euo pipefail
 
+step() { echo "install: $*"; }
+die() { echo "install FAILED: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0"
+
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DESTDIR=${DESTDIR:-}
 PREFIX=${PREFIX:-/opt/langso}
@@ -31,10 +35,6 @@ APT_NEEDED="python3-venv python3-dev gcc python3-numpy espeak-ng portaudio19-dev
 # From the Raspberry Pi archive when the machine has it; ffmpeg for technicians' checks.
 APT_OPTIONAL="python3-lgpio python3-picamera2 ffmpeg"
 
-step() { echo "install: $*"; }
-die() { echo "install FAILED: $*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0"
 [ -f "$SRC/pyproject.toml" ] || die "run from a langso checkout ($SRC has no pyproject.toml)"
 
 # 1. Debian packages ------------------------------------------------------------
