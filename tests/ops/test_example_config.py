@@ -56,7 +56,7 @@ def data_keys(data: Any, prefix: str = "") -> set[str]:
 def test_example_as_shipped_passes_config_check():
     result = config_check(EXAMPLE)
     assert result.returncode == 0, result.stderr
-    assert "OK (site dinh-hung-ho-thon, 3 relays, 0 cameras)" in result.stdout
+    assert "OK" in result.stdout and "dinh-hung-ho-thon" in result.stdout
 
 
 def test_example_with_optional_blocks_passes_config_check(tmp_path):
