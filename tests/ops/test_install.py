@@ -5,6 +5,8 @@ with `systemctl --root`. Not run here: apt-get, and starting the unit (no system
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import stat
 import importlib.util
@@ -121,6 +123,21 @@ def test_unit_installed_and_enabled(installed):
     assert unit.read_text() == (SYSTEMD / "langso.service").read_text()
     wants = root / "etc/systemd/system/multi-user.target.wants/langso.service"
     assert os.readlink(wants) == "/etc/systemd/system/langso.service"
+
+
+def test_installed_unit_verifies_inside_the_root(installed, tmp_path):
+    """systemd-analyze verify --root resolves ExecStart inside the root: the installed venv's
+    langso must be there. The root gets a copy of this machine's system units (targets)."""
+    root, _ = installed
+    units = root / "usr/lib/systemd/system"
+    if not units.exists():
+        shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
+    result = subprocess.run(["systemd-analyze", "verify", f"--root={root}", "langso.service"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    security = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--root={root}", "langso.service"],
+                              capture_output=True, text=True)
+    assert re.search(r"Overall exposure level for langso.service: [0-3]\.\d|4\.0 ", security.stdout), security.stdout
 
 
 def test_installed_daemon_notifies_ready_and_stops_cleanly(installed, notify_socket, tmp_path):
