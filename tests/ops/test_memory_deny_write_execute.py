@@ -6,12 +6,14 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 MDWE = Path(__file__).resolve().parent / "mdwe_exec.py"
 
@@ -23,12 +25,12 @@ def under_mdwe(code: str) -> subprocess.CompletedProcess[str]:
 
 def runtime_modules() -> list[str]:
     """Top-level import names of every distribution langso requires (extras excluded)."""
-    wanted = {re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0].lower().replace("_", "-")
-              for r in importlib.metadata.requires("langso") or [] if "extra ==" not in r}
+    requirements = [Requirement(r) for r in importlib.metadata.requires("langso") or []]
+    wanted = {canonicalize_name(r.name) for r in requirements if not r.marker or r.marker.evaluate({"extra": ""})}
     modules = set()
     for module, dists in importlib.metadata.packages_distributions().items():
         if module.isidentifier() and not module.startswith("_") and \
-                any(d.lower().replace("_", "-") in wanted for d in dists):
+                any(canonicalize_name(d) in wanted for d in dists):
             modules.add(module)
     return sorted(modules)
 
