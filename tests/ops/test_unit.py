@@ -89,6 +89,8 @@ def test_service_contract():
     assert one("UMask") == "0027"
     assert one("CapabilityBoundingSet") == ""
     assert one("LoadCredential") == "mqtt.pass:/etc/langso/mqtt.pass"
+    # start without waiting for the Internet or NTP (a village house is often offline)
+    assert not {"network-online.target", "time-sync.target"} & set(" ".join(directives().get("After", []) + directives().get("Wants", [])).split())
     assert one("ExecStart") == "/opt/langso/venv/bin/langso run --config /etc/langso/langso.toml"
 
 
