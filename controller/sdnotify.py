@@ -2,8 +2,11 @@
 without libsystemd: one datagram per message."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
+
+logger = logging.getLogger(__name__)
 
 
 class Notifier:
@@ -11,6 +14,7 @@ class Notifier:
         self.address = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
         if self.address.startswith("@"):
             self.address = "\0" + self.address[1:]  # abstract namespace
+        self._failed = False
 
     @property
     def enabled(self) -> bool:
@@ -22,7 +26,12 @@ class Notifier:
         pid = os.environ.get("WATCHDOG_PID")
         if not usec or (pid and pid != str(os.getpid())):
             return None
-        return int(usec) / 2e6
+        try:
+            interval = int(usec) / 2e6
+        except ValueError:
+            logger.warning("watchdog off: WATCHDOG_USEC=%r is not a number of microseconds", usec)
+            return None
+        return interval if interval > 0 else None
 
     def notify(self, message: str) -> bool:
         if not self.enabled:
@@ -30,9 +39,14 @@ class Notifier:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
                 sock.sendto(message.encode(), self.address)
-            return True
-        except OSError:
+        except OSError as err:
+            if not self._failed:  # once: systemd will time out or kill us, the log says why
+                logger.warning("systemd notify failed socket=%s message=%s error=%s",
+                               self.address.replace("\0", "@"), message.split("\n", 1)[0], err)
+                self._failed = True
             return False
+        self._failed = False
+        return True
 
     def ready(self, status: str = "") -> bool:
         return self.notify("READY=1" + (f"\nSTATUS={status}" if status else ""))
