@@ -85,6 +85,19 @@ class MqttConfig(Section):
     telemetry_s: int = Field(60, ge=5, le=3600)
     outbox_max: int = Field(10_000, ge=100, le=1_000_000, description="messages kept while the link is down")
     ha_discovery: bool = Field(False, description="publish Home Assistant MQTT discovery")
+    public_url: str = Field(
+        "", max_length=300,
+        description='base URL at which the IOC reaches this site\'s API, e.g. "https://ho-thon.vpn.example.vn:8080"; '
+        "event snapshot_url/clip_url are built on it (empty: paths relative to the site's API)",
+    )
+    reconnect_max_s: int = Field(120, ge=2, le=3600, description="longest wait between reconnect attempts (backoff doubles from 1 s)")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError('must start with http:// or https://, e.g. "https://ho-thon.vpn.example.vn:8080"')
+        return value.rstrip("/")
 
     def password(self) -> str | None:
         if not self.password_file:
