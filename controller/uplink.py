@@ -129,7 +129,7 @@ class Uplink:
         self._put(("disconnected", str(reason)))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self._put(("message", msg.topic, bytes(msg.payload)))
+        self._put(("message", msg.topic, bytes(msg.payload), bool(msg.retain)))
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _props: Any) -> None:
         self._put(("puback", mid))
@@ -195,8 +195,7 @@ class Uplink:
 
     def _do_unreachable(self) -> None:
         self.attempts += 1
-        if self.state != "refused":
-            self._set_state("disconnected", f"cannot reach {self.cfg.host}:{self.cfg.port}; retrying with backoff")
+        self._set_state("disconnected", f"cannot reach {self.cfg.host}:{self.cfg.port}; retrying with backoff")
         logger.warning("uplink connect failed broker=%s:%d attempts=%d", self.cfg.host, self.cfg.port, self.attempts)
 
     def _do_disconnected(self, reason: str) -> None:
@@ -247,8 +246,11 @@ class Uplink:
             self._sent_seq = msg.seq
 
     # commands ---------------------------------------------------------------
-    def _do_message(self, topic: str, payload: bytes) -> None:
+    def _do_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
         try:
+            if retained:  # a retained command would run again on every reconnect
+                raise BadCommand("retain: commands must be published with retain=false; "
+                                 "clear it with an empty retained message on this topic")
             inbound = parse_command(topic, payload, self.site, self.groups)
         except BadCommand as err:
             self.commands["invalid"] += 1

@@ -65,6 +65,15 @@ def test_unknown_relay_and_malformed_payloads_get_an_error_reply_and_change_noth
     assert app.house.status()["uplink"]["commands"]["invalid"] == 5
 
 
+def test_a_retained_command_is_not_run_on_connect(broker, ioc, make_config, start_app):
+    district = ioc()
+    district.client.publish(f"{SITE}/relay/tv/set", "ON", qos=1, retain=True).wait_for_publish(10)  # an IOC mistake
+    app = start_app(make_config(mqtt=broker.mqtt_config()))
+    reply = district.reply()
+    assert reply["ok"] is False and "retain" in reply["error"]
+    assert not relay_on(app, "tv")
+
+
 def test_duplicate_cmd_id_runs_once(site):
     app, ioc = site
     for _ in range(2):
