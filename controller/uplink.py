@@ -104,12 +104,17 @@ class Uplink:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
-        client = self._client
-        if client is not None:
-            if self.state == "connected":
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if self.state == "connected":
+            try:
                 client.publish(f"{self.root}/status", "offline", qos=1, retain=True).wait_for_publish(2)
-            client.disconnect()
-            client.loop_stop()
+            except (RuntimeError, ValueError) as err:
+                logger.warning("uplink could not publish offline error=%r", str(err))
+        client.disconnect()
+        client.loop_stop()
+        self.state = "stopped"
         logger.info("uplink stopped outbox_depth=%d", self.outbox.depth())
 
     # paho callbacks (network thread): enqueue only, except the paho way of subscribing

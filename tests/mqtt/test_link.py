@@ -44,8 +44,9 @@ def test_clean_stop_publishes_offline(broker, ioc, make_config, start_app):
     watcher = ioc([f"{SITE}/status"])
     app = start_app(make_config(mqtt=broker.mqtt_config()))
     connected(app)
-    app.stop()
+    app.house.uplink.stop()  # what App.stop() calls for the uplink
     watcher.wait(f"{SITE}/status", lambda p: p == b"offline")
+    assert watcher.on(f"{SITE}/status")[-1] == b"offline"
 
 
 def test_retained_state_is_republished_on_reconnect(broker, ioc, make_config, start_app):
