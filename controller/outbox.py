@@ -116,5 +116,10 @@ class Outbox:
             )
         return None
 
-    def finish_command(self, cmd_id: str, ok: bool, error: str | None) -> None:
-        self.db.execute("UPDATE mqtt_commands SET ok=?, error=? WHERE cmd_id=?", (int(ok), error, cmd_id))
+    def finish_command(self, cmd_id: str, ok: bool, error: str | None, retry_allowed: bool = False) -> None:
+        """Remember the outcome; with `retry_allowed` (a part was unavailable) forget the id
+        so that the IOC's retry with the same cmd_id runs."""
+        if retry_allowed:
+            self.db.execute("DELETE FROM mqtt_commands WHERE cmd_id=?", (cmd_id,))
+        else:
+            self.db.execute("UPDATE mqtt_commands SET ok=?, error=? WHERE cmd_id=?", (int(ok), error, cmd_id))

@@ -270,16 +270,16 @@ class Uplink:
                 logger.info("mqtt command duplicate cmd_id=%s topic=%s", key, topic)
                 self._reply(key, first["ok"], first["error"], topic, duplicate=True)
                 return
-        ok, error, result = True, None, None
+        ok, error, result, transient = True, None, None, False
         try:
             result = self.house.handle(inbound.command)
         except CommandError as err:
-            ok, error = False, err.message
+            ok, error, transient = False, err.message, err.status >= 500
         except Exception as err:
             logger.exception("mqtt command failed topic=%s", topic)
-            ok, error = False, f"internal error ({type(err).__name__}); see the site's log"
+            ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
         if key:
-            self.outbox.finish_command(key, ok, error)
+            self.outbox.finish_command(key, ok, error, retry_allowed=transient)
         self.commands["ok" if ok else "refused"] += 1
         logger.info("mqtt command topic=%s cmd_id=%s ok=%s error=%r", topic, key or "-", ok, error)
         self._reply(key, ok, error, topic, result=result)

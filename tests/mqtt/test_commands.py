@@ -87,11 +87,18 @@ def test_duplicate_cmd_id_runs_once(site):
     assert rows[0]["n"] == 1
 
 
-def test_broadcast_without_audio_wing_replies_with_the_house_error(site):
-    _, ioc = site
-    ioc.publish(f"{SITE}/broadcast/set", {"id": "tb-1", "text": "Thông báo họp thôn", "priority": "priority"})
+def test_broadcast_without_audio_wing_replies_with_the_house_error_and_may_be_retried(site):
+    app, ioc = site
+    body = {"id": "tb-1", "text": "Thông báo họp thôn", "priority": "priority"}
+    ioc.publish(f"{SITE}/broadcast/set", body)
     reply = ioc.reply("tb-1")
     assert reply == {**reply, "ok": False, "error": "no handler for Broadcast"}
+    app.house.register(Broadcast, lambda cmd: {"id": cmd.id, "queued": True})  # the part is back (a 5xx was transient)
+    ioc.publish(f"{SITE}/broadcast/set", body)
+    retry = ioc.reply("tb-1", count=2)
+    assert retry["ok"] is True and "duplicate" not in retry
+    ioc.publish(f"{SITE}/broadcast/set", body)
+    assert ioc.reply("tb-1", count=3)["duplicate"] is True
 
 
 def test_site_and_group_broadcasts_reach_the_broadcast_handler(site):
