@@ -1,10 +1,11 @@
 """The MQTT uplink to the district IOC (paho-mqtt 2.x, CallbackAPIVersion.VERSION2).
 
 paho's network thread (loop_start) only enqueues; one worker thread of ours owns
-everything else: it validates inbound commands and runs them through `house.handle()`
-(the web's path) and answers on `…/reply`; it turns house-bus events into retained
-states (republished on every reconnect) or outbox messages (SQLite first, published
-QoS 1 in order, removed on PUBACK); it writes telemetry every mqtt.telemetry_s.
+everything else: it runs inbound commands (controller/mqtt_commands.py: validated, once
+per cmd_id, through `house.handle()` like the web) and answers on `…/reply`; it turns
+house-bus events into retained states (republished on every reconnect) or outbox
+messages (SQLite first, published QoS 1 in order, removed on PUBACK); it writes
+telemetry every mqtt.telemetry_s.
 A refused connection is reported as refused and never counted as connected; paho
 retries with backoff (1 s doubling to mqtt.reconnect_max_s).
 """
@@ -20,9 +21,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from controller.commands import CommandError
 from controller.ha_discovery import discovery_messages
-from controller.mqtt_schema import BadCommand, command_topics, parse_command, peek_cmd_id
+from controller.mqtt_commands import CommandRunner
+from controller.mqtt_schema import command_topics
 from controller.outbox import Outbox
 from controller.telemetry import telemetry
 
@@ -41,7 +42,7 @@ class Uplink:
         self.client_id = f"langso-{self.site}"
         self.state, self.since, self.last_error = "starting", time.time(), None
         self.attempts = self.connects = self.dropped = 0
-        self.commands = {"ok": 0, "refused": 0, "duplicate": 0, "invalid": 0}
+        self.commands = CommandRunner(house, outbox, self.site, self.groups)
         self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue(QUEUE_MAX)
         self._retained: dict[str, str] = {}
         self._retained_lock = threading.Lock()
@@ -136,8 +137,8 @@ class Uplink:
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self._put(("message", msg.topic, bytes(msg.payload), bool(msg.retain)))
 
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _props: Any) -> None:
-        self._put(("puback", mid))
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _props: Any) -> None:
+        self._put(("puback", mid, str(reason) if reason.is_failure else None))
 
     def _on_bus(self, topic: str, payload: dict[str, Any]) -> None:
         self._put(("bus", topic, payload))
@@ -208,9 +209,11 @@ class Uplink:
             self._set_state("disconnected", f"link lost: {reason}; reconnecting")
             logger.warning("uplink disconnected reason=%r outbox_depth=%d", reason, self.outbox.depth())
 
-    def _do_puback(self, mid: int) -> None:
+    def _do_puback(self, mid: int, refused: str | None) -> None:
         seq = self._inflight.pop(mid, None)
         if seq is not None:
+            if refused:  # MQTT 5: the broker took it and said no (ACL); resending would not help
+                logger.error("uplink message refused by broker seq=%d reason=%r (check the broker ACL)", seq, refused)
             self.outbox.remove(seq)
 
     def _do_bus(self, topic: str, p: dict[str, Any]) -> None:
@@ -250,42 +253,8 @@ class Uplink:
             self._inflight[self._publish(msg.topic, msg.payload)] = msg.seq
             self._sent_seq = msg.seq
 
-    # commands ---------------------------------------------------------------
-    def _do_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
-        try:
-            if retained:  # a retained command would run again on every reconnect
-                raise BadCommand("retain: commands must be published with retain=false; "
-                                 "clear it with an empty retained message on this topic")
-            inbound = parse_command(topic, payload, self.site, self.groups)
-        except BadCommand as err:
-            self.commands["invalid"] += 1
-            logger.warning("mqtt command invalid topic=%s error=%r", topic, str(err))
-            self._reply(peek_cmd_id(payload), False, str(err), topic)
-            return
-        key = inbound.cmd_id
-        if key:
-            first = self.outbox.claim_command(key)
-            if first is not None:
-                self.commands["duplicate"] += 1
-                logger.info("mqtt command duplicate cmd_id=%s topic=%s", key, topic)
-                self._reply(key, first["ok"], first["error"], topic, duplicate=True)
-                return
-        ok, error, result, transient = True, None, None, False
-        try:
-            result = self.house.handle(inbound.command)
-        except CommandError as err:
-            ok, error, transient = False, err.message, err.status >= 500
-        except Exception as err:
-            logger.exception("mqtt command failed topic=%s", topic)
-            ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
-        if key:
-            self.outbox.finish_command(key, ok, error, retry_allowed=transient)
-        self.commands["ok" if ok else "refused"] += 1
-        logger.info("mqtt command topic=%s cmd_id=%s ok=%s error=%r", topic, key or "-", ok, error)
-        self._reply(key, ok, error, topic, result=result)
-
-    def _reply(self, cmd_id: str | None, ok: bool | None, error: str | None, topic: str, **extra: Any) -> None:
-        body = {"cmd_id": cmd_id, "ok": ok, "error": error, "topic": topic, **extra}
+    def _do_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        body = self.commands.run(topic, payload, retained)
         self._publish(f"{self.root}/reply", json.dumps(body, ensure_ascii=False, default=str))
 
     # status and self-test -----------------------------------------------------
@@ -296,7 +265,7 @@ class Uplink:
             "attempts": self.attempts, "connects": self.connects, "last_error": self.last_error,
             "outbox_depth": self.outbox.depth(), "outbox_oldest_s": self.outbox.oldest_age_s(),
             "outbox_dropped": dict(self.outbox.dropped), "queue_dropped": self.dropped,
-            "commands": dict(self.commands),
+            "commands": dict(self.commands.counts),
         }
 
     def selftest(self) -> tuple[bool, str]:

@@ -51,6 +51,16 @@ def make_ca(d: Path) -> None:
         "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
 
 
+def make_client_cert(d: Path, name: str) -> tuple[Path, Path]:
+    """A client certificate for `name` signed by the CA in d."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    subprocess.run(["openssl", "req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}"],
+                   cwd=d, check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                    "-CAcreateserial", "-out", f"{name}.crt", "-days", "2"], cwd=d, check=True, capture_output=True)
+    return d / f"{name}.crt", d / f"{name}.key"
+
+
 def acl_text() -> str:
     """The example ACL's rules, with the test sites' group blocks instead of the example's."""
     example = (ROOT / "systemd" / "mosquitto-acl.example").read_text()
@@ -63,7 +73,7 @@ def acl_text() -> str:
 class Broker:
     def __init__(self, d: Path):
         self.dir = d
-        self.port, self.tls_port = free_port(), free_port()
+        self.port, self.tls_port, self.mtls_port = free_port(), free_port(), free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         d.mkdir(parents=True, exist_ok=True)
         make_ca(d)
@@ -92,6 +102,11 @@ listener {self.tls_port} 127.0.0.1
 cafile {d / 'ca.crt'}
 certfile {d / 'server.crt'}
 keyfile {d / 'server.key'}
+listener {self.mtls_port} 127.0.0.1
+cafile {d / 'ca.crt'}
+certfile {d / 'server.crt'}
+keyfile {d / 'server.key'}
+require_certificate true
 """)
 
     def start(self) -> "Broker":
@@ -104,6 +119,7 @@ keyfile {d / 'server.key'}
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 socket.create_connection(("127.0.0.1", self.tls_port), timeout=0.2).close()
+                socket.create_connection(("127.0.0.1", self.mtls_port), timeout=0.2).close()
                 return True
             except OSError:
                 return False

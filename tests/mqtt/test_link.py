@@ -147,6 +147,18 @@ def test_tls_and_mqtt5(broker, ioc, make_config, start_app):
     assert result["ok"] and "answered" in result["detail"]
 
 
+def test_tls_with_a_client_certificate(broker, ioc, make_config, start_app):
+    from tests.mqtt.conftest import make_client_cert
+
+    cert, key = make_client_cert(broker.dir, "test-site")
+    cfg = broker.mqtt_config(tls=True, port=broker.mtls_port, ca_file=str(broker.dir / "ca.crt"),
+                             cert_file=str(cert), key_file=str(key))
+    district = ioc([f"{SITE}/status"])
+    app = start_app(make_config(mqtt=cfg))
+    connected(app)
+    assert district.wait(f"{SITE}/status", lambda p: p == b"online")
+
+
 # paho-mqtt 2.x drops (does not close) the SSL socket of a failed handshake; the garbage
 # collector closes it with a ResourceWarning. That is paho's, not ours, and harmless.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
