@@ -65,7 +65,7 @@ def start_broker(d: Path, n: int, tls: bool) -> tuple[subprocess.Popen[bytes], i
     (d / "acl").write_text(example + "\n" + groups)
     port = free_port()
     conf = [f"listener {port} 127.0.0.1", "allow_anonymous false", f"password_file {d / 'passwd'}",
-            f"acl_file {d / 'acl'}", "max_queued_messages 100000", "log_dest none"]
+            f"acl_file {d / 'acl'}", "max_queued_messages 100000", "log_dest none", "set_tcp_nodelay true"]
     if os.geteuid() == 0:
         conf.append("user root")
     if tls:
@@ -118,13 +118,17 @@ class Fleet:
         c.will_set(f"langso/site-{i}/status", "offline", qos=1, retain=True)
         if self.ca:
             c.tls_set(ca_certs=self.ca)
-        c.on_socket_open = lambda cl, _u, sock: self.sel.register(sock, selectors.EVENT_READ, cl)
+        c.on_socket_open = self._opened
         c.on_socket_close = lambda _c, _u, sock: self.sel.unregister(sock)
         c.on_socket_register_write = lambda cl, _u, sock: self.sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, cl)
         c.on_socket_unregister_write = lambda cl, _u, sock: self.sel.modify(sock, selectors.EVENT_READ, cl)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         return c
+
+    def _opened(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the real uplink does
+        self.sel.register(sock, selectors.EVENT_READ, client)
 
     def _on_connect(self, c: mqtt.Client, i: int, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:

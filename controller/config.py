@@ -12,7 +12,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from audio.config import AudioConfig
 from camera.config import CameraConfig
@@ -91,6 +91,14 @@ class MqttConfig(Section):
         "event snapshot_url/clip_url are built on it (empty: paths relative to the site's API)",
     )
     reconnect_max_s: int = Field(120, ge=2, le=3600, description="longest wait between reconnect attempts (backoff doubles from 1 s)")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> "MqttConfig":
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file is set without cert_file; add the client certificate it belongs to")
+        if not self.tls and (self.ca_file or self.cert_file):
+            raise ValueError("ca_file/cert_file are set but tls = false; set tls = true (port 8883) or remove them")
+        return self
 
     @field_validator("public_url")
     @classmethod

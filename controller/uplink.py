@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from typing import Any
@@ -93,6 +94,7 @@ class Uplink:
         client.will_set(f"{self.root}/status", "offline", qos=1, retain=True)
         client.reconnect_delay_set(1, cfg.reconnect_max_s)
         client.max_inflight_messages_set(WINDOW)
+        client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -119,6 +121,11 @@ class Uplink:
         logger.info("uplink stopped outbox_depth=%d", self.outbox.depth())
 
     # paho callbacks (network thread): enqueue only, except the paho way of subscribing
+    @staticmethod
+    def _on_socket_open(_c: mqtt.Client, _u: Any, sock: Any) -> None:
+        # paho leaves Nagle on: a reply right after a PUBACK would wait ~40 ms for a delayed ACK
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
             self._put(("refused", str(reason)))

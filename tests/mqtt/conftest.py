@@ -90,6 +90,7 @@ allow_anonymous false
 password_file {passwd}
 acl_file {d / 'acl'}
 persistence true
+set_tcp_nodelay true
 persistence_location {d / 'persist'}/
 {'user ' + user if user else ''}
 log_dest file {d / 'mosquitto.log'}
