@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from controller.app import App
+from tests.conftest import cli_client
 from tests.mqtt.conftest import USERS, wait_until
 
 SITE = "langso/test-site"
@@ -65,7 +66,7 @@ def test_retained_state_is_republished_on_reconnect(broker, ioc, make_config, st
     app.house.bus.publish("broadcast.state", {"playing": {"id": "b1"}, "queue": []})
     wait_until(lambda: uplink(app)["state"] == "disconnected", 30, "uplink to notice the outage")
     assert "uplink" in app.house.status()["problems"]
-    broker.start()
+    broker.start(first=False)
     connected(app)
     late = ioc([f"{SITE}/#"])
     assert late.wait(f"{SITE}/status") == b"online"
@@ -93,7 +94,7 @@ def test_events_during_a_10_s_outage_are_all_delivered_in_order(broker, ioc, mak
                                                     "started": 1.0, "ended": 2.0})
         time.sleep(0.5)
     wait_until(lambda: uplink(app)["outbox_depth"] >= 24, 10, "events stored in the outbox")
-    broker.start()
+    broker.start(first=False)
     wait_until(lambda: len(district.on(f"{SITE}/camera/cong-lang/event")) >= 21, 60, "all events delivered")
     events = [json.loads(p) for p in district.on(f"{SITE}/camera/cong-lang/event")]
     assert [e["id"] for e in events] == list(range(21))
@@ -113,7 +114,7 @@ def test_outbox_survives_a_restart(broker, ioc, make_config, start_app):
     wait_until(lambda: uplink(first)["outbox_depth"] >= 5, 10, "events in the outbox")
     assert uplink(first)["state"] in ("disconnected", "starting")
     first.stop()  # like a power cut: the link never came back while it ran
-    broker.start()
+    broker.start(first=False)
     district = ioc([f"{SITE}/camera/+/event"])
     second = start_app(config)
     wait_until(lambda: len(district.on(f"{SITE}/camera/cong-lang/event")) >= 5, 30, "stored events delivered")
@@ -175,9 +176,10 @@ def test_tls_with_an_unknown_ca_is_not_connected(broker, make_config, start_app,
 
 def test_missing_password_file_is_reported_and_the_house_runs_on(broker, make_config, start_app, tmp_path):
     app = start_app(make_config(mqtt={**broker.mqtt_config(), "password_file": str(tmp_path / "nope.pass")}))
-    status = uplink(app)
-    assert status["state"] == "error" and "mqtt.password_file" in status["last_error"]
-    assert app.house.relays()
+    status = cli_client(app.config.storage.dir).request("GET", "/status")  # what `langso status` shows
+    assert status["uplink"]["state"] == "error" and "mqtt.password_file" in status["uplink"]["last_error"]
+    assert "mqtt.password_file" in status["problems"]["uplink"]
+    assert cli_client(app.config.storage.dir).request("POST", "/relays/amp", {"state": "on"})["on"] is True
 
 
 def test_telemetry_is_sent(broker, ioc, make_config, start_app):
@@ -193,5 +195,6 @@ def test_telemetry_is_sent(broker, ioc, make_config, start_app):
 
 def test_uplink_off_without_host(make_config, start_app):
     app = start_app(make_config())
-    assert app.house.status()["uplink"]["state"] == "disabled"
+    assert cli_client(app.config.storage.dir).request("GET", "/status")["uplink"]["state"] == "disabled"
     assert app.house.uplink is None
+    assert next(r for r in app.house.selftest() if r["part"] == "broker")["detail"].startswith("skipped")
