@@ -43,8 +43,9 @@ class RelaySet(_Payload):
 
 def _url(value: str, schemes: tuple[str, ...], field: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.netloc:
-        raise ValueError(f"{field} must be a {' or '.join(schemes)} URL with a host (got {value[:80]!r})")
+    if parts.scheme not in schemes or not parts.hostname:
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo a password
+        raise ValueError(f"{field} must be a {' or '.join(schemes)} URL with a host (got {shown[:80]!r})")
     return value
 
 

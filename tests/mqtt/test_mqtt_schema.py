@@ -49,6 +49,12 @@ def test_bad_commands_name_the_field(topic, payload, field):
         parse(topic, payload)
 
 
+def test_a_rejected_url_is_not_echoed_with_its_password():
+    with pytest.raises(BadCommand) as err:
+        parse("langso/ho-thon/broadcast/set", {"stream_url": "mms://radio:s3cret@vov.vn/live"})
+    assert "s3cret" not in str(err.value) and "mms://vov.vn/live" in str(err.value)
+
+
 def test_cmd_id_of_a_bad_payload_is_still_found_for_the_reply():
     assert peek_cmd_id(b'{"cmd_id": "c-9", "text": 5}') == "c-9"
     assert peek_cmd_id(b"garbage") is None
