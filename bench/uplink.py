@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from controller.app import App  # noqa: E402
 from controller.config import parse_config  # noqa: E402
-from fleet import IOC_PASS, pct, site_pass, start_broker  # noqa: E402
+from fleet import pct  # noqa: E402
+from localbroker import IOC_PASS, site_pass, start_broker  # noqa: E402
 
 
 def client(user: str, password: str, port: int, on_message: Callable[..., None] | None = None) -> mqtt.Client:
