@@ -3,6 +3,7 @@ readings straight from /proc and /sys (no psutil: nothing to build on a Pi)."""
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ def system_uptime_s(path: str = "/proc/uptime") -> float | None:
         return None
 
 
+def langso_version() -> str | None:
+    try:
+        return version("langso")
+    except PackageNotFoundError:
+        return None
+
+
 def telemetry(status: dict[str, Any]) -> dict[str, Any]:
     """One telemetry record from `house.status()`; fields are None when unreadable."""
     used, total = meminfo_mb()
@@ -58,6 +66,7 @@ def telemetry(status: dict[str, Any]) -> dict[str, Any]:
         load_1m = None
     out: dict[str, Any] = {
         "time": status.get("time"),
+        "version": langso_version(),
         "uptime_s": status.get("uptime_s"),
         "system_uptime_s": system_uptime_s(),
         "cpu_temp_c": cpu_temp_c(),

@@ -42,7 +42,7 @@ class Uplink:
         self.root = f"langso/{self.site}"
         self.client_id = f"langso-{self.site}"
         self.state, self.since, self.last_error = "starting", time.time(), None
-        self.attempts = self.connects = self.dropped = 0
+        self.attempts = self.connects = self.dropped = self.failures = 0  # failures: in a row, for the backoff
         self.commands = CommandRunner(house, outbox, self.site, self.groups)
         self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue(QUEUE_MAX)
         self._retained: dict[str, str] = {}
@@ -186,6 +186,7 @@ class Uplink:
 
     def _do_connected(self) -> None:
         self.attempts += 1
+        self.failures = 0
         self.connects += 1
         self._set_state("connected")
         with self._retained_lock:
@@ -202,12 +203,14 @@ class Uplink:
 
     def _do_refused(self, reason: str) -> None:
         self.attempts += 1
+        self.failures += 1
         self._set_state("refused", f"broker refused the connection: {reason} (check mqtt.username, "
                         "mqtt.password_file and the broker's ACL); retrying with backoff")
         logger.error("uplink refused broker=%s:%d reason=%r attempts=%d", self.cfg.host, self.cfg.port, reason, self.attempts)
 
     def _do_unreachable(self) -> None:
         self.attempts += 1
+        self.failures += 1
         self._set_state("disconnected", f"cannot reach {self.cfg.host}:{self.cfg.port}; retrying with backoff")
         logger.warning("uplink connect failed broker=%s:%d attempts=%d", self.cfg.host, self.cfg.port, self.attempts)
 
@@ -270,6 +273,7 @@ class Uplink:
             "state": self.state, "since": self.since, "broker": f"{self.cfg.host}:{self.cfg.port}",
             "tls": self.cfg.tls, "protocol": self.cfg.protocol, "client_id": self.client_id,
             "attempts": self.attempts, "connects": self.connects, "last_error": self.last_error,
+            "retry_delay_s": min(2 ** (self.failures - 1), self.cfg.reconnect_max_s) if self.failures else None,
             "outbox_depth": self.outbox.depth(), "outbox_oldest_s": self.outbox.oldest_age_s(),
             "outbox_dropped": dict(self.outbox.dropped), "queue_dropped": self.dropped,
             "commands": dict(self.commands.counts),

@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import time
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -129,6 +130,7 @@ def test_wrong_password_is_refused_retried_and_never_connected(broker, make_conf
     wait_until(lambda: uplink(app)["attempts"] >= 3, 30, "three connection attempts")
     status = uplink(app)
     assert status["state"] == "refused" and status["connects"] == 0
+    assert status["retry_delay_s"] == 2  # doubled from 1 s up to mqtt.reconnect_max_s = 2
     assert "refused" in status["last_error"] and "mqtt.password_file" in status["last_error"]
     assert "refused" in app.house.status()["problems"]["uplink"]
     assert wrong not in json.dumps(app.house.status()) and wrong not in caplog.text
@@ -188,7 +190,7 @@ def test_telemetry_is_sent(broker, ioc, make_config, start_app):
     data = json.loads(district.wait(f"{SITE}/telemetry"))
     for key in ("uptime_s", "cpu_temp_c", "disk_free_mb", "mem_used_mb", "clock_synced"):
         assert key in data
-    assert data["mem_used_mb"] > 0 and data["disk_free_mb"] > 0 and data["clock_synced"] is True
+    assert data["version"] == version("langso") and data["mem_used_mb"] > 0 and data["disk_free_mb"] > 0 and data["clock_synced"] is True
     assert data["relays"] == {"tv": False, "radio": False, "amp": False}
     assert uplink(app)["state"] == "connected"
 
