@@ -15,6 +15,7 @@ from flask import Flask, abort, jsonify, request, send_file
 from waitress.server import create_server
 
 from controller.cli import main
+from tests.mqtt.conftest import close_waitress
 
 TOKEN = "events-read-token"
 
@@ -62,7 +63,7 @@ class Site:
 def site(tmp_path: Path) -> Iterator[Site]:
     s = Site(tmp_path)
     yield s
-    s.server.close()
+    close_waitress(s.server)
     s.thread.join(5)
 
 
