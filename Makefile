@@ -14,7 +14,7 @@ PORT   ?= 8080
 RUN_DEBS  := python3-venv espeak-ng portaudio19-dev
 # ... and what the tests add (a real broker, a real browser, real sample footage,
 # an RTSP server, systemd-analyze for the unit).
-TEST_DEBS := $(RUN_DEBS) mosquitto mosquitto-clients chromium chromium-driver \
+TEST_DEBS := $(RUN_DEBS) mosquitto mosquitto-clients openssl chromium chromium-driver \
              opencv-doc systemd python3-numpy shellcheck
 
 .PHONY: run test venv debs-run debs-test bench clean

@@ -103,7 +103,21 @@ class App:
         """Camera sources, motion, recorder, events (camera wing): wired with issue 4."""
 
     def _build_uplink(self, house: House) -> None:
-        """MQTT uplink to the district IOC: wired with issue 6."""
+        """MQTT uplink to the district IOC (issue 6): off when mqtt.host is empty."""
+        from controller.outbox import Outbox
+        from controller.uplink import Uplink
+
+        cfg = self.config.mqtt
+        if not cfg.host:
+            house.add_status("uplink", lambda: {"state": "disabled", "reason": "mqtt.host is empty"})
+            house.add_selftest("broker", lambda: (True, "skipped: uplink off (mqtt.host is empty)"))
+            return
+        uplink = Uplink(house, Outbox(house.store.db, cfg.outbox_max))
+        house.uplink = uplink
+        house.add_status("uplink", uplink.status)
+        house.add_selftest("broker", uplink.selftest)
+        uplink.start()
+        self._on_stop("uplink", uplink.stop)
 
     def _build_web(self, house: House) -> None:
         from waitress.server import create_server

@@ -12,7 +12,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from audio.config import AudioConfig
 from camera.config import CameraConfig
@@ -85,6 +85,27 @@ class MqttConfig(Section):
     telemetry_s: int = Field(60, ge=5, le=3600)
     outbox_max: int = Field(10_000, ge=100, le=1_000_000, description="messages kept while the link is down")
     ha_discovery: bool = Field(False, description="publish Home Assistant MQTT discovery")
+    public_url: str = Field(
+        "", max_length=300,
+        description='base URL at which the IOC reaches this site\'s API, e.g. "https://ho-thon.vpn.example.vn:8080"; '
+        "event snapshot_url/clip_url are built on it (empty: paths relative to the site's API)",
+    )
+    reconnect_max_s: int = Field(120, ge=2, le=3600, description="longest wait between reconnect attempts (backoff doubles from 1 s)")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> "MqttConfig":
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file is set without cert_file; add the client certificate it belongs to")
+        if not self.tls and (self.ca_file or self.cert_file):
+            raise ValueError("ca_file/cert_file are set but tls = false; set tls = true (port 8883) or remove them")
+        return self
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError('must start with http:// or https://, e.g. "https://ho-thon.vpn.example.vn:8080"')
+        return value.rstrip("/")
 
     def password(self) -> str | None:
         if not self.password_file:

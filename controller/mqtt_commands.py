@@ -1,0 +1,55 @@
+"""Inbound MQTT commands, network-free: validate one message, run it once per cmd_id
+through `house.handle()` (the web's path) and say what to reply. The uplink's worker
+calls `run()` and publishes the returned reply on `…/reply`."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from controller.commands import CommandError
+from controller.mqtt_schema import BadCommand, parse_command, peek_cmd_id
+from controller.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+
+class CommandRunner:
+    def __init__(self, house: Any, outbox: Outbox, site: str, groups: list[str]):
+        self.house, self.outbox, self.site, self.groups = house, outbox, site, groups
+        self.counts = {"ok": 0, "refused": 0, "duplicate": 0, "invalid": 0}
+
+    def run(self, topic: str, payload: bytes, retained: bool = False) -> dict[str, Any]:
+        """The reply body `{"cmd_id","ok","error","topic", ...}` for one inbound message."""
+        try:
+            if retained:  # a retained command would run again on every reconnect
+                raise BadCommand("retain: commands must be published with retain=false; "
+                                 "clear it with an empty retained message on this topic")
+            inbound = parse_command(topic, payload, self.site, self.groups)
+        except BadCommand as err:
+            self.counts["invalid"] += 1
+            logger.warning("mqtt command invalid topic=%s error=%r", topic, str(err))
+            return reply(peek_cmd_id(payload), False, str(err), topic)
+        key = inbound.cmd_id
+        if key:
+            first = self.outbox.claim_command(key)
+            if first is not None:
+                self.counts["duplicate"] += 1
+                logger.info("mqtt command duplicate cmd_id=%s topic=%s", key, topic)
+                return reply(key, first["ok"], first["error"], topic, duplicate=True)
+        ok, error, result, transient = True, None, None, False
+        try:
+            result = self.house.handle(inbound.command)
+        except CommandError as err:
+            ok, error, transient = False, err.message, err.status >= 500
+        except Exception as err:
+            logger.exception("mqtt command failed topic=%s", topic)
+            ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
+        if key:  # a part that was unavailable (5xx): the IOC may retry with the same cmd_id
+            self.outbox.finish_command(key, ok, error, retry_allowed=transient)
+        self.counts["ok" if ok else "refused"] += 1
+        logger.info("mqtt command topic=%s cmd_id=%s ok=%s error=%r", topic, key or "-", ok, error)
+        return reply(key, ok, error, topic, result=result)
+
+
+def reply(cmd_id: str | None, ok: bool | None, error: str | None, topic: str, **extra: Any) -> dict[str, Any]:
+    return {"cmd_id": cmd_id, "ok": ok, "error": error, "topic": topic, **extra}

@@ -1,0 +1,155 @@
+"""What the IOC may send, and how it becomes a typed command: topic parsing and the
+pydantic models of inbound payloads. Pure functions, no network: the uplink's worker
+calls `parse_command()` and hands the result to `house.handle()`.
+
+Topics (root `langso/<site.id>`):
+  `…/relay/<name>/set`               ON / OFF / TOGGLE, or JSON {"state": "ON", "cmd_id": "..."}
+  `…/broadcast/set`                  JSON, see BroadcastSet
+  `langso/group/<group>/broadcast/set`  as `…/broadcast/set`, for every site of the group
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from controller.commands import Actor, Broadcast, SetRelay
+
+MAX_PAYLOAD = 16 * 1024  # bytes; a command is a few hundred
+CMD_ID = r"^[A-Za-z0-9._:@/-]{1,100}$"
+
+
+class BadCommand(Exception):
+    """The payload or topic is not a valid command; the message names the field and the fix."""
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RelaySet(_Payload):
+    state: Literal["ON", "OFF", "TOGGLE"] = Field(description="ON, OFF or TOGGLE")
+    cmd_id: str | None = Field(None, pattern=CMD_ID, description="idempotency key, echoed in the reply")
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+def _url(value: str, schemes: tuple[str, ...], field: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo a password
+        raise ValueError(f"{field} must be a {' or '.join(schemes)} URL with a host (got {shown[:80]!r})")
+    return value
+
+
+class BroadcastSet(_Payload):
+    """One announcement; exactly one of text / audio_url / stream_url."""
+
+    id: str = Field("", pattern=r"^[A-Za-z0-9._:-]{0,64}$", description="broadcast id chosen by the IOC")
+    cmd_id: str | None = Field(None, pattern=CMD_ID, description="idempotency key; defaults to id")
+    text: str = Field("", max_length=2000, description="text read aloud (Vietnamese)")
+    audio_url: str = Field("", max_length=2000, description="http(s) URL of an audio file")
+    stream_url: str = Field("", max_length=2000, description="http(s)/rtsp/rtmp URL of a live stream (radio relay)")
+    priority: Literal["emergency", "priority", "normal"] = Field(
+        "normal", description="emergency / priority / normal (khẩn cấp / ưu tiên / thông thường)")
+    repeat: int = Field(1, ge=1, le=20, description="times to play")
+    at: float | None = Field(None, ge=0, description="start time, Unix epoch seconds; null = now")
+    duration_s: float | None = Field(None, gt=0, le=24 * 3600, description="streams: stop after this long")
+
+    @field_validator("audio_url")
+    @classmethod
+    def _audio(cls, v: str) -> str:
+        return _url(v, ("http", "https"), "audio_url") if v else v
+
+    @field_validator("stream_url")
+    @classmethod
+    def _stream(cls, v: str) -> str:
+        return _url(v, ("http", "https", "rtsp", "rtmp"), "stream_url") if v else v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "BroadcastSet":
+        given = [name for name in ("text", "audio_url", "stream_url") if getattr(self, name).strip()]
+        if len(given) != 1:
+            raise ValueError("give exactly one of text, audio_url or stream_url"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        return self
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A validated command: what to run, its idempotency key and where it came from."""
+
+    command: SetRelay | Broadcast
+    cmd_id: str | None
+    topic: str
+
+
+def _problems(err: ValidationError) -> str:
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "payload"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field; remove it"
+        out.append(f"{loc}: {msg}")
+    return "; ".join(out)
+
+
+def _json(payload: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BadCommand(f"payload: not valid UTF-8 JSON ({err}); send a JSON object") from None
+    if not isinstance(data, dict):
+        raise BadCommand("payload: must be a JSON object")
+    return data
+
+
+def peek_cmd_id(payload: bytes) -> str | None:
+    """The cmd_id of a payload that failed validation, so the reply can still name it."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    value = data.get("cmd_id") or data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and re.fullmatch(CMD_ID, value) else None
+
+
+def command_topics(site_id: str, groups: list[str]) -> list[str]:
+    root = f"langso/{site_id}"
+    return [f"{root}/relay/+/set", f"{root}/broadcast/set"] + [f"langso/group/{g}/broadcast/set" for g in groups]
+
+
+def parse_command(topic: str, payload: bytes, site_id: str, groups: list[str]) -> Inbound:
+    """Validate one inbound message; raises BadCommand naming the field and the fix."""
+    if len(payload) > MAX_PAYLOAD:
+        raise BadCommand(f"payload: {len(payload)} bytes is too large (at most {MAX_PAYLOAD}); "
+                         "send audio as audio_url, not inline")
+    root = f"langso/{site_id}/"
+    parts = topic.split("/")
+    if topic.startswith(root) and len(parts) == 5 and parts[2] == "relay" and parts[4] == "set":
+        text = payload.decode("utf-8", "replace").strip()
+        data = _json(payload) if text.startswith("{") else {"state": text}
+        try:
+            relay = RelaySet.model_validate(data)
+        except ValidationError as err:
+            raise BadCommand(_problems(err)) from None
+        return Inbound(SetRelay(parts[3], relay.state.lower(), Actor("mqtt", "ioc")), relay.cmd_id, topic)  # type: ignore[arg-type]
+    group = parts[2] if len(parts) == 5 and parts[:2] == ["langso", "group"] and parts[3:] == ["broadcast", "set"] else None
+    if topic == root + "broadcast/set" or (group is not None and group in groups):
+        try:
+            msg = BroadcastSet.model_validate(_json(payload))
+        except ValidationError as err:
+            raise BadCommand(_problems(err)) from None
+        actor = Actor("mqtt", f"group:{group}" if group else "ioc")
+        command = Broadcast(id=msg.id, text=msg.text, audio_url=msg.audio_url, stream_url=msg.stream_url,
+                            priority=msg.priority, repeat=msg.repeat, at=msg.at, duration_s=msg.duration_s, actor=actor)
+        return Inbound(command, msg.cmd_id or msg.id or None, topic)
+    raise BadCommand(f"topic: {topic!r} is not a command topic of site {site_id!r} or its groups {groups}")

@@ -1,0 +1,294 @@
+"""The MQTT uplink to the district IOC (paho-mqtt 2.x, CallbackAPIVersion.VERSION2).
+
+paho's network thread (loop_start) only enqueues; one worker thread of ours owns
+everything else: it runs inbound commands (controller/mqtt_commands.py: validated, once
+per cmd_id, through `house.handle()` like the web) and answers on `…/reply`; it turns
+house-bus events into retained states (republished on every reconnect) or outbox
+messages (SQLite first, published QoS 1 in order, removed on PUBACK); it writes
+telemetry every mqtt.telemetry_s.
+A refused connection is reported as refused and never counted as connected; paho
+retries with backoff (1 s doubling to mqtt.reconnect_max_s).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import socket
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from controller.ha_discovery import discovery_messages
+from controller.mqtt_commands import CommandRunner
+from controller.mqtt_schema import command_topics
+from controller.outbox import Outbox
+from controller.telemetry import telemetry
+
+logger = logging.getLogger(__name__)
+
+WINDOW = 50          # outbox messages handed to paho before their PUBACK
+QUEUE_MAX = 10_000   # worker queue; paho and bus callbacks drop (and count) beyond it
+
+
+class Uplink:
+    def __init__(self, house: Any, outbox: Outbox):
+        cfg = house.config
+        self.house, self.cfg, self.outbox = house, cfg.mqtt, outbox
+        self.site, self.groups = cfg.site.id, list(cfg.site.groups)
+        self.root = f"langso/{self.site}"
+        self.client_id = f"langso-{self.site}"
+        self.state, self.since, self.last_error = "starting", time.time(), None
+        self.attempts = self.connects = self.dropped = self.failures = 0  # failures: in a row, for the backoff
+        self.commands = CommandRunner(house, outbox, self.site, self.groups)
+        self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue(QUEUE_MAX)
+        self._retained: dict[str, str] = {}
+        self._retained_lock = threading.Lock()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
+        self._sent_seq = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        for relay in house.relays():
+            self._retained[f"{self.root}/relay/{relay['name']}"] = "ON" if relay["on"] else "OFF"
+        for cam in cfg.cameras:
+            self._retained[f"{self.root}/camera/{cam.name}/motion"] = "OFF"
+        self._unsubscribe = house.bus.subscribe(self._on_bus)
+
+    # lifecycle --------------------------------------------------------------
+    def start(self) -> None:
+        logger.info("uplink starting broker=%s:%d tls=%s protocol=%s user=%s",
+                    self.cfg.host, self.cfg.port, self.cfg.tls, self.cfg.protocol, self.cfg.username or "-")
+        try:
+            self._client = self._make_client()
+            self._client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
+        except (OSError, ValueError) as err:  # password file, CA file, key: the daemon runs on without uplink
+            self._set_state("error", str(err))
+            logger.error("uplink not started error=%r", str(err))
+            return
+        self._client.loop_start()
+        self._thread = threading.Thread(target=self._work, name="uplink", daemon=True)
+        self._thread.start()
+
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.cfg
+        v5 = cfg.protocol == "5"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+                             clean_session=None if v5 else True)
+        if cfg.username or cfg.password_file:
+            try:
+                password = cfg.password()
+            except OSError as err:
+                raise OSError(f"mqtt.password_file: cannot read {cfg.password_file} ({err.strerror}); "
+                              "put the broker password there, readable only by the langso user") from None
+            client.username_pw_set(cfg.username or None, password)
+        if cfg.tls:
+            try:
+                client.tls_set(ca_certs=cfg.ca_file or None, certfile=cfg.cert_file or None, keyfile=cfg.key_file or None)
+            except (OSError, ValueError) as err:
+                raise ValueError(f"mqtt.ca_file/cert_file/key_file: cannot load ({err}); check the paths") from None
+        client.will_set(f"{self.root}/status", "offline", qos=1, retain=True)
+        client.reconnect_delay_set(1, cfg.reconnect_max_s)
+        client.max_inflight_messages_set(WINDOW)
+        client.on_socket_open = self._on_socket_open
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def stop(self) -> None:
+        self._unsubscribe()
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if self.state == "connected":
+            try:
+                client.publish(f"{self.root}/status", "offline", qos=1, retain=True).wait_for_publish(2)
+            except (RuntimeError, ValueError) as err:
+                logger.warning("uplink could not publish offline error=%r", str(err))
+        client.disconnect()
+        client.loop_stop()
+        self.state = "stopped"
+        logger.info("uplink stopped outbox_depth=%d", self.outbox.depth())
+
+    # paho callbacks (network thread): enqueue only, except the paho way of subscribing
+    @staticmethod
+    def _on_socket_open(_c: mqtt.Client, _u: Any, sock: Any) -> None:
+        # paho leaves Nagle on: a reply right after a PUBACK would wait ~40 ms for a delayed ACK
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            self._put(("refused", str(reason)))
+            return
+        # subscriptions renewed on every connect (clean session); state republished
+        client.subscribe([(t, 1) for t in command_topics(self.site, self.groups)])
+        client.publish(f"{self.root}/status", "online", qos=1, retain=True)
+        self._put(("connected",))
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        self._put(("unreachable",))
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self._put(("disconnected", str(reason)))
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self._put(("message", msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _props: Any) -> None:
+        self._put(("puback", mid, str(reason) if reason.is_failure else None))
+
+    def _on_bus(self, topic: str, payload: dict[str, Any]) -> None:
+        self._put(("bus", topic, payload))
+
+    def _put(self, item: tuple[Any, ...]) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            logger.error("uplink queue full, dropped kind=%s dropped=%d", item[0], self.dropped)
+
+    # the worker -------------------------------------------------------------
+    def _work(self) -> None:
+        next_telemetry = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    getattr(self, f"_do_{item[0]}")(*item[1:])
+                if time.monotonic() >= next_telemetry:
+                    next_telemetry = time.monotonic() + self.cfg.telemetry_s
+                    self.outbox.put(f"{self.root}/telemetry", telemetry(self.house.status()), "telemetry")
+                self._feed()
+            except Exception:  # the uplink keeps running; status says what is wrong
+                logger.exception("uplink worker step failed item=%s", item[0] if item else "-")
+
+    def _set_state(self, state: str, error: str | None = None) -> None:
+        if state != self.state:
+            self.since = time.time()
+        self.state, self.last_error = state, error if error is not None else self.last_error
+        if state == "connected":
+            self.house.problems.pop("uplink", None)
+        else:
+            self.house.problems["uplink"] = f"{state}: {self.last_error}"
+
+    def _do_connected(self) -> None:
+        self.attempts += 1
+        self.failures = 0
+        self.connects += 1
+        self._set_state("connected")
+        with self._retained_lock:
+            retained = dict(self._retained)
+        for topic, payload in retained.items():
+            self._publish(topic, payload, retain=True)
+        if self.cfg.ha_discovery:
+            relays = [(r["name"], r["label"]) for r in self.house.relays()]
+            cams = [c.name for c in self.house.config.cameras]
+            for topic, payload in discovery_messages(self.site, self.house.config.site.name, relays, cams):
+                self._publish(topic, payload, retain=True)
+        logger.info("uplink connected broker=%s:%d connects=%d retained=%d outbox_depth=%d",
+                    self.cfg.host, self.cfg.port, self.connects, len(retained), self.outbox.depth())
+
+    def _do_refused(self, reason: str) -> None:
+        self.attempts += 1
+        self.failures += 1
+        self._set_state("refused", f"broker refused the connection: {reason} (check mqtt.username, "
+                        "mqtt.password_file and the broker's ACL); retrying with backoff")
+        logger.error("uplink refused broker=%s:%d reason=%r attempts=%d", self.cfg.host, self.cfg.port, reason, self.attempts)
+
+    def _do_unreachable(self) -> None:
+        self.attempts += 1
+        self.failures += 1
+        self._set_state("disconnected", f"cannot reach {self.cfg.host}:{self.cfg.port}; retrying with backoff")
+        logger.warning("uplink connect failed broker=%s:%d attempts=%d", self.cfg.host, self.cfg.port, self.attempts)
+
+    def _do_disconnected(self, reason: str) -> None:
+        if self.state == "connected":
+            self._set_state("disconnected", f"link lost: {reason}; reconnecting")
+            logger.warning("uplink disconnected reason=%r outbox_depth=%d", reason, self.outbox.depth())
+
+    def _do_puback(self, mid: int, refused: str | None) -> None:
+        seq = self._inflight.pop(mid, None)
+        if seq is not None:
+            if refused:  # MQTT 5: the broker took it and said no (ACL); resending would not help
+                logger.error("uplink message refused by broker seq=%d reason=%r (check the broker ACL)", seq, refused)
+            self.outbox.remove(seq)
+
+    def _do_bus(self, topic: str, p: dict[str, Any]) -> None:
+        if topic == "relay":
+            self._retain(f"{self.root}/relay/{p['name']}", "ON" if p["on"] else "OFF")
+        elif topic == "camera.motion":
+            self._retain(f"{self.root}/camera/{p['camera']}/motion", "ON" if p["on"] else "OFF")
+        elif topic == "broadcast.state":
+            self._retain(f"{self.root}/broadcast/state", json.dumps(p, ensure_ascii=False, default=str))
+        elif topic == "broadcast.log":
+            self.outbox.put(f"{self.root}/broadcast/log", p, "log")
+        elif topic == "camera.event":
+            self.outbox.put(f"{self.root}/camera/{p['camera']}/event", self._event(p), "event")
+
+    def _event(self, p: dict[str, Any]) -> dict[str, Any]:
+        base = f"{self.cfg.public_url}/api/v1/events/{p['id']}"
+        out = {k: v for k, v in p.items() if k not in ("snapshot", "clip")}
+        out["snapshot_url"] = f"{base}/snapshot.jpg" if p.get("snapshot") else None
+        out["clip_url"] = f"{base}/clip.mp4" if p.get("clip") else None
+        return out
+
+    def _retain(self, topic: str, payload: str) -> None:
+        with self._retained_lock:
+            self._retained[topic] = payload
+        if self.state == "connected":  # otherwise it goes out on the next connect
+            self._publish(topic, payload, retain=True)
+
+    def _publish(self, topic: str, payload: str | bytes, retain: bool = False) -> int:
+        assert self._client is not None
+        return self._client.publish(topic, payload, qos=1, retain=retain).mid
+
+    def _feed(self) -> None:
+        """Hand the next outbox messages to paho, in order; paho keeps them across reconnects."""
+        if self.state != "connected" or len(self._inflight) >= WINDOW:
+            return
+        for msg in self.outbox.after(self._sent_seq, WINDOW - len(self._inflight)):
+            self._inflight[self._publish(msg.topic, msg.payload)] = msg.seq
+            self._sent_seq = msg.seq
+
+    def _do_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        body = self.commands.run(topic, payload, retained)
+        self._publish(f"{self.root}/reply", json.dumps(body, ensure_ascii=False, default=str))
+
+    # status and self-test -----------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state, "since": self.since, "broker": f"{self.cfg.host}:{self.cfg.port}",
+            "tls": self.cfg.tls, "protocol": self.cfg.protocol, "client_id": self.client_id,
+            "attempts": self.attempts, "connects": self.connects, "last_error": self.last_error,
+            "retry_delay_s": min(2 ** (self.failures - 1), self.cfg.reconnect_max_s) if self.failures else None,
+            "outbox_depth": self.outbox.depth(), "outbox_oldest_s": self.outbox.oldest_age_s(),
+            "outbox_dropped": dict(self.outbox.dropped), "queue_dropped": self.dropped,
+            "commands": dict(self.commands.counts),
+        }
+
+    def selftest(self) -> tuple[bool, str]:
+        """Ping the broker: a QoS 1 publish on `…/selftest` and its PUBACK."""
+        if self.state != "connected" or self._client is None:
+            return False, f"not connected to {self.cfg.host}:{self.cfg.port} ({self.state}: {self.last_error})"
+        started = time.monotonic()
+        info = self._client.publish(f"{self.root}/selftest", json.dumps({"time": time.time()}), qos=1)
+        try:
+            info.wait_for_publish(5)
+        except (RuntimeError, ValueError) as err:
+            return False, f"publish failed: {err}"
+        if not info.is_published():
+            return False, f"no PUBACK from {self.cfg.host}:{self.cfg.port} within 5 s"
+        return True, f"broker {self.cfg.host}:{self.cfg.port} answered in {1000 * (time.monotonic() - started):.0f} ms"

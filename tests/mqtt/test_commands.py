@@ -1,0 +1,125 @@
+"""Commands from the IOC: relay set, broadcast set, group broadcasts, replies, bad input
+and duplicate cmd_ids, against a real mosquitto."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from controller.commands import Broadcast
+from tests.mqtt.conftest import wait_until
+
+SITE = "langso/test-site"
+
+
+def relay_on(app: Any, name: str) -> bool:
+    return next(r["on"] for r in app.house.relays() if r["name"] == name)
+
+
+@pytest.fixture
+def site(broker, make_config, start_app, ioc):
+    """A started house connected to the broker, and an IOC client listening to everything."""
+    ioc_client = ioc()
+    app = start_app(make_config(site={"id": "test-site", "groups": ["yen-dinh"]}, mqtt=broker.mqtt_config()))
+    wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
+    ioc_client.wait(f"{SITE}/status", lambda p: p == b"online")
+    return app, ioc_client
+
+
+def test_relay_command_runs_through_the_house_and_is_answered(site):
+    app, ioc = site
+    ioc.publish(f"{SITE}/relay/tv/set", "ON")
+    reply = ioc.reply()
+    assert reply["ok"] is True and reply["error"] is None and reply["topic"] == f"{SITE}/relay/tv/set"
+    assert relay_on(app, "tv")
+    assert ioc.wait(f"{SITE}/relay/tv", lambda p: p == b"ON") == b"ON"
+    audit = app.house.store.db.query("SELECT actor FROM relay_state WHERE name='tv'")
+    assert audit[0]["actor"] == "mqtt:ioc"
+
+    ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "off", "cmd_id": "c-1"}))
+    too_soon = ioc.reply("c-1")  # inside min_interval_s: the house refuses, exactly as for the web
+    assert too_soon["ok"] is False and "min_interval_s" in too_soon["error"]
+    assert relay_on(app, "tv")
+    ioc.publish(f"{SITE}/relay/amp/set", json.dumps({"state": "TOGGLE", "cmd_id": "c-2"}))
+    assert ioc.reply("c-2")["result"] == {"name": "amp", "on": True, "changed": True}
+
+
+def test_unknown_relay_and_malformed_payloads_get_an_error_reply_and_change_nothing(site):
+    app, ioc = site
+    before = [r["on"] for r in app.house.relays()]
+    ioc.publish(f"{SITE}/relay/fan/set", "ON")
+    assert "fan" in ioc.reply(count=1)["error"]
+    ioc.publish(f"{SITE}/relay/tv/set", "MAYBE")
+    assert "state" in ioc.reply(count=2)["error"]
+    ioc.publish(f"{SITE}/broadcast/set", b"{not json")
+    assert "JSON" in ioc.reply(count=3)["error"]
+    ioc.publish(f"{SITE}/broadcast/set", {"cmd_id": "b-1", "text": "x", "stream_url": "http://radio/x"})
+    bad = ioc.reply("b-1")
+    assert bad["ok"] is False and "exactly one of text" in bad["error"]
+    ioc.publish(f"{SITE}/broadcast/set", {"cmd_id": "b-2", "text": "x", "priority": "urgent"})
+    assert "priority" in ioc.reply("b-2")["error"]
+    ioc.publish(f"{SITE}/broadcast/set", {"cmd_id": "b-3", "text": "x" * 20_000})
+    assert "too large" in ioc.reply("b-3")["error"]
+    assert [r["on"] for r in app.house.relays()] == before
+    assert app.house.status()["uplink"]["commands"]["invalid"] == 5
+
+
+def test_a_retained_command_is_not_run_on_connect(broker, ioc, make_config, start_app):
+    district = ioc()
+    district.client.publish(f"{SITE}/relay/tv/set", "ON", qos=1, retain=True).wait_for_publish(10)  # an IOC mistake
+    app = start_app(make_config(mqtt=broker.mqtt_config()))
+    reply = district.reply()
+    assert reply["ok"] is False and "retain" in reply["error"]
+    assert not relay_on(app, "tv")
+
+
+def test_duplicate_cmd_id_runs_once(site):
+    app, ioc = site
+    for _ in range(2):
+        ioc.publish(f"{SITE}/relay/radio/set", json.dumps({"state": "TOGGLE", "cmd_id": "dup-1"}))
+    second = ioc.reply("dup-1", count=2)
+    first = ioc.replies()[0]
+    assert first["ok"] is True and "duplicate" not in first
+    assert second["duplicate"] is True and second["ok"] is True
+    assert relay_on(app, "radio")  # toggled once, not twice
+    rows = app.house.store.db.query("SELECT COUNT(*) AS n FROM audit WHERE target='radio' AND actor='mqtt:ioc'")
+    assert rows[0]["n"] == 1
+
+
+def test_broadcast_without_audio_wing_replies_with_the_house_error_and_may_be_retried(site):
+    app, ioc = site
+    body = {"id": "tb-1", "text": "Thông báo họp thôn", "priority": "priority"}
+    ioc.publish(f"{SITE}/broadcast/set", body)
+    reply = ioc.reply("tb-1")
+    assert reply == {**reply, "ok": False, "error": "no handler for Broadcast"}
+    app.house.register(Broadcast, lambda cmd: {"id": cmd.id, "queued": True})  # the part is back (a 5xx was transient)
+    ioc.publish(f"{SITE}/broadcast/set", body)
+    retry = ioc.reply("tb-1", count=2)
+    assert retry["ok"] is True and "duplicate" not in retry
+    ioc.publish(f"{SITE}/broadcast/set", body)
+    assert ioc.reply("tb-1", count=3)["duplicate"] is True
+
+
+def test_site_and_group_broadcasts_reach_the_broadcast_handler(site):
+    app, ioc = site
+    got: list[Broadcast] = []
+
+    def record(cmd: Broadcast) -> dict[str, Any]:  # the audio wing's boundary
+        got.append(cmd)
+        return {"id": cmd.id, "queued": True}
+
+    app.house.register(Broadcast, record)
+    ioc.publish("langso/group/yen-dinh/broadcast/set",
+                {"id": "g-1", "text": "Khẩn cấp: bão số 3", "priority": "emergency", "repeat": 3})
+    ioc.publish("langso/group/khac/broadcast/set", {"id": "g-other", "text": "không phải thôn này"})
+    ioc.publish("langso/other-site/relay/tv/set", "ON")
+    ioc.publish(f"{SITE}/broadcast/set", {"id": "s-1", "stream_url": "http://radio.example.vn/vov1", "duration_s": 600,
+                                         "at": 1_900_000_000.0})
+    assert ioc.reply("s-1")["ok"] is True
+    assert ioc.reply("g-1")["result"] == {"id": "g-1", "queued": True}
+    assert [c.id for c in got] == ["g-1", "s-1"]
+    assert got[0].priority == "emergency" and got[0].repeat == 3 and str(got[0].actor) == "mqtt:group:yen-dinh"
+    assert got[1].stream_url.endswith("/vov1") and got[1].duration_s == 600 and got[1].at == 1_900_000_000.0
+    assert {r["cmd_id"] for r in ioc.replies()} == {"g-1", "s-1"}
+    assert not relay_on(app, "tv")

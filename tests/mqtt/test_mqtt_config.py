@@ -1,0 +1,34 @@
+"""[mqtt] config checks: every problem named with its fix."""
+from __future__ import annotations
+
+import pytest
+
+from controller.config import ConfigError, parse_config
+from controller.telemetry import cpu_temp_c, meminfo_mb
+
+
+def check(mqtt: dict) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"site": {"id": "ho-thon"}, "audio": {"amp_relay": ""}, "mqtt": mqtt})
+    return err.value.problems
+
+
+def test_mqtt_config_problems_are_named():
+    assert "tls = true" in check({"host": "ioc", "tls": False, "ca_file": "/etc/ca.crt"})[0]
+    assert "mqtt: key_file is set without cert_file" in check({"host": "ioc", "key_file": "/etc/k.pem"})[0]
+    assert check({"public_url": "ho-thon:8080"})[0].startswith("mqtt.public_url: must start with http://")
+    assert check({"protocol": "4"})[0].startswith("mqtt.protocol")
+    ok = parse_config({"site": {"id": "ho-thon"}, "audio": {"amp_relay": ""}, "mqtt": {"host": "ioc", "public_url": "https://ho-thon.vpn:8080/"}})
+    assert ok.mqtt.public_url == "https://ho-thon.vpn:8080" and ok.mqtt.port == 8883 and ok.mqtt.tls
+
+
+def test_machine_readings_from_proc_and_sys(tmp_path):
+    zone = tmp_path / "thermal_zone0"
+    zone.mkdir()
+    (zone / "type").write_text("cpu-thermal\n")
+    (zone / "temp").write_text("48312\n")
+    assert cpu_temp_c(tmp_path) == 48.3
+    assert cpu_temp_c(tmp_path / "none") is None
+    info = tmp_path / "meminfo"
+    info.write_text("MemTotal:        1000000 kB\nMemFree:          100000 kB\nMemAvailable:     488000 kB\n")
+    assert meminfo_mb(str(info)) == (500, 976)
