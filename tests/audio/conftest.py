@@ -129,3 +129,32 @@ def closed_port() -> int:
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+@pytest.fixture
+def audio_app(make_config, start_app, tmp_path: Path):
+    """start(**audio) -> a started App whose [audio] section is the test defaults + `audio`;
+    the WAV sink writes to tmp_path/data/audio-out."""
+    def start(**audio):
+        base = {"output": f"wav:{tmp_path / 'data' / 'audio-out'}", "tts": ["espeak"], "amp_warmup_s": 0.1, "amp_tail_s": 0}
+        return start_app(make_config(audio=base | audio))
+
+    return start
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str = "condition"):
+    """Poll until `predicate()` is truthy (a deadline against hanging, not a speed check)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def until():
+    return wait_for

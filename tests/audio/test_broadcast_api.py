@@ -1,0 +1,200 @@
+"""Broadcasts through the daemon: the JSON API, uploads, the WAV sink, the amp relay on
+MockFactory pins, preemption, streams, the inbox, schedules, the CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from datetime import datetime, time as dtime
+from pathlib import Path
+
+import av
+import requests
+
+from controller.client import ApiError, Client
+from controller.scheduler import Due
+import pytest
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+class Recorder:
+    def __init__(self, app):
+        self.events: list[tuple[str, dict]] = []
+        app.house.bus.subscribe(lambda topic, payload: self.events.append((topic, payload)))
+
+    def logs(self) -> list[dict]:
+        return [p for t, p in self.events if t == "broadcast.log"]
+
+    def amp(self) -> list[bool]:
+        return [p["on"] for t, p in self.events if t == "relay" and p["name"] == "amp"]
+
+
+def client_for(app) -> Client:
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    return Client(info["url"], info["token"])
+
+
+def upload(app, path: Path, token: str | None = None, **fields) -> requests.Response:
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    with open(path, "rb") as f:
+        return requests.post(f"{info['url']}/api/v1/broadcasts", headers={"Authorization": f"Bearer {token or info['token']}"},
+                             files={"file": (path.name, f, "application/octet-stream")}, data=fields, timeout=30)
+
+
+def out_dir(app) -> Path:
+    return Path(app.config.audio.wav_dir)
+
+
+def test_text_webm_and_m4a_come_out_of_the_wav_sink_with_the_amp_around(audio_app, media, until):
+    app = audio_app()
+    rec = Recorder(app)
+    api = client_for(app)
+    text = api.request("POST", "/broadcasts", {"text": "Thông báo: 19h30 họp thôn tại nhà văn hóa."})
+    assert text["kind"] == "text" and text["state"] == "queued" and text["who"] == "cli"
+    webm = upload(app, media("webm", 1.5))
+    m4a = upload(app, media("m4a", 1.5), priority="priority", repeat="2")
+    assert webm.status_code == 201 and m4a.status_code == 201, (webm.text, m4a.text)
+    ids = [text["id"], webm.json()["id"], m4a.json()["id"]]
+    until(lambda: len(rec.logs()) == 3 and rec.amp() and not rec.amp()[-1], what="three broadcasts and amp off")
+    assert {r["id"]: r["outcome"] for r in rec.logs()} == dict.fromkeys(ids, "played")
+    # amp on before the first record, off after the last; off now
+    topics = [(t, p.get("on")) for t, p in rec.events if t in ("relay", "broadcast.log")]
+    assert topics[0] == ("relay", True) and topics[-1] == ("relay", False)
+    assert {r["name"]: r["on"] for r in api.request("GET", "/relays")["relays"]}["amp"] is False
+    wavs = {p.name.split("-", 2)[2][:-4]: p for p in out_dir(app).glob("*.wav")}
+    assert set(wavs) == set(ids)
+    assert wav_seconds(wavs[webm.json()["id"]]) > 1.5               # chime + recording + chime
+    assert wav_seconds(wavs[m4a.json()["id"]]) > 3.0                # repeated twice
+    assert wav_seconds(wavs[text["id"]]) > 2.0                      # espeak speech
+    listing = api.request("GET", "/broadcasts")
+    assert listing["playing"] is None and listing["queue"] == [] and len(listing["log"]) == 3
+    assert not list((Path(app.config.storage.dir) / "broadcasts" / "uploads").iterdir())  # played uploads removed
+
+
+def test_emergency_preempts_a_normal_item_which_plays_again(audio_app, media, until):
+    app = audio_app(chime=False)
+    rec = Recorder(app)
+    api = client_for(app)
+    normal = upload(app, media("mp3", 6.0)).json()
+    until(lambda: (api.request("GET", "/broadcasts")["playing"] or {}).get("id") == normal["id"], what="normal playing")
+    emergency = api.request("POST", "/broadcasts", {"text": "Khẩn cấp: lũ về, bà con di chuyển lên chỗ cao.", "priority": "emergency"})
+    until(lambda: len(rec.logs()) == 3, what="three log records")
+    assert [(r["id"], r["outcome"]) for r in rec.logs()] == [
+        (normal["id"], "preempted"), (emergency["id"], "played"), (normal["id"], "played")]
+    assert rec.logs()[0]["reason"] == f"preempted by emergency {emergency['id']}"
+    assert rec.logs()[0]["ended"] <= rec.logs()[1]["started"]
+    assert len(list(out_dir(app).glob(f"*-{normal['id']}.wav"))) == 2
+
+
+def test_bad_input_is_refused_and_the_queue_keeps_working(audio_app, tmp_path: Path, media, until):
+    app = audio_app(max_upload_mb=1, quiet_hours="00:00-23:59")  # quiet: nothing normal plays, the queue holds
+    api = client_for(app)
+    kept = api.request("POST", "/broadcasts", {"text": "Giữ nguyên trong hàng đợi"})
+    for body, message in [({"text": ""}, "send exactly one of"), ({"text": "   "}, "text: is empty"),
+                          ({"text": "x", "priority": "urgent"}, "priority"), ({"text": "x" * 6000}, "text: 6000 characters"),
+                          ({"text": "x", "repeat": 50}, "repeat")]:
+        with pytest.raises(ApiError) as err:
+            api.request("POST", "/broadcasts", body)
+        assert err.value.status == 400 and message in err.value.message
+    junk = tmp_path / "virus.m4a"
+    junk.write_bytes(os.urandom(4000))
+    bad = upload(app, junk)
+    assert bad.status_code == 400 and "file: not a playable audio file" in bad.json()["error"]
+    big = tmp_path / "long.wav"
+    big.write_bytes(os.urandom(3 * 2**20))
+    too_big = upload(app, big)
+    assert too_big.status_code == 413 and "max_upload_mb" in too_big.json()["error"]
+    with pytest.raises(ApiError) as err:
+        api.request("DELETE", "/broadcasts/nope")
+    assert err.value.status == 404
+    assert [i["id"] for i in api.request("GET", "/broadcasts")["queue"]] == [kept["id"]]
+    assert not list((Path(app.config.storage.dir) / "broadcasts" / "uploads").iterdir())
+    assert api.request("DELETE", f"/broadcasts/{kept['id']}") == {"id": kept["id"], "cancelled": True}
+    assert api.request("GET", "/broadcasts")["queue"] == []
+
+
+def test_stream_relay_stops_after_duration_and_a_dead_stream_fails(audio_app, http_server, silent_port, media, until):
+    app = audio_app(stream_timeout_s=1)
+    rec = Recorder(app)
+    api = client_for(app)
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 5.0).read_bytes())
+    relay = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/vov1.mp3", "duration_s": 1.5})
+    dead = api.request("POST", "/broadcasts", {"stream_url": f"http://127.0.0.1:{silent_port}/live"})
+    after = api.request("POST", "/broadcasts", {"text": "Vẫn phát được"})
+    until(lambda: len(rec.logs()) == 3, what="three records")
+    outcomes = {r["id"]: r for r in rec.logs()}
+    assert outcomes[relay["id"]]["outcome"] == "played" and outcomes[after["id"]]["outcome"] == "played"
+    assert outcomes[dead["id"]]["outcome"] == "failed" and "cannot open" in outcomes[dead["id"]]["reason"]
+    [relay_wav] = out_dir(app).glob(f"*-{relay['id']}.wav")
+    assert abs(wav_seconds(relay_wav) - 1.5) < 0.1
+    assert api.request("GET", "/status")["audio"]["output"].startswith("wav:")
+
+
+def test_preview_status_and_selftest(audio_app, tmp_path: Path):
+    app = audio_app()
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    resp = requests.post(f"{info['url']}/api/v1/broadcasts/preview", json={"text": "Xin chào 5 thôn"},
+                         headers={"Authorization": f"Bearer {info['token']}"}, timeout=60)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "audio/mpeg"
+    (tmp_path / "p.mp3").write_bytes(resp.content)
+    with av.open(str(tmp_path / "p.mp3")) as f:
+        assert f.streams.audio[0].codec_context.name.startswith("mp3") and f.duration / 1e6 > 0.5
+    status = client_for(app).request("GET", "/status")["audio"]
+    assert status["tts"]["engines"][0]["name"] == "espeak" and status["queue"] == 0
+    result = client_for(app).request("POST", "/selftest")
+    audio = [r for r in result["results"] if r["part"] == "audio"][0]
+    assert audio["ok"] and "test tone" in audio["detail"]
+    [tone] = out_dir(app).glob("*-selftest.wav")
+    assert abs(wav_seconds(tone) - 1.0) < 0.01
+
+
+def test_district_token_lands_in_the_inbox_until_the_head_approves(audio_app, until):
+    app = audio_app()
+    rec = Recorder(app)
+    token = app.house.store.add_token("ioc", {"broadcast"})
+    ioc = Client(client_for(app).url, token)
+    bulletin = ioc.request("POST", "/broadcasts", {"text": "Bản tin huyện Yên Định"})
+    assert bulletin["state"] == "inbox" and bulletin["who"] == "token:ioc"
+    listing = ioc.request("GET", "/broadcasts")
+    assert [i["id"] for i in listing["inbox"]] == [bulletin["id"]] and listing["queue"] == []
+    approved = client_for(app).request("POST", f"/broadcasts/{bulletin['id']}/approve", {})
+    assert approved["state"] == "queued"
+    until(lambda: rec.logs(), what="the bulletin played")
+    assert rec.logs()[0]["id"] == bulletin["id"] and rec.logs()[0]["outcome"] == "played"
+
+
+def test_scheduled_stream_relay_window(audio_app, http_server, media, until):
+    app = audio_app()
+    rec = Recorder(app)
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 3.0).read_bytes())
+    pid = app.house.store.add_schedule("broadcast", "vov1", list(range(7)), "06:00", "06:30",
+                                       {"stream_url": f"{http_server.url}/vov1.mp3"}, "test")
+    programme = [p for p in app.house.programmes() if p.id == pid][0]
+    tz = app.house.broadcasts.tz
+    app.house.fire_schedule(Due(datetime.combine(datetime.now(tz).date(), dtime(6, 29, 58), tz), programme, "start"))
+    listing = client_for(app).request("GET", "/broadcasts")
+    item = listing["playing"] or listing["queue"][0]
+    assert item["kind"] == "stream" and item["source"] == "schedule" and item["duration_s"] == pytest.approx(2.0)
+    until(lambda: rec.logs(), what="the relay ended")
+    assert rec.logs()[0]["outcome"] == "played" and rec.logs()[0]["who"] == f"schedule:{pid}"
+
+
+def test_langso_say_goes_through_the_daemon(audio_app, until):
+    app = audio_app()
+    rec = Recorder(app)
+    api = client_for(app)
+    env = dict(os.environ, LANGSO_URL=api.url, LANGSO_TOKEN=api.token)
+    done = subprocess.run([sys.executable, "-m", "controller", "say", "Mời bà con đi họp lúc 8h", "--priority", "priority",
+                           "--repeat", "2"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "(priority, x2) added to the queue" in done.stdout
+    until(lambda: rec.logs(), what="the CLI broadcast played")
+    assert rec.logs()[0]["priority"] == "priority" and rec.logs()[0]["source"] == "cli"
+    bad = subprocess.run([sys.executable, "-m", "controller", "say", " "], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "text: is empty" in bad.stderr
