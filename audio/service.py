@@ -63,7 +63,7 @@ class Broadcasts:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # requests, straight from the queue
-        self.submit, self.cancel, self.approve = self.queue.submit, self.queue.cancel, self.queue.approve
+        self.cancel, self.approve = self.queue.cancel, self.queue.approve
         self.reorder, self.listing, self.save_upload = self.queue.reorder, self.queue.listing, self.queue.save_upload
 
     def start(self) -> None:
@@ -78,6 +78,12 @@ class Broadcasts:
         if self._thread is not None:
             self._thread.join(timeout=5)
         logger.info("broadcasts stopped")
+
+    def submit(self, **request: Any) -> dict[str, Any]:
+        item = self.queue.submit(**request)
+        if item["kind"] == "text" and (item["state"] == "inbox" or (item["at"] or 0) > time.time()):
+            self.prerender(item["text"])  # rendered now, while the link is up
+        return item
 
     # render ahead: scheduled and queued texts play even when the link is down ------
     def _render_ahead(self) -> None:

@@ -37,14 +37,7 @@ class EspeakEngine:
     def synthesize(self, text: str) -> bytes:
         if shutil.which(self.binary) is None:
             raise EngineFailed(f"{self.binary} is not installed (apt-get install espeak-ng)")
-        try:
-            done = subprocess.run([self.binary, "-v", self.voice, "--stdout"], input=text.encode(),
-                                  capture_output=True, timeout=self.timeout_s, check=False)
-        except subprocess.TimeoutExpired as err:
-            raise EngineFailed(f"espeak-ng took longer than {self.timeout_s:.0f} s") from err
-        if done.returncode != 0 or len(done.stdout) <= 44:
-            raise EngineFailed(f"espeak-ng failed (exit {done.returncode}): {done.stderr.decode(errors='replace').strip()[:200]}")
-        return done.stdout
+        return _run_wav("espeak-ng", [self.binary, "-v", self.voice, "--stdout"], text, self.timeout_s)
 
 
 class GttsEngine:
@@ -92,11 +85,15 @@ class PiperEngine:
     def synthesize(self, text: str) -> bytes:
         if shutil.which(self.binary) is None:
             raise EngineFailed(f"{self.binary} not found; install piper-tts (pip install piper-tts) or remove 'piper' from audio.tts")
-        try:
-            done = subprocess.run([self.binary, "--model", self.voice, "--output_file", "-"], input=text.encode(),
-                                  capture_output=True, timeout=self.timeout_s, check=False)
-        except subprocess.TimeoutExpired as err:
-            raise EngineFailed(f"piper took longer than {self.timeout_s:.0f} s") from err
-        if done.returncode != 0 or len(done.stdout) <= 44:
-            raise EngineFailed(f"piper failed (exit {done.returncode}): {done.stderr.decode(errors='replace').strip()[:200]}")
-        return done.stdout
+        return _run_wav("piper", [self.binary, "--model", self.voice, "--output_file", "-"], text, self.timeout_s)
+
+
+def _run_wav(name: str, argv: list[str], text: str, timeout_s: float) -> bytes:
+    """Run an offline engine with the text on stdin; its WAV comes on stdout."""
+    try:
+        done = subprocess.run(argv, input=text.encode(), capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as err:
+        raise EngineFailed(f"{name} took longer than {timeout_s:.0f} s") from err
+    if done.returncode != 0 or len(done.stdout) <= 44:
+        raise EngineFailed(f"{name} failed (exit {done.returncode}): {done.stderr.decode(errors='replace').strip()[:200]}")
+    return done.stdout

@@ -198,3 +198,13 @@ def test_langso_say_goes_through_the_daemon(audio_app, until):
     assert rec.logs()[0]["priority"] == "priority" and rec.logs()[0]["source"] == "cli"
     bad = subprocess.run([sys.executable, "-m", "controller", "say", " "], env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "text: is empty" in bad.stderr
+
+
+def test_later_items_are_rendered_ahead_into_the_cache(audio_app, until):
+    app = audio_app()
+    service = app.house.broadcasts
+    later = client_for(app).request("POST", "/broadcasts", {"text": "Chủ nhật tuần này 7h tổng vệ sinh đường làng.",
+                                                            "at": 4_000_000_000})
+    assert later["state"] == "queued"
+    spoken = service.speech.parts(later["text"])
+    until(lambda: all(service.speech.cache.get(service.speech.engines[0], part) for part in spoken), what="render ahead")
