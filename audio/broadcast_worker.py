@@ -120,8 +120,10 @@ class BroadcastWorker:
                 self._write(sink, chime(self.rate), stop)
             if stop.is_set():
                 raise Stopped
-            if item.kind == "stream" and played_s < 1.0:
-                outcome, reason = "failed", "the stream sent no audio"
+            if item.kind == "stream":
+                wanted = min(item.duration_s or self.config.max_stream_s, self.config.max_stream_s)
+                if played_s < wanted - 1.0:
+                    outcome, reason = "failed", f"the stream ended after {played_s:.0f} s of {wanted:.0f} s"
         except Stopped:
             outcome, reason = "preempted", self.queue.stop_reason or ("daemon stopping" if self._stop.is_set() else "stopped")
         except (MediaError, SpeechFailed, HardwareUnavailable) as err:

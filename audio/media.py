@@ -99,7 +99,7 @@ def decode(source: str | Path, rate: int, stop: threading.Event | None = None, *
             for out in resampler.resample(None):
                 yield out.to_ndarray().reshape(-1)
         except (av.FFmpegError, OSError) as err:
-            raise MediaError(f"{_redact(src)} failed after {produced / rate:.1f} s: {err}") from err
+            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({err})") from err
     finally:
         container.close()
 

@@ -65,12 +65,22 @@ class Server:
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, str, bytes]] = {}
         self.requests: list[tuple[str, bytes]] = []
-        routes, requests = self.routes, self.requests
+        self.hang_after: dict[str, bytes] = {}  # path -> bytes sent before the server goes silent
+        self.closing = threading.Event()
+        routes, requests, hang_after, closing = self.routes, self.requests, self.hang_after, self.closing
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _reply(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 requests.append((self.path, self.rfile.read(length) if length else b""))
+                if self.path in hang_after:  # a stream that dies mid-way: some audio, then silence
+                    self.send_response(200)
+                    self.send_header("Content-Type", "audio/mpeg")
+                    self.end_headers()
+                    self.wfile.write(hang_after[self.path])
+                    self.wfile.flush()
+                    closing.wait(60)
+                    return
                 status, ctype, body = routes.get(self.path.split("?")[0], (404, "text/plain", b"not here"))
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -94,6 +104,7 @@ class Server:
         self.routes["/_/TranslateWebserverUi/data/batchexecute"] = (200, "application/json", google_reply(mp3))
 
     def close(self) -> None:
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

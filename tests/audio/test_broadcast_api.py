@@ -208,3 +208,23 @@ def test_later_items_are_rendered_ahead_into_the_cache(audio_app, until):
     assert later["state"] == "queued"
     spoken = service.speech.parts(later["text"])
     until(lambda: all(service.speech.cache.get(service.speech.engines[0], part) for part in spoken), what="render ahead")
+
+
+def test_a_stream_dying_mid_way_fails_and_cancel_stops_what_plays(audio_app, http_server, media, until):
+    app = audio_app(stream_timeout_s=1)
+    rec = Recorder(app)
+    api = client_for(app)
+    http_server.hang_after["/dying.mp3"] = media("mp3", 3.0).read_bytes()
+    http_server.routes["/long.mp3"] = (200, "audio/mpeg", media("mp3", 30.0, name="long").read_bytes())
+    dying = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/dying.mp3", "duration_s": 20})
+    long = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/long.mp3", "duration_s": 25})
+    until(lambda: (api.request("GET", "/broadcasts")["playing"] or {}).get("id") == long["id"], what="the second relay")
+    assert api.request("DELETE", f"/broadcasts/{long['id']}") == {"id": long["id"], "cancelled": True}
+    until(lambda: len(rec.logs()) == 2, what="two records")
+    first, second = rec.logs()
+    assert first["id"] == dying["id"] and first["outcome"] == "failed"
+    assert "dying.mp3 stopped sending audio after 3.0 s" in first["reason"]
+    assert second["id"] == long["id"] and second["outcome"] == "preempted" and second["reason"] == "cancelled by cli"
+    listing = api.request("GET", "/broadcasts")
+    assert listing["playing"] is None and listing["queue"] == []
+    assert f"last broadcast {dying['id']} failed" in " ".join(api.request("GET", "/status")["audio"]["problems"])
