@@ -58,7 +58,12 @@ class BroadcastWorker:
             if item is None:
                 self.queue.wait_change(0.5)
                 continue
-            self._session(item)
+            try:
+                self._session(item)
+            except Exception as err:  # disk full, database error: say so, keep the worker alive
+                self.problem = f"broadcast worker error: {type(err).__name__}: {err}"
+                logger.exception("broadcast session failed id=%s", item.id)
+                self._stop.wait(1.0)
 
     def _session(self, first: Item) -> None:
         """Amplifier on for a run of items, off after the tail, always."""
@@ -101,9 +106,9 @@ class BroadcastWorker:
         logger.info("broadcast playing id=%s kind=%s priority=%s repeat=%d", item.id, item.kind, item.priority, item.repeat)
         try:
             sink.open(item.id, self.rate)
-        except HardwareUnavailable as err:
-            self.problem = str(err)
-            self.queue.finish(item, started, "failed", str(err))
+        except (HardwareUnavailable, OSError) as err:
+            self.problem = f"audio output {self.config.output!r} unusable: {err}"
+            self.queue.finish(item, started, "failed", self.problem)
             return
         outcome, reason = "played", ""
         try:

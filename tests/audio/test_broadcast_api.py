@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import requests
 
+from audio.media import decode
 from controller.client import ApiError, Client
 from controller.scheduler import Due
 import pytest
@@ -228,3 +229,45 @@ def test_a_stream_dying_mid_way_fails_and_cancel_stops_what_plays(audio_app, htt
     listing = api.request("GET", "/broadcasts")
     assert listing["playing"] is None and listing["queue"] == []
     assert f"last broadcast {dying['id']} failed" in " ".join(api.request("GET", "/status")["audio"]["problems"])
+
+
+def test_a_missing_sound_card_fails_items_clearly_and_the_daemon_keeps_running(audio_app, until):
+    app = audio_app(output="no-such-card")
+    rec = Recorder(app)
+    api = client_for(app)
+    first = api.request("POST", "/broadcasts", {"text": "Thử loa"})
+    until(lambda: rec.logs(), what="the record")
+    assert rec.logs()[0]["id"] == first["id"] and rec.logs()[0]["outcome"] == "failed"
+    assert "no output device named 'no-such-card'" in rec.logs()[0]["reason"]
+    status = api.request("GET", "/status")
+    assert "no-such-card" in " ".join(status["audio"]["problems"])
+    assert {r["name"]: r["on"] for r in status["relays"]}["amp"] is False
+    second = api.request("POST", "/broadcasts", {"text": "Lần nữa"})
+    until(lambda: len(rec.logs()) == 2, what="the second record")
+    assert rec.logs()[1]["id"] == second["id"]
+
+
+def test_the_queue_survives_a_daemon_restart(make_config, start_app, tmp_path: Path):
+    audio = {"output": f"wav:{tmp_path / 'data' / 'audio-out'}", "tts": ["espeak"], "amp_warmup_s": 0, "amp_tail_s": 0}
+    app = start_app(make_config(audio=audio))
+    later = client_for(app).request("POST", "/broadcasts", {"text": "Tối nay 19h họp thôn", "at": 4_000_000_000, "repeat": 3})
+    app.stop()
+    again = start_app(make_config(audio=audio))
+    [kept] = client_for(again).request("GET", "/broadcasts")["queue"]
+    assert (kept["id"], kept["repeat"], kept["at"], kept["state"]) == (later["id"], 3, 4_000_000_000, "queued")
+
+
+def test_weekly_announcement_read_three_times(audio_app, until):
+    app = audio_app(chime=False)
+    rec = Recorder(app)
+    pid = app.house.store.add_schedule("broadcast", "monday-notice", [0], "07:00", None,
+                                       {"text": "Sáng thứ 2 hằng tuần, bà con thu gom rác.", "repeat": 3}, "test")
+    programme = [p for p in app.house.programmes() if p.id == pid][0]
+    tz = app.house.broadcasts.tz
+    app.house.fire_schedule(Due(datetime(2025, 3, 3, 7, 0, tzinfo=tz), programme, "start"))
+    until(lambda: rec.logs(), what="the announcement")
+    assert rec.logs()[0]["id"] == f"sched-{pid}-20250303-0700" and rec.logs()[0]["outcome"] == "played"
+    [wav] = out_dir(app).glob(f"*-sched-{pid}-20250303-0700.wav")
+    once = app.house.broadcasts.speech.render_all("Sáng thứ 2 hằng tuần, bà con thu gom rác.")
+    one = sum(len(block) for p in once for block in decode(p, 16000)) / 16000  # espeak's header has no length
+    assert wav_seconds(wav) > 3 * one  # three readings and the gaps between them
