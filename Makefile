@@ -10,8 +10,8 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 
 # Debian packages the daemon needs at run time (espeak-ng: offline Vietnamese TTS;
-# portaudio19-dev: to build PyAudio for the sound card).
-RUN_DEBS  := python3-venv espeak-ng portaudio19-dev
+# portaudio19-dev + python3-dev + gcc: to build PyAudio for the sound card, it has no Linux wheel).
+RUN_DEBS  := python3-venv espeak-ng portaudio19-dev python3-dev gcc
 # ... and what the tests add (a real broker, a real browser, real sample footage,
 # an RTSP server, systemd-analyze for the unit).
 TEST_DEBS := $(RUN_DEBS) mosquitto mosquitto-clients openssl chromium chromium-driver \

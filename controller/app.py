@@ -97,7 +97,47 @@ class App:
         return house
 
     def _build_audio(self, house: House) -> None:
-        """Broadcast queue, TTS, player (audio wing): wired with issue 3."""
+        """Broadcast queue, TTS, player (audio wing, issue 3)."""
+        from dataclasses import fields
+
+        from audio.broadcast import BroadcastRefused
+        from audio.service import Broadcasts
+        from controller.commands import Broadcast, CancelBroadcast, CommandError
+
+        cfg = self.config.audio
+        amp = None
+        if cfg.amp_relay:
+            def amp(on: bool) -> None:
+                house.handle(SetRelay(cfg.amp_relay, "on" if on else "off", Actor("system", "broadcast"), force=True))
+
+        def programme_texts() -> list[str]:
+            return [str(p.payload_dict().get("text")) for p in house.programmes() if p.kind == "broadcast" and p.payload_dict().get("text")]
+
+        service = Broadcasts(cfg, house.store.db, Path(self.config.storage.dir) / "broadcasts",
+                             zoneinfo.ZoneInfo(self.config.site.timezone), house.bus.publish, amp, programme_texts)
+
+        def refused_as_command_error(call: Callable[..., Any]) -> Callable[..., Any]:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return call(*args, **kwargs)
+                except BroadcastRefused as err:
+                    raise CommandError(err.message, err.status) from err
+            return run
+
+        def broadcast(cmd: Broadcast) -> dict[str, Any]:
+            request = {f.name: getattr(cmd, f.name) for f in fields(cmd) if f.name != "actor"}
+            return service.submit(**request, source=cmd.actor.kind, who=str(cmd.actor))
+
+        for name in ("submit", "cancel", "approve", "reorder", "save_upload", "preview"):  # web sees CommandError only
+            setattr(service, name, refused_as_command_error(getattr(service, name)))
+        house.register(Broadcast, broadcast)
+        house.register(CancelBroadcast, lambda cmd: service.cancel(cmd.id, str(cmd.actor)))
+        house.broadcasts = service
+        house.add_status("audio", service.status)
+        house.add_selftest("audio", service.selftest)
+        house.add_schedule_kind("broadcast", service.fire_programme)
+        service.start()
+        self._on_stop("audio", service.stop)
 
     def _build_camera(self, house: House) -> None:
         """Camera sources, motion, recorder, events (camera wing): wired with issue 4."""

@@ -1,0 +1,280 @@
+"""The broadcast queue (`house.broadcasts`): accepts items, keeps them in order and in
+the database, and lets the village head approve, reorder and cancel them. Playing is
+done by `BroadcastWorker` (audio/broadcast_worker.py), the one owner of the sound
+output and of the amplifier.
+
+Preemption policy: an emergency stops whatever non-emergency item plays; the stopped
+item gets a `preempted` log record and goes back to the head of its priority level,
+to be played again from the start (a stream relay resumes for what is left of its
+window)."""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+from audio.broadcast_items import RANK, WAITING, Item, ItemStore, in_quiet_hours, next_playable, queue_order
+from audio.config import AudioConfig
+from audio.media import MediaError, probe
+
+logger = logging.getLogger(__name__)
+
+ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+URL_RE = re.compile(r"(https?|rtsp|rtmp)://\S+")
+
+
+class BroadcastRefused(Exception):
+    """Bad or impossible request; `status` as in CommandError (400, 404, 409, 413, 503)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+class BroadcastQueue:
+    def __init__(self, config: AudioConfig, db: Any, data_dir: Path, tz: tzinfo,
+                 publish: Callable[[str, dict[str, Any]], None], clock: Callable[[], float] = time.time):
+        self.config = config
+        self.items = ItemStore(db)
+        self.uploads = Path(data_dir) / "uploads"
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        self.tz, self.publish, self.clock = tz, publish, clock
+        self.changed = threading.Condition(threading.RLock())
+        self._waiting: dict[str, Item] = {}
+        self.playing: Item | None = None
+        self.stop_current = threading.Event()
+        self.stop_reason = ""
+        self.requeue_current = False
+        for item in self.items.waiting():  # the queue survives a restart
+            if item.state == "playing":
+                item = item.with_(state="queued")
+                self.items.save(item)
+                logger.warning("broadcast re-queued after restart id=%s", item.id)
+            self._waiting[item.id] = item
+        self._clear_orphan_uploads()
+        logger.info("broadcast queue loaded items=%d", len(self._waiting))
+
+    # requests --------------------------------------------------------------
+    def submit(self, *, id: str = "", text: str = "", audio_path: str = "", audio_url: str = "", stream_url: str = "",
+               priority: str = "normal", repeat: int = 1, at: float | None = None, duration_s: float | None = None,
+               source: str = "system", who: str = "system") -> dict[str, Any]:
+        item = self._validate(id, text, audio_path, audio_url, stream_url, priority, repeat, at, duration_s, source, who)
+        with self.changed:
+            existing = self._waiting.get(item.id) or (self.playing if self.playing and self.playing.id == item.id else None)
+            if existing is not None:  # the same id again (an MQTT retry): the item already queued
+                return existing.public()
+            if self.items.get(item.id) is not None:
+                raise BroadcastRefused(f"id: {item.id!r} was already used by a finished broadcast; send a new id", 409)
+            inbox = item.priority == "normal" and item.source in self.config.inbox_sources and item.at is None
+            item = item.with_(state="inbox" if inbox else "queued", seq=self.items.next_seq())
+            self.items.save(item)
+            self._waiting[item.id] = item
+            self._preempt_for(item)
+            self.changed.notify_all()
+        logger.info("broadcast queued id=%s kind=%s priority=%s state=%s who=%s", item.id, item.kind, item.priority, item.state, who)
+        self.publish_state()
+        return item.public()
+
+    def _validate(self, id: str, text: str, audio_path: str, audio_url: str, stream_url: str, priority: str,
+                  repeat: int, at: float | None, duration_s: float | None, source: str, who: str) -> Item:
+        given = [name for name, v in (("text", text), ("audio_path", audio_path), ("audio_url", audio_url),
+                                      ("stream_url", stream_url)) if v]
+        if len(given) != 1:
+            raise BroadcastRefused("send exactly one of text, an audio file, audio_url or stream_url"
+                                   + (f" (got {', '.join(given)})" if given else ""))
+        if priority not in RANK:
+            raise BroadcastRefused(f"priority: {priority!r} is unknown; use emergency, priority or normal")
+        if not isinstance(repeat, int) or not 1 <= repeat <= 10:
+            raise BroadcastRefused(f"repeat: {repeat!r} must be a whole number from 1 to 10")
+        if duration_s is not None and not 0 < duration_s <= self.config.max_stream_s:
+            raise BroadcastRefused(f"duration_s: must be more than 0 and at most {self.config.max_stream_s:.0f} (audio.max_stream_s)")
+        if id and not ID_RE.fullmatch(id):
+            raise BroadcastRefused("id: use 1-64 letters, digits, '.', '_', ':' or '-'")
+        if text:
+            text = text.strip()
+            if not text:
+                raise BroadcastRefused("text: is empty; type the announcement")
+            if len(text) > self.config.max_text_chars:
+                raise BroadcastRefused(f"text: {len(text)} characters is longer than the {self.config.max_text_chars} "
+                                       "character limit (audio.max_text_chars); split the announcement")
+        for name, url in (("audio_url", audio_url), ("stream_url", stream_url)):
+            if url and not URL_RE.fullmatch(url):
+                raise BroadcastRefused(f"{name}: {url[:80]!r} is not an http(s)/rtsp/rtmp URL")
+        if audio_path:
+            try:
+                probe(audio_path, self.config.max_upload_mb * 2**20, self.config.max_audio_s)
+            except (MediaError, OSError) as err:
+                raise BroadcastRefused(str(err)) from err
+        kind = "text" if text else "stream" if stream_url else "audio"
+        return Item(id=id or uuid.uuid4().hex[:12], kind=kind, priority=priority, source=source, who=who, text=text,
+                    audio_path=audio_path, audio_url=audio_url, stream_url=stream_url, repeat=repeat if kind != "stream" else 1,
+                    at=at, duration_s=duration_s, created=self.clock())
+
+    def _preempt_for(self, item: Item) -> None:
+        current = self.playing
+        if current is not None and item.state == "queued" and item.priority == "emergency" \
+                and current.priority != "emergency" and (item.at is None or item.at <= self.clock()):
+            self.stop_reason = f"preempted by emergency {item.id}"
+            self.requeue_current = True
+            self.stop_current.set()
+            logger.info("broadcast preempting id=%s by=%s", current.id, item.id)
+
+    def cancel(self, item_id: str, who: str) -> dict[str, Any]:
+        with self.changed:
+            if self.playing is not None and self.playing.id == item_id:
+                self.stop_reason = f"cancelled by {who}"
+                self.requeue_current = False
+                self.stop_current.set()
+            elif item_id in self._waiting:
+                item = self._waiting.pop(item_id).with_(state="cancelled")
+                self.items.save(item)
+                self.discard_upload(item)
+            else:
+                raise BroadcastRefused(f"no queued or playing broadcast with id {item_id!r}", 404)
+            self.changed.notify_all()
+        logger.info("broadcast cancelled id=%s by=%s", item_id, who)
+        self.publish_state()
+        return {"id": item_id, "cancelled": True}
+
+    def approve(self, item_id: str, who: str, at: float | None = None) -> dict[str, Any]:
+        """The village head lets an inbox item play (now, or at `at`)."""
+        with self.changed:
+            item = self._waiting.get(item_id)
+            if item is None or item.state != "inbox":
+                raise BroadcastRefused(f"no broadcast with id {item_id!r} waits in the inbox", 404)
+            item = item.with_(state="queued", at=at)
+            self.items.save(item)
+            self._waiting[item_id] = item
+            self.changed.notify_all()
+        logger.info("broadcast approved id=%s by=%s at=%s", item_id, who, at)
+        self.publish_state()
+        return item.public()
+
+    def reorder(self, ids: list[str], who: str) -> dict[str, Any]:
+        """Queued items in `ids` take their places in that order (the village head sorts
+        colliding priority items); other items keep theirs."""
+        with self.changed:
+            unknown = [i for i in ids if i not in self._waiting or self._waiting[i].state != "queued"]
+            if unknown or len(set(ids)) != len(ids):
+                raise BroadcastRefused(f"ids: not queued (or repeated): {', '.join(unknown) or 'duplicates'}", 404 if unknown else 400)
+            seqs = sorted(self._waiting[i].seq for i in ids)
+            for item_id, seq in zip(ids, seqs):
+                item = self._waiting[item_id].with_(seq=seq)
+                self.items.save(item)
+                self._waiting[item_id] = item
+            self.changed.notify_all()
+        logger.info("broadcasts reordered ids=%s by=%s", ",".join(ids), who)
+        self.publish_state()
+        return self.listing()
+
+    def save_upload(self, stream: BinaryIO, filename: str) -> str:
+        """Store an uploaded recording (bounded size) and check that it is audio."""
+        limit = self.config.max_upload_mb * 2**20
+        suffix = re.sub(r"[^a-z0-9.]", "", Path(filename or "").suffix.lower())[:8] or ".bin"
+        path = self.uploads / f"{uuid.uuid4().hex}{suffix}"
+        with open(path, "wb") as out:
+            copied = 0
+            while chunk := stream.read(1 << 16):
+                copied += len(chunk)
+                if copied > limit:
+                    out.close()
+                    path.unlink(missing_ok=True)
+                    raise BroadcastRefused(f"file: larger than the {self.config.max_upload_mb} MB limit (audio.max_upload_mb)", 413)
+                out.write(chunk)
+        try:
+            probe(path, limit, self.config.max_audio_s)
+        except MediaError as err:
+            path.unlink(missing_ok=True)
+            raise BroadcastRefused(str(err)) from err
+        return str(path)
+
+    def discard_upload(self, item: Item) -> None:
+        if item.audio_path and Path(item.audio_path).parent == self.uploads:
+            Path(item.audio_path).unlink(missing_ok=True)
+
+    # the worker's side -----------------------------------------------------
+    def quiet_now(self) -> bool:
+        return in_quiet_hours(datetime.fromtimestamp(self.clock(), self.tz), self.config.quiet_hours)
+
+    def take_next(self) -> Item | None:
+        """The next item to play now (marked playing), or None."""
+        with self.changed:
+            item = next_playable(self._waiting.values(), self.clock(), self.quiet_now())
+            if item is None:
+                return None
+            item = self._waiting.pop(item.id).with_(state="playing")
+            self.items.save(item)
+            self.playing = item
+            self.stop_current.clear()
+            self.stop_reason, self.requeue_current = "", False
+        self.publish_state()
+        return item
+
+    def finish(self, item: Item, started: float | None, outcome: str, reason: str = "", remaining_s: float | None = None) -> None:
+        """Record how `item` ended; a preempted item goes back to the queue."""
+        record = {"id": item.id, "source": item.source, "who": item.who, "priority": item.priority,
+                  "started": started, "ended": self.clock(), "outcome": outcome, "reason": reason}
+        with self.changed:
+            requeue = outcome == "preempted" and self.requeue_current and (remaining_s is None or remaining_s > 1)
+            if requeue:
+                again = item.with_(state="queued", duration_s=remaining_s if item.kind == "stream" else item.duration_s)
+                self._waiting[item.id] = again
+                self.items.save(again)
+            else:
+                final = item.with_(state={"played": "played", "failed": "failed"}.get(outcome, "cancelled"))
+                self.items.save(final)
+                self.discard_upload(item)
+            self.playing = None
+            self.items.log(record)
+            self.changed.notify_all()
+        logger.info("broadcast ended id=%s outcome=%s reason=%r requeued=%s", item.id, outcome, reason, requeue)
+        self.publish("broadcast.log", record)
+        self.publish_state()
+
+    def wait_change(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait(timeout)
+
+    # reading ---------------------------------------------------------------
+    def listing(self, log_limit: int = 50) -> dict[str, Any]:
+        with self.changed:
+            waiting = list(self._waiting.values())
+            playing = self.playing
+        return {"playing": playing.public() if playing else None,
+                "queue": [i.public() for i in queue_order(waiting)],
+                "inbox": [i.public() for i in sorted(waiting, key=lambda i: i.seq) if i.state == "inbox"],
+                "log": self.items.records(log_limit)}
+
+    def publish_state(self) -> None:
+        listing = self.listing(0)
+        self.publish("broadcast.state", {"playing": listing["playing"], "queue": listing["queue"]})
+
+    def texts_ahead(self) -> list[str]:
+        """Texts queued for later: rendered ahead so they play when the link is down."""
+        with self.changed:
+            return [i.text for i in self._waiting.values() if i.kind == "text" and i.state in WAITING]
+
+    def get(self, item_id: str) -> Item | None:
+        with self.changed:
+            if self.playing is not None and self.playing.id == item_id:
+                return self.playing
+            return self._waiting.get(item_id) or self.items.get(item_id)
+
+    def stop_if_from(self, item_id: str, reason: str) -> bool:
+        """Stop `item_id` if it plays or waits (a schedule window ended)."""
+        try:
+            self.cancel(item_id, reason)
+            return True
+        except BroadcastRefused:
+            return False
+
+    def _clear_orphan_uploads(self) -> None:
+        keep = {Path(i.audio_path).name for i in self._waiting.values() if i.audio_path}
+        for path in self.uploads.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)

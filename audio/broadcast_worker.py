@@ -1,0 +1,201 @@
+"""The one thread that owns the sound output and the amplifier: takes items from the
+queue in order and plays them — amplifier on → warm-up → chime → item × repeat →
+chime → (next items) → tail → amplifier off, the amplifier inside try/finally and
+forced off at start."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+
+from audio.broadcast import BroadcastQueue
+from audio.broadcast_items import Item
+from audio.config import AudioConfig
+from audio.media import MediaError, chime, decode, silence, tone
+from audio.player import AudioSink, HardwareUnavailable, apply_volume
+from audio.tts import Speech, SpeechFailed
+
+logger = logging.getLogger(__name__)
+
+BLOCK = 2048  # samples written at a time: a stop is heard within ~50 ms
+
+
+class Stopped(Exception):
+    pass
+
+
+class BroadcastWorker:
+    def __init__(self, config: AudioConfig, queue: BroadcastQueue, speech: Speech, sink_factory: Callable[[], AudioSink],
+                 amp: Callable[[bool], None] | None):
+        self.config, self.queue, self.speech = config, queue, speech
+        self.sink_factory, self.amp = sink_factory, amp
+        self.rate = config.sample_rate
+        self.output_lock = threading.Lock()
+        self.problem = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        self._switch_amp(False)  # forced off at start, whatever a crash left behind
+        self._thread = threading.Thread(target=self._run, name="broadcast", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.stop_current.set()
+        with self.queue.changed:
+            self.queue.changed.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self.queue.take_next()
+            if item is None:
+                self.queue.wait_change(0.5)
+                continue
+            try:
+                self._session(item)
+            except Exception as err:  # disk full, database error: say so, keep the worker alive
+                self.problem = f"broadcast worker error: {type(err).__name__}: {err}"
+                logger.exception("broadcast session failed id=%s", item.id)
+                self._stop.wait(1.0)
+
+    def _session(self, first: Item) -> None:
+        """Amplifier on for a run of items, off after the tail, always."""
+        started = time.monotonic()
+        played = 0
+        with self.output_lock:
+            try:
+                self._switch_amp(True)
+                self._stop.wait(self.config.amp_warmup_s)
+                item: Item | None = first
+                while item is not None:
+                    self._play(item)
+                    played += 1
+                    item = self.queue.take_next() if not self._stop.is_set() else None
+                    deadline = time.monotonic() + self.config.amp_tail_s
+                    while item is None and not self._stop.is_set() and time.monotonic() < deadline:
+                        self.queue.wait_change(min(0.2, max(0.0, deadline - time.monotonic())))
+                        item = self.queue.take_next()
+            finally:
+                self._switch_amp(False)
+        logger.info("broadcast session ended items=%d seconds=%.1f", played, time.monotonic() - started)
+
+    def _switch_amp(self, on: bool) -> None:
+        if self.amp is None:
+            return
+        try:
+            self.amp(on)
+            if self.problem.startswith("amplifier"):
+                self.problem = ""
+        except Exception as err:  # play anyway; status says the amplifier relay failed
+            self.problem = f"amplifier relay {self.config.amp_relay!r} could not switch {'on' if on else 'off'}: {err}"
+            logger.error("amp switch failed on=%s error=%r", on, str(err))
+
+    # one item ------------------------------------------------------------------
+    def _play(self, item: Item) -> None:
+        started = time.time()
+        stop = self.queue.stop_current
+        sink = self.sink_factory()
+        played_s = 0.0
+        logger.info("broadcast playing id=%s kind=%s priority=%s repeat=%d", item.id, item.kind, item.priority, item.repeat)
+        try:
+            sink.open(item.id, self.rate)
+        except (HardwareUnavailable, OSError) as err:
+            self.problem = f"audio output {self.config.output!r} unusable: {err}"
+            self.queue.finish(item, started, "failed", self.problem)
+            return
+        outcome, reason = "played", ""
+        try:
+            chimes = self.config.chime and item.kind != "stream"
+            if chimes:
+                self._write(sink, chime(self.rate), stop)
+            for n in range(item.repeat):
+                if n:
+                    self._write(sink, silence(self.config.repeat_gap_s, self.rate), stop)
+                for block in self._blocks(item, stop):
+                    self._write(sink, block, stop)
+                    played_s += len(block) / self.rate
+            if chimes:
+                self._write(sink, chime(self.rate), stop)
+            if stop.is_set():
+                raise Stopped
+            if item.kind == "stream":
+                wanted = min(item.duration_s or self.config.max_stream_s, self.config.max_stream_s)
+                if played_s < wanted - 1.0:
+                    outcome, reason = "failed", f"the stream ended after {played_s:.0f} s of {wanted:.0f} s"
+        except Stopped:
+            outcome, reason = "preempted", self.queue.stop_reason or ("daemon stopping" if self._stop.is_set() else "stopped")
+        except (MediaError, SpeechFailed, HardwareUnavailable) as err:
+            outcome, reason = "failed", str(err)
+        except Exception as err:  # never kill the worker: log, record, go on
+            logger.exception("broadcast failed id=%s", item.id)
+            outcome, reason = "failed", f"{type(err).__name__}: {err}"
+        finally:
+            try:
+                out = sink.close()
+            except Exception as err:
+                out = ""
+                logger.error("sink close failed error=%r", str(err))
+        if self._stop.is_set() and outcome == "preempted":
+            self.queue.requeue_current = True  # a stopping daemon plays it again after the restart
+        remaining = None
+        if item.kind == "stream":
+            total = min(item.duration_s or self.config.max_stream_s, self.config.max_stream_s)
+            remaining = total - played_s
+        if outcome == "failed":
+            self.problem = f"last broadcast {item.id} failed: {reason}"
+        elif outcome == "played" and not self.problem.startswith("amplifier"):
+            self.problem = ""
+        logger.info("broadcast item done id=%s outcome=%s seconds=%.1f out=%s", item.id, outcome, played_s, out)
+        self.queue.finish(item, started, outcome, reason, remaining)
+
+    def _blocks(self, item: Item, stop: threading.Event) -> Iterator[np.ndarray]:
+        cfg = self.config
+        if item.kind == "text":
+            for path in self.speech.render(item.text):
+                if stop.is_set():
+                    raise Stopped
+                yield from decode(path, self.rate, stop)
+        elif item.kind == "stream":
+            limit = min(item.duration_s or cfg.max_stream_s, cfg.max_stream_s)
+            yield from decode(item.stream_url, self.rate, stop, max_seconds=limit, timeout_s=cfg.stream_timeout_s)
+        else:
+            yield from decode(item.audio_path or item.audio_url, self.rate, stop, max_seconds=cfg.max_audio_s,
+                              timeout_s=cfg.stream_timeout_s)
+
+    def _write(self, sink: AudioSink, pcm: np.ndarray, stop: threading.Event) -> None:
+        pcm = apply_volume(pcm, self.config.volume)
+        for i in range(0, len(pcm), BLOCK):
+            if stop.is_set():
+                raise Stopped
+            sink.write(pcm[i:i + BLOCK])
+
+    # self-test -------------------------------------------------------------------
+    def selftest(self) -> tuple[bool, str]:
+        """A 1 s 440 Hz tone to the output (amplifier on for it); never interrupts a broadcast."""
+        if not self.output_lock.acquire(blocking=False):
+            playing = self.queue.playing
+            return True, f"output busy with broadcast {playing.id if playing else '?'}; not interrupted"
+        try:
+            sink = self.sink_factory()
+            self._switch_amp(True)
+            try:
+                self._stop.wait(self.config.amp_warmup_s)
+                sink.open("selftest", self.rate)
+                try:
+                    sink.write(apply_volume(tone(440, 1.0, self.rate), self.config.volume))
+                finally:
+                    out = sink.close()
+            finally:
+                self._switch_amp(False)
+            return True, f"played a 1 s test tone to {out}"
+        except HardwareUnavailable as err:
+            return False, str(err)
+        finally:
+            self.output_lock.release()

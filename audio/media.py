@@ -1,0 +1,161 @@
+"""Decode whatever arrives — MP3, WAV, M4A/AAC, WebM/Opus, OGG files and HTTP/HLS
+radio streams — into 16-bit PCM at the output format, through PyAV (its wheel carries
+FFmpeg). Non-audio, corrupt and oversized input is refused with a clear error."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+CHANNELS = 1  # loudspeaker systems are mono; every source is downmixed
+
+
+class MediaError(Exception):
+    """Input that cannot be played: the message says why and what to send instead."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    codec: str
+    container: str
+    duration_s: float | None
+    sample_rate: int
+
+
+def probe(path: str | Path, max_bytes: int, max_seconds: float) -> MediaInfo:
+    """Check an uploaded file before it is queued: size, an audio stream, it decodes."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise MediaError(f"file: {size // 2**20} MB is larger than the {max_bytes // 2**20} MB limit (audio.max_upload_mb)")
+    if size == 0:
+        raise MediaError("file: the file is empty")
+    try:
+        with av.open(str(path), timeout=10) as container:
+            if not container.streams.audio:
+                raise MediaError("file: no audio in this file; send an MP3, M4A, WebM/Opus, OGG or WAV recording")
+            stream = container.streams.audio[0]
+            duration = _duration(container, stream)
+            if duration is not None and duration > max_seconds:
+                raise MediaError(f"file: {duration:.0f} s is longer than the {max_seconds:.0f} s limit (audio.max_audio_s)")
+            decoded = 0
+            for frame in container.decode(stream):
+                decoded += frame.samples
+                if decoded >= stream.codec_context.sample_rate:  # one second decodes: good enough
+                    break
+            if decoded == 0:
+                raise MediaError("file: the audio decodes to nothing")
+            return MediaInfo(stream.codec_context.name, container.format.name, duration, stream.codec_context.sample_rate)
+    except MediaError:
+        raise
+    except (av.FFmpegError, ValueError, UnicodeDecodeError) as err:
+        raise MediaError(f"file: not a playable audio file ({err}); send an MP3, M4A, WebM/Opus, OGG or WAV recording") from err
+
+
+def _duration(container: "av.container.InputContainer", stream: "av.AudioStream") -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def decode(source: str | Path, rate: int, stop: threading.Event | None = None, *, max_seconds: float | None = None,
+           timeout_s: float = 10.0) -> Iterator[np.ndarray]:
+    """PCM blocks (int16, mono, `rate` Hz) from a file path or a URL (HTTP, HLS).
+    Ends at the end of the source, when `stop` is set, or after `max_seconds`.
+    A stream that does not answer or stalls for `timeout_s` raises MediaError."""
+    src = str(source)
+    is_url = "://" in src
+    options = {"reconnect": "0", "rw_timeout": str(int(timeout_s * 1e6))} if is_url else {}
+    try:
+        container = av.open(src, timeout=(timeout_s, timeout_s), options=options)
+    except (av.FFmpegError, OSError) as err:
+        raise MediaError(f"cannot open {_redact(src)}: {err}") from err
+    produced = 0
+    limit = None if max_seconds is None else int(max_seconds * rate)
+    try:
+        if not container.streams.audio:
+            raise MediaError(f"{_redact(src)}: no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    block = out.to_ndarray().reshape(-1)
+                    if limit is not None and produced + len(block) > limit:
+                        block = block[: limit - produced]
+                    produced += len(block)
+                    yield block
+                    if (stop is not None and stop.is_set()) or (limit is not None and produced >= limit):
+                        return
+            for out in resampler.resample(None):
+                yield out.to_ndarray().reshape(-1)
+        except (av.FFmpegError, OSError) as err:
+            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({err})") from err
+    finally:
+        container.close()
+
+
+def _redact(src: str) -> str:
+    """URLs may carry user:password@; never log them."""
+    if "://" in src and "@" in src.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = src.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return src
+
+
+def tone(freq: float, seconds: float, rate: int, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    fade = np.minimum(1.0, np.minimum(t, seconds - t) / 0.02)
+    return (np.sin(2 * np.pi * freq * t) * fade * level * 32767).astype(np.int16)
+
+
+def chime(rate: int) -> np.ndarray:
+    """Ding-dong before and after an announcement (generated, no file needed)."""
+    gap = np.zeros(int(0.05 * rate), dtype=np.int16)
+    return np.concatenate([tone(880, 0.35, rate), gap, tone(660, 0.5, rate), np.zeros(int(0.3 * rate), dtype=np.int16)])
+
+
+def silence(seconds: float, rate: int) -> np.ndarray:
+    return np.zeros(int(seconds * rate), dtype=np.int16)
+
+
+def encode(pcm: np.ndarray, rate: int, codec: str = "libmp3lame", container: str = "mp3", bitrate: int = 48000) -> bytes:
+    """Mono int16 PCM -> a small encoded file in memory (the phone's preview button)."""
+    import io
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout="mono")
+        stream.bit_rate = bitrate
+        frame_size = 1152
+        for i in range(0, len(pcm), frame_size):
+            chunk = pcm[i:i + frame_size].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="s16", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def write_wav(path: str | Path, pcm: np.ndarray, rate: int) -> None:
+    import wave
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    with wave.open(str(tmp), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.astype("<i2").tobytes())
+    tmp.replace(path)

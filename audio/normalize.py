@@ -1,0 +1,178 @@
+"""Vietnamese text as it is spoken: numbers, dates, times, ordinals, money, phone
+numbers, units, Roman numerals and the abbreviations of commune news spelled out, so
+that a TTS engine reads a typed announcement the way a village head would.
+
+`normalize(text, extra_abbreviations)` is pure; the result never contains a digit.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from audio.numbers_vi import cardinal, digits, number, ordinal, roman
+
+# Administrative abbreviations of commune and district news; a technician extends them
+# with [audio] abbreviations = {"KDC" = "khu dân cư"} in the config.
+ABBREVIATIONS: dict[str, str] = {
+    "UBND": "ủy ban nhân dân", "HĐND": "hội đồng nhân dân", "UBMTTQ": "ủy ban mặt trận tổ quốc",
+    "MTTQVN": "mặt trận tổ quốc Việt Nam", "MTTQ": "mặt trận tổ quốc", "TP": "thành phố", "TX": "thị xã",
+    "TT": "thị trấn", "CCCD": "căn cước công dân", "CMND": "chứng minh nhân dân", "BCĐ": "ban chỉ đạo",
+    "CĐS": "chuyển đổi số", "BCH": "ban chấp hành", "HTX": "hợp tác xã", "THCS": "trung học cơ sở",
+    "THPT": "trung học phổ thông", "BHYT": "bảo hiểm y tế", "BHXH": "bảo hiểm xã hội",
+    "CSGT": "cảnh sát giao thông", "PCCC": "phòng cháy chữa cháy", "PCCR": "phòng cháy chữa cháy rừng",
+    "NTM": "nông thôn mới", "KDC": "khu dân cư", "TDP": "tổ dân phố", "GPMB": "giải phóng mặt bằng",
+    "ATGT": "an toàn giao thông", "ANTT": "an ninh trật tự", "PCTT": "phòng chống thiên tai",
+    "TKCN": "tìm kiếm cứu nạn", "VSATTP": "vệ sinh an toàn thực phẩm", "ATTP": "an toàn thực phẩm",
+    "QĐ": "quyết định", "NĐ": "nghị định", "CP": "chính phủ", "TTg": "thủ tướng", "BTTTT": "bộ thông tin và truyền thông",
+    "TW": "trung ương", "ĐBQH": "đại biểu quốc hội", "QH": "quốc hội", "VN": "Việt Nam", "ĐTN": "đoàn thanh niên",
+    "HLHPN": "hội liên hiệp phụ nữ", "LHPN": "liên hiệp phụ nữ", "CCB": "cựu chiến binh", "HND": "hội nông dân",
+    "CA": "công an", "CAX": "công an xã", "QL": "quốc lộ", "ĐT": "đường tỉnh", "KT-XH": "kinh tế xã hội",
+    "GĐVH": "gia đình văn hóa", "ĐVHC": "đơn vị hành chính", "BHTN": "bảo hiểm thất nghiệp",
+    "THTT": "truyền thanh thông minh", "Đ/c": "đồng chí", "đ/c": "đồng chí", "PGS": "phó giáo sư",
+    "TS": "tiến sĩ", "ThS": "thạc sĩ", "BS": "bác sĩ", "KCN": "khu công nghiệp", "CNTT": "công nghệ thông tin",
+    "SXKD": "sản xuất kinh doanh", "NQ": "nghị quyết", "TT-BTTTT": "thông tư bộ thông tin và truyền thông",
+    "TT-BYT": "thông tư bộ y tế", "TT-BTC": "thông tư bộ tài chính", "NĐ-CP": "nghị định chính phủ",
+    "QĐ-TTg": "quyết định thủ tướng", "QĐ-UBND": "quyết định ủy ban nhân dân", "NQ-CP": "nghị quyết chính phủ", "VOV": "vê ô vê", "VTV": "vê tê vê", "HTX NN": "hợp tác xã nông nghiệp",
+}
+
+# units after a number (longest first so km/h wins over km)
+UNITS: list[tuple[str, str]] = [
+    ("km/h", "ki lô mét trên giờ"), ("km²", "ki lô mét vuông"), ("km2", "ki lô mét vuông"), ("km", "ki lô mét"),
+    ("m²", "mét vuông"), ("m2", "mét vuông"), ("m³", "mét khối"), ("m3", "mét khối"), ("cm", "xen ti mét"),
+    ("mm", "mi li mét"), ("ha", "héc ta"), ("kg", "ki lô gam"), ("g", "gam"), ("l", "lít"), ("ml", "mi li lít"),
+    ("°C", "độ C"), ("ºC", "độ C"), ("oC", "độ C"), ("°", "độ"), ("%", "phần trăm"), ("m", "mét"),
+    ("VNĐ", "đồng"), ("VND", "đồng"), ("đ", "đồng"), ("USD", "đô la Mỹ"), ("$", "đô la"),
+    ("kW", "ki lô oát"), ("kWh", "ki lô oát giờ"), ("mm/h", "mi li mét một giờ"), ("h", "giờ"),
+]
+
+ROMAN_AFTER = r"(?:quý|khóa|khoá|kỳ|đại hội|thế kỷ|thứ|lần|phần|chương|mục|cấp|vùng|quân khu|khu vực)"
+NUM = r"\d+(?:[.,]\d+)*"
+B = r"(?<![\w])"   # word start (letters, digits, Vietnamese)
+NB = r"(?<![\w.,])"  # number start: not inside 5.628 or 45,3
+E = r"(?![\w])"    # word end
+
+
+def _sub(pattern: str, repl, text: str, flags: int = 0) -> str:
+    return re.sub(pattern, repl, text, flags=flags)
+
+
+def _abbreviations(text: str, table: Mapping[str, str]) -> str:
+    for abbr in sorted(table, key=len, reverse=True):
+        text = re.sub(B + re.escape(abbr) + E, table[abbr], text)
+    return text
+
+
+def _date(day: str, month: str, year: str | None, lead: str) -> str:
+    words = f"{lead or 'ngày '}{cardinal(int(day))} tháng {_month(int(month))}"
+    return words + (f" năm {cardinal(int(year))}" if year else "")
+
+
+def _month(m: int) -> str:
+    return "tư" if m == 4 else cardinal(m)
+
+
+def _dates(text: str) -> str:
+    def full(m: re.Match[str]) -> str:
+        d, mo = int(m["d"]), int(m["m"])
+        if not (1 <= d <= 31 and 1 <= mo <= 12):
+            return m[0]
+        return _date(m["d"], m["m"], m["y"], m["lead"] or "")
+
+    text = _sub(NB + r"(?P<lead>(?:[Nn]gày|[Hh]ôm) )?(?P<d>\d{1,2})[/\-.](?P<m>\d{1,2})(?:[/\-.](?P<y>\d{4}))?" + E, full, text)
+    text = _sub(r"(?P<lead>[Tt]háng) (?P<m>\d{1,2})[/\-.](?P<y>\d{4})" + E,
+                lambda m: f"{m['lead']} {_month(int(m['m']))} năm {cardinal(int(m['y']))}" if 1 <= int(m["m"]) <= 12 else m[0], text)
+    return _sub(r"([Tt]háng) (\d{1,2})" + E, lambda m: f"{m[1]} {_month(int(m[2]))}", text)
+
+
+def _times(text: str) -> str:
+    def hm(m: re.Match[str]) -> str:
+        h, mins = int(m["h"]), m["min"]
+        if h > 24 or (mins and int(mins) > 59):
+            return m[0]
+        spoken = f"{cardinal(h)} giờ"
+        if mins and int(mins):
+            spoken += f" {cardinal(int(mins))} phút" if m["sep"] in ("h", "g", "H") else f" {cardinal(int(mins))}"
+        return spoken
+
+    text = _sub(NB + r"(?P<h>\d{1,2})(?P<sep>[hHg])(?P<min>\d{2})?(?:p|'|ph)?" + E, hm, text)
+    return _sub(NB + r"(?P<h>\d{1,2})(?P<sep>:)(?P<min>\d{2})" + E, hm, text)
+
+
+def _phones(text: str) -> str:
+    def phone(m: re.Match[str]) -> str:
+        raw = m[0]
+        lead = "cộng " if raw.startswith("+") else ""
+        return lead + digits(raw)
+
+    # 0912 345 678, 0912.345.678, 0912345678, +84 912 345 678, hotline 1900 xxxx
+    text = _sub(NB + r"(?:\+84|0)\d{2,3}(?:[ .\-]?\d{3}){2,3}" + E, phone, text)
+    text = _sub(r"(?<![\w+])\+84(?:[ .]?\d{2,3}){3,4}" + E, phone, text)
+    return _sub(r"(?i)((?:số điện thoại|điện thoại|đường dây nóng|hotline|sđt|gọi số|gọi|ĐT:?)\s*:?\s*)(\d{3,5}(?:[ .]\d{3,4})?)" + E,
+                lambda m: m[1] + digits(m[2]), text)
+
+
+def _units(text: str) -> str:
+    unit_alt = "|".join(re.escape(u) for u, _ in UNITS)
+    words = dict(UNITS)
+
+    def unit(m: re.Match[str]) -> str:
+        return f"{number(m['n'])} {words[m['u']]}"
+
+    text = _sub(NB + r"(?P<n>" + NUM + r")\s?(?P<u>" + unit_alt + r")(?![\w²³])", unit, text)
+    # "50.000 đồng", "45,3 phần trăm": the number itself is read by _numbers
+    return text
+
+
+def _ranges(text: str) -> str:
+    return _sub(r"(\d[hg]?)\s?[-–]\s?(\d)", r"\1 đến \2", text)
+
+
+def _ordinals(text: str) -> str:
+    text = _sub(r"(?i)(" + B + r"thứ)\s+(\d+)" + E, lambda m: f"{m[1]} {ordinal(int(m[2]))}", text)
+
+    def rom(m: re.Match[str]) -> str:
+        value = roman(m[2])
+        if value is None:
+            return m[0]
+        spoken = ordinal(value) if m[1].lower().endswith("thứ") else cardinal(value)
+        return f"{m[1]} {spoken}"
+
+    return _sub(r"(?i)(" + B + ROMAN_AFTER + r")\s+([IVXLCDM]+)" + E, rom, text, flags=0)
+
+
+def _numbers(text: str) -> str:
+    text = _sub(NUM, lambda m: number(m[0]) if _is_plain(m[0]) else _fallback(m[0]), text)
+    return _sub(r"\d", lambda m: f" {digits(m[0])} ", text)
+
+
+def _is_plain(token: str) -> bool:
+    return len(token.replace(".", "").replace(",", "")) <= 15
+
+
+def _fallback(token: str) -> str:
+    return " ".join(digits(part) for part in re.split(r"[.,]", token))
+
+
+def normalize(text: str, extra_abbreviations: Mapping[str, str] | None = None) -> str:
+    """Typed text -> text to speak; never contains a digit."""
+    table = dict(ABBREVIATIONS, **(extra_abbreviations or {}))
+    out = text.replace("\u00a0", " ")
+    out = _phones(out)
+    out = re.sub(r"([A-ZĐ])-?(\d)", r"\1 \2", out)        # VOV1, QL1A, COVID-19: the code, then its number
+    out = _sub(r"(\d+)/(\d{4})/(?=[A-ZĐ])", r"\1 năm \2 ", out)   # 39/2020/TT-BTTTT
+    out = _abbreviations(out, table)
+    out = _dates(out)
+    out = _ranges(out)
+    out = _sub(r"(?<![\w,.])-(?=\d)", "âm ", out)   # -5°C
+    out = _times(out)
+    out = _sub(r"(đồng|người|hộ|lượt|kg|tấn|lít|ha|giờ|ngày|tháng|năm)/(?=[^\W\d_])", r"\1 một ", out)
+    out = _ordinals(out)
+    out = _units(out)
+    out = _sub(r"(\d)\s*/\s*(\d)", r"\1 trên \2", out)
+    out = _sub(r"(?<=\w)[-/](?=[^\W\d_])", " ", out)   # TT-BTTTT, NĐ-CP: a pause, not "trừ"
+    out = out.replace("&", " và ").replace("+", " cộng ")
+    out = _sub(r"(\d)(?=[^\W\d_])", r"\1 ", out)   # 1A -> một A
+    out = _numbers(out)
+    out = re.sub(r"[ \t]+", " ", out)
+    out = re.sub(r" ([,.;:!?])", r"\1", out)
+    return out.strip()

@@ -1,0 +1,133 @@
+"""Where the sound goes: a 3-method protocol `AudioSink` (open, write, close) with one
+real adapter (PyAudio on the configured device) and one file-backed one (WAV files,
+for simulation and tests: output = "wav:DIR"). Volume is applied before the sink."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import wave
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class HardwareUnavailable(Exception):
+    pass
+
+
+class AudioSink(Protocol):
+    def open(self, name: str, rate: int) -> None: ...
+    def write(self, pcm: np.ndarray) -> None: ...
+    def close(self) -> str: ...  # what was written, for the log (a file path or the device)
+
+
+def apply_volume(pcm: np.ndarray, volume: int) -> np.ndarray:
+    """Percent volume on a perceptual (squared) curve; 100 = unchanged."""
+    if volume >= 100:
+        return pcm
+    gain = (volume / 100.0) ** 2
+    return (pcm.astype(np.float32) * gain).astype(np.int16)
+
+
+class WavSink:
+    """One WAV file per broadcast in `directory`, written at the pace of a real sound
+    card (so preemption, the amplifier tail and the queue behave as on a Pi)."""
+
+    def __init__(self, directory: str | Path, realtime: bool = True):
+        self.dir = Path(directory)
+        self.realtime = realtime
+        self._wav: wave.Wave_write | None = None
+        self._path: Path | None = None
+
+    def open(self, name: str, rate: int) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
+        self._path = self.dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}.wav"
+        self._part = self._path.with_suffix(".part")
+        self._wav = wave.open(str(self._part), "wb")
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(rate)
+        self._rate = rate
+        self._written = 0
+        self._t0 = time.monotonic()
+
+    def write(self, pcm: np.ndarray) -> None:
+        assert self._wav is not None, "open() first"
+        self._wav.writeframes(pcm.astype("<i2").tobytes())
+        self._written += len(pcm)
+        if self.realtime:
+            ahead = self._written / self._rate - (time.monotonic() - self._t0) - 0.1
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def close(self) -> str:
+        if self._wav is None:
+            return ""
+        self._wav.close()
+        self._wav = None
+        assert self._path is not None
+        self._part.replace(self._path)  # a finished file appears whole
+        return str(self._path)
+
+
+class PyAudioSink:
+    """The sound card through PortAudio. `device` is a name (substring match), an index,
+    or "default"."""
+
+    def __init__(self, device: str = "default"):
+        self.device = device
+        self._pa = None
+        self._stream = None
+
+    def _device_index(self, pa) -> int | None:
+        if self.device == "default":
+            return None
+        if self.device.isdigit():
+            return int(self.device)
+        for i in range(pa.get_device_count()):
+            info = pa.get_device_info_by_index(i)
+            if self.device.lower() in str(info.get("name", "")).lower() and info.get("maxOutputChannels", 0) > 0:
+                return i
+        raise HardwareUnavailable(f"audio.output: no output device named {self.device!r}; "
+                                  "list them with `aplay -L` or use \"default\"")
+
+    def open(self, name: str, rate: int) -> None:
+        try:
+            import pyaudio
+        except ImportError as err:
+            raise HardwareUnavailable("PyAudio is not installed (apt-get install portaudio19-dev; pip install PyAudio)") from err
+        self._pa = pyaudio.PyAudio()
+        try:
+            self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=rate, output=True,
+                                         output_device_index=self._device_index(self._pa), frames_per_buffer=2048)
+        except (OSError, ValueError) as err:
+            self._pa.terminate()
+            self._pa = None
+            raise HardwareUnavailable(f"audio.output: cannot open sound device {self.device!r} ({err})") from err
+
+    def write(self, pcm: np.ndarray) -> None:
+        assert self._stream is not None, "open() first"
+        self._stream.write(pcm.astype("<i2").tobytes())
+
+    def close(self) -> str:
+        if self._stream is not None:
+            try:
+                self._stream.stop_stream()
+                self._stream.close()
+            finally:
+                self._stream = None
+        if self._pa is not None:
+            self._pa.terminate()
+            self._pa = None
+        return f"device:{self.device}"
+
+
+def make_sink(output: str) -> AudioSink:
+    if output.startswith("wav:"):
+        return WavSink(output[4:])
+    return PyAudioSink(output)

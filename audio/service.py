@@ -1,0 +1,173 @@
+"""The audio wing as the daemon sees it: `Broadcasts` builds the speech chain, the queue
+and the worker from the [audio] section, and offers what App plugs into the house
+(status, self-test, the "broadcast" schedule kind, preview, uploads)."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from audio.broadcast import BroadcastQueue, BroadcastRefused
+from audio.broadcast_worker import BroadcastWorker
+from audio.config import AudioConfig
+from audio.media import decode, encode, write_wav
+from audio.player import make_sink
+from audio.tts import Speech, SpeechFailed, TtsCache
+from audio.tts_engines import Engine, EspeakEngine, GttsEngine, PiperEngine
+
+logger = logging.getLogger(__name__)
+
+PRERENDER_EVERY_S = 600.0
+
+
+def build_speech(config: AudioConfig, cache_dir: Path) -> Speech:
+    engines: list[Engine] = []
+    for name in config.tts:
+        if name == "gtts":
+            engines.append(GttsEngine("vi", config.gtts_timeout_s, config.gtts_url))
+        elif name == "espeak":
+            engines.append(EspeakEngine(config.espeak_voice))
+        elif name == "piper":
+            engines.append(PiperEngine(config.piper_model, config.piper_bin))
+    return Speech(engines, TtsCache(cache_dir, config.cache_mb * 2**20), config.abbreviations,
+                  config.breaker_failures, config.breaker_cooldown_s)
+
+
+def speak_to_wav(speech: Speech, text: str, out: str | Path, rate: int = 22050) -> float:
+    """`langso tts say`: the whole text through the chain into one WAV; returns seconds."""
+    blocks = [block for path in speech.render_all(text) for block in decode(path, rate)]
+    pcm = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
+    write_wav(out, pcm, rate)
+    return len(pcm) / rate
+
+
+class Broadcasts:
+    """`house.broadcasts`: the queue's requests plus the wing's lifecycle."""
+
+    def __init__(self, config: AudioConfig, db: Any, data_dir: Path, tz: tzinfo,
+                 publish: Callable[[str, dict[str, Any]], None], amp: Callable[[bool], None] | None,
+                 programme_texts: Callable[[], list[str]] = list):
+        self.config = config
+        self.speech = build_speech(config, data_dir / "tts-cache")
+        self.queue = BroadcastQueue(config, db, data_dir, tz, publish)
+        self.worker = BroadcastWorker(config, self.queue, self.speech, lambda: make_sink(config.output), amp)
+        self.tz = tz
+        self._programme_texts = programme_texts
+        self._prerender: queue.Queue[str] = queue.Queue(maxsize=200)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # requests, straight from the queue
+        self.cancel, self.approve = self.queue.cancel, self.queue.approve
+        self.reorder, self.listing, self.save_upload = self.queue.reorder, self.queue.listing, self.queue.save_upload
+
+    def start(self) -> None:
+        self.worker.start()
+        self._thread = threading.Thread(target=self._render_ahead, name="tts-ahead", daemon=True)
+        self._thread.start()
+        logger.info("broadcasts started output=%s tts=%s", self.config.output, ",".join(self.config.tts))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.worker.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        logger.info("broadcasts stopped")
+
+    def submit(self, **request: Any) -> dict[str, Any]:
+        item = self.queue.submit(**request)
+        if item["kind"] == "text" and (item["state"] == "inbox" or (item["at"] or 0) > time.time()):
+            self.prerender(item["text"])  # rendered now, while the link is up
+        return item
+
+    # render ahead: scheduled and queued texts play even when the link is down ------
+    def _render_ahead(self) -> None:
+        last_sweep = 0.0
+        while not self._stop.wait(0.2):
+            if time.monotonic() - last_sweep >= PRERENDER_EVERY_S:
+                last_sweep = time.monotonic()
+                for text in self._texts_ahead():
+                    self.prerender(text)
+            try:
+                text = self._prerender.get_nowait()
+            except queue.Empty:
+                continue
+            try:
+                self.speech.render_all(text)
+            except SpeechFailed as err:
+                logger.warning("render ahead failed chars=%d error=%r", len(text), str(err))
+
+    def _texts_ahead(self) -> list[str]:
+        try:
+            return self.queue.texts_ahead() + list(self._programme_texts())
+        except Exception as err:
+            logger.error("render ahead: cannot list texts error=%r", str(err))
+            return []
+
+    def prerender(self, text: str) -> None:
+        try:
+            self._prerender.put_nowait(text)
+        except queue.Full:
+            logger.warning("render ahead queue full, skipped chars=%d", len(text))
+
+    # what the house shows ---------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        listing = self.queue.listing(0)
+        playing = listing["playing"]
+        problems = [p for p in (self.worker.problem,) if p]
+        for engine in self.speech.status()["engines"]:  # type: ignore[union-attr]
+            if engine["breaker"] != "closed":
+                problems.append(f"tts {engine['name']} skipped (breaker {engine['breaker']}): {engine['last_error']}")
+        return {
+            "playing": None if playing is None else {k: playing[k] for k in ("id", "kind", "priority", "who")},
+            "queue": len(listing["queue"]), "inbox": len(listing["inbox"]),
+            "output": self.config.output, "amp_relay": self.config.amp_relay or None,
+            "quiet_now": self.queue.quiet_now(), "tts": self.speech.status(), "problems": problems,
+        }
+
+    def selftest(self) -> tuple[bool, str]:
+        return self.worker.selftest()
+
+    def preview(self, text: str) -> bytes:
+        """The spoken text as a small MP3 for the phone's preview button."""
+        if not text.strip():
+            raise BroadcastRefused("text: is empty; type the announcement")
+        if len(text) > self.config.max_text_chars:
+            raise BroadcastRefused(f"text: longer than the {self.config.max_text_chars} character limit (audio.max_text_chars)")
+        rate = 22050
+        try:
+            blocks = [b for path in self.speech.render_all(text) for b in decode(path, rate)]
+        except SpeechFailed as err:
+            raise BroadcastRefused(str(err), 503) from err
+        if not blocks:
+            raise BroadcastRefused("text: nothing to say after normalisation")
+        return encode(np.concatenate(blocks), rate)
+
+    # the "broadcast" schedule kind --------------------------------------------------
+    def fire_programme(self, due: Any) -> None:
+        """A programme edge (controller.scheduler.Due, duck-typed). Payload: one of text /
+        audio_path / stream_url, plus priority and repeat. A window (start-end) relays a
+        stream until its end; the end edge stops it."""
+        p = due.programme
+        item_id = f"sched-{p.id}-{due.at.astimezone(self.tz).strftime('%Y%m%d-%H%M')}"
+        if due.edge == "end":
+            for item in self.queue.listing(0)["queue"] + [self.queue.listing(0)["playing"] or {}]:
+                if str(item.get("id", "")).startswith(f"sched-{p.id}-"):
+                    self.queue.stop_if_from(item["id"], f"schedule window {p.id} ended")
+            return
+        payload = p.payload_dict()
+        duration = payload.get("duration_s")
+        if p.end is not None:
+            start = due.at.astimezone(self.tz)
+            end = datetime.combine(start.date(), p.end, self.tz)
+            window = (end - start).total_seconds() % 86400
+            duration = min(float(duration or window), window) if window > 0 else duration
+        self.submit(id=item_id, text=str(payload.get("text", "")), audio_path=str(payload.get("audio_path", "")),
+                    stream_url=str(payload.get("stream_url", "")), priority=str(payload.get("priority", "normal")),
+                    repeat=int(payload.get("repeat", 1)), duration_s=float(duration) if duration else None,
+                    source="schedule", who=f"schedule:{p.id}")

@@ -1,0 +1,199 @@
+"""Audio wing benchmark: prints figures side by side with the goals of issue 3.
+
+    .venv/bin/python bench/audio.py
+
+- POST to first audio out (WAV sink), uncached and cached text, offline engine (espeak-ng)
+- real-time factor of each TTS engine (gTTS only against a local stand-in: the real one
+  needs the network; piper only when a model is configured)
+- CPU while playing (an MP3 item and a stream relay), and decode headroom with the CPU
+  kept busy (stand-in for a camera being analysed at the same time)
+"""
+from __future__ import annotations
+
+import http.server
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import av
+import numpy as np
+from gpiozero.pins.mock import MockFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from audio.media import decode, encode, tone  # noqa: E402
+from audio.tts import Speech, TtsCache  # noqa: E402
+from audio.tts_engines import EspeakEngine  # noqa: E402
+from controller.app import App  # noqa: E402
+from controller.config import parse_config  # noqa: E402
+
+NEWS = [
+    "UBND xã Định Hưng thông báo: từ 7h30 ngày 5/10/2023, Trạm y tế xã tổ chức tiêm vắc xin cho trẻ em dưới 5 tuổi.",
+    "Tổng thu ngân sách quý III đạt 5.628 triệu đồng, bằng 45,3% kế hoạch năm.",
+    "Dự báo đêm nay nhiệt độ thấp nhất 12-14°C, gió giật 60 km/h, bà con chú ý chằng chống nhà cửa.",
+    "BCĐ CĐS huyện yêu cầu các thôn hoàn thành cài đặt ứng dụng trước 11h thứ 6 tuần này.",
+    "Mọi thắc mắc xin liên hệ số điện thoại 0912 345 678 gặp đồng chí trưởng thôn.",
+]
+
+
+def row(name: str, value: str, goal: str) -> None:
+    print(f"  {name:<44} {value:>14}   {goal}")
+
+
+def seconds_of(path: Path) -> float:
+    return sum(len(b) for b in decode(path, 16000)) / 16000
+
+
+def bench_engines(tmp: Path) -> None:
+    print("TTS real-time factor (audio seconds per synthesis second)")
+    speech = Speech([EspeakEngine("vi")], TtsCache(tmp / "rtf-cache", 500 * 2**20))
+    synth, audio = 0.0, 0.0
+    for text in NEWS:
+        spoken = speech.normalize(text)
+        started = time.perf_counter()
+        data = speech.engines[0].synthesize(spoken)
+        synth += time.perf_counter() - started
+        path = tmp / "rtf.wav"
+        path.write_bytes(data)
+        audio += seconds_of(path)
+    row("espeak-ng (vi), 5 news sentences", f"{audio / synth:.0f}x", "goal >= 20x")
+    row("gTTS (vi)", "n/a", "needs the network (offline machine)")
+    row("piper", "n/a", "no voice model configured")
+
+
+def first_audio(out: Path, before: set[Path]) -> float:
+    while True:
+        for p in out.glob("*.part"):
+            if p not in before and p.stat().st_size > 44 + 4096:
+                return time.perf_counter()
+        for p in out.glob("*.wav"):
+            if p not in before:
+                return time.perf_counter()
+        time.sleep(0.002)
+
+
+def bench_latency(tmp: Path) -> None:
+    print("POST /api/v1/broadcasts to first audio out (WAV sink, espeak, no chime/warm-up)")
+    data = tmp / "house"
+    cfg = parse_config({
+        "site": {"id": "bench"}, "gpio": {"pin_factory": "mock"}, "storage": {"dir": str(data), "min_free_mb": 0},
+        "relays": [{"name": "amp", "pin": 22, "min_interval_s": 0}],
+        "audio": {"output": f"wav:{data / 'out'}", "tts": ["espeak"], "amp_warmup_s": 0, "amp_tail_s": 0, "chime": False},
+        "web": {"listen": "127.0.0.1:0"}, "clock": {"require_sync": False},
+    }, "bench")
+    app = App(cfg, pin_factory=MockFactory())
+    app.start()
+    try:
+        info = json.loads((data / "cli.json").read_text())
+        out = data / "out"
+        out.mkdir(parents=True, exist_ok=True)
+
+        def post(text: str) -> float:
+            before = set(out.iterdir())
+            req = urllib.request.Request(f"{info['url']}/api/v1/broadcasts", json.dumps({"text": text}).encode(),
+                                         {"Authorization": f"Bearer {info['token']}", "Content-Type": "application/json"})
+            started = time.perf_counter()
+            urllib.request.urlopen(req, timeout=30).read()
+            took = first_audio(out, before) - started
+            while app.house.broadcasts.queue.playing or app.house.broadcasts.listing(0)["queue"]:
+                time.sleep(0.05)
+            return took * 1000
+
+        uncached = [post(f"{text} Lần {i}.") for i, text in enumerate(NEWS)]
+        cached = [post(f"{text} Lần {i}.") for i, text in enumerate(NEWS)]
+        row("uncached text (median of 5)", f"{statistics.median(uncached):.0f} ms", "no goal (synthesis first)")
+        row("cached text (median of 5)", f"{statistics.median(cached):.0f} ms", "goal < 300 ms")
+    finally:
+        app.stop()
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def cpu_while(play) -> float:
+    wall, cpu = time.perf_counter(), time.process_time()
+    play()
+    return 100 * (time.process_time() - cpu) / (time.perf_counter() - wall)
+
+
+def bench_cpu(tmp: Path) -> None:
+    from audio.player import WavSink
+
+    print("CPU while playing (this process, % of one core; WAV sink paced as a sound card)")
+    mp3 = tmp / "ten.mp3"
+    mp3.write_bytes(encode(tone(440, 10.0, 44100), 44100))
+
+    def play(source: str) -> None:
+        sink = WavSink(tmp / "cpu")
+        sink.open("cpu", 44100)
+        for block in decode(source, 44100):
+            sink.write(block)
+        sink.close()
+
+    row("10 s MP3 file", f"{cpu_while(lambda: play(str(mp3))):.1f} %", "lower is better")
+    _Files.body = mp3.read_bytes()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/radio.mp3"
+        row("10 s HTTP stream relay", f"{cpu_while(lambda: play(url)):.1f} %", "lower is better")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    print("Decode + resample speed with the CPU kept busy (stand-in for camera analysis)")
+    long = tmp / "long.mp3"
+    long.write_bytes(encode(tone(440, 60.0, 44100), 44100))
+    idle = _decode_speed(long)
+    stop = threading.Event()
+    busy = [threading.Thread(target=_burn, args=(stop,), daemon=True) for _ in range(3)]
+    for t in busy:
+        t.start()
+    loaded = _decode_speed(long)
+    stop.set()
+    for t in busy:
+        t.join()
+    row("idle", f"{idle:.0f}x real time", "must stay > 1x (no underrun)")
+    row("3 busy threads", f"{loaded:.0f}x real time", "must stay > 1x (no underrun)")
+
+
+def _decode_speed(path: Path) -> float:
+    started = time.perf_counter()
+    samples = sum(len(b) for b in decode(path, 44100))
+    return samples / 44100 / (time.perf_counter() - started)
+
+
+def _burn(stop: threading.Event) -> None:
+    a = np.random.rand(300, 300).astype(np.float32)
+    while not stop.wait(0):
+        a = (a @ a) / 300.0
+
+
+def main() -> int:
+    print(f"audio bench (PyAV {av.__version__}, numpy {np.__version__})")
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_engines(Path(tmp))
+        bench_latency(Path(tmp))
+        bench_cpu(Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Broadcasts through the daemon: the JSON API, uploads, the WAV sink, the amp relay on
+MockFactory pins, preemption, streams, the inbox, schedules, the CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from datetime import datetime, time as dtime
+from pathlib import Path
+
+import av
+import requests
+
+from audio.media import decode
+from controller.client import ApiError, Client
+from controller.scheduler import Due
+import pytest
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+class Recorder:
+    def __init__(self, app):
+        self.events: list[tuple[str, dict]] = []
+        app.house.bus.subscribe(lambda topic, payload: self.events.append((topic, payload)))
+
+    def logs(self) -> list[dict]:
+        return [p for t, p in self.events if t == "broadcast.log"]
+
+    def amp(self) -> list[bool]:
+        return [p["on"] for t, p in self.events if t == "relay" and p["name"] == "amp"]
+
+
+def client_for(app) -> Client:
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    return Client(info["url"], info["token"])
+
+
+def upload(app, path: Path, token: str | None = None, **fields) -> requests.Response:
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    with open(path, "rb") as f:
+        return requests.post(f"{info['url']}/api/v1/broadcasts", headers={"Authorization": f"Bearer {token or info['token']}"},
+                             files={"file": (path.name, f, "application/octet-stream")}, data=fields, timeout=30)
+
+
+def out_dir(app) -> Path:
+    return Path(app.config.audio.wav_dir)
+
+
+def test_text_webm_and_m4a_come_out_of_the_wav_sink_with_the_amp_around(audio_app, media, until):
+    app = audio_app()
+    rec = Recorder(app)
+    api = client_for(app)
+    text = api.request("POST", "/broadcasts", {"text": "Thông báo: 19h30 họp thôn tại nhà văn hóa."})
+    assert text["kind"] == "text" and text["state"] == "queued" and text["who"] == "cli"
+    webm = upload(app, media("webm", 1.5))
+    m4a = upload(app, media("m4a", 1.5), priority="priority", repeat="2")
+    assert webm.status_code == 201 and m4a.status_code == 201, (webm.text, m4a.text)
+    ids = [text["id"], webm.json()["id"], m4a.json()["id"]]
+    until(lambda: len(rec.logs()) == 3 and rec.amp() and not rec.amp()[-1], what="three broadcasts and amp off")
+    assert {r["id"]: r["outcome"] for r in rec.logs()} == dict.fromkeys(ids, "played")
+    # amp on before the first record, off after the last; off now
+    topics = [(t, p.get("on")) for t, p in rec.events if t in ("relay", "broadcast.log")]
+    assert topics[0] == ("relay", True) and topics[-1] == ("relay", False)
+    assert {r["name"]: r["on"] for r in api.request("GET", "/relays")["relays"]}["amp"] is False
+    wavs = {p.name.split("-", 2)[2][:-4]: p for p in out_dir(app).glob("*.wav")}
+    assert set(wavs) == set(ids)
+    assert wav_seconds(wavs[webm.json()["id"]]) > 1.5               # chime + recording + chime
+    assert wav_seconds(wavs[m4a.json()["id"]]) > 3.0                # repeated twice
+    assert wav_seconds(wavs[text["id"]]) > 2.0                      # espeak speech
+    listing = api.request("GET", "/broadcasts")
+    assert listing["playing"] is None and listing["queue"] == [] and len(listing["log"]) == 3
+    assert not list((Path(app.config.storage.dir) / "broadcasts" / "uploads").iterdir())  # played uploads removed
+
+
+def test_emergency_preempts_a_normal_item_which_plays_again(audio_app, media, until):
+    app = audio_app(chime=False)
+    rec = Recorder(app)
+    api = client_for(app)
+    normal = upload(app, media("mp3", 6.0)).json()
+    until(lambda: (api.request("GET", "/broadcasts")["playing"] or {}).get("id") == normal["id"], what="normal playing")
+    emergency = api.request("POST", "/broadcasts", {"text": "Khẩn cấp: lũ về, bà con di chuyển lên chỗ cao.", "priority": "emergency"})
+    until(lambda: len(rec.logs()) == 3, what="three log records")
+    assert [(r["id"], r["outcome"]) for r in rec.logs()] == [
+        (normal["id"], "preempted"), (emergency["id"], "played"), (normal["id"], "played")]
+    assert rec.logs()[0]["reason"] == f"preempted by emergency {emergency['id']}"
+    assert rec.logs()[0]["ended"] <= rec.logs()[1]["started"]
+    assert len(list(out_dir(app).glob(f"*-{normal['id']}.wav"))) == 2
+
+
+def test_bad_input_is_refused_and_the_queue_keeps_working(audio_app, tmp_path: Path, media, until):
+    app = audio_app(max_upload_mb=1, quiet_hours="00:00-23:59")  # quiet: nothing normal plays, the queue holds
+    api = client_for(app)
+    kept = api.request("POST", "/broadcasts", {"text": "Giữ nguyên trong hàng đợi"})
+    for body, message in [({"text": ""}, "send exactly one of"), ({"text": "   "}, "text: is empty"),
+                          ({"text": "x", "priority": "urgent"}, "priority"), ({"text": "x" * 6000}, "text: 6000 characters"),
+                          ({"text": "x", "repeat": 50}, "repeat")]:
+        with pytest.raises(ApiError) as err:
+            api.request("POST", "/broadcasts", body)
+        assert err.value.status == 400 and message in err.value.message
+    junk = tmp_path / "virus.m4a"
+    junk.write_bytes(os.urandom(4000))
+    bad = upload(app, junk)
+    assert bad.status_code == 400 and "file: not a playable audio file" in bad.json()["error"]
+    big = tmp_path / "long.wav"
+    big.write_bytes(os.urandom(3 * 2**20))
+    too_big = upload(app, big)
+    assert too_big.status_code == 413 and "max_upload_mb" in too_big.json()["error"]
+    with pytest.raises(ApiError) as err:
+        api.request("DELETE", "/broadcasts/nope")
+    assert err.value.status == 404
+    assert [i["id"] for i in api.request("GET", "/broadcasts")["queue"]] == [kept["id"]]
+    assert not list((Path(app.config.storage.dir) / "broadcasts" / "uploads").iterdir())
+    assert api.request("DELETE", f"/broadcasts/{kept['id']}") == {"id": kept["id"], "cancelled": True}
+    assert api.request("GET", "/broadcasts")["queue"] == []
+
+
+def test_stream_relay_stops_after_duration_and_a_dead_stream_fails(audio_app, http_server, silent_port, media, until):
+    app = audio_app(stream_timeout_s=1)
+    rec = Recorder(app)
+    api = client_for(app)
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 5.0).read_bytes())
+    relay = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/vov1.mp3", "duration_s": 1.5})
+    dead = api.request("POST", "/broadcasts", {"stream_url": f"http://127.0.0.1:{silent_port}/live"})
+    after = api.request("POST", "/broadcasts", {"text": "Vẫn phát được"})
+    until(lambda: len(rec.logs()) == 3, what="three records")
+    outcomes = {r["id"]: r for r in rec.logs()}
+    assert outcomes[relay["id"]]["outcome"] == "played" and outcomes[after["id"]]["outcome"] == "played"
+    assert outcomes[dead["id"]]["outcome"] == "failed" and "cannot open" in outcomes[dead["id"]]["reason"]
+    [relay_wav] = out_dir(app).glob(f"*-{relay['id']}.wav")
+    assert abs(wav_seconds(relay_wav) - 1.5) < 0.1
+    assert api.request("GET", "/status")["audio"]["output"].startswith("wav:")
+
+
+def test_preview_status_and_selftest(audio_app, tmp_path: Path):
+    app = audio_app()
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    resp = requests.post(f"{info['url']}/api/v1/broadcasts/preview", json={"text": "Xin chào 5 thôn"},
+                         headers={"Authorization": f"Bearer {info['token']}"}, timeout=60)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "audio/mpeg"
+    (tmp_path / "p.mp3").write_bytes(resp.content)
+    with av.open(str(tmp_path / "p.mp3")) as f:
+        assert f.streams.audio[0].codec_context.name.startswith("mp3") and f.duration / 1e6 > 0.5
+    status = client_for(app).request("GET", "/status")["audio"]
+    assert status["tts"]["engines"][0]["name"] == "espeak" and status["queue"] == 0
+    result = client_for(app).request("POST", "/selftest")
+    audio = [r for r in result["results"] if r["part"] == "audio"][0]
+    assert audio["ok"] and "test tone" in audio["detail"]
+    [tone] = out_dir(app).glob("*-selftest.wav")
+    assert abs(wav_seconds(tone) - 1.0) < 0.01
+
+
+def test_district_token_lands_in_the_inbox_until_the_head_approves(audio_app, until):
+    app = audio_app()
+    rec = Recorder(app)
+    token = app.house.store.add_token("ioc", {"broadcast"})
+    ioc = Client(client_for(app).url, token)
+    bulletin = ioc.request("POST", "/broadcasts", {"text": "Bản tin huyện Yên Định"})
+    assert bulletin["state"] == "inbox" and bulletin["who"] == "token:ioc"
+    listing = ioc.request("GET", "/broadcasts")
+    assert [i["id"] for i in listing["inbox"]] == [bulletin["id"]] and listing["queue"] == []
+    approved = client_for(app).request("POST", f"/broadcasts/{bulletin['id']}/approve", {})
+    assert approved["state"] == "queued"
+    until(lambda: rec.logs(), what="the bulletin played")
+    assert rec.logs()[0]["id"] == bulletin["id"] and rec.logs()[0]["outcome"] == "played"
+
+
+def test_scheduled_stream_relay_window(audio_app, http_server, media, until):
+    app = audio_app()
+    rec = Recorder(app)
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 3.0).read_bytes())
+    pid = app.house.store.add_schedule("broadcast", "vov1", list(range(7)), "06:00", "06:30",
+                                       {"stream_url": f"{http_server.url}/vov1.mp3"}, "test")
+    programme = [p for p in app.house.programmes() if p.id == pid][0]
+    tz = app.house.broadcasts.tz
+    app.house.fire_schedule(Due(datetime.combine(datetime.now(tz).date(), dtime(6, 29, 58), tz), programme, "start"))
+    listing = client_for(app).request("GET", "/broadcasts")
+    item = listing["playing"] or listing["queue"][0]
+    assert item["kind"] == "stream" and item["source"] == "schedule" and item["duration_s"] == pytest.approx(2.0)
+    until(lambda: rec.logs(), what="the relay ended")
+    assert rec.logs()[0]["outcome"] == "played" and rec.logs()[0]["who"] == f"schedule:{pid}"
+
+
+def test_langso_say_goes_through_the_daemon(audio_app, until):
+    app = audio_app()
+    rec = Recorder(app)
+    api = client_for(app)
+    env = dict(os.environ, LANGSO_URL=api.url, LANGSO_TOKEN=api.token)
+    done = subprocess.run([sys.executable, "-m", "controller", "say", "Mời bà con đi họp lúc 8h", "--priority", "priority",
+                           "--repeat", "2"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "(priority, x2) added to the queue" in done.stdout
+    until(lambda: rec.logs(), what="the CLI broadcast played")
+    assert rec.logs()[0]["priority"] == "priority" and rec.logs()[0]["source"] == "cli"
+    bad = subprocess.run([sys.executable, "-m", "controller", "say", " "], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "text: is empty" in bad.stderr
+
+
+def test_later_items_are_rendered_ahead_into_the_cache(audio_app, until):
+    app = audio_app()
+    service = app.house.broadcasts
+    later = client_for(app).request("POST", "/broadcasts", {"text": "Chủ nhật tuần này 7h tổng vệ sinh đường làng.",
+                                                            "at": 4_000_000_000})
+    assert later["state"] == "queued"
+    spoken = service.speech.parts(later["text"])
+    until(lambda: all(service.speech.cache.get(service.speech.engines[0], part) for part in spoken), what="render ahead")
+
+
+def test_a_stream_dying_mid_way_fails_and_cancel_stops_what_plays(audio_app, http_server, media, until):
+    app = audio_app(stream_timeout_s=1)
+    rec = Recorder(app)
+    api = client_for(app)
+    http_server.hang_after["/dying.mp3"] = media("mp3", 3.0).read_bytes()
+    http_server.routes["/long.mp3"] = (200, "audio/mpeg", media("mp3", 30.0, name="long").read_bytes())
+    dying = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/dying.mp3", "duration_s": 20})
+    long = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/long.mp3", "duration_s": 25})
+    until(lambda: (api.request("GET", "/broadcasts")["playing"] or {}).get("id") == long["id"], what="the second relay")
+    assert api.request("DELETE", f"/broadcasts/{long['id']}") == {"id": long["id"], "cancelled": True}
+    until(lambda: len(rec.logs()) == 2, what="two records")
+    first, second = rec.logs()
+    assert first["id"] == dying["id"] and first["outcome"] == "failed"
+    assert "dying.mp3 stopped sending audio after 3.0 s" in first["reason"]
+    assert second["id"] == long["id"] and second["outcome"] == "preempted" and second["reason"] == "cancelled by cli"
+    listing = api.request("GET", "/broadcasts")
+    assert listing["playing"] is None and listing["queue"] == []
+    assert f"last broadcast {dying['id']} failed" in " ".join(api.request("GET", "/status")["audio"]["problems"])
+
+
+def test_a_missing_sound_card_fails_items_clearly_and_the_daemon_keeps_running(audio_app, until):
+    app = audio_app(output="no-such-card")
+    rec = Recorder(app)
+    api = client_for(app)
+    first = api.request("POST", "/broadcasts", {"text": "Thử loa"})
+    until(lambda: rec.logs(), what="the record")
+    assert rec.logs()[0]["id"] == first["id"] and rec.logs()[0]["outcome"] == "failed"
+    assert "no output device named 'no-such-card'" in rec.logs()[0]["reason"]
+    status = api.request("GET", "/status")
+    assert "no-such-card" in " ".join(status["audio"]["problems"])
+    assert {r["name"]: r["on"] for r in status["relays"]}["amp"] is False
+    second = api.request("POST", "/broadcasts", {"text": "Lần nữa"})
+    until(lambda: len(rec.logs()) == 2, what="the second record")
+    assert rec.logs()[1]["id"] == second["id"]
+
+
+def test_the_queue_survives_a_daemon_restart(make_config, start_app, tmp_path: Path):
+    audio = {"output": f"wav:{tmp_path / 'data' / 'audio-out'}", "tts": ["espeak"], "amp_warmup_s": 0, "amp_tail_s": 0}
+    app = start_app(make_config(audio=audio))
+    later = client_for(app).request("POST", "/broadcasts", {"text": "Tối nay 19h họp thôn", "at": 4_000_000_000, "repeat": 3})
+    app.stop()
+    again = start_app(make_config(audio=audio))
+    [kept] = client_for(again).request("GET", "/broadcasts")["queue"]
+    assert (kept["id"], kept["repeat"], kept["at"], kept["state"]) == (later["id"], 3, 4_000_000_000, "queued")
+
+
+def test_weekly_announcement_read_three_times(audio_app, until):
+    app = audio_app(chime=False)
+    rec = Recorder(app)
+    pid = app.house.store.add_schedule("broadcast", "monday-notice", [0], "07:00", None,
+                                       {"text": "Sáng thứ 2 hằng tuần, bà con thu gom rác.", "repeat": 3}, "test")
+    programme = [p for p in app.house.programmes() if p.id == pid][0]
+    tz = app.house.broadcasts.tz
+    app.house.fire_schedule(Due(datetime(2025, 3, 3, 7, 0, tzinfo=tz), programme, "start"))
+    until(lambda: rec.logs(), what="the announcement")
+    assert rec.logs()[0]["id"] == f"sched-{pid}-20250303-0700" and rec.logs()[0]["outcome"] == "played"
+    [wav] = out_dir(app).glob(f"*-sched-{pid}-20250303-0700.wav")
+    once = app.house.broadcasts.speech.render_all("Sáng thứ 2 hằng tuần, bà con thu gom rác.")
+    one = sum(len(block) for p in once for block in decode(p, 16000)) / 16000  # espeak's header has no length
+    assert wav_seconds(wav) > 3 * one  # three readings and the gaps between them

@@ -1,0 +1,131 @@
+"""Decoding real codecs made with PyAV, HTTP and HLS streams from a local server, bad
+input refused; the WAV sink and the real PyAudio path over ALSA's file plugin."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from audio.media import MediaError, decode, probe
+from audio.player import WavSink, apply_volume
+
+RATE = 44100
+
+
+def total(blocks) -> int:
+    return sum(len(b) for b in blocks)
+
+
+@pytest.mark.parametrize("kind", ["mp3", "m4a", "webm", "ogg", "wav"])
+def test_every_phone_format_decodes_to_output_pcm(media, kind: str):
+    path = media(kind, seconds=1.5)
+    info = probe(path, 10 * 2**20, 600)
+    assert info.duration_s == pytest.approx(1.5, abs=0.1)
+    pcm = np.concatenate(list(decode(path, RATE)))
+    assert pcm.dtype == np.int16 and abs(len(pcm) / RATE - 1.5) < 0.1
+    spectrum = np.abs(np.fft.rfft(pcm[RATE // 4: RATE // 4 + RATE].astype(np.float32)))
+    assert abs(int(np.argmax(spectrum)) - 440) <= 2  # the 440 Hz tone survived the codec and the resampler
+
+
+def test_non_audio_corrupt_oversized_and_too_long_are_refused(tmp_path: Path, media):
+    text = tmp_path / "note.mp3"
+    text.write_text("không phải âm thanh " * 100)
+    with pytest.raises(MediaError, match="file: not a playable audio file"):
+        probe(text, 10 * 2**20, 600)
+    good = media("mp3", 2.0)
+    corrupt = tmp_path / "cut.m4a"
+    corrupt.write_bytes(media("m4a", 2.0, name="whole").read_bytes()[:300])
+    with pytest.raises(MediaError, match="file:"):
+        probe(corrupt, 10 * 2**20, 600)
+    with pytest.raises(MediaError, match="larger than the 0 MB limit"):
+        probe(good, 1000, 600)
+    with pytest.raises(MediaError, match="longer than the 1 s limit"):
+        probe(good, 10 * 2**20, 1)
+    empty = tmp_path / "empty.ogg"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaError, match="empty"):
+        probe(empty, 10 * 2**20, 600)
+
+
+def test_http_stream_relay_with_max_duration(http_server, media):
+    http_server.routes["/radio.mp3"] = (200, "audio/mpeg", media("mp3", 3.0).read_bytes())
+    assert abs(total(decode(f"{http_server.url}/radio.mp3", RATE, max_seconds=1.0)) - RATE) <= 1
+    stop = threading.Event()
+    stop.set()
+    assert total(decode(f"{http_server.url}/radio.mp3", RATE, stop)) < RATE  # stops at once
+
+
+def test_hls_stream(tmp_path: Path, http_server):
+    hls = tmp_path / "hls"
+    hls.mkdir()
+    rate = 48000
+    with av.open(str(hls / "index.m3u8"), "w", format="hls", options={"hls_time": "1", "hls_list_size": "0"}) as out:
+        stream = out.add_stream("aac", rate=rate, layout="mono")
+        t = np.arange(3 * rate) / rate
+        pcm = (np.sin(2 * np.pi * 440 * t) * 0.3).astype(np.float32)
+        for i in range(0, len(pcm), 1024):
+            frame = av.AudioFrame.from_ndarray(pcm[i:i + 1024].reshape(1, -1), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = rate, i, Fraction(1, rate)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    for f in hls.iterdir():
+        http_server.routes[f"/live/{f.name}"] = (200, "application/vnd.apple.mpegurl" if f.suffix == ".m3u8" else "video/mp2t",
+                                                 f.read_bytes())
+    assert abs(total(decode(f"{http_server.url}/live/index.m3u8", RATE)) / RATE - 3.0) < 0.2
+
+
+def test_a_stream_that_never_answers_or_is_missing_fails_clearly(silent_port: int, http_server):
+    with pytest.raises(MediaError, match="cannot open"):
+        total(decode(f"http://127.0.0.1:{silent_port}/radio", RATE, timeout_s=0.5))
+    with pytest.raises(MediaError, match="cannot open"):
+        total(decode(f"{http_server.url}/gone.mp3", RATE, timeout_s=2))
+
+
+def test_wav_sink_writes_what_was_played(tmp_path: Path):
+    sink = WavSink(tmp_path / "out", realtime=False)
+    sink.open("b1", RATE)
+    sink.write(np.full(RATE // 2, 1000, dtype=np.int16))
+    path = Path(sink.close())
+    assert path.name.endswith("-b1.wav") and not list((tmp_path / "out").glob("*.part"))
+    with wave.open(str(path)) as wav:
+        assert (wav.getnframes(), wav.getframerate(), wav.getnchannels()) == (RATE // 2, RATE, 1)
+    assert apply_volume(np.array([10000], dtype=np.int16), 50)[0] == 2500
+
+
+PLAY = """
+import numpy as np
+from audio.media import tone
+from audio.player import PyAudioSink
+sink = PyAudioSink("default")
+sink.open("t", 44100)
+sink.write(tone(440, 1.0, 44100))
+print(sink.close())
+"""
+
+
+def test_pyaudio_plays_through_portaudio_to_alsa_file_plugin(tmp_path: Path):
+    """No sound card: ALSA's `file` plugin over the null PCM is the default device, and
+    what PortAudio played lands in a WAV the test reads."""
+    out = tmp_path / "played.wav"
+    (tmp_path / ".asoundrc").write_text(
+        f'pcm.!default {{\n type file\n slave.pcm "null"\n file "{out}"\n format "wav"\n}}\n')
+    env = dict(os.environ, HOME=str(tmp_path))
+    env.pop("ALSA_CONFIG_PATH", None)
+    done = subprocess.run([sys.executable, "-c", PLAY], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "device:default"
+    with wave.open(str(out)) as wav:
+        rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
+    pcm = np.frombuffer(frames, dtype="<i2")
+    assert rate == 44100 and abs(len(pcm) - 44100) < 4096
+    assert abs(int(np.argmax(np.abs(np.fft.rfft(pcm[:44100].astype(np.float32))))) - 440) <= 2

@@ -1,0 +1,72 @@
+"""The Vietnamese normaliser on real commune and district news, and its number rules."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from audio.normalize import normalize
+from audio.numbers_vi import cardinal, number, ordinal, roman
+
+COMMUNE_NEWS = [
+    # (typed announcement, phrases that must be in what is spoken)
+    ("UBND xã Định Hưng thông báo: từ 7h30 ngày 5/10/2023, Trạm y tế xã tổ chức tiêm vắc xin cho trẻ em dưới 5 tuổi "
+     "tại nhà văn hóa thôn. Đề nghị phụ huynh mang theo CCCD và sổ tiêm chủng.",
+     ["ủy ban nhân dân xã Định Hưng", "bảy giờ ba mươi phút", "ngày năm tháng mười năm hai nghìn không trăm hai mươi ba",
+      "dưới năm tuổi", "căn cước công dân"]),
+    ("Kỳ họp thứ 4 HĐND xã khóa XX diễn ra ngày 14/7. Tổng thu ngân sách quý III đạt 5.628 triệu đồng, bằng 45,3% kế hoạch.",
+     ["họp thứ tư", "hội đồng nhân dân xã khóa hai mươi", "ngày mười bốn tháng bảy", "quý ba",
+      "năm nghìn sáu trăm hai mươi tám triệu đồng", "bốn mươi lăm phẩy ba phần trăm"]),
+    ("BCĐ CĐS huyện Yên Định yêu cầu các thôn hoàn thành trước 11h thứ 6. Mức hỗ trợ 50.000 đồng/người; "
+     "mọi thắc mắc xin gọi 0912 345 678.",
+     ["ban chỉ đạo chuyển đổi số huyện Yên Định", "mười một giờ thứ sáu", "năm mươi nghìn đồng một người",
+      "không chín một hai ba bốn năm sáu bảy tám"]),
+    ("Dự báo đêm nay nhiệt độ thấp nhất 12-14°C, gió giật 60 km/h, lượng mưa 105 mm. MTTQ xã kêu gọi bà con chằng chống nhà cửa.",
+     ["mười hai đến mười bốn độ C", "sáu mươi ki lô mét trên giờ", "một trăm linh năm mi li mét", "mặt trận tổ quốc xã"]),
+    ("Thực hiện Thông tư 39/2020/TT-BTTTT, đài truyền thanh xã tiếp phát chương trình VOV1 từ 06:00-06:30 hằng ngày; "
+     "lần thứ 1 vào ngày 21/4/2024, 21 hộ đã đăng ký với 24 ha lúa.",
+     ["ba mươi chín năm hai nghìn không trăm hai mươi", "thông tư bộ thông tin và truyền thông",
+      "sáu giờ đến sáu giờ ba mươi", "lần thứ nhất", "ngày hai mươi mốt tháng tư", "hai mươi mốt hộ", "hai mươi tư héc ta"]),
+]
+
+
+@pytest.mark.parametrize("text,expected", COMMUNE_NEWS)
+def test_commune_news_is_spelled_out(text: str, expected: list[str]):
+    spoken = normalize(text)
+    assert not re.search(r"\d", spoken), spoken
+    for phrase in expected:
+        assert phrase in spoken, f"{phrase!r} not in {spoken!r}"
+
+
+@pytest.mark.parametrize("n,words", [
+    (0, "không"), (5, "năm"), (10, "mười"), (11, "mười một"), (14, "mười bốn"), (15, "mười lăm"), (21, "hai mươi mốt"),
+    (24, "hai mươi tư"), (25, "hai mươi lăm"), (105, "một trăm linh năm"), (110, "một trăm mười"),
+    (1005, "một nghìn không trăm linh năm"), (2050, "hai nghìn không trăm năm mươi"), (5628, "năm nghìn sáu trăm hai mươi tám"),
+    (1_000_000, "một triệu"), (3_000_021, "ba triệu không trăm hai mươi mốt"), (10_000_000_000, "mười tỷ"),
+    (1_000_000_000_000, "một nghìn tỷ"),
+])
+def test_cardinals_follow_the_mot_lam_tu_linh_rules(n: int, words: str):
+    assert cardinal(n) == words
+
+
+def test_decimal_comma_thousands_dot_ordinals_and_roman():
+    assert number("45,3") == "bốn mươi lăm phẩy ba"
+    assert number("0,05") == "không phẩy không năm"
+    assert number("1.500.000") == "một triệu năm trăm nghìn"
+    assert ordinal(1) == "nhất" and ordinal(4) == "tư" and ordinal(2) == "hai"
+    assert roman("III") == 3 and roman("XIV") == 14 and roman("IIII") is None
+
+
+def test_technician_extends_the_abbreviation_table():
+    assert normalize("Họp KDC số 3") == "Họp khu dân cư số ba"
+    assert normalize("Hội ND thôn", {"ND": "nông dân"}) == "Hội nông dân thôn"
+
+
+def test_cli_tts_normalize_leaves_no_digits():
+    out = subprocess.run([sys.executable, "-m", "controller", "tts", "normalize",
+                          "UBND xã: ngày 2/9/2025 lúc 8h, 1.234 người, 3,5%, thứ 7, sđt 0987654321"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "ủy ban nhân dân xã" in out and "ngày hai tháng chín" in out and "tám giờ" in out
+    assert not re.search(r"\d", out), out

@@ -1,0 +1,109 @@
+"""The engine chain: real espeak-ng, gTTS against a local server standing in for Google,
+the no-network path (fast failure, no 0-byte file, circuit breaker), the cache."""
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.parse
+import sys
+import wave
+from pathlib import Path
+
+from audio.media import decode
+from audio.tts import Breaker, Speech, SpeechFailed, TtsCache, split_sentences
+from audio.tts_engines import EngineFailed, EspeakEngine, GttsEngine
+
+import pytest
+
+def speech(tmp_path: Path, *engines, max_bytes: int = 50 * 2**20) -> Speech:
+    return Speech(list(engines), TtsCache(tmp_path / "cache", max_bytes), breaker_failures=2, breaker_cooldown_s=600)
+
+
+def seconds(path: Path) -> float:
+    return sum(len(b) for b in decode(path, 16000)) / 16000
+
+
+def test_espeak_speaks_vietnamese_to_a_cached_wav(tmp_path: Path):
+    chain = speech(tmp_path, EspeakEngine("vi"))
+    first = chain.render_all("Xin chào bà con, 7h30 họp thôn.")
+    assert len(first) == 1 and first[0].suffix == ".wav" and seconds(first[0]) > 1.0
+    again = chain.render_all("Xin chào bà con, 7h30 họp thôn.")
+    assert again == first  # served from the cache, keyed by engine, voice and normalised text
+    assert chain.cache.stats()["entries"] == 1
+
+
+def test_gtts_local_server(tmp_path: Path, http_server, media):
+    mp3 = media("mp3", 1.0).read_bytes()
+    http_server.serve_google(mp3)
+    engine = GttsEngine("vi", timeout_s=2, base_url=http_server.url)
+    chain = speech(tmp_path, engine, EspeakEngine("vi"))
+    [path] = chain.render_all("Thông báo của UBND xã.")
+    assert path.suffix == ".mp3" and path.read_bytes() == mp3
+    form = urllib.parse.parse_qs(http_server.requests[0][1].decode())
+    text, lang = json.loads(json.loads(form["f.req"][0])[0][0][1])[:2]
+    assert (text, lang) == ("Thông báo của ủy ban nhân dân xã.", "vi")  # the normalised text went to the server
+
+
+def test_no_network_fails_fast_falls_back_and_opens_the_breaker(tmp_path: Path, closed_port: int):
+    gtts = GttsEngine("vi", timeout_s=1, base_url=f"http://127.0.0.1:{closed_port}")
+    chain = speech(tmp_path, gtts, EspeakEngine("vi"))
+    for text in ("Câu thứ nhất.", "Câu thứ hai."):
+        [path] = chain.render_all(text)
+        assert path.suffix == ".wav"  # espeak took over
+    assert chain.breakers["gtts"].state == "open"
+    assert "gTTS" in chain.breakers["gtts"].last_error
+    assert not [p for p in (tmp_path / "cache").iterdir() if p.stat().st_size == 0]
+    chain.render_all("Câu thứ ba.")  # the breaker skips gTTS: still only the first two failures
+    assert chain.breakers["gtts"].count == 2
+
+
+def test_gtts_on_a_link_that_never_answers_times_out(silent_port: int):
+    engine = GttsEngine("vi", timeout_s=0.5, base_url=f"http://127.0.0.1:{silent_port}")
+    with pytest.raises(EngineFailed, match="gTTS"):
+        engine.synthesize("xin chào")
+
+
+def test_all_engines_failing_is_one_clear_error(tmp_path: Path, closed_port: int):
+    chain = speech(tmp_path, GttsEngine("vi", timeout_s=1, base_url=f"http://127.0.0.1:{closed_port}"),
+                   EspeakEngine("vi", binary="espeak-ng-missing"))
+    with pytest.raises(SpeechFailed, match="gtts: .*espeak: espeak-ng-missing is not installed"):
+        chain.render_all("xin chào")
+
+
+def test_breaker_half_opens_after_cooldown():
+    now = [0.0]
+    breaker = Breaker(failures=2, cooldown_s=60, clock=lambda: now[0])
+    breaker.failed("down")
+    assert breaker.allow()
+    breaker.failed("down")
+    assert not breaker.allow() and breaker.state == "open"
+    now[0] = 61
+    assert breaker.allow() and breaker.state == "half-open"
+    breaker.ok()
+    assert breaker.state == "closed"
+
+
+def test_cache_is_bounded(tmp_path: Path):
+    chain = speech(tmp_path, EspeakEngine("vi"), max_bytes=150_000)
+    for i in range(4):
+        chain.render_all(f"Thông báo số {i} của thôn về việc họp dân.")
+    stats = chain.cache.stats()
+    assert stats["bytes"] <= 150_000 or stats["entries"] == 1
+    assert stats["entries"] < 4
+
+
+def test_long_text_is_split_and_rendered_one_part_ahead(tmp_path: Path):
+    text = " ".join(f"Đây là câu số {i} của bản tin." for i in range(1, 6))
+    assert len(split_sentences(text)) == 5
+    chain = speech(tmp_path, EspeakEngine("vi"))
+    parts = list(chain.render(text))
+    assert len(parts) == 5 and len(set(parts)) == 5
+    assert split_sentences("a, " * 200, max_chars=100) and all(len(p) <= 101 for p in split_sentences("a, " * 200, max_chars=100))
+
+
+def test_cli_tts_say_writes_a_wav(tmp_path: Path):
+    out = tmp_path / "say.wav"
+    subprocess.run([sys.executable, "-m", "controller", "tts", "say", "Xin chào thôn Hổ Thôn.", "--out", str(out)],
+                   check=True, capture_output=True, timeout=120)
+    with wave.open(str(out)) as wav:
+        assert wav.getnchannels() == 1 and wav.getnframes() / wav.getframerate() > 1.0

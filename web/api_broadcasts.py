@@ -1,0 +1,172 @@
+"""Broadcast routes on the /api/v1 blueprint: list, queue (text, stream or audio URL as
+JSON; a recorded file as multipart/form-data), cancel, approve from the inbox, reorder,
+and a spoken preview for the phone."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Response as FlaskResponse
+from flask import g, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+from spectree import Response
+from spectree.model_adapter.pydantic_adapter import BaseFile
+
+from controller.commands import Broadcast, CancelBroadcast, CommandError
+from web.api import Error, api, command_error, house, spec
+from web.auth import require
+
+PriorityName = Literal["emergency", "priority", "normal"]
+
+
+class BroadcastIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field("", max_length=64, description="your id (an MQTT retry with the same id is not queued twice)")
+    text: str = Field("", description="announcement text (Vietnamese)")
+    audio_url: str = Field("", description="an audio file to fetch and play")
+    stream_url: str = Field("", description="a radio stream (HTTP/HLS) to relay")
+    priority: PriorityName = Field("normal", description="emergency (khẩn cấp), priority (ưu tiên) or normal (thông thường)")
+    repeat: int = Field(1, ge=1, le=10, description="how many times to play it")
+    at: float | None = Field(None, description="play at this time (epoch seconds); empty = now")
+    duration_s: float | None = Field(None, gt=0, description="streams: stop after this long")
+
+
+class BroadcastUpload(BaseModel):
+    file: BaseFile = Field(description="the recording: MP3, M4A/AAC, WebM/Opus, OGG or WAV")
+    priority: PriorityName = "normal"
+    repeat: int = Field(1, ge=1, le=10)
+    at: float | None = None
+    id: str = Field("", max_length=64)
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    kind: Literal["text", "audio", "stream"]
+    text: str
+    priority: PriorityName
+    repeat: int
+    at: float | None
+    state: str
+    created: float
+    who: str
+
+
+class LogRecord(BaseModel):
+    id: str
+    source: str
+    who: str
+    priority: str
+    started: float | None
+    ended: float
+    outcome: Literal["played", "preempted", "failed"]
+    reason: str
+
+
+class Listing(BaseModel):
+    playing: Item | None
+    queue: list[Item]
+    inbox: list[Item]
+    log: list[LogRecord]
+
+
+class Cancelled(BaseModel):
+    id: str
+    cancelled: bool
+
+
+class Approve(BaseModel):
+    at: float | None = Field(None, description="play at this time (epoch seconds); empty = now")
+
+
+class Order(BaseModel):
+    ids: list[str] = Field(min_length=1, description="queued item ids in the order they should play")
+
+
+class PreviewIn(BaseModel):
+    text: str = Field(min_length=1, description="the text to hear")
+
+
+def _service() -> Any:
+    service = house().broadcasts
+    if service is None:
+        raise CommandError("the audio part is not running; see `langso status`", 503)
+    return service
+
+
+@api.get("/broadcasts")
+@spec.validate(resp=Response(HTTP_200=Listing, HTTP_401=Error, HTTP_403=Error, HTTP_503=Error), tags=["broadcasts"])
+@require("broadcast")
+def list_broadcasts():
+    """What plays, the queue in order, the inbox awaiting the village head, the proof-of-broadcast log."""
+    try:
+        return jsonify(_service().listing())
+    except CommandError as err:
+        return command_error(err)
+
+
+@api.post("/broadcasts")
+@spec.validate(json=BroadcastIn, form=BroadcastUpload,
+               resp=Response(HTTP_201=Item, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_409=Error,
+                             HTTP_413=Error, HTTP_503=Error), tags=["broadcasts"])
+@require("broadcast")
+def create_broadcast():
+    """Queue an announcement: JSON (text, stream_url or audio_url) or multipart with an audio `file`."""
+    try:
+        if request.context.form is not None:  # type: ignore[attr-defined]
+            form: BroadcastUpload = request.context.form  # type: ignore[attr-defined]
+            path = _service().save_upload(form.file.stream, form.file.filename or "")
+            command = Broadcast(id=form.id, audio_path=path, priority=form.priority, repeat=form.repeat, at=form.at, actor=g.actor)
+        else:
+            body: BroadcastIn = request.context.json  # type: ignore[attr-defined]
+            command = Broadcast(id=body.id, text=body.text, audio_url=body.audio_url, stream_url=body.stream_url,
+                                priority=body.priority, repeat=body.repeat, at=body.at, duration_s=body.duration_s, actor=g.actor)
+        return jsonify(house().handle(command)), 201
+    except CommandError as err:
+        return command_error(err)
+
+
+@api.delete("/broadcasts/<item_id>")
+@spec.validate(resp=Response(HTTP_200=Cancelled, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error), tags=["broadcasts"])
+@require("broadcast")
+def cancel_broadcast(item_id: str):
+    """Cancel a queued item, or stop the one playing."""
+    try:
+        return jsonify(house().handle(CancelBroadcast(item_id, g.actor)))
+    except CommandError as err:
+        return command_error(err)
+
+
+@api.post("/broadcasts/<item_id>/approve")
+@spec.validate(json=Approve, resp=Response(HTTP_200=Item, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error), tags=["broadcasts"])
+@require("broadcast")
+def approve_broadcast(item_id: str):
+    """The village head lets a district bulletin from the inbox play (now, or at `at`)."""
+    try:
+        body = request.context.json  # type: ignore[attr-defined]
+        return jsonify(_service().approve(item_id, str(g.actor), body.at if body else None))
+    except CommandError as err:
+        return command_error(err)
+
+
+@api.post("/broadcasts/order")
+@spec.validate(json=Order, resp=Response(HTTP_200=Listing, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error),
+               tags=["broadcasts"])
+@require("broadcast")
+def order_broadcasts():
+    """Reorder queued items (e.g. priority items that collided): they play in the order of `ids`."""
+    try:
+        return jsonify(_service().reorder(request.context.json.ids, str(g.actor)))  # type: ignore[attr-defined]
+    except CommandError as err:
+        return command_error(err)
+
+
+@api.post("/broadcasts/preview")
+@spec.validate(json=PreviewIn, resp=Response(HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_503=Error), tags=["broadcasts"])
+@require("broadcast")
+def preview_broadcast():
+    """The text as it will be spoken, as a small MP3 (audio/mpeg) for the phone's preview button."""
+    try:
+        audio = _service().preview(request.context.json.text)  # type: ignore[attr-defined]
+    except CommandError as err:
+        return command_error(err)
+    return FlaskResponse(audio, mimetype="audio/mpeg")
