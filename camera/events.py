@@ -106,3 +106,15 @@ class EventStore:
         if rows or removed:
             logger.info("camera events repaired closed=%d partial_clips_removed=%d", len(rows), removed)
         return len(rows)
+
+    # retention ------------------------------------------------------------------
+    def closed_before(self, before: float, limit: int = 500) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM camera_events WHERE closed = 1 AND start < ? ORDER BY id LIMIT ?", (before, limit))
+        return [_event(r) for r in rows]
+
+    def oldest_clips(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM camera_events WHERE closed = 1 AND clip IS NOT NULL ORDER BY id LIMIT ?", (limit,))
+        return [_event(r) for r in rows]
+
+    def delete(self, event_id: int) -> None:
+        self.db.execute("DELETE FROM camera_events WHERE id = ?", (event_id,))

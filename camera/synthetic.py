@@ -65,7 +65,7 @@ def render(scene: Scene, index: int, background: np.ndarray, rng: np.random.Gene
         x, y, w, h = box
         x0, x1 = max(x, 0), min(x + w, WIDTH)
         img[y + h // 6:y + h, x0:x1] = 35                       # body
-        hx0, hx1 = max(x + w // 4, 0), min(x + 3 * w // 4, WIDTH)
+        hx0, hx1 = max(x + w // 4, 0), min(max(x + 3 * w // 4, 0), WIDTH)
         img[y:y + h // 6, hx0:hx1] = 160                         # head
         leg = int(4 * np.sin(t * 8))
         img[y + 2 * h // 3:y + h, max(x0 + leg, 0):max(x0 + leg + w // 3, 0)] = 60
@@ -112,3 +112,10 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS) -> Path:
 def demo_scene() -> Scene:
     """30 s looped by `langso demo`: two villagers walk past the gate."""
     return Scene(seconds=30, walks=(Walk(3.0), Walk(17.0, speed=-80, y=230, height=120)))
+
+
+def ensure_demo_video(path: Path) -> Path:
+    """The demo camera's looped clip, made once on first start (about 3 s of CPU)."""
+    if not path.exists():
+        write_scene(demo_scene(), path)
+    return path

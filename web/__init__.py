@@ -28,6 +28,7 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from web.api import api, spec
+    import web.api_events  # noqa: F401  camera events routes on the api blueprint
 
     app.register_blueprint(api)
     spec.register(app)
