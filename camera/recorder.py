@@ -11,6 +11,7 @@ import io
 import logging
 from collections import deque
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from camera.sources import Frame, Packet
 logger = logging.getLogger(__name__)
 
 PART = ".part"
+GLOBAL_HEADER = 1 << 22   # AV_CODEC_FLAG_GLOBAL_HEADER
 
 
 class PacketRing:
@@ -67,6 +69,8 @@ class ClipWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._out = av.open(str(self.part), "w", format="mp4", options={"movflags": "+faststart"})
         self._stream = self._out.add_stream_from_template(template)
+        if template.codec_context.is_encoder:  # our own encoder: its SPS/PPS exist only in the codec context
+            self._stream.codec_context.extradata = template.codec_context.extradata
         self._base: int | None = None
         self._last_dts = -1
         self.until: float | None = None
@@ -113,22 +117,28 @@ class FrameEncoder:
     def __init__(self, width: int, height: int, fps: float):
         import av
 
-        self._sink = av.open(io.BytesIO(), "w", format="mp4")  # gives the stream MP4's global header
+        self._sink = av.open(io.BytesIO(), "w", format="mp4")  # never written: only holds the stream (the template)
         self.stream = self._sink.add_stream("libx264", rate=round(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
         self.stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
+        self.stream.codec_context.flags |= GLOBAL_HEADER  # SPS/PPS as MP4 extradata (avcC), not in-band
         self._fps = fps
         self._first: float | None = None
+        self._last_pts = -1
 
     def encode(self, frame: Frame) -> list[Packet]:
         picture = frame.picture().reformat(width=self.stream.width, height=self.stream.height, format="yuv420p")
         if self._first is None:
             self._first = frame.t
-        picture.pts = round((frame.t - self._first) * self._fps)
-        picture.time_base = self.stream.codec_context.time_base
+        rate = round(self._fps)
+        picture.pts = round((frame.t - self._first) * rate)
+        if picture.pts <= self._last_pts:  # faster source than `fps`: drop, never send a pts twice
+            return []
+        self._last_pts = picture.pts
+        picture.time_base = Fraction(1, rate)
         out = []
         for p in self.stream.encode(picture):
-            tb = p.time_base
+            tb = p.time_base or Fraction(1, rate)
             t = self._first + float(p.pts * tb)
             out.append(Packet(t, bytes(p), p.pts, p.dts if p.dts is not None else p.pts, p.is_keyframe, tb))
         return out

@@ -109,6 +109,18 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS) -> Path:
     return path
 
 
+# the labelled scene set of the tests and bench/: name -> scene (ground truth: Scene.walks)
+LABELLED_SCENES: dict[str, Scene] = {
+    "noise": Scene(seconds=20, noise=5.0, seed=2),
+    "lights": Scene(seconds=24, lights=((5, 60), (11, -60), (17, 40)), seed=3),
+    "dusk": Scene(seconds=30, dusk=(3, 20, 70), seed=4),
+    "birds": Scene(seconds=20, birds=(3, 7.5, 12, 15.2), seed=5),
+    "one-walker": Scene(seconds=20, walks=(Walk(4),), seed=6),
+    "walkers-with-gaps": Scene(seconds=60, walks=(Walk(2), Walk(18, speed=-90, y=240), Walk(38, speed=60, height=80)), seed=7),
+    "walk-in-lights-and-birds": Scene(seconds=30, walks=(Walk(12, speed=80),), lights=((4, 50),), birds=(6, 22), seed=8),
+}
+
+
 def demo_scene() -> Scene:
     """30 s looped by `langso demo`: two villagers walk past the gate."""
     return Scene(seconds=30, walks=(Walk(3.0), Walk(17.0, speed=-80, y=230, height=120)))

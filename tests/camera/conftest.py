@@ -1,0 +1,104 @@
+"""Camera fixtures: labelled synthetic scenes encoded with PyAV's libx264, OpenCV's real
+sample clips (Debian's opencv-doc, copied at set-up, never committed), a real RTSP
+server (gst-rtsp-server) on loopback."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from camera.synthetic import LABELLED_SCENES as SCENES, write_scene
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+HERE = Path(__file__).parent
+
+
+
+@pytest.fixture(scope="session")
+def scene_video(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """scene_video(name) -> an H.264 MP4 of SCENES[name], made once per session."""
+    root = tmp_path_factory.mktemp("scenes")
+
+    def make(name: str) -> Path:
+        path = root / f"{name}.mp4"
+        if not path.exists():
+            write_scene(SCENES[name], path)
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def opencv_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """opencv_clip("vtest.avi") -> a copy of OpenCV's sample clip from opencv-doc."""
+    root = tmp_path_factory.mktemp("opencv")
+
+    def copy(name: str) -> Path:
+        source = OPENCV_DATA / name
+        if not source.exists():
+            raise AssertionError(f"{source} missing: install Debian's opencv-doc (make test does)")
+        target = root / name
+        if not target.exists():
+            shutil.copy(source, target)
+        return target
+
+    return copy
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RtspServer:
+    """gst-rtsp-server serving FILE at rtsp://127.0.0.1:PORT/cam; stop() and start() again
+    on the same port make a camera that drops and comes back."""
+
+    def __init__(self, video: Path, auth: tuple[str, str] | None = None):
+        self.video, self.auth = video, auth
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, user: str = "", password: str = "") -> str:
+        cred = f"{user}:{password}@" if user else ""
+        return f"rtsp://{cred}127.0.0.1:{self.port}/cam"
+
+    def start(self) -> "RtspServer":
+        args = ["/usr/bin/python3", str(HERE / "rtsp_server.py"), str(self.port), str(self.video), *(self.auth or ())]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if b"ready" not in line:
+            raise AssertionError(f"RTSP server did not start: {line!r} (needs gir1.2-gst-rtsp-server-1.0, python3-gi)")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise AssertionError("RTSP server not listening")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def rtsp_server(scene_video: Callable[[str], Path]) -> Iterator[Callable[..., RtspServer]]:
+    servers: list[RtspServer] = []
+
+    def start(scene: str = "walkers-with-gaps", auth: tuple[str, str] | None = None) -> RtspServer:
+        server = RtspServer(scene_video(scene), auth).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
