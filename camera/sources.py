@@ -54,6 +54,11 @@ def redact(url: str) -> str:
     return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
+def _why(err: Exception) -> str:
+    """The error without the URL PyAV appends (it carries the camera's password)."""
+    return getattr(err, "strerror", None) or redact(str(err))
+
+
 def grey_of(frame: Any) -> np.ndarray:
     """The luma plane of a decoded frame as a numpy view (no colour conversion)."""
     if frame.format.name in Y_PLANE_FORMATS:
@@ -90,9 +95,9 @@ class PyavSource:
         except FileNotFoundError:
             raise CameraError(f"{self.name}: no such file or device; check the camera's source") from None
         except av.error.HTTPUnauthorizedError as err:
-            raise CameraError(f"{self.name}: the camera refused the user name or password ({err})") from None
+            raise CameraError(f"{self.name}: the camera refused the user name or password ({_why(err)})") from None
         except (av.error.FFmpegError, OSError) as err:
-            raise CameraError(f"{self.name}: cannot open ({err})") from None
+            raise CameraError(f"{self.name}: cannot open ({_why(err)})") from None
         if not container.streams.video:
             container.close()
             raise CameraError(f"{self.name}: has no video stream")
@@ -138,7 +143,7 @@ class PyavSource:
             except av.error.EOFError:
                 pass
             except (av.error.FFmpegError, OSError) as err:
-                raise CameraError(f"{self.name}: stream broke ({err})") from None
+                raise CameraError(f"{self.name}: stream broke ({_why(err)})") from None
             if not self.loop:
                 return
             container.seek(0)

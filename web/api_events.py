@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Response as FlaskResponse
-from flask import jsonify, send_file, url_for
+from flask import jsonify, request, url_for
 from pydantic import BaseModel, Field
 from spectree import Response
 
@@ -85,7 +85,14 @@ def _file(event_id: int, key: str, mimetype: str) -> FlaskResponse | tuple[Any, 
     if not path or not Path(path).is_file():
         what = "clip" if key == "clip" else "snapshot"
         return jsonify(error=f"event {event_id} has no {what} (still recording, not recorded, or removed by retention)"), 404
-    return send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
+    # read into memory (clips are a few MB): spectree reads the body of every response, which a
+    # streamed send_file cannot give; werkzeug still answers Range / If-None-Match from it
+    file = Path(path)
+    data = file.read_bytes()
+    response = FlaskResponse(data, mimetype=mimetype)
+    response.set_etag(f"{event_id}-{file.stat().st_mtime_ns}")
+    response.cache_control.max_age = 3600
+    return response.make_conditional(request, accept_ranges=True, complete_length=len(data))
 
 
 @api.get("/events/<int:event_id>/snapshot.jpg")
