@@ -88,6 +88,8 @@ class RtspServer:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
 
 
 @pytest.fixture
