@@ -93,11 +93,15 @@ class MotionDetector:
         if abs(offset) > JUMP:
             self._relearn(small)
             return Motion(suppressed="lighting")
+        limit = self.settings.max_area * self.pixels
+        raw = cv2.absdiff(small, cv2.convertScaleAbs(background))
+        _, raw = cv2.threshold(raw, self.settings.threshold, 255, cv2.THRESH_BINARY)
         diff = cv2.absdiff(small, cv2.convertScaleAbs(background, beta=offset))
         _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY)
         if self._mask is not None:
             changed = cv2.bitwise_and(changed, self._mask)
-        if cv2.countNonZero(changed) > self.settings.max_area * self.pixels:
+        # most of the picture changed, as it is or after the mean shift: a lamp, not a walker
+        if cv2.countNonZero(raw) > limit or cv2.countNonZero(changed) > limit:
             self._relearn(small)
             return Motion(suppressed="lighting")
         changed = cv2.dilate(changed, self._kernel, iterations=2)
