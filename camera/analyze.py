@@ -21,7 +21,7 @@ def analyze(video: Path, camera: CameraConfig | None = None, record_dir: Path | 
     camera = camera or CameraConfig(name="analyze", source=str(video))
     started = time.monotonic()
     logger.info("analyze start video=%s record=%s", video, record_dir)
-    source = PyavSource(str(video))
+    source = PyavSource(str(video), packets=record_dir is not None)
     pipeline = CameraPipeline(camera, clip_dir=record_dir, persons=PersonDetector())
     stop = threading.Event()
     try:

@@ -71,8 +71,9 @@ class PyavSource:
     """RTSP, USB (/dev/videoN through v4l2) or a file, decoded with PyAV."""
 
     def __init__(self, url: str, *, loop: bool = False, realtime: bool = False, timeout_s: float = 10.0,
-                 demux_only: bool = False):
+                 demux_only: bool = False, packets: bool = True):
         self.url = url
+        self.packets = packets  # False: frames only (nothing records, no packet copies)
         self.name = redact(url)
         self.loop = loop
         self.realtime = realtime
@@ -131,7 +132,7 @@ class PyavSource:
                         wait = started + t - time.monotonic()
                         if wait > 0 and stop.wait(wait):
                             return
-                    if self.copy_template is not None:
+                    if self.packets and self.copy_template is not None:
                         yield Packet(t, bytes(packet), ts - first, (packet.dts if packet.dts is not None else ts) - first,
                                      packet.is_keyframe, tb)
                     if self.demux_only:

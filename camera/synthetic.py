@@ -85,9 +85,11 @@ def render(scene: Scene, index: int, background: np.ndarray, rng: np.random.Gene
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def write_scene(scene: Scene, path: Path, gop: int = FPS) -> Path:
-    """Encode `scene` as H.264 (yuv420p, keyframe every `gop` frames) in an MP4."""
+def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] = (WIDTH, HEIGHT)) -> Path:
+    """Encode `scene` as H.264 (yuv420p, keyframe every `gop` frames) in an MP4, drawn at
+    640x360 and scaled to `size` (e.g. (1280, 720) for a main stream)."""
     import av
+    import cv2
 
     rng = np.random.default_rng(scene.seed)
     background = _background(rng)
@@ -95,10 +97,12 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS) -> Path:
     tmp = path.with_name(path.name + ".part")
     with av.open(str(tmp), "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(gop), "crf": "23"}
         for i in range(int(scene.seconds * FPS)):
             grey = render(scene, i, background, rng)
+            if size != (WIDTH, HEIGHT):
+                grey = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
             frame = av.VideoFrame.from_ndarray(np.stack([grey] * 3, axis=-1), format="rgb24")
             frame.pts = i
             for packet in stream.encode(frame):
