@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -48,6 +48,21 @@ def opencv_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pat
         return target
 
     return copy
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """wait_for(check, timeout=60, what="") -> check()'s first truthy value (polls every 0.1 s)."""
+    def wait(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what or check}")
+
+    return wait
 
 
 def free_port() -> int:

@@ -4,11 +4,10 @@ camera status, latest picture, self-test; a camera that cannot be reached."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,16 +15,6 @@ import pytest
 
 from camera.synthetic import Scene, Walk, write_scene
 from controller.client import Client
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what or check}")
 
 
 def get(url: str, token: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -44,7 +33,7 @@ def quick_walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_scene(Scene(seconds=8, walks=(Walk(1.0, speed=200),), seed=11), tmp_path_factory.mktemp("v") / "walk.mp4")
 
 
-def test_file_camera_events_api_and_bus(make_config, start_app, quick_walk: Path):
+def test_file_camera_events_api_and_bus(make_config, start_app, quick_walk: Path, wait_for):
     config = make_config(cameras=[{"name": "cong-lang", "source": str(quick_walk), "pre_s": 1, "post_s": 1}])
     seen: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
     app = start_app(config)
@@ -105,7 +94,7 @@ def test_events_api_scopes_and_bad_input(make_config, start_app, quick_walk: Pat
     assert get(app.url + "/api/v1/events/..%2F..%2Fcli.json/clip.mp4", reader)[0] == 404
 
 
-def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config, start_app):
+def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config, start_app, wait_for):
     app = start_app(make_config(cameras=[{"name": "ho-ca", "source": "rtsp://user:secret@127.0.0.1:9/none"}]))
     api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
     problems = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")

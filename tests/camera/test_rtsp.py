@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from camera.errors import CameraError
 from camera.sources import Frame, Packet, PyavSource
 from controller.client import Client
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_rtsp_source_gives_frames_and_h264_packets(rtsp_server):
@@ -51,7 +40,7 @@ def test_wrong_credentials_give_a_clear_error(rtsp_server):
     ok.close()
 
 
-def test_camera_drops_and_comes_back(make_config, start_app, rtsp_server):
+def test_camera_drops_and_comes_back(make_config, start_app, rtsp_server, wait_for):
     server = rtsp_server("walkers-with-gaps")
     app = start_app(make_config(cameras=[{"name": "duong-lang", "source": server.url(), "pre_s": 2, "post_s": 1}]))
     api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
