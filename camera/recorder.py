@@ -107,6 +107,8 @@ class ClipWriter:
     def abort(self) -> None:
         try:
             self._out.close()
+        except Exception as err:  # closing writes the trailer: it fails for the same reason
+            logger.warning("clip abort path=%s error=%r", self.part, str(err))
         finally:
             self.part.unlink(missing_ok=True)
 
@@ -187,17 +189,31 @@ class Recorder:
         for key, writer in list(self._writers.items()):
             if writer.until is not None and packet.t > writer.until:
                 done.append(self._close(key))
-            else:
+                continue
+            try:
                 writer.write(packet)
+            except Exception as err:  # disk full, I/O error: this clip is lost, the event and camera go on
+                logger.error("clip write failed key=%s error=%r", key, str(err))
+                self._writers.pop(key)
+                writer.abort()
+                done.append(FinishedClip(key, None))
         return done
 
     def start(self, key: Any, path: Path, t0: float) -> None:
         if self.template is None:
             logger.warning("clip not started key=%s reason=no-stream-yet", key)
             return
-        writer = ClipWriter(path, self.template)
-        for packet in self.ring.since(t0 - self.pre_s):
-            writer.write(packet)
+        writer = None
+        try:
+            writer = ClipWriter(path, self.template)
+            for packet in self.ring.since(t0 - self.pre_s):
+                writer.write(packet)
+        except Exception as err:  # disk full, I/O error: the event goes on without a clip
+            logger.error("clip failed key=%s error=%r", key, str(err))
+            if writer is not None:
+                writer.abort()
+            Path(str(path) + PART).unlink(missing_ok=True)
+            return
         self._writers[key] = writer
         logger.info("clip started key=%s path=%s", key, path)
 

@@ -83,7 +83,7 @@ class CameraWorker:
                 self.error = f"{type(err).__name__}: {err}"
             finally:
                 source.close()
-                self.pipeline.finish()
+                self._finish()
                 if self.connected:
                     self.reconnects += 1
                 self.connected = False
@@ -95,7 +95,13 @@ class CameraWorker:
             failures += 1
             logger.warning("camera down camera=%s error=%r retry_s=%d", self.camera.name, self.error, wait)
             self.stop.wait(wait)
-        self.pipeline.finish()
+        self._finish()
+
+    def _finish(self) -> None:
+        try:
+            self.pipeline.finish()
+        except Exception:  # the database or the disk failed: say so, keep the thread alive
+            logger.exception("camera events not closed camera=%s", self.camera.name)
 
     def _read(self, source: Any) -> None:
         raw = None

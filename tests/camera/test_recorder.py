@@ -102,3 +102,26 @@ def test_partial_clip_never_looks_whole(scene_video: Callable[[str], Path], tmp_
         assert not (tmp_path / "7.mp4").exists() and (tmp_path / "7.mp4.part").exists()
         assert writer.close() == tmp_path / "7.mp4"
     assert len(packets_of(tmp_path / "7.mp4")) == 15
+
+
+def test_disk_full_loses_only_the_clips(scene_video: Callable[[str], Path], tmp_path: Path):
+    """Files may not grow past 100 kB (RLIMIT_FSIZE, as a full card): analyze still
+    reports every event, with no clip, and no partial file is left."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    out = tmp_path / "rec"
+    proc = subprocess.run([sys.executable, "-m", "controller", "camera", "analyze", str(scene_video("walkers-with-gaps")),
+                           "--json", "--record", str(out)], capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    events = json.loads(proc.stdout)["events"]
+    assert len(events) == 3 and all(e["clip"] is None for e in events)
+    assert all(Path(e["snapshot"]).exists() for e in events)
+    assert not list(out.glob("*.part")) and not list(out.glob("*.mp4"))
+    assert "clip failed" in proc.stderr or "clip write failed" in proc.stderr
