@@ -21,13 +21,13 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="session")
 def scene_video(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """scene_video(name) -> an H.264 MP4 of SCENES[name], made once per session."""
+    """scene_video(name, size=(640, 360)) -> an H.264 MP4 of SCENES[name], made once per session."""
     root = tmp_path_factory.mktemp("scenes")
 
-    def make(name: str) -> Path:
-        path = root / f"{name}.mp4"
+    def make(name: str, size: tuple[int, int] = (640, 360)) -> Path:
+        path = root / f"{name}-{size[0]}x{size[1]}.mp4"
         if not path.exists():
-            write_scene(SCENES[name], path)
+            write_scene(SCENES[name], path, size=size)
         return path
 
     return make
@@ -111,8 +111,9 @@ class RtspServer:
 def rtsp_server(scene_video: Callable[[str], Path]) -> Iterator[Callable[..., RtspServer]]:
     servers: list[RtspServer] = []
 
-    def start(scene: str = "walkers-with-gaps", auth: tuple[str, str] | None = None) -> RtspServer:
-        server = RtspServer(scene_video(scene), auth).start()
+    def start(scene: str = "walkers-with-gaps", auth: tuple[str, str] | None = None,
+              size: tuple[int, int] | None = None) -> RtspServer:
+        server = RtspServer(scene_video(scene, size) if size else scene_video(scene), auth).start()
         servers.append(server)
         return server
 

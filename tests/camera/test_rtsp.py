@@ -65,3 +65,22 @@ def test_camera_drops_and_comes_back(make_config, start_app, rtsp_server, wait_f
     wait_for(lambda: "cameras" not in api.request("GET", "/status")["problems"], what="problem cleared")
     # the event open when the camera dropped was closed and kept
     assert all(e["end"] is not None for e in api.request("GET", "/events?since=0")["events"] if e["id"] == first["id"])
+
+
+
+def test_main_stream_is_stream_copied_into_clips(make_config, start_app, rtsp_server, wait_for):
+    """Detection on the 640x360 substream, clips from the 1280x720 main stream (a second
+    RTSP server, the same scene), stream-copied."""
+    import av
+
+    sub, main = rtsp_server("one-walker"), rtsp_server("one-walker", size=(1280, 720))
+    app = start_app(make_config(cameras=[{"name": "cong", "source": sub.url(), "record_source": main.url(),
+                                          "pre_s": 2, "post_s": 1}]))
+    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["clip_url"]], what="a clip")[0]
+    clip = Path(app.house.events.get(event["id"])["clip"])
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 1280, 720)
+        packets = [p for p in container.demux(stream) if p.size]
+    assert packets[0].is_keyframe and len(packets) >= 30
