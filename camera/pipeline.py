@@ -46,6 +46,7 @@ class CameraPipeline:
         self._last_detect = float("-inf")
         self._id: Any = None
         self._best_picture: Any = None
+        self._snapshot: str | None = None
         self._ending: dict[Any, dict[str, Any]] = {}  # events waiting for their clip's post-roll
 
     # feeding ------------------------------------------------------------------
@@ -113,7 +114,7 @@ class CameraPipeline:
             self._id = self.store.open(self.camera.name, self.anchor + track.start, track.score, track.boxes, [])
         else:
             self._id, self._next_id = self._next_id, self._next_id + 1
-        snapshot = self._snapshot(track) if self.clip_dir else None
+        snapshot = self._snapshot = self._write_snapshot(track) if self.clip_dir else None
         if self.recorder is not None and self.clip_dir is not None:
             self.recorder.start(self._id, self.clip_dir / f"{self._id}.mp4", track.start)
         if self.store is not None and snapshot:
@@ -135,11 +136,11 @@ class CameraPipeline:
                 track.tags.append("person")
                 if self.store is not None:
                     self.store.update(self._id, tags=track.tags)
-                self.publish("camera.event", self._payload(self._id, "update", track, None, None))
+                self.publish("camera.event", self._payload(self._id, "update", track, self._snapshot, None))
 
     def _end(self, track: Track) -> None:
         event_id = self._id
-        snapshot = self._snapshot(track) if self.clip_dir else None
+        snapshot = self._write_snapshot(track) if self.clip_dir else None
         self.publish("camera.motion", {"camera": self.camera.name, "on": False})
         if self.store is not None:
             self.store.update(event_id, end=self.anchor + (track.end or track.start), score=track.score,
@@ -169,7 +170,7 @@ class CameraPipeline:
                     event_id, (track.end or track.start) - track.start, track.score, ",".join(track.tags) or "-", clip)
         self.publish("camera.event", payload)
 
-    def _snapshot(self, track: Track) -> str | None:
+    def _write_snapshot(self, track: Track) -> str | None:
         """JPEG of the frame with the most motion, boxes drawn, next to the clip."""
         if self._best_picture is None or self.clip_dir is None:
             return None

@@ -133,7 +133,8 @@ class PyavSource:
                         if wait > 0 and stop.wait(wait):
                             return
                     if self.packets and self.copy_template is not None:
-                        yield Packet(t, bytes(packet), ts - first, (packet.dts if packet.dts is not None else ts) - first,
+                        shift = round(offset / tb) - first  # timestamps keep rising across loops of a file
+                        yield Packet(t, bytes(packet), ts + shift, (packet.dts if packet.dts is not None else ts) + shift,
                                      packet.is_keyframe, tb)
                     if self.demux_only:
                         continue

@@ -53,3 +53,20 @@ def test_demo_camera_clip_is_made_once_and_shows_its_walkers(tmp_path: Path):
     assert ensure_demo_video(path).stat().st_mtime_ns == made
     result = analyze(path)
     assert [round(e["start"]) for e in result["events"]] == [round(w.start) for w in demo_scene().walks]
+
+
+def test_looped_file_keeps_time_and_timestamps_rising(tmp_path: Path):
+    from camera.sources import Frame, Packet
+    from camera.synthetic import Scene, write_scene
+
+    video = write_scene(Scene(seconds=2), tmp_path / "short.mp4")
+    stop = threading.Event()
+    frames, packets = [], []
+    for item in PyavSource(str(video), loop=True).items(stop):
+        (frames if isinstance(item, Frame) else packets).append(item)
+        if len(frames) == 50:  # two and a half loops
+            break
+    assert [round(f.t, 1) for f in frames] == [round(i / 10, 1) for i in range(50)]
+    dts = [p.dts for p in packets]
+    assert dts == sorted(dts) and len(set(dts)) == len(dts)
+    assert sum(p.keyframe for p in packets) >= 4
