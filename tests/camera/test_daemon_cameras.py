@@ -33,10 +33,10 @@ def quick_walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_scene(Scene(seconds=8, walks=(Walk(1.0, speed=200),), seed=11), tmp_path_factory.mktemp("v") / "walk.mp4")
 
 
-def test_file_camera_events_api_and_bus(make_config, start_app, quick_walk: Path, wait_for):
+def test_file_camera_events_api_and_bus(make_config, start_camera_app, quick_walk: Path, wait_for):
     config = make_config(cameras=[{"name": "cong-lang", "source": str(quick_walk), "pre_s": 1, "post_s": 1}])
     seen: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
-    app = start_app(config)
+    app = start_camera_app(config)
     house = app.house
     house.bus.subscribe(lambda topic, p: seen.append((topic, p, house.events.get(p["id"]) if topic == "camera.event" else None)))
     api = Client(app.url, json.loads((Path(config.storage.dir) / "cli.json").read_text())["token"])
@@ -78,8 +78,8 @@ def test_file_camera_events_api_and_bus(make_config, start_app, quick_walk: Path
     assert selftest["cameras"]["ok"] and "cong-lang 640x360" in selftest["cameras"]["detail"]
 
 
-def test_events_api_scopes_and_bad_input(make_config, start_app, quick_walk: Path):
-    app = start_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk)}]))
+def test_events_api_scopes_and_bad_input(make_config, start_camera_app, quick_walk: Path):
+    app = start_camera_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk)}]))
     reader = app.house.store.add_token("ioc", {"events:read"})
     control = app.house.store.add_token("phone", {"control"})
     assert get(app.url + "/api/v1/events", reader)[0] == 200
@@ -94,8 +94,8 @@ def test_events_api_scopes_and_bad_input(make_config, start_app, quick_walk: Pat
     assert get(app.url + "/api/v1/events/..%2F..%2Fcli.json/clip.mp4", reader)[0] == 404
 
 
-def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config, start_app, wait_for):
-    app = start_app(make_config(cameras=[{"name": "ho-ca", "source": "rtsp://user:secret@127.0.0.1:9/none"}]))
+def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config, start_camera_app, wait_for):
+    app = start_camera_app(make_config(cameras=[{"name": "ho-ca", "source": "rtsp://user:secret@127.0.0.1:9/none"}]))
     api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
     problems = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
     assert "ho-ca" in problems and "secret" not in problems
