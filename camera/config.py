@@ -1,7 +1,7 @@
 """Config section owned by the camera wing ([[cameras]])."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class CameraConfig(BaseModel):
@@ -15,3 +15,24 @@ class CameraConfig(BaseModel):
     masks: list[list[tuple[float, float]]] = Field(
         default_factory=list, description="polygons in relative coords [[x,y],...] where motion is ignored"
     )
+    # motion detection (defaults suit a 640x360 substream at 10 fps)
+    fps: float = Field(10.0, gt=0, le=30, description="frames per second looked at for motion (extra frames are skipped)")
+    detect_height: int = Field(144, ge=60, le=360, description="height in px the frame is shrunk to (by an integer factor) before detection")
+    threshold: int = Field(22, ge=5, le=120, description="grey-level change that counts as motion")
+    min_area: float = Field(0.002, gt=0, lt=1, description="smallest moving blob, as a fraction of the frame (birds, insects are smaller)")
+    max_area: float = Field(0.35, gt=0, le=1, description="a change over more than this fraction of the frame is lighting, not motion")
+    start_frames: int = Field(3, ge=1, le=50, description="consecutive motion frames that start an event")
+    quiet_s: float = Field(2.0, ge=0.2, le=60, description="seconds without motion that end an event")
+    person_tags: bool = Field(True, description="tag events with 'person' using OpenCV's HOG people detector")
+    record: bool = Field(True, description="write a clip (.mp4) and a snapshot (.jpg) for each event")
+
+    @field_validator("masks")
+    @classmethod
+    def _masks(cls, masks: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
+        for i, poly in enumerate(masks):
+            if len(poly) < 3:
+                raise ValueError(f"masks[{i}] has {len(poly)} points; a polygon needs at least 3 [x, y] points")
+            for x, y in poly:
+                if not (0 <= x <= 1 and 0 <= y <= 1):
+                    raise ValueError(f"masks[{i}] point [{x}, {y}] is outside 0..1; use coordinates relative to the frame")
+        return masks

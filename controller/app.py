@@ -140,7 +140,30 @@ class App:
         self._on_stop("audio", service.stop)
 
     def _build_camera(self, house: House) -> None:
-        """Camera sources, motion, recorder, events (camera wing): wired with issue 4."""
+        """Camera sources, motion, recorder, events (camera wing): events are stored first,
+        then published on the bus; house.events and house.cameras serve the web and MQTT."""
+        from camera.events import EventStore
+        from camera.service import Cameras
+
+        cfg = self.config
+        store = EventStore(house.store.db)
+        clip_root = Path(cfg.storage.dir) / "clips"
+        store.repair(clip_root)
+        house.events = store
+
+        def report(problem: str) -> None:
+            if problem:
+                house.problems["cameras"] = problem
+            else:
+                house.problems.pop("cameras", None)
+
+        cameras = Cameras(list(cfg.cameras), clip_root, store, house.bus.publish,
+                          cfg.storage.keep_days, cfg.storage.min_free_mb, report=report)
+        house.cameras = cameras
+        house.add_status("cameras", cameras.list)
+        house.add_selftest("cameras", cameras.selftest)
+        cameras.start()
+        self._on_stop("cameras", cameras.stop)
 
     def _build_uplink(self, house: House) -> None:
         """MQTT uplink to the district IOC (issue 6): off when mqtt.host is empty."""

@@ -63,7 +63,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     data = Path(args.data_dir) if args.data_dir else demo_data_dir()
-    config = demo_config(data, args.port)
+    from camera.synthetic import ensure_demo_video  # the demo camera watches a looped synthetic scene
+
+    config = demo_config(data, args.port, sample_video=ensure_demo_video(data / "demo-camera.mp4"))
     logging.getLogger("controller.cli").info("demo starting data_dir=%s url=http://127.0.0.1:%d", data, args.port)
     return App(config).run()
 

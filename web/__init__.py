@@ -29,6 +29,7 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
 
     from web.api import api, spec
     import web.api_broadcasts  # noqa: F401  (broadcast routes on the api blueprint)
+    import web.api_events  # noqa: F401  camera events routes on the api blueprint
 
     app.register_blueprint(api)
     spec.register(app)

@@ -1,0 +1,192 @@
+"""One camera's pipeline, the same for the daemon and `langso camera analyze`:
+frames -> MotionDetector -> EventTracker -> person tags -> Recorder + snapshots ->
+EventStore -> publish(topic, payload). Fed one item at a time by its owner thread."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+
+from camera.config import CameraConfig
+from camera.motion import Motion, MotionDetector, MotionSettings
+from camera.people import MIN_WEIGHT, PersonDetector
+from camera.recorder import FinishedClip, Recorder
+from camera.sources import Frame, Packet
+from camera.tracker import EventTracker, Track
+
+logger = logging.getLogger(__name__)
+
+PERSON_EVERY_S = 1.0    # at most one HOG look a second per event (about 3 ms at 640x360)
+PERSON_MAX_CHECKS = 8   # an event that is no person after 8 looks stays untagged
+PERSON_HITS = 2         # hits needed before an event is tagged "person"
+
+Publish = Callable[[str, dict[str, Any]], None]
+
+
+class CameraPipeline:
+    def __init__(self, camera: CameraConfig, *, clip_dir: Path | None = None, store: Any = None,
+                 publish: Publish | None = None, persons: PersonDetector | None = None):
+        self.camera = camera
+        self.clip_dir = clip_dir if camera.record else None
+        self.store = store
+        self.publish = publish or (lambda topic, payload: None)
+        self.persons = persons if camera.person_tags else None
+        self.anchor = 0.0                  # added to source times (wall clock in the daemon)
+        self.tracker = EventTracker(camera.start_frames, camera.quiet_s)
+        self.recorder = Recorder(camera.pre_s, camera.post_s) if self.clip_dir else None
+        self.detector: MotionDetector | None = None
+        self.frames = 0
+        self.analysed = 0
+        self.first_t: float | None = None
+        self.last_t = 0.0
+        self.finished: list[dict[str, Any]] = []    # closed events, in order
+        self._next_id = 1
+        self._last_detect = float("-inf")
+        self._id: Any = None
+        self._best_picture: Any = None
+        self._snapshot: str | None = None
+        self._ending: dict[Any, dict[str, Any]] = {}  # events waiting for their clip's post-roll
+
+    # feeding ------------------------------------------------------------------
+    def use_template(self, template: Any) -> None:
+        if self.recorder is not None:
+            self._clips_done(self.recorder.use_template(template))
+
+    def feed(self, item: Frame | Packet, raw: bool = False) -> Motion | None:
+        if isinstance(item, Packet):
+            if self.recorder is not None:
+                self._clips_done(self.recorder.feed_packet(item))
+            return None
+        return self._frame(item, raw)
+
+    def _frame(self, frame: Frame, raw: bool) -> Motion | None:
+        self.frames += 1
+        if self.first_t is None:
+            self.first_t = frame.t
+        self.last_t = frame.t
+        if raw and self.recorder is not None:
+            self._clips_done(self.recorder.feed_frame(frame, self.camera.fps))
+        if frame.t - self._last_detect < 0.9 / self.camera.fps:
+            return None
+        self._last_detect = frame.t
+        if self.detector is None:
+            h, w = frame.grey.shape[:2]
+            self.detector = MotionDetector(w, h, MotionSettings.of(self.camera))
+        motion = self.detector.detect(frame.grey)
+        self.analysed += 1
+        change = self.tracker.feed(frame.t, motion)
+        if change == "start":
+            self._start(frame)
+        elif change == "better":
+            self._best_picture = frame.picture
+        elif change == "end":
+            self._end(self.tracker.ended())
+        track = self.tracker.track
+        if track is not None and motion.moving:
+            self._look_for_person(track, frame, motion)
+        return motion
+
+    def finish(self) -> None:
+        """The source ended or the daemon stops: close what is open, finish clips."""
+        track = self.tracker.flush(self.last_t)
+        if track is not None:
+            self._end(track)
+        if self.recorder is not None:
+            self._clips_done(self.recorder.finish_all())
+
+    # event lifecycle ----------------------------------------------------------
+    def _payload(self, event_id: Any, kind: str, track: Track, snapshot: str | None, clip: str | None) -> dict[str, Any]:
+        return {
+            "camera": self.camera.name, "id": event_id, "type": kind,
+            "start": round(self.anchor + track.start, 3),
+            "end": None if track.end is None else round(self.anchor + track.end, 3),
+            "score": track.score, "boxes": track.boxes, "tags": list(track.tags),
+            "snapshot": snapshot, "clip": clip,
+        }
+
+    def _start(self, frame: Frame) -> None:
+        track = self.tracker.track
+        assert track is not None
+        self._best_picture = frame.picture
+        if self.store is not None:
+            self._id = self.store.open(self.camera.name, self.anchor + track.start, track.score, track.boxes, [])
+        else:
+            self._id, self._next_id = self._next_id, self._next_id + 1
+        snapshot = self._snapshot = self._write_snapshot(track) if self.clip_dir else None
+        if self.recorder is not None and self.clip_dir is not None:
+            self.recorder.start(self._id, self.clip_dir / f"{self._id}.mp4", track.start)
+        if self.store is not None and snapshot:
+            self.store.update(self._id, snapshot=snapshot)
+        logger.info("camera event new camera=%s id=%s start=%.2f", self.camera.name, self._id, self.anchor + track.start)
+        self.publish("camera.motion", {"camera": self.camera.name, "on": True})
+        self.publish("camera.event", self._payload(self._id, "new", track, snapshot, None))
+
+    def _look_for_person(self, track: Track, frame: Frame, motion: Motion) -> None:
+        if self.persons is None or "person" in track.tags or track.person_checks >= PERSON_MAX_CHECKS:
+            return
+        if frame.t - track.last_check < PERSON_EVERY_S:
+            return
+        track.last_check = frame.t
+        track.person_checks += 1
+        if self.persons.find(frame.grey, motion.boxes) >= MIN_WEIGHT:
+            track.person_hits += 1
+            if track.person_hits >= PERSON_HITS:
+                track.tags.append("person")
+                if self.store is not None:
+                    self.store.update(self._id, tags=track.tags)
+                self.publish("camera.event", self._payload(self._id, "update", track, self._snapshot, None))
+
+    def _end(self, track: Track) -> None:
+        event_id = self._id
+        snapshot = self._write_snapshot(track) if self.clip_dir else None
+        self.publish("camera.motion", {"camera": self.camera.name, "on": False})
+        if self.store is not None:
+            self.store.update(event_id, end=self.anchor + (track.end or track.start), score=track.score,
+                              boxes=track.boxes, tags=track.tags, snapshot=snapshot)
+        pending = {"track": track, "snapshot": snapshot}
+        if self.recorder is not None and self.recorder.recording(event_id):
+            self.recorder.stop_at(event_id, track.end or track.start)
+            self._ending[event_id] = pending
+        else:
+            self._close(event_id, pending, None)
+
+    def _clips_done(self, clips: list[FinishedClip]) -> None:
+        for clip in clips:
+            pending = self._ending.pop(clip.key, None)
+            if pending is None:  # the source changed under an open event: it goes on without a clip
+                logger.warning("clip ended before its event camera=%s id=%s path=%s", self.camera.name, clip.key, clip.path)
+                continue
+            self._close(clip.key, pending, str(clip.path) if clip.path else None)
+
+    def _close(self, event_id: Any, pending: dict[str, Any], clip: str | None) -> None:
+        track: Track = pending["track"]
+        if self.store is not None:
+            self.store.update(event_id, clip=clip, closed=1)
+        payload = self._payload(event_id, "end", track, pending["snapshot"], clip)
+        self.finished.append(payload)
+        logger.info("camera event end camera=%s id=%s seconds=%.1f score=%.4f tags=%s clip=%s", self.camera.name,
+                    event_id, (track.end or track.start) - track.start, track.score, ",".join(track.tags) or "-", clip)
+        self.publish("camera.event", payload)
+
+    def _write_snapshot(self, track: Track) -> str | None:
+        """JPEG of the frame with the most motion, boxes drawn, next to the clip."""
+        if self._best_picture is None or self.clip_dir is None:
+            return None
+        try:
+            image = self._best_picture().to_ndarray(format="bgr24")
+            for x, y, w, h in track.boxes:
+                cv2.rectangle(image, (x, y), (x + w, y + h), (0, 0, 255), 2)
+            path = self.clip_dir / f"{self._id}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            if not ok:
+                return None
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_bytes(jpeg.tobytes())
+            tmp.replace(path)
+            return str(path)
+        except (OSError, ValueError) as err:
+            logger.error("snapshot failed camera=%s error=%r", self.camera.name, str(err))
+            return None

@@ -1,0 +1,249 @@
+"""The cameras of the house (`house.cameras`): one owner thread per camera that reads
+its source, runs the pipeline and reconnects with backoff when the camera drops; a
+second thread per camera when a main stream is recorded (`record_source`); per-camera
+status; the latest picture as JPEG; retention every minute."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+
+from camera.config import CameraConfig
+from camera.errors import CameraError, CameraUnavailable
+from camera.events import EventStore
+from camera.people import PersonDetector
+from camera.pipeline import CameraPipeline, Publish
+from camera.retention import Retention
+from camera.sources import Frame, Packet, open_source, redact
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_S = (1, 2, 5, 10, 30)
+
+
+class CameraWorker:
+    def __init__(self, camera: CameraConfig, clip_root: Path, store: EventStore, publish: Publish,
+                 persons: PersonDetector, stop: threading.Event):
+        self.camera = camera
+        self.stop = stop
+        self.pipeline = CameraPipeline(camera, clip_dir=clip_root / camera.name, store=store, publish=publish,
+                                       persons=persons)
+        self.connected = False
+        self.reconnects = 0
+        self.error = ""
+        self.last_frame: float | None = None
+        self.frames = 0
+        self._times: deque[float] = deque(maxlen=50)
+        self._latest: Frame | None = None
+        self._lock = threading.Lock()
+        self._main_packets: queue.Queue[Packet] = queue.Queue(maxsize=600)
+        self._anchor = 0.0
+        self.threads = [threading.Thread(target=self._run, name=f"camera-{camera.name}", daemon=True)]
+        if camera.record_source and camera.record:
+            self.threads.append(threading.Thread(target=self._run_main, name=f"camera-{camera.name}-main", daemon=True))
+
+    # status -----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        times = list(self._times)
+        fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        return {"name": self.camera.name, "source": redact(self.camera.source), "connected": self.connected,
+                "fps": round(fps, 1), "last_frame": self.last_frame, "reconnects": self.reconnects,
+                "error": self.error or None}
+
+    def latest_jpeg(self) -> bytes | None:
+        with self._lock:
+            frame = self._latest
+        if frame is None:
+            return None
+        ok, jpeg = cv2.imencode(".jpg", frame.picture().to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, 75])
+        return jpeg.tobytes() if ok else None
+
+    # the owner thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        failures = 0
+        while not self.stop.is_set():
+            source = open_source(self.camera.source)
+            started = time.monotonic()
+            try:
+                self._read(source)
+                failures = 0  # a file that ended (not looped): treat as dropped
+                self.error = "the source ended"
+            except CameraUnavailable as err:
+                self.error = str(err)
+            except CameraError as err:
+                self.error = str(err)
+            except Exception as err:  # a decoder or disk surprise must not kill the camera thread
+                logger.exception("camera failed camera=%s", self.camera.name)
+                self.error = f"{type(err).__name__}: {err}"
+            finally:
+                source.close()
+                self._finish()
+                if self.connected:
+                    self.reconnects += 1
+                self.connected = False
+            if self.stop.is_set():
+                break
+            if time.monotonic() - started > 60:
+                failures = 0
+            wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+            failures += 1
+            logger.warning("camera down camera=%s error=%r retry_s=%d", self.camera.name, self.error, wait)
+            self.stop.wait(wait)
+        self._finish()
+
+    def _finish(self) -> None:
+        try:
+            self.pipeline.finish()
+        except Exception:  # the database or the disk failed: say so, keep the thread alive
+            logger.exception("camera events not closed camera=%s", self.camera.name)
+
+    def _read(self, source: Any) -> None:
+        raw = None
+        for item in source.items(self.stop):
+            if raw is None:  # first item: the source is open and its stream known
+                raw = source.copy_template is None and not self.camera.record_source
+                self._anchor = time.time() - item.t
+                self.pipeline.anchor = self._anchor
+                if not raw and not self.camera.record_source:
+                    self.pipeline.use_template(source.copy_template)
+                if not self.connected:
+                    logger.info("camera connected camera=%s source=%s", self.camera.name, source.name)
+                self.connected, self.error = True, ""
+            if isinstance(item, Packet):
+                if not self.camera.record_source:
+                    self.pipeline.feed(item)
+                continue
+            self._drain_main()
+            now = time.time()
+            self.last_frame = now
+            self.frames += 1
+            self._times.append(now)
+            with self._lock:
+                self._latest = item
+            self.pipeline.feed(item, raw)
+
+    # main stream, stream-copied for clips --------------------------------------------
+    def _run_main(self) -> None:
+        failures = 0
+        while not self.stop.is_set():
+            source = open_source(self.camera.record_source, demux_only=True)
+            try:
+                anchor = None
+                for item in source.items(self.stop):
+                    if not isinstance(item, Packet):
+                        continue
+                    if anchor is None:
+                        anchor = time.time() - item.t
+                        self._put(("template", source.copy_template))
+                    item.t = anchor + item.t - self._anchor
+                    self._put(item)
+                    failures = 0
+            except CameraError as err:
+                logger.warning("camera main stream down camera=%s error=%r", self.camera.name, str(err))
+            finally:
+                source.close()
+            failures += 1
+            self.stop.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
+
+    def _put(self, item: Any) -> None:
+        try:
+            self._main_packets.put_nowait(item)
+        except queue.Full:  # the detection thread is stuck: drop, the ring starts again at a keyframe
+            logger.warning("camera main stream queue full camera=%s", self.camera.name)
+
+    def _drain_main(self) -> None:
+        while True:
+            try:
+                item = self._main_packets.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, tuple):
+                self.pipeline.use_template(item[1])
+            else:
+                self.pipeline.feed(item)
+
+
+class Cameras:
+    """`house.cameras`: status, latest JPEG and self-test of every camera."""
+
+    def __init__(self, cameras: list[CameraConfig], clip_root: Path, store: EventStore, publish: Publish,
+                 keep_days: int, min_free_mb: int, free_mb: Callable[[], int] | None = None,
+                 report: Callable[[str], None] | None = None):
+        self.stop_event = threading.Event()
+        clip_root.mkdir(parents=True, exist_ok=True)
+        self.report = report or (lambda problem: None)
+        self.clip_root = clip_root
+        persons = PersonDetector()
+        self.workers = {c.name: CameraWorker(c, clip_root, store, publish, persons, self.stop_event) for c in cameras}
+        self.retention = Retention(store, clip_root, keep_days, min_free_mb, free_mb)
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="camera-retention", daemon=True)
+
+    def start(self) -> None:
+        for worker in self.workers.values():
+            for thread in worker.threads:
+                thread.start()
+        self._housekeeper.start()
+        logger.info("cameras started count=%d", len(self.workers))
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for worker in self.workers.values():
+            for thread in worker.threads:
+                thread.join(timeout=10)
+        self._housekeeper.join(timeout=5)
+        logger.info("cameras stopped count=%d", len(self.workers))
+
+    def _housekeeping(self) -> None:
+        """Retention every minute; the cameras' problems to the house status every 2 s."""
+        self._retain()
+        last = time.monotonic()
+        while not self.stop_event.wait(2):
+            if time.monotonic() - last >= 60:
+                self._retain()
+                last = time.monotonic()
+            self.report(self.status().get("problem", ""))
+
+    def _retain(self) -> None:
+        try:
+            self.retention.run()
+        except Exception:
+            logger.exception("retention failed")
+
+    def list(self) -> list[dict[str, Any]]:
+        return [w.status() for w in self.workers.values()]
+
+    def latest_jpeg(self, name: str) -> bytes | None:
+        worker = self.workers.get(name)
+        return worker.latest_jpeg() if worker else None
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cameras": self.list()}
+        problems = [f"{c['name']}: {c['error']}" for c in out["cameras"] if c["error"]]
+        if self.retention.problem:
+            problems.append(self.retention.problem)
+        if problems:
+            out["problem"] = "; ".join(problems)
+        return out
+
+    def selftest(self, wait_s: float = 5.0) -> tuple[bool, str]:
+        """A fresh frame from every camera within `wait_s`."""
+        if not self.workers:
+            return True, "no cameras configured"
+        before = {name: w.frames for name, w in self.workers.items()}
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and any(w.frames == before[n] for n, w in self.workers.items()):
+            time.sleep(0.1)
+        rows = []
+        for name, worker in self.workers.items():
+            if worker.frames > before[name] and worker._latest is not None:
+                h, w = worker._latest.grey.shape[:2]
+                rows.append((True, f"{name} {w}x{h}"))
+            else:
+                rows.append((False, f"{name}: no frame in {wait_s:.0f} s ({worker.error or 'no error reported'})"))
+        return all(ok for ok, _ in rows), "; ".join(text for _, text in rows)

@@ -1,0 +1,207 @@
+"""Camera sources: RTSP IP cameras, USB cameras, video files (looped in the demo) through
+PyAV, and the Pi camera through picamera2 (imported lazily: nothing breaks off a Pi).
+
+A source yields `Frame`s (the decoded picture's Y plane, free of any conversion) and,
+when the stream is H.264, the compressed `Packet`s the recorder stream-copies. Times are
+seconds on the source's own clock, continuous across loops of a file."""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Iterator, Protocol
+
+import numpy as np
+
+from camera.errors import CameraError, CameraUnavailable
+
+logger = logging.getLogger(__name__)
+
+Y_PLANE_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"}
+COPY_CODECS = {"h264"}   # stream-copied into MP4; anything else is re-encoded
+
+
+@dataclass
+class Frame:
+    t: float                          # seconds on the source clock
+    grey: np.ndarray                  # full-resolution luma (H x W, uint8)
+    picture: Callable[[], Any]        # -> av.VideoFrame, only called for snapshots / encoding
+
+
+@dataclass
+class Packet:
+    t: float
+    data: bytes
+    pts: int
+    dts: int
+    keyframe: bool
+    time_base: Fraction
+
+
+class FrameSource(Protocol):
+    name: str
+    copy_template: Any                # av stream to stream-copy from, or None (raw frames)
+
+    def items(self, stop: threading.Event) -> Iterator[Frame | Packet]: ...
+    def close(self) -> None: ...
+
+
+def redact(url: str) -> str:
+    """rtsp://user:pass@host/... -> rtsp://user:***@host/... for logs and status."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def _why(err: Exception) -> str:
+    """The error without the URL PyAV appends (it carries the camera's password)."""
+    return getattr(err, "strerror", None) or redact(str(err))
+
+
+def grey_of(frame: Any) -> np.ndarray:
+    """The luma plane of a decoded frame as a numpy view (no colour conversion)."""
+    if frame.format.name in Y_PLANE_FORMATS:
+        plane = frame.planes[0]
+        return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+    return frame.to_ndarray(format="gray")
+
+
+class PyavSource:
+    """RTSP, USB (/dev/videoN through v4l2) or a file, decoded with PyAV."""
+
+    def __init__(self, url: str, *, loop: bool = False, realtime: bool = False, timeout_s: float = 10.0,
+                 demux_only: bool = False, packets: bool = True):
+        self.url = url
+        self.packets = packets  # False: frames only (nothing records, no packet copies)
+        self.name = redact(url)
+        self.loop = loop
+        self.realtime = realtime
+        self.demux_only = demux_only
+        self.copy_template: Any = None
+        self._container: Any = None
+        self._timeout = timeout_s
+
+    def _open(self) -> Any:
+        import av
+
+        options: dict[str, str] = {}
+        fmt = None
+        if self.url.startswith(("rtsp://", "rtsps://")):
+            options = {"rtsp_transport": "tcp", "timeout": str(int(self._timeout * 1e6))}
+        elif self.url.startswith("/dev/video"):
+            fmt = "v4l2"
+        try:
+            container = av.open(self.url, format=fmt, options=options, timeout=(self._timeout, self._timeout))
+        except FileNotFoundError:
+            raise CameraError(f"{self.name}: no such file or device; check the camera's source") from None
+        except av.error.HTTPUnauthorizedError as err:
+            raise CameraError(f"{self.name}: the camera refused the user name or password ({_why(err)})") from None
+        except (av.error.FFmpegError, OSError) as err:
+            raise CameraError(f"{self.name}: cannot open ({_why(err)})") from None
+        if not container.streams.video:
+            container.close()
+            raise CameraError(f"{self.name}: has no video stream")
+        return container
+
+    def items(self, stop: threading.Event) -> Iterator[Frame | Packet]:
+        import av
+
+        self._container = container = self._open()
+        stream = container.streams.video[0]
+        self.copy_template = stream if stream.codec_context.name in COPY_CODECS else None
+        tb = stream.time_base
+        offset, first, last_t, step = 0.0, None, 0.0, 1.0 / float(stream.average_rate or 10)
+        started = time.monotonic()
+        logger.info("camera source open source=%s codec=%s size=%dx%d", self.name, stream.codec_context.name,
+                    stream.codec_context.width, stream.codec_context.height)
+        while not stop.is_set():
+            try:
+                for packet in container.demux(stream):
+                    if stop.is_set():
+                        return
+                    if packet.size == 0:
+                        continue
+                    ts = packet.pts if packet.pts is not None else packet.dts
+                    if ts is None:
+                        continue
+                    if first is None:
+                        first = ts
+                    t = offset + float((ts - first) * tb)
+                    if self.realtime:
+                        wait = started + t - time.monotonic()
+                        if wait > 0 and stop.wait(wait):
+                            return
+                    if self.packets and self.copy_template is not None:
+                        shift = round(offset / tb) - first  # timestamps keep rising across loops of a file
+                        yield Packet(t, bytes(packet), ts + shift, (packet.dts if packet.dts is not None else ts) + shift,
+                                     packet.is_keyframe, tb)
+                    if self.demux_only:
+                        continue
+                    for frame in packet.decode():
+                        ft = offset + float(((frame.pts if frame.pts is not None else ts) - first) * tb)
+                        last_t = max(last_t, ft)
+                        yield Frame(ft, grey_of(frame), lambda f=frame: f)
+            except av.error.EOFError:
+                pass
+            except (av.error.FFmpegError, OSError) as err:
+                raise CameraError(f"{self.name}: stream broke ({_why(err)})") from None
+            if not self.loop:
+                return
+            container.seek(0)
+            offset = last_t + step
+            first = None
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class Picamera2Source:
+    """The Pi camera module: the low-res YUV420 stream for detection; clips are encoded
+    from those frames by the recorder (libx264 ultrafast)."""
+
+    def __init__(self, width: int = 640, height: int = 360, fps: float = 10.0):
+        self.name = "picamera2"
+        self.copy_template = None
+        self._size, self._fps = (width, height), fps
+        self._camera: Any = None
+
+    def items(self, stop: threading.Event) -> Iterator[Frame | Packet]:
+        try:
+            from picamera2 import Picamera2  # type: ignore[import-not-found]
+        except ImportError:
+            raise CameraUnavailable(
+                "picamera2 is not installed: on Raspberry Pi OS run `sudo apt install python3-picamera2` "
+                "and create the venv with --system-site-packages"
+            ) from None
+        import av
+
+        try:
+            self._camera = cam = Picamera2()
+            config = cam.create_video_configuration(main={"size": self._size, "format": "YUV420"},
+                                                    controls={"FrameRate": self._fps})
+            cam.configure(config)
+            cam.start()
+        except Exception as err:  # libcamera raises plain RuntimeError/IndexError when no camera is attached
+            raise CameraUnavailable(f"picamera2: no camera module found ({err}); check the ribbon cable") from None
+        w, h = self._size
+        started = time.monotonic()
+        while not stop.is_set():
+            yuv = cam.capture_array("main")
+            t = time.monotonic() - started
+            yield Frame(t, yuv[:h, :w], lambda a=yuv: av.VideoFrame.from_ndarray(a, format="yuv420p"))
+
+    def close(self) -> None:
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
+
+
+def open_source(spec: str, *, realtime: bool = True, demux_only: bool = False) -> FrameSource:
+    """A source for a config `source`/`record_source` value; files loop when realtime."""
+    if spec == "picamera2":
+        return Picamera2Source()
+    is_file = not spec.startswith(("rtsp://", "rtsps://", "http://", "https://", "/dev/video"))
+    return PyavSource(spec, loop=is_file and realtime, realtime=is_file and realtime, demux_only=demux_only)

@@ -1,0 +1,83 @@
+"""`langso camera analyze VIDEO` (local, no daemon needed) and `langso events` (through
+the daemon's API)."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from controller.cli import BAD_INPUT, OK, CliError, client
+
+
+def _camera_config(args: argparse.Namespace) -> Any:
+    from camera.config import CameraConfig
+    from controller.config import load_config
+
+    if not args.config:
+        return CameraConfig(name="analyze", source=args.video)
+    cameras = load_config(args.config).cameras
+    if args.camera:
+        cameras = [c for c in cameras if c.name == args.camera]
+        if not cameras:
+            raise CliError(f"--camera: no camera named {args.camera!r} in {args.config}", BAD_INPUT)
+    if not cameras:
+        raise CliError(f"--config: {args.config} has no [[cameras]] entry to take the motion settings from", BAD_INPUT)
+    return cameras[0]
+
+
+def cmd_camera_analyze(args: argparse.Namespace) -> int:
+    from camera.analyze import analyze
+    from camera.errors import CameraError
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise CliError(f"VIDEO: no such file {video}; give the path of a video file", BAD_INPUT)
+    camera = _camera_config(args)
+    record = Path(args.record) if args.record else None
+    if record is not None:
+        record.mkdir(parents=True, exist_ok=True)
+    try:
+        result = analyze(video, camera, record)
+    except CameraError as err:
+        raise CliError(f"VIDEO: {err}") from None
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return OK
+    print(f"{video}: {result['frames']} frames at {result['fps']:.2f} fps, {len(result['events'])} events")
+    for i, e in enumerate(result["events"], 1):
+        tags = ",".join(e["tags"]) or "-"
+        print(f"  {i:>3}  {e['start']:8.2f}s - {e['end']:8.2f}s  score {e['score']:.4f}  tags {tags}"
+              + (f"  clip {e['clip']}" if e.get("clip") else ""))
+    return OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    query = "&".join(f"{k}={v}" for k, v in (("since", args.since), ("camera", args.camera), ("limit", args.limit)) if v is not None)
+    result = client(args).request("GET", "/events" + (f"?{query}" if query else ""))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return OK
+    for e in result["events"]:
+        start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["start"]))
+        length = f"{e['end'] - e['start']:.1f} s" if e["end"] is not None else "ongoing"
+        print(f"{e['id']:>6}  {e['camera']:<12} {start}  {length:>9}  score {e['score']:.4f}  "
+              f"{','.join(e['tags']) or '-':<8} {'clip' if e['clip_url'] else '-'}")
+    print(f"(next: langso events --since {result['next_since']})")
+    return OK
+
+
+def add_commands(sub: Any, add: Any) -> None:
+    camera = sub.add_parser("camera", help="camera tools").add_subparsers(dest="camera_command", required=True)
+    p = add("analyze", cmd_camera_analyze, "run the live motion pipeline over a video file", camera)
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--json", action="store_true", help='print {"frames", "fps", "events": [...]}')
+    p.add_argument("--record", metavar="DIR", help="write each event's clip (.mp4) and snapshot (.jpg) into DIR")
+    p.add_argument("--config", help="take the motion settings from this config's [[cameras]]")
+    p.add_argument("--camera", help="which [[cameras]] entry of --config (default: the first)")
+    p = add("events", cmd_events, "list camera events (through the daemon)")
+    p.add_argument("--since", type=int, help="only events with a larger id (cursor)")
+    p.add_argument("--camera", help="only this camera")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true")

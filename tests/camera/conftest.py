@@ -1,0 +1,141 @@
+"""Camera fixtures: labelled synthetic scenes encoded with PyAV's libx264, OpenCV's real
+sample clips (Debian's opencv-doc, copied at set-up, never committed), a real RTSP
+server (gst-rtsp-server) on loopback."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from camera.synthetic import LABELLED_SCENES as SCENES, write_scene
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+HERE = Path(__file__).parent
+
+
+
+@pytest.fixture(scope="session")
+def scene_video(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """scene_video(name, size=(640, 360)) -> an H.264 MP4 of SCENES[name], made once per session."""
+    root = tmp_path_factory.mktemp("scenes")
+
+    def make(name: str, size: tuple[int, int] = (640, 360)) -> Path:
+        path = root / f"{name}-{size[0]}x{size[1]}.mp4"
+        if not path.exists():
+            write_scene(SCENES[name], path, size=size)
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def opencv_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """opencv_clip("vtest.avi") -> a copy of OpenCV's sample clip from opencv-doc."""
+    root = tmp_path_factory.mktemp("opencv")
+
+    def copy(name: str) -> Path:
+        source = OPENCV_DATA / name
+        if not source.exists():
+            raise AssertionError(f"{source} missing: install Debian's opencv-doc (make test does)")
+        target = root / name
+        if not target.exists():
+            shutil.copy(source, target)
+        return target
+
+    return copy
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """wait_for(check, timeout=60, what="") -> check()'s first truthy value (polls every 0.1 s)."""
+    def wait(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what or check}")
+
+    return wait
+
+
+@pytest.fixture
+def start_camera_app(start_app, wait_for) -> Iterator[Callable[..., Any]]:
+    """start_app, and at teardown first wait until waitress has closed the connections of
+    finished requests: App.stop closing the server while one is still in its select map
+    crashes the web thread (Bad file descriptor), a race of the shared stop path."""
+    apps: list[Any] = []
+
+    def start(config: Any) -> Any:
+        app = start_app(config)
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        server = app.server
+        wait_for(lambda: not any(type(c).__name__ == "HTTPChannel" for c in list(server._map.values())),
+                 timeout=10, what="waitress to close finished connections")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RtspServer:
+    """gst-rtsp-server serving FILE at rtsp://127.0.0.1:PORT/cam; stop() and start() again
+    on the same port make a camera that drops and comes back."""
+
+    def __init__(self, video: Path, auth: tuple[str, str] | None = None):
+        self.video, self.auth = video, auth
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, user: str = "", password: str = "") -> str:
+        cred = f"{user}:{password}@" if user else ""
+        return f"rtsp://{cred}127.0.0.1:{self.port}/cam"
+
+    def start(self) -> "RtspServer":
+        args = ["/usr/bin/python3", str(HERE / "rtsp_server.py"), str(self.port), str(self.video), *(self.auth or ())]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if b"ready" not in line:
+            raise AssertionError(f"RTSP server did not start: {line!r} (needs gir1.2-gst-rtsp-server-1.0, python3-gi)")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise AssertionError("RTSP server not listening")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def rtsp_server(scene_video: Callable[[str], Path]) -> Iterator[Callable[..., RtspServer]]:
+    servers: list[RtspServer] = []
+
+    def start(scene: str = "walkers-with-gaps", auth: tuple[str, str] | None = None,
+              size: tuple[int, int] | None = None) -> RtspServer:
+        server = RtspServer(scene_video(scene, size) if size else scene_video(scene), auth).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

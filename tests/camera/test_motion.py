@@ -1,0 +1,94 @@
+"""MotionDetector and EventTracker as pure code on rendered synthetic frames."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from camera.config import CameraConfig
+from camera.motion import MotionDetector, MotionSettings, shrink_factor
+from camera.synthetic import FPS, HEIGHT, WIDTH, Scene, Walk, _background, render
+from camera.tracker import EventTracker
+
+
+def frames(scene: Scene) -> list[np.ndarray]:
+    rng = np.random.default_rng(scene.seed)
+    background = _background(rng)
+    return [render(scene, i, background, rng) for i in range(int(scene.seconds * FPS))]
+
+
+def run(scene: Scene, settings: MotionSettings = MotionSettings()):
+    detector = MotionDetector(WIDTH, HEIGHT, settings)
+    return [detector.detect(f) for f in frames(scene)]
+
+
+def test_shrinks_by_an_integer_factor_to_about_the_detect_height():
+    assert shrink_factor(360, 144) == 2 and shrink_factor(720, 144) == 5 and shrink_factor(1080, 144) == 8
+    assert shrink_factor(100, 144) == 1
+    assert MotionDetector(WIDTH, HEIGHT).size == (320, 180)
+
+
+def test_background_is_primed_without_a_start_up_burst():
+    results = run(Scene(seconds=2))
+    assert [m.suppressed for m in results[:5]] == ["priming"] * 5
+    assert not any(m.moving for m in results)
+
+
+def test_walker_found_where_it_walks():
+    results = run(Scene(seconds=4, walks=(Walk(1.0, speed=120),)))
+    assert not any(m.moving for m in results[:10])
+    moving = [(i, m) for i, m in enumerate(results) if m.moving]
+    assert moving and moving[0][0] <= 12
+    for i, m in moving:
+        x, y, w, h = max(m.boxes, key=lambda b: b[2] * b[3])
+        walker_x = (i / FPS - 1.0) * 120
+        assert x - 16 <= walker_x + 36 and walker_x <= x + w + 16   # the box overlaps the figure
+        assert 80 <= y + h <= 216
+
+
+def test_lights_switched_are_not_motion():
+    results = run(Scene(seconds=6, lights=((2.0, 70), (4.0, -70))))
+    assert not any(m.moving for m in results)
+    assert "lighting" in {m.suppressed for m in results}
+
+
+def test_uneven_light_change_over_most_of_the_frame_is_not_motion():
+    base = frames(Scene(seconds=2))
+    detector = MotionDetector(WIDTH, HEIGHT)
+    for f in base[:10]:
+        detector.detect(f)
+    lamp = base[10].astype(np.int16)
+    lamp[:, : WIDTH * 3 // 4] += 30           # a lamp lights three quarters of the picture
+    result = detector.detect(np.clip(lamp, 0, 255).astype(np.uint8))
+    assert not result.moving
+
+
+def test_birds_and_noise_are_too_small():
+    assert not any(m.moving for m in run(Scene(seconds=6, birds=(1.0, 3.0), noise=6.0)))
+
+
+def test_masked_area_is_ignored():
+    walk = Scene(seconds=4, walks=(Walk(1.0, speed=120),))
+    masked = MotionSettings(masks=(((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)),))
+    assert any(m.moving for m in run(walk)) and not any(m.moving for m in run(walk, masked))
+
+
+def test_tracker_hysteresis_start_frames_and_quiet_time():
+    from camera.motion import Motion
+
+    tracker = EventTracker(start_frames=3, quiet_s=1.0)
+    move, still = Motion(boxes=[[0, 0, 10, 10]], score=0.1), Motion()
+    changes = [tracker.feed(t / 10, move if 10 <= t < 20 or t == 25 else still) for t in range(50)]
+    assert changes.index("start") == 12 and tracker.track is None
+    assert changes.count("start") == 1 and changes.count("end") == 1
+    ended = tracker.ended()
+    assert ended.start == pytest.approx(1.0) and ended.end == pytest.approx(2.5)   # the blip at 2.5 s extends it
+    assert changes.index("end") == 35
+    single = EventTracker(3, 1.0)
+    assert [single.feed(t / 10, move if t == 5 else still) for t in range(20)] == [None] * 20  # one frame: no event
+
+
+def test_config_rejects_bad_masks_and_names_the_field():
+    with pytest.raises(ValueError, match="masks\\[0\\].*outside 0..1"):
+        CameraConfig(name="cam", source="x.mp4", masks=[[(0, 0), (2, 0), (1, 1)]])
+    with pytest.raises(ValueError, match="at least 3"):
+        CameraConfig(name="cam", source="x.mp4", masks=[[(0, 0), (1, 1)]])

@@ -1,0 +1,127 @@
+"""Clips: H.264 stream-copied from the last keyframe before the pre-roll, post-roll
+after the motion, MP4 faststart, keyframe first; snapshots; the pre-roll ring."""
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import cv2
+import pytest
+
+from camera.recorder import PacketRing
+from camera.sources import Packet
+from controller.cli import main
+
+
+def packets_of(path: Path) -> list[av.Packet]:
+    with av.open(str(path)) as container:
+        return [p for p in container.demux(video=0) if p.size]
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    data, boxes, i = path.read_bytes(), [], 0
+    while i + 8 <= len(data):
+        size = int.from_bytes(data[i:i + 4], "big")
+        boxes.append(data[i + 4:i + 8].decode("latin-1"))
+        if size < 8:
+            break
+        i += size
+    return boxes
+
+
+def test_record_writes_stream_copied_faststart_clips_with_pre_and_post_roll(scene_video: Callable[[str], Path],
+                                                                          tmp_path: Path, capsys):
+    video = scene_video("walkers-with-gaps")
+    out = tmp_path / "rec"
+    assert main(["camera", "analyze", str(video), "--json", "--record", str(out)]) == 0
+    events = json.loads(capsys.readouterr().out)["events"]
+    assert len(events) == 3
+    source = packets_of(video)
+    by_bytes = {bytes(p): float(p.pts * p.time_base) for p in source}
+    for event in events:
+        clip, snapshot = Path(event["clip"]), Path(event["snapshot"])
+        assert clip.parent == out and clip.suffix == ".mp4" and clip.exists()
+        boxes = top_level_boxes(clip)
+        assert boxes.index("moov") < boxes.index("mdat"), boxes            # faststart: plays while downloading
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264"
+            duration = float(stream.duration * stream.time_base)
+        packets = packets_of(clip)
+        assert packets[0].is_keyframe
+        # no re-encoding: every packet is byte-for-byte one of the source's
+        first = by_bytes[bytes(packets[0])]
+        assert all(bytes(p) in by_bytes for p in packets)
+        # pre-roll: from the last keyframe (one a second) at or before start - 5 s
+        assert first == pytest.approx(max(0.0, math.floor(event["start"] - 5.0 + 1e-6)), abs=0.01)
+        # post-roll: 10 s after the motion ended (or the end of the file)
+        assert first + duration == pytest.approx(min(event["end"] + 10.0, 60.0), abs=0.25)
+        image = cv2.imread(str(snapshot))
+        assert image.shape == (360, 640, 3)
+    assert sorted(p.name for p in out.iterdir()) == ["1.jpg", "1.mp4", "2.jpg", "2.mp4", "3.jpg", "3.mp4"]
+
+
+def test_raw_source_is_encoded_to_h264(opencv_clip: Callable[[str], Path], tmp_path: Path, capsys):
+    """vtest.avi is MPEG-4 Part 2 (not playable on phones): the clip is re-encoded to H.264."""
+    assert main(["camera", "analyze", str(opencv_clip("vtest.avi")), "--json", "--record", str(tmp_path)]) == 0
+    events = json.loads(capsys.readouterr().out)["events"]
+    clip = Path(events[0]["clip"])
+    with av.open(str(clip)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames > 100
+    assert packets_of(clip)[0].is_keyframe
+
+
+def _packet(t: float, key: bool) -> Packet:
+    return Packet(t, b"x", round(t * 10), round(t * 10), key, Fraction(1, 10))
+
+
+def test_ring_keeps_the_pre_roll_from_a_keyframe():
+    ring = PacketRing(keep_s=3.0)
+    for i in range(100):  # 10 s at 10 fps, keyframe every second
+        ring.add(_packet(i / 10, i % 10 == 0))
+    since = ring.since(9.95 - 3.0)
+    assert since[0].keyframe and since[0].t == pytest.approx(6.0)
+    assert ring.since(0.0)[0].t == pytest.approx(6.0)  # older GOPs are gone; the oldest kept keyframe
+    assert len(list(ring._packets)) <= 40
+
+
+def test_partial_clip_never_looks_whole(scene_video: Callable[[str], Path], tmp_path: Path):
+    from camera.recorder import ClipWriter
+
+    src = packets_of(scene_video("one-walker"))
+    with av.open(str(scene_video("one-walker"))) as container:
+        writer = ClipWriter(tmp_path / "7.mp4", container.streams.video[0])
+        for p in src[:15]:
+            writer.write(Packet(float(p.pts * p.time_base), bytes(p), p.pts, p.dts, p.is_keyframe, p.time_base))
+        assert not (tmp_path / "7.mp4").exists() and (tmp_path / "7.mp4.part").exists()
+        assert writer.close() == tmp_path / "7.mp4"
+    assert len(packets_of(tmp_path / "7.mp4")) == 15
+
+
+def test_disk_full_loses_only_the_clips(scene_video: Callable[[str], Path], tmp_path: Path):
+    """Files may not grow past 100 kB (RLIMIT_FSIZE, as a full card): analyze still
+    reports every event, with no clip, and no partial file is left."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    out = tmp_path / "rec"
+    proc = subprocess.run([sys.executable, "-m", "controller", "camera", "analyze", str(scene_video("walkers-with-gaps")),
+                           "--json", "--record", str(out)], capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    events = json.loads(proc.stdout)["events"]
+    assert len(events) == 3 and all(e["clip"] is None for e in events)
+    assert all(Path(e["snapshot"]).exists() for e in events)
+    assert not list(out.glob("*.part")) and not list(out.glob("*.mp4"))
+    assert "clip failed" in proc.stderr or "clip write failed" in proc.stderr

@@ -1,0 +1,72 @@
+"""Sources and config off a Pi: picamera2 missing says how to install it; bad camera
+config names the field; the demo's camera clip is made once and shows its walkers."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from camera.analyze import analyze
+from camera.errors import CameraError, CameraUnavailable
+from camera.sources import Picamera2Source, PyavSource, open_source, redact
+from camera.synthetic import demo_scene, ensure_demo_video
+from controller.config import ConfigError, parse_config
+
+
+def test_picamera2_off_a_pi_says_how_to_install_it():
+    source = open_source("picamera2")
+    assert isinstance(source, Picamera2Source)
+    with pytest.raises(CameraUnavailable, match="apt install python3-picamera2"):
+        next(source.items(threading.Event()))
+
+
+def test_corrupt_file_is_a_camera_error(tmp_path: Path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\0\0\0\x18ftypmp42" + b"garbage" * 100)
+    with pytest.raises(CameraError, match="bad.mp4"):
+        next(PyavSource(str(bad)).items(threading.Event()))
+    with pytest.raises(CameraError, match="no such file"):
+        next(PyavSource(str(tmp_path / "none.mp4")).items(threading.Event()))
+
+
+def test_redact_hides_passwords_only():
+    assert redact("rtsp://admin:hunter2@10.0.0.5:554/Streaming/Channels/102") == "rtsp://admin:***@10.0.0.5:554/Streaming/Channels/102"
+    assert redact("/dev/video0") == "/dev/video0"
+
+
+def test_bad_camera_config_names_every_field(tmp_path: Path):
+    with pytest.raises(ConfigError) as err:
+        parse_config({"site": {"id": "x"}, "cameras": [
+            {"name": "Cổng", "source": "a.mp4"},
+            {"name": "b", "source": "b.mp4", "threshold": 1, "masks": [[[0, 0], [3, 0], [1, 1]]]},
+            {"name": "b", "source": "c.mp4"},
+        ]})
+    text = "\n".join(err.value.problems)
+    assert "cameras[0].name" in text and "cameras[1].threshold" in text and "cameras[1].masks" in text
+    assert "cameras[2].name: duplicate camera name 'b'" in text
+
+
+def test_demo_camera_clip_is_made_once_and_shows_its_walkers(tmp_path: Path):
+    path = ensure_demo_video(tmp_path / "demo-camera.mp4")
+    made = path.stat().st_mtime_ns
+    assert ensure_demo_video(path).stat().st_mtime_ns == made
+    result = analyze(path)
+    assert [round(e["start"]) for e in result["events"]] == [round(w.start) for w in demo_scene().walks]
+
+
+def test_looped_file_keeps_time_and_timestamps_rising(tmp_path: Path):
+    from camera.sources import Frame, Packet
+    from camera.synthetic import Scene, write_scene
+
+    video = write_scene(Scene(seconds=2), tmp_path / "short.mp4")
+    stop = threading.Event()
+    frames, packets = [], []
+    for item in PyavSource(str(video), loop=True).items(stop):
+        (frames if isinstance(item, Frame) else packets).append(item)
+        if len(frames) == 50:  # two and a half loops
+            break
+    assert [round(f.t, 1) for f in frames] == [round(i / 10, 1) for i in range(50)]
+    dts = [p.dts for p in packets]
+    assert dts == sorted(dts) and len(set(dts)) == len(dts)
+    assert sum(p.keyframe for p in packets) >= 4
