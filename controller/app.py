@@ -120,7 +120,8 @@ class App:
 
                 self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key)
             else:
-                self.server = create_server(app, host=web.host, port=web.port, threads=web.threads, ident="langso")
+                self.server = create_server(app, host=web.host, port=web.port, threads=web.threads, ident="langso",
+                                            asyncore_use_poll=True)  # poll(): closing from App.stop cannot hit EBADF in select()
         except OSError as err:
             raise OSError(f"web.listen: cannot listen on {self.config.web.listen} ({err.strerror}); "
                           "is another langso running? choose another port") from err

@@ -13,7 +13,7 @@ from controller.app import App
 from controller.passwords import hash_password
 from web import create_app
 
-PASSWORD = "Lang-so 2026 rice"
+PASSWORD = "Tre-xanh 2026 rice"
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
