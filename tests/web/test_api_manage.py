@@ -118,3 +118,11 @@ def test_bad_requests_are_json_4xx(client, token_for):
         assert 400 <= resp.status_code < 500, (resp.status_code, resp.text[:200])
         assert resp.is_json and resp.json["error"], resp.text[:200]
     assert [c.status_code for c in cases][-2:] == [413, 405]
+
+
+def test_openapi_lists_the_api_and_not_the_pages(client):
+    doc = client.get("/api/v1/openapi.json").json
+    paths = set(doc["paths"])
+    assert {"/api/v1/status", "/api/v1/relays", "/api/v1/relays/{name}", "/api/v1/schedules", "/api/v1/tokens", "/api/v1/users"} <= paths
+    assert not any(p in paths for p in ("/", "/login", "/setup", "/api/v1/live"))
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

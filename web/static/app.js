@@ -35,7 +35,7 @@ async function api(method, url, body) {
   return data;
 }
 
-const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN", { dateStyle: "short", timeStyle: "short" }) : "";
+const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN", { dateStyle: "short", timeStyle: "short", timeZone: document.body.dataset.tz }) : "";
 
 // live updates ------------------------------------------------------------------------
 const handlers = {};
