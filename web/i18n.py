@@ -10,7 +10,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
-from flask_babel import Babel, format_datetime, gettext as _
+from flask_babel import Babel, format_datetime, get_locale, gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,17 @@ def when(epoch: float | None) -> str:
 
 
 def js_strings() -> dict[str, str]:
-    """The few strings the page's script shows, translated on the server."""
+    """The few strings the page's script shows, translated on the server (once per language)."""
+    lang = str(get_locale())
+    if lang not in _JS_CACHE:
+        _JS_CACHE[lang] = _js_strings()
+    return _JS_CACHE[lang]
+
+
+_JS_CACHE: dict[str, dict[str, str]] = {}
+
+
+def _js_strings() -> dict[str, str]:
     return {
         "on": _("On"), "off": _("Off"), "failed": _("Failed"), "saved": _("Saved"),
         "not_available": _("Not available yet on this house."),
