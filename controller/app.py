@@ -188,13 +188,23 @@ class App:
         from web import create_app
 
         app = create_app(house)
+        app.extensions["scheduler_poke"] = self.scheduler.poke  # schedules API: programmes changed
+        self._on_stop("web live updates", app.extensions["live_close"])
+        web = self.config.web
         try:
-            self.server = create_server(app, host=self.config.web.host, port=self.config.web.port,
-                                        threads=self.config.web.threads, ident="langso")
+            if web.tls_cert:
+                from web.tls_server import TlsServer
+
+                self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key)
+            else:
+                self.server = create_server(app, host=web.host, port=web.port, threads=web.threads, ident="langso",
+                                            asyncore_use_poll=True)  # poll(): closing from App.stop cannot hit EBADF in select()
         except OSError as err:
             raise OSError(f"web.listen: cannot listen on {self.config.web.listen} ({err.strerror}); "
                           "is another langso running? choose another port") from err
-        self.url = local_url(self.config.web.host, self.server.effective_port)  # type: ignore[attr-defined]
+        self.url = local_url(web.host, self.server.effective_port)  # type: ignore[attr-defined]
+        if web.tls_cert:
+            self.url = "https" + self.url[4:]
         self._write_cli_file(house)
 
     def _write_cli_file(self, house: House) -> None:

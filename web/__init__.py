@@ -6,21 +6,51 @@ web/ never builds parts of the house itself.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
 
 
+def secret_key(data_dir: Path) -> bytes:
+    """The session-signing key, made once per house and kept (0600) so a restart does not
+    log everyone out."""
+    path = Path(data_dir) / "web-secret"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return key
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
 def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    web_cfg = house.config.web
     app.config.update(
         MAX_CONTENT_LENGTH=32 * 2**20,
         JSON_AS_ASCII=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="langso_session",
+        SESSION_COOKIE_SECURE=bool(web_cfg.tls_cert),
+        PERMANENT_SESSION_LIFETIME=web_cfg.session_days * 86400,
+        SESSION_MAX_S=web_cfg.session_days * 86400,
+        SESSION_IDLE_S=web_cfg.session_idle_hours * 3600,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        SECRET_KEY=secret_key(house.config.storage.dir),
     )
     if test_config:
         app.config.update(test_config)
@@ -30,17 +60,34 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     from web.api import api, spec
     import web.api_broadcasts  # noqa: F401  (broadcast routes on the api blueprint)
     import web.api_events  # noqa: F401  camera events routes on the api blueprint
+    from web import api_admin, api_schedules, live  # noqa: F401  (routes on the api blueprint)
 
     app.register_blueprint(api)
     spec.register(app)
 
+    from web.i18n import init_i18n
+    from web.auth import LoginThrottle
+    from web.pages import pages
+
+    init_i18n(app, house.config.site.timezone)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api)  # API writes are checked in web.auth.require (session) or need a bearer token
+    app.register_blueprint(pages)
+    app.extensions["login_throttle"] = LoginThrottle()
+    live.attach(app, house.bus, max_clients=max(1, web_cfg.threads - 4))
+
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
-        return jsonify(error=err.description or err.name), err.code
+        if wants_json():
+            return jsonify(error=err.description or err.name), err.code
+        return render_template("error.html", code=err.code, message=err.description or err.name), err.code
 
     @app.errorhandler(Exception)
     def _crash(err: Exception):  # never a traceback to a phone
-        logger.exception("request failed")
-        return jsonify(error="internal error; the technician can read the log (journalctl -u langso)"), 500
+        logger.exception("request failed path=%s", request.path)
+        message = "internal error; the technician can read the log (journalctl -u langso)"
+        if wants_json():
+            return jsonify(error=message), 500
+        return render_template("error.html", code=500, message=message), 500
 
     return app

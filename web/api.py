@@ -5,7 +5,7 @@ the daemon. Requests are validated by the same pydantic models that generate
 import json
 from typing import Any, Literal
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import BaseModel, Field
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
@@ -29,9 +29,11 @@ spec = SpecTree(
     "flask",
     title="langso API",
     version="v1",
-    path="apidoc",  # spectree skips routes under its own path, so its copy lives apart;
-    filename="openapi.json",  # /api/v1/openapi.json below serves the same document
-    mode="strict",  # document exactly the routes validated by this spec
+    # spectree leaves every route under its own doc path out of the document, so the
+    # generated copy lives at /api/v1/spec/ and /api/v1/openapi.json serves it (below)
+    path="api/v1/spec",
+    filename="openapi.json",
+    mode="strict",  # only the validated API routes, not the pages
     page_templates={},
     validation_error_status=400,
     before=_validation_error,
@@ -40,6 +42,21 @@ spec = SpecTree(
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@api.before_request
+def _body_type() -> Any:
+    """Writes carry JSON, or a multipart upload where the route takes one; anything else
+    is refused (415) before a view sees it."""
+    if request.method not in ("POST", "PUT", "PATCH") or not (request.content_length or request.mimetype):
+        return None
+    meta = spec._function_metadata.get(current_app.view_functions.get(request.endpoint))
+    takes_json = meta is None or getattr(meta, "json", None) is not None
+    takes_form = meta is None or getattr(meta, "form", None) is not None or getattr(meta, "json", None) is None
+    if (request.mimetype == "application/json" and takes_json) or (request.mimetype == "multipart/form-data" and takes_form):
+        return None
+    wanted = "application/json" if takes_json else "multipart/form-data"
+    return jsonify(error=f"Content-Type {request.mimetype or 'missing'} is not accepted here; send {wanted}"), 415
 
 
 class Error(BaseModel):
@@ -95,18 +112,18 @@ class Selftest(BaseModel):
     results: list[SelftestRow]
 
 
+@api.get("/openapi.json")
+def openapi():
+    """The OpenAPI document, generated from the pydantic models that validate requests."""
+    return jsonify(spec.spec)
+
+
 def house() -> Any:
     return current_app.extensions["house"]
 
 
 def command_error(err: CommandError):
     return jsonify(error=err.message), err.status
-
-
-@api.get("/openapi.json")
-def openapi():
-    """The OpenAPI document, generated from the models that validate requests."""
-    return jsonify(spec.spec)
 
 
 @api.get("/status")

@@ -1,16 +1,62 @@
-"""Who is asking: bearer tokens with scopes (the IOC, the CLI)."""
+"""Who is asking: a bearer token with scopes (the IOC, the CLI) or a logged-in user
+whose role grants scopes (the phone page). Cookie-authenticated writes are CSRF-checked.
+
+`require(scope)` is the one gate every API route uses (other wings' routes too)."""
 from __future__ import annotations
 
 import functools
+import threading
+import time
+from collections import OrderedDict
 from typing import Any, Callable
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, jsonify, request, session
 
 from controller.commands import Actor
+
+ROLES = ("head", "tech", "viewer")
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "head": frozenset({"control", "broadcast", "events:read"}),
+    "tech": frozenset({"control", "broadcast", "events:read", "admin"}),
+    "viewer": frozenset({"events:read"}),
+}
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def _house() -> Any:
     return current_app.extensions["house"]
+
+
+def has_scope(scopes: frozenset[str], scope: str | None) -> bool:
+    return scope is None or scope in scopes or "admin" in scopes
+
+
+def session_user() -> dict[str, Any] | None:
+    """The logged-in user, or None (no session, expired, or the user was removed).
+    An expired session is cleared and remembered in `g.session_expired`."""
+    name = session.get("user")
+    if not name:
+        return None
+    now = time.time()
+    idle = current_app.config["SESSION_IDLE_S"]
+    if now - session.get("login_at", 0) > current_app.config["SESSION_MAX_S"] or now - session.get("seen", 0) > idle:
+        session.clear()
+        g.session_expired = True
+        return None
+    user = _house().store.user(name)
+    if user is None or user["role"] not in ROLE_SCOPES:
+        session.clear()
+        return None
+    if now - session.get("seen", 0) > 60:  # keep the cookie small and writes rare
+        session["seen"] = now
+    return user
+
+
+def login(name: str) -> None:
+    session.clear()
+    session.permanent = True
+    now = time.time()
+    session.update(user=name, login_at=now, seen=now)
 
 
 def current_principal() -> tuple[Actor, frozenset[str]] | None:
@@ -20,24 +66,78 @@ def current_principal() -> tuple[Actor, frozenset[str]] | None:
         if info is not None:
             # the daemon's own local token (cli.json) is the technician's CLI
             return (Actor("cli") if info.name == "cli" else Actor("token", info.name)), info.scopes
+        return None
+    user = session_user()
+    if user is not None:
+        g.via_session = True
+        return Actor("web", user["name"]), ROLE_SCOPES[user["role"]]
     return None
 
 
 def require(scope: str | None) -> Callable:
-    """Decorator: a valid token (any scope when `scope` is None) with `scope` or admin."""
+    """Decorator: a valid token or session (any scope when `scope` is None) with `scope`
+    or admin. Sets g.actor and g.scopes. Session writes must carry the CSRF token."""
 
     def wrap(view: Callable) -> Callable:
         @functools.wraps(view)
         def inner(*args: Any, **kwargs: Any):
             principal = current_principal()
             if principal is None:
-                return jsonify(error="authentication required: send 'Authorization: Bearer <token>' (langso token add)"), 401
+                if g.get("session_expired"):
+                    return jsonify(error="your session expired; log in again at /login"), 401
+                return jsonify(error="authentication required: log in, or send 'Authorization: Bearer <token>' (langso token add)"), 401
             actor, scopes = principal
-            if scope is not None and scope not in scopes and "admin" not in scopes:
-                return jsonify(error=f"this token lacks the {scope!r} scope"), 403
-            g.actor = actor
+            if not has_scope(scopes, scope):
+                who = "your role" if g.get("via_session") else "this token"
+                return jsonify(error=f"{who} lacks the {scope!r} scope"), 403
+            if g.get("via_session") and request.method not in SAFE_METHODS:
+                current_app.extensions["csrf"].protect()  # raises CSRFError (400) with the reason
+            g.actor, g.scopes = actor, scopes
             return view(*args, **kwargs)
 
         return inner
 
     return wrap
+
+
+class LoginThrottle:
+    """Login rate limiting: after `limit` failures inside `window_s` for one address or
+    one user name, refuse further tries until the window has passed. Bounded memory."""
+
+    def __init__(self, limit: int = 5, window_s: float = 900, max_keys: int = 10000):
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._failures: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def retry_after(self, *keys: str, now: float | None = None) -> float:
+        """Seconds to wait before another try (0 = allowed)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            wait = 0.0
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self.limit:
+                    wait = max(wait, times[-self.limit] + self.window_s - now)
+            return wait
+
+    def failed(self, *keys: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for key in keys:
+                self._failures.setdefault(key, []).append(now)
+                self._failures.move_to_end(key)
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)

@@ -1,0 +1,109 @@
+"""`langso web ...`: the phone page's HTTPS certificate and a look at who may log in.
+
+`langso web cert` makes a self-signed certificate (openssl, present on every Debian /
+Raspberry Pi OS) for HTTPS, which phones require before they let the page record from
+the microphone. install.sh runs it once; the browser asks the village head to accept it once.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+logger = logging.getLogger(__name__)
+
+OK, FAILED, BAD_INPUT = 0, 1, 2
+
+
+def local_addresses() -> list[str]:
+    """This machine's IP addresses (what a phone on the village LAN types)."""
+    found = {"127.0.0.1"}
+    try:
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout
+        found.update(a for a in out.split() if a)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return sorted(found)
+
+
+def subject_alt_names(hosts: list[str]) -> str:
+    names = []
+    for host in dict.fromkeys(hosts):
+        try:
+            ipaddress.ip_address(host)
+            names.append(f"IP:{host}")
+        except ValueError:
+            names.append(f"DNS:{host}")
+    return ",".join(names)
+
+
+def make_certificate(directory: Path, hosts: list[str], days: int) -> tuple[Path, Path]:
+    """Write web.crt and web.key (EC P-256, self-signed) into `directory`; returns both paths."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise OSError("openssl is not installed; apt-get install openssl")
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "web.crt", directory / "web.key"
+    tmp_key = directory / ".web.key.tmp"
+    started = time.monotonic()
+    logger.info("certificate start dir=%s hosts=%s", directory, ",".join(hosts))
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(tmp_key), "-out", str(cert), "-days", str(days), "-subj", f"/CN={hosts[0]}/O=langso",
+         "-addext", f"subjectAltName={subject_alt_names(hosts)}"],
+        check=True, capture_output=True, timeout=60,
+    )
+    os.chmod(tmp_key, 0o600)
+    os.replace(tmp_key, key)
+    logger.info("certificate done cert=%s seconds=%.2f", cert, time.monotonic() - started)
+    return cert, key
+
+
+def cmd_web_cert(args: argparse.Namespace) -> int:
+    if args.days < 1 or args.days > 10000:
+        print("error: --days: choose 1 ... 10000", file=sys.stderr)
+        return BAD_INPUT
+    host = socket.gethostname()
+    hosts = [host, f"{host}.local", "localhost", *local_addresses(), *args.host]
+    try:
+        cert, key = make_certificate(Path(args.dir), hosts, args.days)
+    except subprocess.CalledProcessError as err:
+        print(f"error: openssl failed: {err.stderr.decode(errors='replace').strip()}", file=sys.stderr)
+        return FAILED
+    print(f"certificate {cert} (key {key}) for {', '.join(dict.fromkeys(hosts))}, valid {args.days} days")
+    print("add to the config and restart langso:")
+    print("  [web]")
+    print(f'  tls_cert = "{cert}"')
+    print(f'  tls_key = "{key}"')
+    return OK
+
+
+def cmd_web_users(args: argparse.Namespace) -> int:
+    from controller.cli import _store
+
+    store = _store(args)
+    print(f"{'user':<24} {'role':<8} created")
+    for user in store.users():
+        print(f"{user['name']:<24} {user['role']:<8} {time.strftime('%Y-%m-%d %H:%M', time.localtime(user['created_at']))}")
+    print()
+    print(f"{'token':<24} {'id':>4} scopes")
+    for token in store.tokens():
+        print(f"{token['name']:<24} {token['id']:>4} {','.join(token['scopes'])}")
+    return OK
+
+
+def add_commands(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+    web = sub.add_parser("web", help="the phone page: HTTPS certificate, users and tokens").add_subparsers(dest="web_command", required=True)
+    p = add("cert", cmd_web_cert, "make a self-signed HTTPS certificate for the phone page", web)
+    p.add_argument("--dir", default="/etc/langso", help="where web.crt and web.key go (default /etc/langso)")
+    p.add_argument("--host", action="append", default=[], help="another name or IP the phones use (repeatable)")
+    p.add_argument("--days", type=int, default=3650, help="validity in days (default 3650)")
+    add("users", cmd_web_users, "list web users and API tokens (names and scopes, never secrets)", web)

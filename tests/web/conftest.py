@@ -1,0 +1,72 @@
+"""Web wing fixtures: a Flask test client on a started house (MockFactory pins, real
+SQLite), users with real Argon2 hashes, and a logged-in session with its CSRF token."""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from controller.app import App
+from controller.passwords import hash_password
+from web import create_app
+
+PASSWORD = "Tre-xanh 2026 rice"
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_META.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def web(app: App) -> Flask:
+    """A second Flask app over the started house (same store, bus, relays)."""
+    flask_app = create_app(app.house, {"TESTING": True})
+    yield flask_app
+    flask_app.extensions["live_close"]()
+
+
+@pytest.fixture
+def client(web: Flask) -> FlaskClient:
+    return web.test_client()
+
+
+@pytest.fixture
+def add_user(app: App) -> Callable[..., str]:
+    def add(name: str, role: str, password: str = PASSWORD) -> str:
+        app.house.store.add_user(name, role, hash_password(password))
+        return name
+
+    return add
+
+
+def log_in(client: FlaskClient, name: str, password: str = PASSWORD) -> str:
+    """Log in through the form (with its CSRF token); returns the session's CSRF token."""
+    page = client.get("/login")
+    resp = client.post("/login", data={"name": name, "password": password, "csrf_token": csrf_of(page.text)})
+    assert resp.status_code == 302, resp.text
+    return csrf_of(client.get("/").text)
+
+
+@pytest.fixture
+def session_as(client: FlaskClient, add_user: Callable[..., str]) -> Callable[[str], tuple[FlaskClient, str]]:
+    """session_as(role) -> (client logged in as a user with that role, its CSRF token)."""
+    def make(role: str) -> tuple[FlaskClient, str]:
+        add_user(f"user-{role}", role)
+        return client, log_in(client, f"user-{role}")
+
+    return make
+
+
+@pytest.fixture
+def token_for(app: App) -> Callable[..., dict[str, Any]]:
+    """token_for("control", ...) -> Authorization header for a new token with those scopes."""
+    def make(*scopes: str) -> dict[str, Any]:
+        return {"Authorization": "Bearer " + app.house.store.add_token("t-" + "-".join(scopes).replace(":", ""), set(scopes))}
+
+    return make

@@ -1,0 +1,115 @@
+"""API gate: bearer tokens with scopes, sessions by role, CSRF on cookie writes, expiry."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.web.conftest import csrf_of, log_in
+
+
+def test_nothing_without_credentials(client):
+    for method, path in [("GET", "/api/v1/status"), ("GET", "/api/v1/relays"), ("POST", "/api/v1/relays/tv"),
+                         ("GET", "/api/v1/schedules"), ("GET", "/api/v1/users"), ("GET", "/api/v1/tokens"), ("GET", "/api/v1/live")]:
+        resp = client.open(path, method=method, json={"state": "on"})
+        assert resp.status_code == 401, path
+        assert "Bearer" in resp.json["error"]
+
+
+def test_unknown_token_is_refused(client):
+    resp = client.get("/api/v1/status", headers={"Authorization": "Bearer lsk_not-a-token"})
+    assert resp.status_code == 401
+
+
+@pytest.mark.parametrize("scope, path, expected", [
+    ("events:read", "/api/v1/relays", 403),
+    ("control", "/api/v1/relays", 200),
+    ("admin", "/api/v1/relays", 200),
+    ("control", "/api/v1/users", 403),
+    ("admin", "/api/v1/users", 200),
+    ("broadcast", "/api/v1/schedules", 403),
+    ("control", "/api/v1/schedules", 200),
+])
+def test_token_scopes(client, token_for, scope, path, expected):
+    resp = client.get(path, headers=token_for(scope))
+    assert resp.status_code == expected, resp.json
+    if expected == 403:
+        assert "lacks the" in resp.json["error"]
+
+
+def test_token_writes_need_no_csrf_but_the_scope(app, client, token_for):
+    assert client.post("/api/v1/relays/tv", json={"state": "on"}, headers=token_for("events:read")).status_code == 403
+    assert app.house.board.get("tv").is_on is False
+    resp = client.post("/api/v1/relays/tv", json={"state": "on"}, headers=token_for("control"))
+    assert resp.status_code == 200 and resp.json == {"name": "tv", "on": True, "changed": True}
+    assert app.house.board.get("tv").is_on is True
+    assert app.house.store.relay_states()["tv"].actor == "token:t-control"
+
+
+def test_session_write_needs_the_csrf_token(app, session_as):
+    client, csrf = session_as("head")
+    refused = client.post("/api/v1/relays/tv", json={"state": "on"})
+    assert refused.status_code == 400 and "CSRF" in refused.json["error"]
+    assert app.house.board.get("tv").is_on is False
+    wrong = client.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": "forged"})
+    assert wrong.status_code == 400
+    ok = client.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": csrf})
+    assert ok.status_code == 200 and app.house.board.get("tv").is_on is True
+    assert app.house.store.relay_states()["tv"].actor == "web:user-head"
+
+
+@pytest.mark.parametrize("role, path, expected", [
+    ("viewer", "/api/v1/status", 200),
+    ("viewer", "/api/v1/relays", 403),
+    ("head", "/api/v1/relays", 200),
+    ("head", "/api/v1/users", 403),
+    ("tech", "/api/v1/users", 200),
+])
+def test_session_roles(session_as, role, path, expected):
+    client, _ = session_as(role)
+    assert client.get(path).status_code == expected
+
+
+def test_viewer_cannot_switch(app, session_as):
+    client, csrf = session_as("viewer")
+    resp = client.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": csrf})
+    assert resp.status_code == 403 and "role" in resp.json["error"]
+    assert app.house.board.get("tv").is_on is False
+
+
+def test_expired_session_says_so(web, session_as):
+    client, _ = session_as("head")
+    with client.session_transaction() as sess:
+        sess["seen"] = time.time() - web.config["SESSION_IDLE_S"] - 1
+    resp = client.get("/api/v1/relays")
+    assert resp.status_code == 401 and "expired" in resp.json["error"]
+    assert client.get("/api/v1/relays").status_code == 401  # the session is gone, not revived
+
+
+def test_expired_session_on_a_page_goes_to_login_with_a_message(web, session_as):
+    client, _ = session_as("head")
+    with client.session_transaction() as sess:
+        sess["login_at"] = time.time() - web.config["SESSION_MAX_S"] - 1
+    resp = client.get("/", follow_redirects=True)
+    assert "hết hạn" in resp.text and 'name="password"' in resp.text
+
+
+def test_removed_user_loses_the_session(app, session_as):
+    client, _ = session_as("head")
+    app.house.store.delete_user("user-head")
+    assert client.get("/api/v1/relays").status_code == 401
+
+
+def test_role_change_applies_to_an_open_session(app, session_as):
+    client, _ = session_as("head")
+    assert client.get("/api/v1/relays").status_code == 200
+    app.house.store.db.execute("UPDATE users SET role='viewer' WHERE name='user-head'")
+    assert client.get("/api/v1/relays").status_code == 403
+
+
+def test_logout_form_needs_csrf(client, add_user):
+    add_user("lan", "head")
+    log_in(client, "lan")
+    assert client.post("/logout").status_code == 400
+    assert client.get("/").status_code == 200
+    assert client.post("/logout", data={"csrf_token": csrf_of(client.get("/").text)}).status_code == 302

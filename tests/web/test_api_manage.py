@@ -1,0 +1,128 @@
+"""Schedules, users and tokens through the API: validation, storage, and their effects."""
+from __future__ import annotations
+
+from controller.passwords import verify_password
+from tests.web.conftest import PASSWORD
+
+
+def test_schedule_add_list_delete(app, client, token_for):
+    auth = token_for("control")
+    resp = client.post("/api/v1/schedules", json={"kind": "relay", "target": "tv", "start": "18:00", "end": "22:00", "days": [0, 2, 2]}, headers=auth)
+    assert resp.status_code == 201, resp.json
+    sid = resp.json["id"]
+    listed = client.get("/api/v1/schedules", headers=auth).json
+    assert listed["kinds"] == ["relay"]
+    assert [(s["id"], s["target"], s["start"], s["end"], s["days"], s["actor"]) for s in listed["schedules"]] == [(sid, "tv", "18:00", "22:00", [0, 2], "token:t-control")]
+    assert [p.id for p in app.house.programmes()] == [sid]  # what the scheduler runs
+    assert client.delete(f"/api/v1/schedules/{sid}", headers=auth).json == {"deleted": sid}
+    assert client.delete(f"/api/v1/schedules/{sid}", headers=auth).status_code == 404
+    assert app.house.programmes() == []
+
+
+def test_schedule_bad_input_names_the_field(app, client, token_for):
+    auth = token_for("control")
+    cases = [
+        ({"kind": "relay", "target": "tv", "start": "25:00"}, "start"),
+        ({"kind": "relay", "target": "tv", "start": "6:00"}, "start"),
+        ({"kind": "relay", "target": "tv", "start": "06:00", "days": [7]}, "days"),
+        ({"kind": "relay", "target": "tv", "start": "06:00", "days": []}, "days"),
+        ({"kind": "relay", "target": "tivi", "start": "06:00"}, "target"),
+        ({"kind": "broadcast", "target": "loa", "start": "06:00"}, "kind"),
+        ({"kind": "relay", "target": "tv", "start": "06:00", "end": "06:00"}, "end"),
+        ({"target": "tv", "start": "06:00"}, "kind"),
+    ]
+    for body, field in cases:
+        resp = client.post("/api/v1/schedules", json=body, headers=auth)
+        assert resp.status_code == 400, body
+        assert resp.json["error"].startswith(field) or f"{field}:" in resp.json["error"], resp.json
+    assert app.house.store.schedules() == []
+
+
+def test_schedule_via_session_needs_csrf(app, session_as):
+    client, csrf = session_as("head")
+    body = {"kind": "relay", "target": "radio", "start": "06:00", "end": "06:30"}
+    assert client.post("/api/v1/schedules", json=body).status_code == 400
+    assert client.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf}).status_code == 201
+    assert app.house.store.schedules()[0]["actor"] == "web:user-head"
+
+
+def test_users_create_list_delete(app, client, token_for):
+    auth = token_for("admin")
+    resp = client.post("/api/v1/users", json={"name": "lan", "role": "head", "password": PASSWORD}, headers=auth)
+    assert resp.status_code == 201 and resp.json["role"] == "head"
+    assert verify_password(app.house.store.user("lan")["password_hash"], PASSWORD)
+    users = client.get("/api/v1/users", headers=auth).json["users"]
+    assert [u["name"] for u in users] == ["lan"] and "password_hash" not in users[0]
+    assert client.delete("/api/v1/users/lan", headers=auth).json == {"ok": True}
+    assert client.delete("/api/v1/users/lan", headers=auth).status_code == 404
+
+
+def test_user_bad_input(app, client, token_for):
+    auth = token_for("admin")
+    for body, field in [
+        ({"name": "Lan Anh", "role": "head", "password": PASSWORD}, "name"),
+        ({"name": "lan", "role": "boss", "password": PASSWORD}, "role"),
+        ({"name": "lan", "role": "head", "password": "short"}, "password"),
+        ({"name": "lan", "role": "head", "password": "matkhau123"}, "password"),
+        ({"name": "lan", "role": "head", "password": "lan-2026-lan"}, "password"),
+    ]:
+        resp = client.post("/api/v1/users", json=body, headers=auth)
+        assert resp.status_code == 400 and resp.json["error"].startswith(field), resp.json
+    assert app.house.store.users() == []
+
+
+def test_last_tech_cannot_be_removed(app, client, token_for, add_user):
+    auth = token_for("admin")
+    add_user("tech1", "tech")
+    resp = client.delete("/api/v1/users/tech1", headers=auth)
+    assert resp.status_code == 409 and "last tech" in resp.json["error"]
+    add_user("tech2", "tech")
+    assert client.delete("/api/v1/users/tech1", headers=auth).status_code == 200
+
+
+def test_token_shown_once_works_and_can_be_revoked(client, token_for):
+    auth = token_for("admin")
+    made = client.post("/api/v1/tokens", json={"name": "ioc-huyen", "scopes": ["events:read"]}, headers=auth)
+    assert made.status_code == 201
+    new = {"Authorization": "Bearer " + made.json["token"]}
+    assert client.get("/api/v1/status", headers=new).status_code == 200
+    assert client.get("/api/v1/relays", headers=new).status_code == 403
+    listed = client.get("/api/v1/tokens", headers=auth).json["tokens"]
+    row = next(t for t in listed if t["name"] == "ioc-huyen")
+    assert row["scopes"] == ["events:read"] and made.json["token"] not in str(listed)
+    assert client.delete(f"/api/v1/tokens/{row['id']}", headers=auth).status_code == 200
+    assert client.get("/api/v1/status", headers=new).status_code == 401
+    assert client.delete(f"/api/v1/tokens/{row['id']}", headers=auth).status_code == 404
+
+
+def test_token_bad_scope_is_refused(client, token_for):
+    resp = client.post("/api/v1/tokens", json={"name": "x", "scopes": ["root"]}, headers=token_for("admin"))
+    assert resp.status_code == 400 and resp.json["error"].startswith("scopes")
+
+
+def test_bad_requests_are_json_4xx(client, token_for):
+    auth = token_for("admin")
+    cases = [
+        client.post("/api/v1/relays/tv", data="state=on", headers=auth | {"Content-Type": "application/x-www-form-urlencoded"}),
+        client.post("/api/v1/relays/tv", data="{not json", headers=auth | {"Content-Type": "application/json"}),
+        client.post("/api/v1/relays/tv", json={"state": "maybe"}, headers=auth),
+        client.post("/api/v1/relays/tv", headers=auth),
+        client.post("/api/v1/relays/tv", data={"state": "on"}, content_type="multipart/form-data", headers=auth),
+        client.post("/api/v1/schedules", json=["not", "an", "object"], headers=auth),
+        client.post("/api/v1/relays/..%2F..%2Fetc%2Fpasswd", json={"state": "on"}, headers=auth),
+        client.delete("/api/v1/schedules/..%2F1", headers=auth),
+        client.post("/api/v1/schedules", data=b"x" * (33 * 2**20), headers=auth | {"Content-Type": "application/json"}),
+        client.put("/api/v1/relays/tv", json={"state": "on"}, headers=auth),
+    ]
+    for resp in cases:
+        assert 400 <= resp.status_code < 500, (resp.status_code, resp.text[:200])
+        assert resp.is_json and resp.json["error"], resp.text[:200]
+    assert [c.status_code for c in cases][-2:] == [413, 405]
+
+
+def test_openapi_lists_the_api_and_not_the_pages(client):
+    doc = client.get("/api/v1/openapi.json").json
+    paths = set(doc["paths"])
+    assert {"/api/v1/status", "/api/v1/relays", "/api/v1/relays/{name}", "/api/v1/schedules", "/api/v1/tokens", "/api/v1/users"} <= paths
+    assert not any(p in paths for p in ("/", "/login", "/setup", "/api/v1/live"))
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

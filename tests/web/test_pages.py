@@ -1,0 +1,120 @@
+"""Pages: first-run set-up, login, roles, language, and every page renders for real."""
+from __future__ import annotations
+
+import pytest
+
+from tests.web.conftest import PASSWORD, csrf_of, log_in
+
+
+def test_first_run_forces_creating_a_user_with_a_real_password(app, client):
+    assert client.get("/").headers["Location"].endswith("/setup")
+    assert client.get("/login").headers["Location"].endswith("/setup")
+    page = client.get("/setup")
+    assert "Khởi động lần đầu" in page.text and "mật khẩu mặc định" in page.text
+    token = csrf_of(page.text)
+    weak = client.post("/setup", data={"name": "hoa", "role": "tech", "password": "12345678", "password2": "12345678", "csrf_token": token})
+    assert weak.status_code == 400 and "Mật khẩu" in weak.text
+    differ = client.post("/setup", data={"name": "hoa", "role": "tech", "password": PASSWORD, "password2": PASSWORD + "x", "csrf_token": token})
+    assert differ.status_code == 400 and "không giống" in differ.text
+    assert app.house.store.users() == []
+    ok = client.post("/setup", data={"name": "hoa", "role": "tech", "password": PASSWORD, "password2": PASSWORD, "csrf_token": token})
+    assert ok.status_code == 302
+    assert [u["name"] for u in app.house.store.users()] == ["hoa"]
+    assert client.get("/").status_code == 200  # logged in straight away
+    assert client.get("/setup").status_code == 404  # set-up is gone once a user exists
+
+
+def test_setup_without_csrf_token_is_refused(app, client):
+    resp = client.post("/setup", data={"name": "hoa", "role": "tech", "password": PASSWORD, "password2": PASSWORD})
+    assert resp.status_code == 400 and "CSRF" in resp.text
+    assert app.house.store.users() == []
+
+
+def test_login_logout_and_wrong_password(client, add_user):
+    add_user("lan", "head")
+    assert client.get("/").headers["Location"].startswith("/login")
+    token = csrf_of(client.get("/login").text)
+    bad = client.post("/login", data={"name": "lan", "password": "wrong password", "csrf_token": token})
+    assert bad.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu" in bad.text
+    log_in(client, "lan")
+    home = client.get("/")
+    assert home.status_code == 200 and 'data-relay="tv"' in home.text
+    cookie = client.get_cookie("langso_session")
+    assert cookie.http_only and cookie.same_site == "Lax"
+    assert client.post("/logout", data={"csrf_token": csrf_of(home.text)}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_login_is_rate_limited(client, add_user):
+    add_user("lan", "head")
+    token = csrf_of(client.get("/login").text)
+    for _ in range(5):
+        assert client.post("/login", data={"name": "lan", "password": "nope nope", "csrf_token": token}).status_code == 401
+    blocked = client.post("/login", data={"name": "lan", "password": PASSWORD, "csrf_token": token})
+    assert blocked.status_code == 429 and "quá nhiều" in blocked.text
+
+
+def test_login_redirect_stays_on_this_site(client, add_user):
+    add_user("lan", "head")
+    token = csrf_of(client.get("/login").text)
+    resp = client.post("/login?next=//evil.example/x", data={"name": "lan", "password": PASSWORD, "csrf_token": token})
+    assert resp.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("role, allowed, refused", [
+    ("head", ["/", "/broadcasts", "/schedules", "/cameras", "/system"], []),
+    ("tech", ["/", "/broadcasts", "/schedules", "/cameras", "/system"], []),
+    ("viewer", ["/", "/cameras", "/system"], ["/broadcasts", "/schedules"]),
+])
+def test_pages_by_role(session_as, role, allowed, refused):
+    client, _ = session_as(role)
+    for path in allowed:
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+        assert "http://" not in resp.text.replace("http://www.w3.org", "") and "https://" not in resp.text  # nothing external
+    for path in refused:
+        assert client.get(path).status_code == 403, path
+
+
+def test_parts_not_built_say_not_available(session_as):
+    client, _ = session_as("head")
+    assert "Chưa phát thông báo được" in client.get("/broadcasts").text
+    assert "Chưa xem camera được" in client.get("/cameras").text
+
+
+def test_system_page_shows_health_and_admin_only_for_tech(session_as, add_user, client):
+    c, _ = session_as("tech")
+    page = c.get("/system").text
+    assert "Dung lượng trống" in page and 'id="add-token"' in page
+    c.get("/logout")
+    add_user("viewer1", "viewer")
+    c.post("/logout", data={"csrf_token": csrf_of(page)})
+    log_in(client, "viewer1")
+    assert 'id="add-token"' not in client.get("/system").text
+
+
+def test_home_shows_who_switched_last(app, session_as):
+    client, csrf = session_as("head")
+    assert client.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": csrf}).status_code == 200
+    page = client.get("/").text
+    assert "web:user-head" in page
+    assert 'class="tile on" data-relay="tv"' in page
+
+
+def test_language_switch_to_english_and_back(session_as):
+    client, csrf = session_as("head")
+    assert "Thiết bị" in client.get("/").text
+    assert client.post("/language", data={"lang": "en", "next": "/", "csrf_token": csrf}).status_code == 302
+    page = client.get("/").text
+    assert "Equipment" in page and 'lang="en"' in page
+    assert client.post("/language", data={"lang": "xx", "csrf_token": csrf}).status_code == 400
+    client.post("/language", data={"lang": "vi", "csrf_token": csrf})
+    assert "Thiết bị" in client.get("/").text
+
+
+def test_unknown_page_is_a_page_and_unknown_api_path_is_json(session_as):
+    client, _ = session_as("head")
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.mimetype == "text/html" and "Về trang chủ" in page.text
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and "error" in api.json

@@ -1,0 +1,55 @@
+"""HTTPS: `langso web cert` makes a real certificate with openssl, the daemon serves the
+page and API over TLS with it (cheroot), and session cookies become Secure."""
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import ssl
+import urllib.request
+from http.cookiejar import CookieJar
+
+import pytest
+
+from controller.cli import main
+from controller.config import ConfigError, parse_config
+from controller.passwords import hash_password
+from tests.conftest import house_data
+from tests.web.conftest import PASSWORD
+
+
+def test_half_a_tls_pair_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        parse_config(house_data(tmp_path, web={"listen": "127.0.0.1:0", "tls_cert": "/x.crt"}), "test")
+    assert any("web" in p and "tls_key" in p for p in err.value.problems)
+
+
+def test_https_with_a_certificate_from_langso_web_cert(tmp_path, make_config, start_app, capsys):
+    assert main(["web", "cert", "--dir", str(tmp_path / "tls"), "--days", "30"]) == 0
+    assert 'tls_cert = "' in capsys.readouterr().out
+    cert, key = tmp_path / "tls" / "web.crt", tmp_path / "tls" / "web.key"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    app = start_app(make_config(web={"listen": "127.0.0.1:0", "tls_cert": str(cert), "tls_key": str(key)}))
+    assert app.url.startswith("https://127.0.0.1:")
+    app.house.store.add_user("lan", "head", hash_password(PASSWORD))
+
+    context = ssl.create_default_context(cafile=str(cert))  # verified: the cert names 127.0.0.1
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), urllib.request.HTTPCookieProcessor(jar))
+    login_page = opener.open(app.url + "/login").read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page).group(1)
+    body = f"name=lan&password={urllib.parse.quote(PASSWORD)}&csrf_token={csrf}".encode()
+    home = opener.open(urllib.request.Request(app.url + "/login", data=body, headers={"Referer": app.url + "/login"}))
+    assert 'data-relay="tv"' in home.read().decode()
+    cookie = next(c for c in jar if c.name == "langso_session")
+    assert cookie.secure
+    status = json.loads(opener.open(app.url + "/api/v1/status").read())
+    assert [r["name"] for r in status["relays"]] == ["tv", "radio", "amp"]
+    with pytest.raises((OSError, http.client.HTTPException)):  # plain HTTP is not served on the TLS port (400 or reset)
+        urllib.request.urlopen(app.url.replace("https", "http") + "/api/v1/status", timeout=5)
+
+
+def test_missing_certificate_file_names_the_field(tmp_path, make_config, start_app):
+    cfg = make_config(web={"listen": "127.0.0.1:0", "tls_cert": str(tmp_path / "no.crt"), "tls_key": str(tmp_path / "no.key")})
+    with pytest.raises(OSError, match="web.tls_cert"):
+        start_app(cfg)

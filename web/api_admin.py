@@ -1,0 +1,130 @@
+"""/api/v1/users and /api/v1/tokens: the technician's (admin) management of web users
+and API tokens. Tokens are stored hashed and shown once, at creation."""
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import g, jsonify
+from pydantic import BaseModel, Field
+from spectree import Response
+
+from controller.passwords import check_password_strength, hash_password
+from web.api import Error, api, house, spec
+from web.auth import require
+
+NAME = r"^[A-Za-z0-9._-]{1,32}$"
+Scope = Literal["control", "broadcast", "events:read", "admin"]
+
+
+class UserOut(BaseModel):
+    name: str
+    role: str
+    created_at: float
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+class UserIn(BaseModel):
+    name: str = Field(pattern=NAME, description="letters, digits, . _ - (no spaces or accents), up to 32")
+    role: Literal["head", "tech", "viewer"] = Field(description="head: control, broadcast, cameras; tech: everything; viewer: status and cameras")
+    password: str = Field(min_length=8, max_length=200, description="at least 8 characters, not a common password")
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    scopes: list[str]
+    created_at: float
+    last_used: float | None
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenOut]
+
+
+class TokenIn(BaseModel):
+    name: str = Field(pattern=NAME, description="who uses it, e.g. ioc-yen-dinh")
+    scopes: list[Scope] = Field(min_length=1, description="control, broadcast, events:read, admin")
+
+
+class TokenCreated(BaseModel):
+    id: int
+    name: str
+    token: str = Field(description="shown once; only its hash is kept")
+
+
+class Done(BaseModel):
+    ok: bool
+
+
+@api.get("/users")
+@spec.validate(resp=Response(HTTP_200=UserList, HTTP_401=Error, HTTP_403=Error), tags=["admin"])
+@require("admin")
+def users():
+    """Web users and their roles (never their password hashes)."""
+    return jsonify(users=house().store.users())
+
+
+@api.post("/users")
+@spec.validate(json=UserIn, resp=Response(HTTP_201=UserOut, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error), tags=["admin"])
+@require("admin")
+def add_user(json: UserIn):
+    """Create a user or reset an existing user's role and password."""
+    problem = check_password_strength(json.password, json.name)
+    if problem:
+        return jsonify(error=f"password: {problem}"), 400
+    store = house().store
+    store.add_user(json.name, json.role, hash_password(json.password))
+    store.audit(str(g.actor), "user.add", json.name, json.role)
+    user = store.user(json.name)
+    return jsonify(name=user["name"], role=user["role"], created_at=user["created_at"]), 201
+
+
+@api.delete("/users/<name>")
+@spec.validate(resp=Response(HTTP_200=Done, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error, HTTP_409=Error), tags=["admin"])
+@require("admin")
+def delete_user(name: str):
+    """Remove a user; the last technician cannot be removed (nobody could manage the house)."""
+    store = house().store
+    user = store.user(name)
+    if user is None:
+        return jsonify(error=f"no user {name!r}"), 404
+    if user["role"] == "tech" and sum(u["role"] == "tech" for u in store.users()) == 1:
+        return jsonify(error="this is the last tech user; add another tech user first"), 409
+    store.delete_user(name)
+    store.audit(str(g.actor), "user.delete", name)
+    return jsonify(ok=True)
+
+
+@api.get("/tokens")
+@spec.validate(resp=Response(HTTP_200=TokenList, HTTP_401=Error, HTTP_403=Error), tags=["admin"])
+@require("admin")
+def tokens():
+    """API tokens (names, scopes, last use); the tokens themselves are never shown again."""
+    return jsonify(tokens=house().store.tokens())
+
+
+@api.post("/tokens")
+@spec.validate(json=TokenIn, resp=Response(HTTP_201=TokenCreated, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error), tags=["admin"])
+@require("admin")
+def add_token(json: TokenIn):
+    """Create a token for the IOC or a script; the response is the only time it is shown."""
+    store = house().store
+    token = store.add_token(json.name, set(json.scopes))
+    info = store.check_token(token)
+    store.audit(str(g.actor), "token.add", json.name, ",".join(sorted(json.scopes)))
+    return jsonify(id=info.id, name=json.name, token=token), 201
+
+
+@api.delete("/tokens/<int:token_id>")
+@spec.validate(resp=Response(HTTP_200=Done, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error), tags=["admin"])
+@require("admin")
+def delete_token(token_id: int):
+    """Revoke a token at once."""
+    store = house().store
+    if not store.delete_token(token_id):
+        return jsonify(error=f"no token {token_id}"), 404
+    store.audit(str(g.actor), "token.delete", str(token_id))
+    return jsonify(ok=True)

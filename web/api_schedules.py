@@ -1,0 +1,113 @@
+"""/api/v1/schedules: the programmes (TV 18:00-22:00, radio relays, recurring
+announcements) over house.store's schedules; the scheduler is poked after each change."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import current_app, g, jsonify
+from pydantic import BaseModel, Field, field_validator
+from spectree import Response
+
+from web.api import Error, api, house, spec
+from web.auth import has_scope, require
+
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# which scope a schedule of each kind needs, beyond "control"
+KIND_SCOPE = {"broadcast": "broadcast"}
+
+
+class ScheduleIn(BaseModel):
+    kind: str = Field(description='"relay", or a kind another part adds (e.g. "broadcast"); see GET kinds', max_length=32)
+    target: str = Field(description="relay name for kind relay; what the kind acts on", min_length=1, max_length=64)
+    days: list[int] = Field(default=[0, 1, 2, 3, 4, 5, 6], description="0 = Monday ... 6 = Sunday", min_length=1, max_length=7)
+    start: str = Field(description='"HH:MM", 24-hour, site time zone')
+    end: str | None = Field(None, description='"HH:MM" window end (may pass midnight); none = one action at start')
+    payload: dict[str, Any] = Field(default={}, description='kind-specific, e.g. {"text": "..."} for broadcast')
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str | None) -> str | None:
+        if value is not None and not HHMM.match(value):
+            raise ValueError('use "HH:MM" 24-hour time, e.g. "18:00"')
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in value):
+            raise ValueError("days are 0 (Monday) ... 6 (Sunday)")
+        return sorted(set(value))
+
+
+class ScheduleOut(BaseModel):
+    id: int
+    kind: str
+    target: str
+    days: list[int]
+    start: str
+    end: str | None
+    payload: dict[str, Any]
+    enabled: bool
+    created_at: float
+    actor: str
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleOut]
+    kinds: list[str]
+
+
+class Created(BaseModel):
+    id: int
+
+
+class Deleted(BaseModel):
+    deleted: int
+
+
+def _poke() -> None:
+    poke = current_app.extensions.get("scheduler_poke")
+    if poke is not None:
+        poke()
+
+
+@api.get("/schedules")
+@spec.validate(resp=Response(HTTP_200=ScheduleList, HTTP_401=Error, HTTP_403=Error), tags=["schedules"])
+@require("control")
+def schedules():
+    """Every programme, and the kinds this house can run."""
+    return jsonify(schedules=house().store.schedules(), kinds=house().schedule_kinds())
+
+
+@api.post("/schedules")
+@spec.validate(json=ScheduleIn, resp=Response(HTTP_201=Created, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error), tags=["schedules"])
+@require("control")
+def add_schedule(json: ScheduleIn):
+    """Add a programme; it runs from the next matching time."""
+    h = house()
+    if json.kind not in h.schedule_kinds():
+        return jsonify(error=f"kind: {json.kind!r} is not available here; choose from {h.schedule_kinds()}"), 400
+    needed = KIND_SCOPE.get(json.kind)
+    if needed and not has_scope(g.scopes, needed):
+        return jsonify(error=f"a {json.kind} schedule needs the {needed!r} scope"), 403
+    if json.kind == "relay":
+        names = [r["name"] for r in h.relays()]
+        if json.target not in names:
+            return jsonify(error=f"target: no relay {json.target!r}; choose from {names}"), 400
+        if json.end == json.start:
+            return jsonify(error="end: must differ from start (or leave it empty for a single switch-on)"), 400
+    sid = h.store.add_schedule(json.kind, json.target, json.days, json.start, json.end, json.payload, str(g.actor))
+    _poke()
+    return jsonify(id=sid), 201
+
+
+@api.delete("/schedules/<int:schedule_id>")
+@spec.validate(resp=Response(HTTP_200=Deleted, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error), tags=["schedules"])
+@require("control")
+def delete_schedule(schedule_id: int):
+    """Remove a programme."""
+    if not house().store.delete_schedule(schedule_id, str(g.actor)):
+        return jsonify(error=f"no schedule {schedule_id}"), 404
+    _poke()
+    return jsonify(deleted=schedule_id)

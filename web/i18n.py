@@ -1,0 +1,94 @@
+"""Vietnamese first, English switchable: Flask-Babel with the catalogue compiled from
+web/translations/*/LC_MESSAGES/messages.po at start (the .mo files are build output and
+git-ignored, so `make run`, `make test` and the package all get fresh ones)."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, request, session
+from flask_babel import Babel, format_datetime, get_locale, gettext as _
+
+logger = logging.getLogger(__name__)
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+LANGUAGES = ("vi", "en")  # msgids are English; vi is the default catalogue
+
+
+def compile_catalogues(root: Path = TRANSLATIONS) -> list[Path]:
+    """(Re)write every messages.mo older than its .po; returns the files written."""
+    written = []
+    for po in sorted(root.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parent.parent.name)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog, use_fuzzy=False)
+        tmp.replace(mo)
+        written.append(mo)
+        logger.info("translations compiled file=%s messages=%d", mo, len(catalog))
+    return written
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return "vi"  # the village head's language, whatever the phone's browser says
+
+
+def init_i18n(app: Flask, timezone: str) -> Babel:
+    try:
+        compile_catalogues()
+    except OSError as err:  # read-only install: the packaged .mo files are used as they are
+        logger.warning("translations not compiled error=%r", str(err))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", timezone)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    babel = Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals["js_strings"] = js_strings
+    app.jinja_env.filters["when"] = when
+    return babel
+
+
+def when(epoch: float | None) -> str:
+    """Epoch seconds as a short local date and time in the page's language."""
+    if epoch is None:
+        return ""
+    return format_datetime(datetime.fromtimestamp(epoch, tz=timezone.utc), "short")
+
+
+def js_strings() -> dict[str, str]:
+    """The few strings the page's script shows, translated on the server (once per language)."""
+    lang = str(get_locale())
+    if lang not in _JS_CACHE:
+        _JS_CACHE[lang] = _js_strings()
+    return _JS_CACHE[lang]
+
+
+_JS_CACHE: dict[str, dict[str, str]] = {}
+
+
+def _js_strings() -> dict[str, str]:
+    return {
+        "on": _("On"), "off": _("Off"), "failed": _("Failed"), "saved": _("Saved"),
+        "not_available": _("Not available yet on this house."),
+        "confirm_delete": _("Delete this?"), "cancel": _("Cancel"), "delete": _("Delete"),
+        "playing": _("Playing now"), "queue_empty": _("Nothing waiting."), "log_empty": _("No broadcasts yet."),
+        "no_events": _("No events."), "offline": _("Connection lost, retrying..."),
+        "recording": _("Recording... tap again to stop"), "record": _("Record on the phone"),
+        "token_once": _("Copy this token now; it is shown only once:"),
+        "by": _("by"), "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
+        "connected": _("connected"), "revoke": _("Revoke"),
+    }
+
+
+def wants_language() -> str | None:
+    lang = request.args.get("lang") or request.form.get("lang")
+    return lang if lang in LANGUAGES else None

@@ -1,0 +1,162 @@
+"""The village head's phone pages: server-rendered Jinja, Vietnamese first. Data that
+changes live is fetched by web/static/app.js from the JSON API with the session cookie."""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Any, Callable
+
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
+from flask_babel import gettext as _
+
+from controller.passwords import check_password_strength, hash_password, verify_password
+from web.auth import ROLE_SCOPES, LoginThrottle, has_scope, login, session_user
+
+logger = logging.getLogger(__name__)
+
+pages = Blueprint("pages", __name__)
+_setup_lock = threading.Lock()
+OPEN_PAGES = {"pages.login", "pages.setup", "pages.language", "static"}
+
+
+def _house() -> Any:
+    return current_app.extensions["house"]
+
+
+@pages.before_app_request
+def _first_run_and_login() -> Any:
+    if request.path.startswith("/api/") or request.endpoint in ("static",):
+        return None
+    if not _house().store.users() and request.endpoint not in ("pages.setup", "pages.language"):
+        return redirect(url_for("pages.setup"))
+    g.user = session_user()
+    if g.user is None and request.endpoint not in OPEN_PAGES:
+        if g.get("session_expired"):
+            flash(_("Your session expired; please log in again."))
+        return redirect(url_for("pages.login", next=request.path))
+    return None
+
+
+@pages.app_context_processor
+def _page_globals() -> dict[str, Any]:
+    user = g.get("user")
+    scopes = ROLE_SCOPES[user["role"]] if user else frozenset()
+    return {"user": user, "can": lambda scope: bool(user) and has_scope(scopes, scope),
+            "site": _house().config.site, "lang": session.get("lang", "vi")}
+
+
+def needs(scope: str) -> Callable:
+    def wrap(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            if not has_scope(ROLE_SCOPES[g.user["role"]], scope):
+                abort(403, _("Your account may not open this page."))
+            return view(*args, **kwargs)
+        return inner
+    return wrap
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else url_for("pages.home")
+
+
+@pages.route("/login", methods=["GET", "POST"], endpoint="login")
+def login_page() -> Any:
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()[:64]
+        keys = (f"ip:{request.remote_addr}", f"user:{name.lower()}")
+        throttle: LoginThrottle = current_app.extensions["login_throttle"]
+        wait = throttle.retry_after(*keys)
+        if wait > 0:
+            logger.warning("login throttled user=%s ip=%s", name, request.remote_addr)
+            error = _("Too many wrong passwords. Try again in %(minutes)d minutes.", minutes=int(wait // 60) + 1)
+            return render_template("login.html", error=error, name=name), 429
+        user = _house().store.user(name)
+        if user and verify_password(user["password_hash"], request.form.get("password", "")):
+            throttle.succeeded(*keys)
+            login(name)
+            logger.info("login user=%s ip=%s", name, request.remote_addr)
+            return redirect(_safe_next(request.args.get("next")))
+        throttle.failed(*keys)
+        logger.warning("login failed user=%s ip=%s", name, request.remote_addr)
+        return render_template("login.html", error=_("Wrong user name or password."), name=name), 401
+    return render_template("login.html", error=error, name="")
+
+
+@pages.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("pages.login"))
+
+
+@pages.route("/setup", methods=["GET", "POST"])
+def setup():
+    """First run: no user exists yet, so the first one (tech or head) is made here with a
+    real password. Afterwards this page is gone."""
+    store = _house().store
+    if store.users():
+        abort(404)
+    form = {"name": request.form.get("name", "").strip(), "role": request.form.get("role", "tech")}
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        problem = None
+        if not form["name"] or len(form["name"]) > 32 or not all(c.isalnum() or c in "._-" for c in form["name"]) or not form["name"].isascii():
+            problem = _("User name: use letters, digits, . _ - only (no spaces or accents).")
+        elif form["role"] not in ("tech", "head"):
+            problem = _("Role: choose technician or village head.")
+        elif password != request.form.get("password2", ""):
+            problem = _("The two passwords differ.")
+        elif check_password_strength(password, form["name"]):
+            problem = _("Password: at least 8 characters, not a common password and not the user name.")
+        if problem:
+            return render_template("setup.html", error=problem, form=form), 400
+        with _setup_lock:
+            if store.users():
+                abort(409, _("A user was created meanwhile; log in."))
+            store.add_user(form["name"], form["role"], hash_password(password))
+        store.audit(f"web:{form['name']}", "user.add", form["name"], "first run")
+        logger.info("first user created user=%s role=%s", form["name"], form["role"])
+        login(form["name"])
+        return redirect(url_for("pages.home"))
+    return render_template("setup.html", error=None, form=form)
+
+
+@pages.post("/language")
+def language():
+    lang = request.form.get("lang")
+    if lang not in ("vi", "en"):
+        abort(400, "lang: choose vi or en")
+    session["lang"] = lang
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@pages.get("/")
+def home():
+    return render_template("home.html", relays=_house().relays())
+
+
+@pages.get("/broadcasts")
+@needs("broadcast")
+def broadcasts():
+    return render_template("broadcasts.html", available=_house().broadcasts is not None)
+
+
+@pages.get("/schedules")
+@needs("control")
+def schedules():
+    h = _house()
+    return render_template("schedules.html", relays=h.relays(), kinds=h.schedule_kinds())
+
+
+@pages.get("/cameras")
+@needs("events:read")
+def cameras():
+    return render_template("cameras.html", available=_house().cameras is not None)
+
+
+@pages.get("/system")
+def system():
+    return render_template("system.html", status=_house().status())

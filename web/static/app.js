@@ -1,0 +1,212 @@
+// langso phone page: talks to /api/v1 with the session cookie and the CSRF header,
+// and listens to /api/v1/live (Server-Sent Events) so the page follows the house.
+"use strict";
+const T = JSON.parse(document.getElementById("strings").textContent);
+const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+const $ = (s, el = document) => el.querySelector(s);
+const $$ = (s, el = document) => Array.from(el.querySelectorAll(s));
+
+function h(tag, attrs = {}, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v); else if (v !== null && v !== undefined) el.setAttribute(k, v);
+  }
+  for (const kid of kids) if (kid !== null && kid !== undefined) el.append(kid instanceof Node ? kid : String(kid));
+  return el;
+}
+
+function say(message, isError) {
+  const line = $("#status-line");
+  line.textContent = message;
+  line.className = isError ? "error" : "notice";
+  line.hidden = !message;
+  line.setAttribute("role", isError ? "alert" : "status");
+}
+
+async function api(method, url, body) {
+  const opts = { method, headers: { "X-CSRFToken": CSRF, Accept: "application/json" }, credentials: "same-origin" };
+  if (body instanceof FormData) opts.body = body;
+  else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
+  const resp = await fetch(url, opts);
+  if (resp.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error(""); }
+  const type = resp.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await resp.json() : await resp.blob();
+  if (!resp.ok) { const e = new Error((data && data.error) || resp.statusText); e.status = resp.status; throw e; }
+  return data;
+}
+
+const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN", { dateStyle: "short", timeStyle: "short", timeZone: document.body.dataset.tz }) : "";
+
+// live updates ------------------------------------------------------------------------
+const handlers = {};
+function live() {
+  if (!window.EventSource) return;
+  const src = new EventSource("/api/v1/live");
+  for (const topic of ["relay", "broadcast.state", "broadcast.log", "camera.motion", "camera.event", "resync"]) {
+    src.addEventListener(topic, (ev) => { (handlers[topic] || []).forEach((fn) => fn(JSON.parse(ev.data || "{}"))); });
+  }
+  src.onerror = () => say(T.offline, false);
+  src.onopen = () => { if ($("#status-line").textContent === T.offline) say(""); };
+}
+const on = (topic, fn) => (handlers[topic] = handlers[topic] || []).push(fn);
+
+// pages ---------------------------------------------------------------------------------
+function showRelay(r) {
+  const tile = $(`[data-relay="${CSS.escape(r.name)}"]`);
+  if (!tile) return;
+  tile.className = "tile " + (r.on ? "on" : "off");
+  tile.setAttribute("aria-pressed", r.on ? "true" : "false");
+  $(".state", tile).textContent = r.on ? T.on : T.off;
+  const by = r.actor || r.changed_by, at = r.at || r.changed_at;
+  if (at) $(".who", tile).textContent = `${by} · ${when(at)}`;
+}
+
+const pages = {
+  home() {
+    $$("[data-relay]").forEach((tile) => tile.addEventListener("click", async () => {
+      tile.classList.add("busy");
+      try { await api("POST", `/api/v1/relays/${encodeURIComponent(tile.dataset.relay)}`, { state: "toggle" }); say(""); }
+      catch (e) { if (e.message) say(e.message, true); }
+      finally { tile.classList.remove("busy"); }
+    }));
+    on("relay", showRelay);
+    on("resync", async () => (await api("GET", "/api/v1/relays")).relays.forEach(showRelay));
+  },
+
+  broadcasts() {
+    const form = $("#say");
+    if (!form) return;
+    const describe = (b) => b.text || b.source || b.stream_url || b.file || b.id;
+    async function load() {
+      let data;
+      try { data = await api("GET", "/api/v1/broadcasts"); } catch (e) { say(e.status === 404 ? T.not_available : e.message, true); return; }
+      const queue = $("#queue"), log = $("#log");
+      queue.replaceChildren();
+      if (data.playing) queue.append(h("li", { class: "playing" }, h("b", {}, T.playing + ": "), describe(data.playing)));
+      for (const b of data.queue || []) {
+        queue.append(h("li", {}, h("span", {}, `${describe(b)} (${b.priority}${b.at ? " · " + when(b.at) : ""})`),
+          h("button", { onclick: async () => { try { await api("DELETE", `/api/v1/broadcasts/${encodeURIComponent(b.id)}`); load(); } catch (e) { say(e.message, true); } } }, T.cancel)));
+      }
+      if (!queue.children.length) queue.append(h("li", {}, T.queue_empty));
+      log.replaceChildren(...(data.log || []).slice(0, 20).map((b) => h("li", {}, h("span", {}, `${when(b.started)} ${describe(b)}`), h("small", {}, `${b.outcome}${b.reason ? ": " + b.reason : ""}`))));
+      if (!log.children.length) log.append(h("li", {}, T.log_empty));
+    }
+    $("#preview").addEventListener("click", async () => {
+      try {
+        const audio = $("#preview-audio");
+        audio.src = URL.createObjectURL(await api("POST", "/api/v1/broadcasts/preview", { text: form.text.value }));
+        audio.hidden = false; audio.play();
+      } catch (e) { say(e.message, true); }
+    });
+    let recorded = null;
+    if (window.isSecureContext && window.MediaRecorder) {
+      const btn = $("#record"); btn.hidden = false;
+      let rec = null, chunks = [];
+      btn.addEventListener("click", async () => {
+        if (rec) { rec.stop(); return; }
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        rec = new MediaRecorder(stream); chunks = [];
+        rec.ondataavailable = (ev) => chunks.push(ev.data);
+        rec.onstop = () => { recorded = new Blob(chunks, { type: rec.mimeType }); stream.getTracks().forEach((t) => t.stop()); rec = null; btn.textContent = T.record; const a = $("#preview-audio"); a.src = URL.createObjectURL(recorded); a.hidden = false; };
+        rec.start(); btn.textContent = T.recording;
+      });
+    }
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const at = form.at.value ? new Date(form.at.value).getTime() / 1000 : null;
+      const file = form.file.files[0] || recorded;
+      try {
+        if (file) {
+          const fd = new FormData();
+          fd.append("file", file, file.name || "recording.webm");
+          fd.append("priority", form.priority.value); fd.append("repeat", form.repeat.value);
+          if (at) fd.append("at", at);
+          await api("POST", "/api/v1/broadcasts", fd);
+        } else {
+          await api("POST", "/api/v1/broadcasts", { text: form.text.value, priority: form.priority.value, repeat: Number(form.repeat.value), at });
+        }
+        say(T.sent); form.reset(); recorded = null; load();
+      } catch (e) { say(e.message, true); }
+    });
+    on("broadcast.state", load); on("broadcast.log", load); on("resync", load);
+    load();
+  },
+
+  schedules() {
+    const form = $("#add-schedule"), days = ["T2", "T3", "T4", "T5", "T6", "T7", "CN"];
+    async function load() {
+      const data = await api("GET", "/api/v1/schedules");
+      $("#schedules").replaceChildren(...data.schedules.map((s) => h("li", {},
+        h("span", {}, `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind === "relay" ? s.target : (s.payload.text || s.target)} · ${s.days.length === 7 ? "*" : s.days.map((d) => days[d]).join(" ")}`),
+        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/schedules/${s.id}`); load(); } catch (e) { say(e.message, true); } } } }, T.delete))));
+    }
+    const kindChanged = () => { const b = form.kind.value === "broadcast"; $(".for-broadcast", form).hidden = !b; $(".for-relay", form).hidden = b; };
+    form.kind.addEventListener("change", kindChanged); kindChanged();
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const broadcast = form.kind.value === "broadcast";
+      const body = { kind: form.kind.value, target: broadcast ? "loa" : form.target.value, start: form.start.value,
+        end: form.end.value || null, days: $$("input[name=days]:checked", form).map((c) => Number(c.value)),
+        payload: broadcast ? { text: form.text.value } : {} };
+      try { await api("POST", "/api/v1/schedules", body); say(T.saved); load(); } catch (e) { say(e.message, true); }
+    });
+    load().catch((e) => say(e.message, true));
+  },
+
+  cameras() {
+    const box = $("#cameras");
+    if (!box) return;
+    const filter = $("#camera-filter"), video = $("#clip");
+    async function loadCameras() {
+      let data;
+      try { data = await api("GET", "/api/v1/cameras"); } catch (e) { say(e.status === 404 ? T.not_available : e.message, true); return; }
+      box.replaceChildren(...data.cameras.map((c) => h("figure", {},
+        h("img", { src: `/api/v1/cameras/${encodeURIComponent(c.name)}/latest.jpg?t=${Date.now()}`, alt: c.name, loading: "lazy" }),
+        h("figcaption", {}, `${c.name} · ${c.connected ? T.connected : (c.error || T.disconnected)}`))));
+      if (filter.options.length === 1) data.cameras.forEach((c) => filter.append(h("option", { value: c.name }, c.name)));
+    }
+    async function loadEvents() {
+      let data;
+      try { data = await api("GET", `/api/v1/events?limit=30${filter.value ? "&camera=" + encodeURIComponent(filter.value) : ""}`); } catch (e) { if (e.status !== 404) say(e.message, true); return; }
+      const events = data.events.slice().sort((a, b) => b.start - a.start);
+      $("#events").replaceChildren(...events.map((ev) => h("li", {},
+        ev.snapshot_url ? h("img", { src: ev.snapshot_url, alt: "", loading: "lazy" }) : null,
+        h("span", {}, `${ev.camera} · ${when(ev.start)} `, ...(ev.tags || []).map((t) => h("span", { class: "tag" }, t))),
+        ev.clip_url ? h("button", { class: "play", onclick: () => { video.src = ev.clip_url; video.hidden = false; video.play(); video.scrollIntoView(); } }, "▶") : null)));
+      if (!events.length) $("#events").append(h("li", {}, T.no_events));
+    }
+    filter.addEventListener("change", loadEvents);
+    on("camera.event", loadEvents); on("resync", loadEvents);
+    loadCameras(); loadEvents();
+    setInterval(() => $$("img", box).forEach((img) => { img.src = img.src.replace(/t=\d+/, "t=" + Date.now()); }), 5000);
+  },
+
+  system() {
+    if (!$("#users")) return;
+    const form = $("#add-user"), tform = $("#add-token");
+    async function load() {
+      const [u, t] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/tokens")]);
+      $("#users").replaceChildren(...u.users.map((x) => h("li", {}, h("span", {}, `${x.name} (${x.role})`),
+        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/users/${encodeURIComponent(x.name)}`); load(); } catch (e) { say(e.message, true); } } } }, T.delete))));
+      $("#tokens").replaceChildren(...t.tokens.map((x) => h("li", {}, h("span", {}, `${x.name} · ${x.scopes.join(", ")} · ${when(x.created_at)}`),
+        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/tokens/${x.id}`); load(); } catch (e) { say(e.message, true); } } } }, T.revoke))));
+    }
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try { await api("POST", "/api/v1/users", { name: form.name.value, role: form.role.value, password: form.password.value }); form.reset(); say(T.saved); load(); } catch (e) { say(e.message, true); }
+    });
+    tform.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const r = await api("POST", "/api/v1/tokens", { name: tform.name.value, scopes: $$("input[name=scopes]:checked", tform).map((c) => c.value) });
+        $("#new-token").textContent = `${T.token_once} ${r.token}`; load();
+      } catch (e) { say(e.message, true); }
+    });
+    load().catch((e) => say(e.message, true));
+  },
+};
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = pages[document.body.dataset.page];
+  if (page) { page(); live(); }
+});
