@@ -108,13 +108,34 @@ class MqttConfig(Section):
         return value.rstrip("/")
 
     def password(self) -> str | None:
+        """The broker password; None when no file is set or the file is empty. An absolute
+        path the service user cannot read (root-only /etc/langso/mqtt.pass) falls back to
+        $CREDENTIALS_DIRECTORY/<basename>, where systemd's LoadCredential= puts a copy."""
         if not self.password_file:
             return None
-        path = Path(self.password_file)
-        creds = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not path.is_absolute() and creds:
-            path = Path(creds) / path
-        return path.read_text(encoding="utf-8").strip()
+        return _read_secret("mqtt.password_file", self.password_file, os.environ.get("CREDENTIALS_DIRECTORY", "")).strip() or None
+
+
+def _read_secret(key: str, name: str, credentials_dir: str) -> str:
+    """Read a secret file: relative names from $CREDENTIALS_DIRECTORY, absolute ones from
+    their path, else from the credential of the same basename. Raises OSError naming the
+    key, every place tried and the fix."""
+    path = Path(name)
+    places = [Path(credentials_dir) / path] if credentials_dir and not path.is_absolute() else [path]
+    if credentials_dir and path.is_absolute():
+        places.append(Path(credentials_dir) / path.name)
+    tried, errno = [], 0
+    for place in places:
+        try:
+            return place.read_text(encoding="utf-8")
+        except OSError as err:
+            tried.append(f"{place} ({err.strerror or err})")
+            errno = err.errno or errno
+    raise OSError(errno, (
+        f"{key}: cannot read {' nor '.join(tried)}; make the file readable by the langso user "
+        f"(sudo chgrp langso {path}; sudo chmod 0640 {path}) or let systemd pass it: "
+        f"LoadCredential={path.name}:{path if path.is_absolute() else '/etc/langso/' + path.name} in langso.service"
+    ), str(places[0]))
 
 
 class ClockConfig(Section):

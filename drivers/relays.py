@@ -18,6 +18,21 @@ from drivers.config import RelayConfig
 from drivers.errors import TooSoon, UnknownRelay
 
 
+class HeldOutputDevice(OutputDevice):
+    """An OutputDevice whose close() leaves its pin an output, driven at the inactive
+    (off) level. gpiozero's own close() resets the pin to a floating input, and an
+    active-high relay board may switch its relays ON with a floating input: a stopped
+    daemon must leave the TV, radio and amplifier off, not to chance."""
+
+    def close(self) -> None:
+        pin = getattr(self, "_pin", None)  # absent if __init__ failed half-way (gpiozero's own caveat)
+        if pin is not None:
+            self.off()
+            self.pin_factory.release_pins(self, pin.info.name)  # another device may claim it
+            self._pin = None  # closed for gpiozero; the pin itself keeps driving the off level
+        super().close()
+
+
 class Relay:
     def __init__(
         self,
@@ -30,7 +45,7 @@ class Relay:
         self.name = config.name
         self._clock = clock
         self._lock = threading.Lock()
-        self._device = OutputDevice(
+        self._device = HeldOutputDevice(
             config.pin, active_high=config.active_high, initial_value=initial_on, pin_factory=pin_factory
         )
         self._last_switch = -math.inf
@@ -63,15 +78,14 @@ class Relay:
         return bool(limit) and self._on_since is not None and now - self._on_since >= limit
 
     def close(self) -> bool | None:
-        """Leave the relay de-energised (off) and release the pin; returns the pin's
-        physical level after switching off (True = high), None if already closed."""
+        """Leave the relay de-energised (off), its pin still driven at the off level;
+        returns that physical level (True = high), None if already closed."""
         with self._lock:
             if self._device.closed:
                 return None
-            self._device.off()
-            level = bool(self._device.pin.state)
+            pin = self._device.pin
             self._device.close()
-            return level
+            return bool(pin.state)
 
 
 class RelayBoard:
@@ -99,7 +113,7 @@ class RelayBoard:
         return [r.name for r in self._relays.values() if r.overdue(now)]
 
     def close(self) -> dict[str, bool | None]:
-        """Every relay off, pins released; returns each pin's level after switching off."""
+        """Every relay off and left driven off; returns each pin's level."""
         return {r.name: r.close() for r in reversed(list(self._relays.values()))}
 
 

@@ -93,6 +93,9 @@ def test_stop_leaves_every_relay_off(make_config):
     app.stop()
     assert factory.pin(17).state is True   # active-low: off = high
     assert factory.pin(22).state is False  # active-high: off = low
+    # ... and still driven: gpiozero's close() would make them floating inputs, which
+    # can switch an active-high relay board on
+    assert factory.pin(17).function == "output" and factory.pin(22).function == "output"
 
 
 def test_selftest_clicks_relays_that_are_off(app, api):

@@ -24,8 +24,21 @@ def test_active_low_relay_drives_the_pin_low_when_on():
     assert relay.is_on is False and pin.state is True  # off = high on an active-low board
     relay.switch(True)
     assert relay.is_on is True and pin.state is False
+    assert relay.close() is True
+    assert pin.state is True and pin.function == "output"  # closing leaves it driven off, not floating
+
+
+def test_closed_relay_keeps_driving_off_and_its_pin_can_be_claimed_again():
+    factory = MockFactory()
+    config = RelayConfig(name="amp", pin=22, active_high=True, min_interval_s=0)
+    relay = Relay(config, factory, initial_on=True)
+    pin = factory.pin(22)
+    assert pin.state is True
     relay.close()
-    assert pin.state is True  # closing leaves it off
+    assert pin.function == "output" and pin.state is False
+    assert relay.close() is None  # idempotent
+    again = Relay(config, factory)  # the next start on the same pins (no GPIOPinInUse)
+    assert again.is_on is False and pin.state is False
 
 
 def test_active_high_relay():
