@@ -18,6 +18,7 @@ from controller.commands import Actor, SetRelay
 from controller.config import Config
 from controller.db import Database
 from controller.house import House
+from controller.liveness import Heartbeats
 from controller.scheduler import ScheduleRunner
 from controller.sdnotify import Notifier
 from controller.store import RelayRecord, Store
@@ -49,14 +50,16 @@ def local_url(listen_host: str, port: int) -> str:
 
 
 class App:
-    def __init__(self, config: Config, *, pin_factory: Any = None, clock: Callable[[], ClockStatus] | None = None):
+    def __init__(self, config: Config, *, pin_factory: Any = None, clock: Callable[[], ClockStatus] | None = None,
+                 notifier: Notifier | None = None):
         self.config = config
         self._pin_factory = pin_factory
         self._clock = clock or (system_clock_status if config.clock.require_sync else assume_synced)
         self._stop = threading.Event()
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
         self._threads: list[threading.Thread] = []
-        self.notifier = Notifier()
+        self.notifier = notifier or Notifier()
+        self.heartbeats = Heartbeats()
         self.house: House | None = None
         self.url = ""
 
@@ -226,20 +229,24 @@ class App:
         self._stoppers.append((name, stop))
 
     # start / stop -------------------------------------------------------------
-    def _thread(self, name: str, target: Callable[[], None]) -> None:
+    def _thread(self, name: str, target: Callable[[], None]) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+        return thread
 
     def start(self) -> None:
         started = time.monotonic()
         house = self.house or self.build()
-        self._thread("commands", lambda: house.run_inbox(self._stop))
-        self._thread("housekeeping", self._housekeeping)
+        beats = self.heartbeats
+        beats.watch("commands", self._thread("commands", lambda: house.run_inbox(self._stop, lambda: beats.beat("commands"))).is_alive)
+        self.scheduler.beat = lambda: beats.beat("scheduler")
         self.scheduler.start()
+        beats.watch("scheduler", self.scheduler.alive)
         self._on_stop("scheduler", self.scheduler.stop)
-        self._thread("web", self._serve)
+        beats.watch("web", self._thread("web", self._serve).is_alive, beats=False)
         self._on_stop("web", self._close_web)
+        self._thread("housekeeping", self._housekeeping)
         self.notifier.ready(f"serving {self.url}")
         logger.info("langso ready url=%s site=%s seconds=%.2f", self.url, self.config.site.id, time.monotonic() - started)
 
@@ -255,12 +262,26 @@ class App:
         self.server.task_dispatcher.shutdown(timeout=2)
 
     def _housekeeping(self) -> None:
+        """Auto-off, and the systemd watchdog: WATCHDOG=1 only while the command worker
+        and the scheduler make progress and the web server runs (controller/liveness.py)."""
         assert self.house is not None
         ping = self.notifier.watchdog_interval()
-        last_ping = 0.0
+        limit = max(2.0, ping or 10.0)  # a loop silent for longer has hung
+        last_ping, withheld = 0.0, {}
         while not self._stop.wait(0.5):
             self.house.auto_off()
-            if ping and time.monotonic() - last_ping >= ping:
+            stale = self.heartbeats.stale(limit)
+            if stale:
+                why = ", ".join(f"{name}: {reason}" for name, reason in stale.items())
+                self.house.problems["watchdog"] = f"stuck parts ({why})" + ("; systemd will restart the daemon" if ping else "")
+            if set(stale) != set(withheld):
+                if stale:
+                    logger.error("watchdog withheld parts=%s", ",".join(f"{n}({r})" for n, r in stale.items()))
+                else:
+                    self.house.problems.pop("watchdog", None)
+                    logger.info("watchdog resumed")
+                withheld = stale
+            if ping and not stale and time.monotonic() - last_ping >= ping:
                 self.notifier.watchdog()
                 last_ping = time.monotonic()
 

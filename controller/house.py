@@ -78,8 +78,12 @@ class House:
         except queue.Full:
             logger.error("command inbox full, dropped command=%r", command)
 
-    def run_inbox(self, stop: threading.Event) -> None:
+    def run_inbox(self, stop: threading.Event, beat: Callable[[], None] = lambda: None) -> None:
+        """The command worker. It beats for the watchdog on every pass, after taking the
+        relay lock: a handler hung inside it, or in here, stops the beats."""
         while not stop.is_set():
+            with self._lock:
+                beat()
             try:
                 command = self._inbox.get(timeout=0.5)
             except queue.Empty:

@@ -11,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from time import monotonic
 from typing import Callable, Iterable, Literal
 
 from controller.clock import ClockStatus
@@ -18,6 +19,7 @@ from controller.clock import ClockStatus
 logger = logging.getLogger(__name__)
 
 DAILY = frozenset(range(7))
+BEAT_S = 1.0  # the loop shows it is alive (controller/liveness.py) at least this often
 JUMP = timedelta(minutes=15)  # a bigger step of the clock is a jump (NTP sync), not elapsed time
 
 
@@ -114,6 +116,7 @@ class ScheduleRunner:
         self._last: datetime | None = None
         self._waiting: str = ""
         self._seen: set[str] = set()
+        self.beat: Callable[[], None] = lambda: None  # set by App: the watchdog's heartbeat
 
     def status(self) -> dict[str, object]:
         programmes = self._safe_load()
@@ -182,11 +185,20 @@ class ScheduleRunner:
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def _loop(self) -> None:
+        """Tick, then sleep until the next edge or a poke, beating for the watchdog
+        at least every BEAT_S seconds meanwhile."""
         while not self._stop.is_set():
             self._wake.clear()
             sleep = self.tick()
-            self._wake.wait(sleep)
+            self.beat()
+            deadline = monotonic() + sleep
+            while not self._wake.is_set() and (left := deadline - monotonic()) > 0:
+                self._wake.wait(min(left, BEAT_S))
+                self.beat()
 
     def stop(self) -> None:
         self._stop.set()
