@@ -12,8 +12,9 @@ import json
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
 from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config
@@ -122,12 +123,27 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 # local administration (works with the daemon stopped) -------------------------------
-def _store(args: argparse.Namespace):
+@contextmanager
+def _store(args: argparse.Namespace, command: str) -> Iterator[Any]:
+    """The daemon's store, opened directly. As root, the files end up owned by the
+    service user (controller/data_owner.py), never root-only."""
+    from controller.data_owner import NotWritable, as_service_files
     from controller.db import Database
     from controller.store import Store
 
     config = _local_config(args)
-    return Store(Database(Path(config.storage.dir) / "langso.db"))
+    data = Path(config.storage.dir)
+    if args.config:
+        command = f"--config {args.config} {command}"
+    try:
+        with as_service_files(data, command, create=bool(args.config) or DEFAULT_CONFIG_PATH.exists()):
+            db = Database(data / "langso.db")
+            try:
+                yield Store(db)
+            finally:
+                db.close()
+    except NotWritable as err:
+        raise CliError(str(err)) from None
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -142,7 +158,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     problem = check_password_strength(password, args.name)
     if problem:
         raise CliError(f"password: {problem}", BAD_INPUT)
-    _store(args).add_user(args.name, args.role, hash_password(password))
+    with _store(args, f"user add {args.name} --role {args.role}") as store:
+        store.add_user(args.name, args.role, hash_password(password))
     print(f"user {args.name} ({args.role}) saved")
     return OK
 
@@ -150,7 +167,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_token_add(args: argparse.Namespace) -> int:
     scopes = {s.strip() for item in args.scope for s in item.split(",") if s.strip()}
     try:
-        token = _store(args).add_token(args.name, scopes)
+        with _store(args, f"token add {args.name} --scope {','.join(sorted(scopes))}") as store:
+            token = store.add_token(args.name, scopes)
     except ValueError as err:
         raise CliError(f"--scope: {err}", BAD_INPUT) from None
     print(token)

@@ -1,8 +1,12 @@
 """`langso user add` and `langso token add` work on the store directly (daemon running or not)."""
 import io
+import os
+import pwd
+import stat
 import sys
 
 from controller.cli import main
+from controller.data_owner import as_service_files
 from controller.db import Database
 from controller.passwords import verify_password
 from controller.store import Store
@@ -47,3 +51,49 @@ def test_token_add_unknown_scope(tmp_path, capsys):
     config = config_file(tmp_path)
     assert main(["--config", str(config), "token", "add", "x", "--scope", "everything"]) == 2
     assert "--scope: unknown scope" in capsys.readouterr().err
+
+
+def owners(data_dir):
+    return {p.name: (p.stat().st_uid, p.stat().st_gid) for p in [data_dir, *data_dir.iterdir()]}
+
+
+def test_user_add_as_root_hands_the_database_to_the_data_dirs_owner(tmp_path, monkeypatch, capsys):
+    # the tests run as root (make test installs with apt): the real case of `sudo langso user add`
+    assert os.geteuid() == 0
+    config = config_file(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, 65534, 65534)  # as StateDirectory= leaves /var/lib/langso: owned by the service user
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Trống-đồng-2026\n"))
+    assert main(["--config", str(config), "user", "add", "truongthon", "--role", "head", "--password-stdin"]) == 0
+    assert set(owners(data).values()) == {(65534, 65534)}, owners(data)
+    assert main(["--config", str(config), "token", "add", "ioc", "--scope", "events:read"]) == 0
+    assert set(owners(data).values()) == {(65534, 65534)}, owners(data)
+    assert store(tmp_path).user("truongthon")["role"] == "head"
+
+
+def test_a_root_owned_database_left_by_an_old_version_is_handed_over_too(tmp_path, capsys):
+    config = config_file(tmp_path)
+    data = tmp_path / "data"
+    store(tmp_path).db.close()  # langso.db created by root
+    assert (data / "langso.db").stat().st_uid == 0
+    os.chown(data, 65534, 65534)
+    assert main(["--config", str(config), "token", "add", "ioc", "--scope", "control"]) == 0
+    assert (data / "langso.db").stat().st_uid == 65534
+
+
+def test_a_data_dir_not_created_yet_is_created_for_the_service_user(tmp_path):
+    data = tmp_path / "var-lib-langso"
+    with as_service_files(data, "user add x --role tech", service_user="nobody"):
+        Store(Database(data / "langso.db")).db.close()
+    nobody = pwd.getpwnam("nobody")
+    assert set(owners(data).values()) == {(nobody.pw_uid, nobody.pw_gid)}
+    assert stat.S_IMODE(data.stat().st_mode) == 0o750
+
+
+def test_root_own_data_dir_stays_roots(tmp_path):
+    data = tmp_path / "demo"
+    data.mkdir()
+    with as_service_files(data, "token add x --scope control"):
+        Store(Database(data / "langso.db")).db.close()
+    assert set(owners(data).values()) == {(0, 0)}
