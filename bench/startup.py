@@ -1,8 +1,13 @@
-"""Start-up bench: how long `langso demo` takes from spawn to READY=1 on a real
-$NOTIFY_SOCKET (as systemd sees it), its idle RSS, and SIGTERM-to-exit, over several
-runs, side by side with the baseline: a bare `python -c "import flask, gpiozero, pydantic"`.
+"""Start-up and idle bench of the whole demo daemon (relays, broadcast queue on a WAV sink,
+the demo camera on its looped video, web, uplink off), as systemd sees it, side by side
+with the baseline: a bare Python process that only imports the same libraries
+(flask, waitress, gpiozero, pydantic, av, cv2, numpy, pyaudio, gtts, paho, flask_babel ...).
 
-    .venv/bin/python bench/startup.py [--runs 5] [--idle 3]
+For both, over several runs: spawn to ready (READY=1 on a real $NOTIFY_SOCKET for the
+daemon, a "ready" line for the baseline), RSS after idling, CPU % while idle, and
+SIGTERM to exit.
+
+    .venv/bin/python bench/startup.py [--runs 3] [--idle 30]
 
 Prints figures; asserts nothing about speed (machines are shared and noisy).
 """
@@ -20,24 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-BASELINE = [sys.executable, "-c", "import flask, gpiozero, pydantic"]
 ROOT = Path(__file__).resolve().parent.parent
+IMPORTS = ("flask", "waitress", "gpiozero", "pydantic", "spectree", "argon2", "av", "cv2", "numpy", "pyaudio",
+           "gtts", "paho.mqtt.client", "flask_babel", "flask_wtf", "cheroot.wsgi")
+BASELINE = [sys.executable, "-c", f"import {', '.join(IMPORTS)}, time; print('ready', flush=True); time.sleep(3600)"]
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def baseline_run() -> tuple[float, float]:
-    """Seconds from spawn to exit, and peak RSS in MB, of the bare import."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(BASELINE, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"baseline failed with exit {proc.returncode}")
-    return elapsed, usage.ru_maxrss / 1024
-
-
-def tree_rss_mb(pid: int) -> float:
-    """VmRSS of the process and its descendants (the daemon may start helpers)."""
+def tree(pid: int) -> list[int]:
+    """The process and its descendants (the daemon may start helpers such as espeak-ng)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -46,10 +42,17 @@ def tree_rss_mb(pid: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         todo += children.get(p, [])
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for p in tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -59,8 +62,44 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def daemon_run(data_dir: Path, idle_s: float) -> tuple[float, float, float, int]:
-    """Spawn-to-READY seconds, idle RSS MB, SIGTERM-to-exit seconds, exit code."""
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by the process tree."""
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICK
+
+
+def idle_and_stop(proc: subprocess.Popen, idle_s: float) -> tuple[float, float, float, int]:
+    """RSS MB after settling, CPU % over `idle_s`, SIGTERM-to-exit seconds, exit code."""
+    time.sleep(2)  # let start-up work (first frames, schema checks) finish
+    cpu0, t0 = cpu_s(proc.pid), time.monotonic()
+    time.sleep(idle_s)
+    cpu = 100 * (cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
+    rss = rss_mb(proc.pid)
+    stopping = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(60)
+    return rss, cpu, time.perf_counter() - stopping, code
+
+
+def baseline_run(idle_s: float) -> tuple[float, float, float, float, int]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(BASELINE, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", "baseline import failed"
+        ready = time.perf_counter() - started
+        return (ready, *idle_and_stop(proc, idle_s))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def daemon_run(data_dir: Path, idle_s: float) -> tuple[float, float, float, float, int]:
     sock_dir = Path(tempfile.mkdtemp(prefix="langso-bench-"))
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_dir / "notify"))
@@ -75,46 +114,48 @@ def daemon_run(data_dir: Path, idle_s: float) -> tuple[float, float, float, int]
         while "READY=1" not in sock.recv(4096).decode().splitlines():
             pass
         ready = time.perf_counter() - started
-        time.sleep(idle_s)
-        rss = tree_rss_mb(proc.pid)
-        stopping = time.perf_counter()
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(60)
-        stop = time.perf_counter() - stopping
+        return (ready, *idle_and_stop(proc, idle_s))
     finally:
         if proc.poll() is None:
             proc.kill()
         log.close()
         sock.close()
         shutil.rmtree(sock_dir, ignore_errors=True)
-    return ready, rss, stop, code
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--idle", type=float, default=3.0, help="seconds idle after READY before reading RSS")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--idle", type=float, default=30.0, help="idle seconds over which CPU %% is measured")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="langso-bench-"))
     data = work / "demo"  # one data dir: run 1 starts on an empty store, later runs on an existing one
-    rows = []
-    print(f"startup bench: {args.runs} runs, python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {os.uname().machine}")
-    print(f"{'run':>3}  {'baseline s':>10}  {'baseline MB':>11}  {'READY s':>8}  {'idle RSS MB':>11}  {'stop s':>6}  exit")
+    rows: dict[str, list[tuple[float, float, float, float, int]]] = {"bare imports": [], "langso demo": []}
+    print(f"startup bench: {args.runs} runs, idle {args.idle:.0f} s, python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs, {os.uname().machine}")
+    head = f"{'run':>3}  {'process':<12}  {'ready s':>7}  {'RSS MB':>6}  {'idle CPU %':>10}  {'SIGTERM->exit s':>15}  exit"
+    print(head)
     try:
         for i in range(1, args.runs + 1):
-            base_s, base_mb = baseline_run()
-            ready_s, rss_mb, stop_s, code = daemon_run(data, args.idle)
-            rows.append((base_s, base_mb, ready_s, rss_mb, stop_s, code))
-            print(f"{i:>3}  {base_s:>10.3f}  {base_mb:>11.1f}  {ready_s:>8.3f}  {rss_mb:>11.1f}  {stop_s:>6.3f}  {code}")
+            for name, run in (("bare imports", lambda: baseline_run(args.idle)), ("langso demo", lambda: daemon_run(data, args.idle))):
+                row = run()
+                rows[name].append(row)
+                print(f"{i:>3}  {name:<12}  {row[0]:>7.3f}  {row[1]:>6.1f}  {row[2]:>10.2f}  {row[3]:>15.3f}  {row[4]}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    med = [statistics.median(col) for col in zip(*rows)]
-    print(f"med  {med[0]:>10.3f}  {med[1]:>11.1f}  {med[2]:>8.3f}  {med[3]:>11.1f}  {med[4]:>6.3f}")
-    print(f"start-to-READY median {med[2]:.3f} s = {med[2] / med[0]:.1f}x the bare import of flask+gpiozero+pydantic "
-          f"({med[0]:.3f} s); idle RSS median {med[3]:.1f} MB vs {med[1]:.1f} MB peak for the bare import; "
-          f"SIGTERM to exit median {med[4]:.3f} s, exit codes {sorted({r[5] for r in rows})}")
-    return 0 if all(r[5] == 0 for r in rows) else 1
+    print("median:")
+    print(head.replace("run", "   ", 1))
+    med = {}
+    for name, table in rows.items():
+        med[name] = [statistics.median(col) for col in zip(*table)]
+        m = med[name]
+        print(f"{'':>3}  {name:<12}  {m[0]:>7.3f}  {m[1]:>6.1f}  {m[2]:>10.2f}  {m[3]:>15.3f}  {sorted({r[4] for r in table})}")
+    b, d = med["bare imports"], med["langso demo"]
+    print(f"langso demo vs bare imports: ready {d[0]:.2f} s vs {b[0]:.2f} s, RSS {d[1]:.0f} MB vs {b[1]:.0f} MB, "
+          f"idle CPU {d[2]:.1f} % vs {b[2]:.1f} %, SIGTERM->exit {d[3]:.2f} s vs {b[3]:.2f} s")
+    # the bare process dies of SIGTERM (-15); the daemon must exit 0
+    return 0 if all(r[4] == 0 for r in rows["langso demo"]) else 1
 
 
 if __name__ == "__main__":

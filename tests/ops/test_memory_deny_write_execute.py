@@ -53,7 +53,10 @@ def test_the_rule_refuses_writable_executable_memory():
 
 def test_every_runtime_dependency_imports_under_the_rule():
     modules = runtime_modules()
-    assert {"flask", "gpiozero", "pydantic", "waitress"} <= set(modules)
+    # every wing's native code: the camera's (av, cv2, numpy), the audio's (PyAudio, gTTS),
+    # the uplink's (paho) and the web's (flask_babel, cheroot, flask_wtf)
+    assert {"flask", "gpiozero", "pydantic", "waitress", "av", "cv2", "numpy", "pyaudio", "paho", "gtts",
+            "flask_babel", "cheroot", "flask_wtf", "argon2"} <= set(modules)
     code = (
         "import importlib, json, ctypes\n"
         f"mods = {modules!r}\n"
@@ -65,6 +68,13 @@ def test_every_runtime_dependency_imports_under_the_rule():
     result = under_mdwe(code)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == modules
+
+
+def test_native_libraries_work_under_the_rule():
+    result = subprocess.run([sys.executable, str(MDWE), sys.executable, str(MDWE.parent / "mdwe_workload.py")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "worked 10"
 
 
 def run_demo(tmp_path: Path, notify_socket, mdwe: bool) -> dict:
