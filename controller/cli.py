@@ -123,16 +123,30 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 # local administration (works with the daemon stopped) -------------------------------
+def _store(args: argparse.Namespace):
+    """The daemon's store, opened directly, for reading (`web users`). As root, files it
+    creates go to the service user (controller/data_owner.py)."""
+    from controller.data_owner import hand_over, service_owner
+    from controller.db import Database
+    from controller.store import Store
+
+    data = Path(_local_config(args).storage.dir)
+    owner = service_owner(data, create=False)
+    store = Store(Database(data / "langso.db"))
+    hand_over(data, owner)
+    return store
+
+
 @contextmanager
-def _store(args: argparse.Namespace, command: str) -> Iterator[Any]:
-    """The daemon's store, opened directly. As root, the files end up owned by the
-    service user (controller/data_owner.py), never root-only."""
+def _admin_store(args: argparse.Namespace, command: str) -> Iterator[Any]:
+    """The daemon's store, opened directly to change it (`user add`, `token add`). As
+    root, the files end up owned by the service user, never root-only; as another user
+    without access, the error says the exact `sudo -u ...` command."""
     from controller.data_owner import NotWritable, as_service_files
     from controller.db import Database
     from controller.store import Store
 
-    config = _local_config(args)
-    data = Path(config.storage.dir)
+    data = Path(_local_config(args).storage.dir)
     if args.config:
         command = f"--config {args.config} {command}"
     try:
@@ -158,7 +172,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     problem = check_password_strength(password, args.name)
     if problem:
         raise CliError(f"password: {problem}", BAD_INPUT)
-    with _store(args, f"user add {args.name} --role {args.role}") as store:
+    with _admin_store(args, f"user add {args.name} --role {args.role}") as store:
         store.add_user(args.name, args.role, hash_password(password))
     print(f"user {args.name} ({args.role}) saved")
     return OK
@@ -167,7 +181,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_token_add(args: argparse.Namespace) -> int:
     scopes = {s.strip() for item in args.scope for s in item.split(",") if s.strip()}
     try:
-        with _store(args, f"token add {args.name} --scope {','.join(sorted(scopes))}") as store:
+        with _admin_store(args, f"token add {args.name} --scope {','.join(sorted(scopes))}") as store:
             token = store.add_token(args.name, scopes)
     except ValueError as err:
         raise CliError(f"--scope: {err}", BAD_INPUT) from None

@@ -63,8 +63,14 @@ def as_service_files(data_dir: Path, command: str, service_user: str = SERVICE_U
         raise NotWritable(f"cannot write the database in {data_dir} ({err}); it belongs to {name}: "
                           f"run  sudo -u {name} langso {command}") from err
     finally:
-        if owner is not None:
-            for name in DB_FILES:
-                path = data_dir / name
-                if path.exists():
-                    os.chown(path, *owner)
+        hand_over(data_dir, owner)
+
+
+def hand_over(data_dir: Path, owner: tuple[int, int] | None) -> None:
+    """Give the database files in `data_dir` to `owner` (from service_owner())."""
+    if owner is None:
+        return
+    for name in DB_FILES:
+        path = data_dir / name
+        if path.exists():
+            os.chown(path, *owner)

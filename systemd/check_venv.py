@@ -1,10 +1,12 @@
 """Run by install.sh with the venv's python: does this venv give the daemon one numpy
-that apt's picamera2 and the OpenCV wheel both accept?
+that apt's picamera2 and the OpenCV wheel both accept, within langso's own pins?
 
 apt's python3-picamera2 (and simplejpeg, python3-av) are built against Debian's numpy
 1.24. A numpy 2 wheel in the venv (pulled in by OpenCV >= 4.12) shadows it and breaks
-`import picamera2`. So: numpy must be the system's 1.x, cv2 must import when langso
-needs OpenCV, picamera2 must import when apt installed it. Exit 0 ok, 1 with the fixes.
+`import picamera2`. So: numpy and OpenCV must satisfy the pins the installed langso
+declares (pyproject.toml: numpy<2, opencv-python-headless<4.12, read here from the
+package metadata, never copied), numpy must be the system's when apt has one, cv2 must
+import, picamera2 must import when apt installed it. Exit 0 ok, 1 with the fixes.
 """
 from __future__ import annotations
 
@@ -17,30 +19,75 @@ from pathlib import Path
 SYSTEM_DIST = "/usr/lib/python3/dist-packages"
 
 
-def numpy_problems(version: str | None, location: str | None, system_numpy: bool) -> list[str]:
-    """The pure rule, given what `import numpy` found in the venv."""
+def release(version: str) -> tuple[int, ...]:
+    """The numeric release of a version ("4.11.0.86" -> (4, 11, 0, 86), "2.0.0rc1" -> (2, 0, 0))."""
+    return tuple(int(m) for m in re.findall(r"\d+", re.match(r"[\d.]*", version).group(0)))  # type: ignore[union-attr]
+
+
+def satisfies(version: str, spec: str) -> bool:
+    """`version` within a specifier such as ">=1.24,<2" (the operators langso's pins use)."""
+    have = release(version)
+    for clause in filter(None, (c.strip() for c in spec.split(","))):
+        op, want = re.match(r"(==|!=|>=|<=|>|<)\s*(.+)", clause).groups()  # type: ignore[union-attr]
+        w = release(want)
+        n = max(len(have), len(w))
+        a, b = have + (0,) * (n - len(have)), w + (0,) * (n - len(w))
+        if not {"==": a == b, "!=": a != b, ">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b}[op]:
+            return False
+    return True
+
+
+def pins() -> dict[str, str]:
+    """Version specifiers of langso's own requirements (extras excluded), by distribution name."""
+    try:
+        requires = importlib.metadata.requires("langso") or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    out = {}
+    for line in requires:
+        if "extra ==" in line:
+            continue
+        m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(?:\[[^]]*\])?\s*\(?([^;)]*)", line)
+        if m:
+            out[m.group(1).lower().replace("_", "-")] = m.group(2).replace(" ", "")
+    return out
+
+
+def numpy_problems(version: str | None, location: str | None, system_numpy: bool,
+                   numpy_pin: str = "<2", opencv_pin: str = "<4.12") -> list[str]:
+    """The pure rule, given what `import numpy` found in the venv and langso's pins."""
     if version is None:
         return ["numpy cannot be imported in the venv: install python3-numpy (apt) and make the venv "
                 "with --system-site-packages (install.sh does both)"]
     problems = []
-    if not version.startswith("1."):
-        problems.append(f"numpy {version} in the venv: apt's picamera2 needs Debian's numpy 1.x; "
-                        "keep numpy<2 and opencv-python-headless<4.12 (pyproject.toml), then "
-                        "`/opt/langso/venv/bin/pip uninstall numpy` and run install.sh again")
+    if not satisfies(version, numpy_pin) or (system_numpy and not version.startswith("1.")):
+        problems.append(f"numpy {version} in the venv: langso needs numpy{numpy_pin} (apt's picamera2 is built "
+                        f"against Debian's numpy 1.x); keep numpy{numpy_pin} and opencv-python-headless{opencv_pin} "
+                        "(pyproject.toml), then `/opt/langso/venv/bin/pip uninstall numpy` and run install.sh again")
     if system_numpy and location and not location.startswith(SYSTEM_DIST):
         problems.append(f"numpy is loaded from {location}, not the system's {SYSTEM_DIST}: a pip copy shadows "
                         "the one picamera2 was built against; `/opt/langso/venv/bin/pip uninstall numpy`")
     return problems
 
 
-def needs(distribution: str) -> bool:
-    """Does the installed langso depend on this distribution (any extra excluded)?"""
+def opencv_problems(dist: str, version: str | None, pin: str, cv2_error: str) -> list[str]:
+    """The pure rule for OpenCV: the wheel langso pins, importable."""
+    if version is None:
+        return [f"{dist} is not installed in the venv; run install.sh again (pip installs {dist}{pin})"]
+    problems = []
+    if not satisfies(version, pin):
+        problems.append(f"{dist} {version} in the venv: langso needs {dist}{pin} (newer wheels require numpy 2, "
+                        f"which breaks apt's picamera2); `/opt/langso/venv/bin/pip install '{dist}{pin}'`")
+    if cv2_error:
+        problems.append(f"import cv2 failed in the venv ({cv2_error}); OpenCV wheels for numpy 1.x are {dist}<4.12")
+    return problems
+
+
+def dist_version(name: str) -> str | None:
     try:
-        requires = importlib.metadata.requires("langso") or []
+        return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        return False
-    names = {re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requires if "extra ==" not in r}
-    return distribution in names
+        return None
 
 
 def try_import(name: str) -> tuple[object | None, str]:
@@ -52,21 +99,22 @@ def try_import(name: str) -> tuple[object | None, str]:
 
 def main() -> int:
     problems: list[str] = []
+    pinned = pins()
     numpy, error = try_import("numpy")
     system_numpy = Path(SYSTEM_DIST, "numpy").is_dir()
-    if numpy is None and not (system_numpy or needs("numpy")):
+    if numpy is None and not (system_numpy or "numpy" in pinned):
         print("venv check: numpy not used by this install")
     else:
-        problems += numpy_problems(getattr(numpy, "__version__", None), getattr(numpy, "__file__", None), system_numpy)
+        problems += numpy_problems(getattr(numpy, "__version__", None), getattr(numpy, "__file__", None), system_numpy,
+                                   pinned.get("numpy", "<2"), pinned.get("opencv-python-headless", "<4.12"))
         if numpy is not None:
-            print(f"venv check: numpy {numpy.__version__} from {Path(numpy.__file__).parent}")
-    if needs("opencv-python-headless") or needs("opencv-python"):
-        cv2, error = try_import("cv2")
-        if cv2 is None:
-            problems.append(f"import cv2 failed in the venv ({error}); an OpenCV wheel for numpy 1.x is "
-                            "opencv-python-headless<4.12")
-        else:
-            print(f"venv check: cv2 {cv2.__version__}")
+            print(f"venv check: numpy {numpy.__version__} from {Path(numpy.__file__).parent} (langso pins numpy{pinned.get('numpy', '')})")
+    for dist in ("opencv-python-headless", "opencv-python"):
+        if dist in pinned:
+            cv2, error = try_import("cv2")
+            problems += opencv_problems(dist, dist_version(dist), pinned[dist], error)
+            if cv2 is not None:
+                print(f"venv check: cv2 {cv2.__version__} ({dist} {dist_version(dist)}, langso pins {dist}{pinned[dist]})")
     if Path(SYSTEM_DIST, "picamera2").is_dir():
         picamera2, error = try_import("picamera2")
         if picamera2 is None:

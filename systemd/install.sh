@@ -9,6 +9,8 @@
 #   PREFIX           program dir, the venv is PREFIX/venv                 [/opt/langso]
 #   LANGSO_EXTRAS    pip extras of the package                            [pi]
 #   LANGSO_APT       0 = do not apt-get install anything                  [1, 0 with DESTDIR]
+#   LANGSO_HTTPS     1 = also make a self-signed HTTPS certificate for the phone page
+#                    (`langso web cert`; phones record announcements only over HTTPS) [0]
 #   PYTHON           the interpreter the venv is made from (Debian's, so that apt's
 #                    picamera2 and numpy are visible)                     [/usr/bin/python3]
 set -euo pipefail
@@ -23,6 +25,7 @@ PREFIX=${PREFIX:-/opt/langso}
 LANGSO_EXTRAS=${LANGSO_EXTRAS-pi}
 PYTHON=${PYTHON:-/usr/bin/python3}
 if [ -n "$DESTDIR" ]; then LANGSO_APT=${LANGSO_APT:-0}; else LANGSO_APT=${LANGSO_APT:-1}; fi
+LANGSO_HTTPS=${LANGSO_HTTPS:-0}
 SERVICE_USER=langso
 CONF=/etc/langso
 STATE=/var/lib/langso
@@ -31,7 +34,8 @@ VENV=$PREFIX/venv
 
 # Debian packages: the venv, offline TTS, the sound card (PyAudio is built against
 # portaudio), Debian's numpy (the one apt's picamera2 is built against).
-APT_NEEDED="python3-venv python3-dev gcc python3-numpy espeak-ng portaudio19-dev alsa-utils"
+# openssl: the optional HTTPS certificate (LANGSO_HTTPS=1).
+APT_NEEDED="python3-venv python3-dev gcc python3-numpy espeak-ng portaudio19-dev alsa-utils openssl"
 # From the Raspberry Pi archive when the machine has it; ffmpeg for technicians' checks.
 APT_OPTIONAL="python3-lgpio python3-picamera2 ffmpeg"
 
@@ -110,11 +114,30 @@ step "checking numpy/OpenCV/picamera2 in the venv"
 install -d -m 0755 "$DESTDIR/usr/local/bin"
 ln -sfn "$VENV/bin/langso" "$DESTDIR/usr/local/bin/langso"
 
-# 5. Check the config before (re)starting -----------------------------------------------
+# 5. Optional: the phone page's HTTPS certificate ------------------------------------
+if [ "$LANGSO_HTTPS" = 1 ]; then
+    if [ -s "$DESTDIR$CONF/web.crt" ] && [ -s "$DESTDIR$CONF/web.key" ]; then
+        step "keeping the HTTPS certificate $CONF/web.crt"
+    else
+        step "making a self-signed HTTPS certificate in $CONF (langso web cert)"
+        "$DESTDIR$VENV/bin/langso" web cert --dir "$DESTDIR$CONF" >/dev/null \
+            || die "langso web cert failed (see above); is openssl installed?"
+    fi
+    # the service user reads the key, nobody else
+    chown 0:"$gid" "$DESTDIR$CONF/web.key" "$DESTDIR$CONF/web.crt"
+    chmod 0640 "$DESTDIR$CONF/web.key"
+    chmod 0644 "$DESTDIR$CONF/web.crt"
+    if ! "$DESTDIR$VENV/bin/python" -c 'import sys, tomllib; sys.exit(not tomllib.load(open(sys.argv[1], "rb")).get("web", {}).get("tls_cert"))' \
+            "$DESTDIR$CONF/langso.toml"; then
+        https_hint="  HTTPS: add to [web] in $CONF/langso.toml:  tls_cert = \"$CONF/web.crt\"  and  tls_key = \"$CONF/web.key\""
+    fi
+fi
+
+# 6. Check the config before (re)starting -----------------------------------------------
 "$DESTDIR$VENV/bin/langso" config check "$DESTDIR$CONF/langso.toml" \
     || die "fix $CONF/langso.toml (every problem is listed above), then run install.sh again"
 
-# 6. The systemd unit -----------------------------------------------------------------
+# 7. The systemd unit -----------------------------------------------------------------
 install -d -m 0755 "$DESTDIR$(dirname "$UNIT")"
 sed "s#/opt/langso/#$PREFIX/#g" "$SRC/systemd/langso.service" > "$DESTDIR$UNIT.tmp"
 chmod 0644 "$DESTDIR$UNIT.tmp"
@@ -137,8 +160,14 @@ cat <<EOF
 langso is installed. Next steps:
   1. sudo nano $CONF/langso.toml            # site.id, relay pins, sound card, cameras, IOC broker
      sudo langso config check $CONF/langso.toml && sudo systemctl restart langso
-  2. sudo -u $SERVICE_USER langso user add truongthon --role head   # the village head's login (trưởng thôn)
+  2. sudo langso user add truongthon --role head   # the village head's login (trưởng thôn)
   3. sudo langso selftest                   # clicks each relay, plays a tone, grabs a frame, pings the broker
   4. sudo langso status; journalctl -u langso -f
   IOC password: put it in $CONF/mqtt.pass (root only, 0600), then sudo systemctl restart langso
 EOF
+if [ -n "${https_hint:-}" ]; then
+    echo "$https_hint"
+    echo "         then sudo systemctl restart langso; phones open https://$(hostname).local:8080"
+elif [ "$LANGSO_HTTPS" != 1 ]; then
+    echo "  HTTPS for the phone page (recording needs it): sudo LANGSO_HTTPS=1 $SRC/systemd/install.sh"
+fi

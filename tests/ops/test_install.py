@@ -220,3 +220,52 @@ def test_numpy_rule_names_the_fix():
     assert "shadows" in numpy2[1]
     # a pip numpy 1.x without apt's numpy present is fine (no picamera2 to break)
     assert check.numpy_problems("1.26.4", "/opt/langso/venv/lib/python3.11/site-packages/numpy/__init__.py", False) == []
+
+
+def test_venv_check_uses_the_pins_of_pyproject():
+    """The Pi check and pyproject.toml cannot drift apart: the check reads langso's own pins."""
+    check = load_check_venv()
+    declared = {}
+    for line in tomllib.loads((SYSTEMD.parent / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name, spec = re.match(r"([A-Za-z0-9_.-]+)\s*(.*)", line).groups()
+        declared[name.lower()] = spec
+    pinned = check.pins()
+    for dist in ("numpy", "opencv-python-headless"):
+        assert sorted(pinned[dist].split(",")) == sorted(declared[dist].split(",")), (dist, pinned[dist], declared[dist])
+    # the pins as they stand keep apt's numpy and refuse what would break picamera2
+    assert check.satisfies("1.24.2", pinned["numpy"]) and not check.satisfies("2.0.0", pinned["numpy"])
+    assert check.satisfies("4.11.0.86", pinned["opencv-python-headless"])
+    assert not check.satisfies("4.12.0.88", pinned["opencv-python-headless"])
+
+
+def test_opencv_rule_names_the_pin_and_the_fix():
+    check = load_check_venv()
+    assert check.opencv_problems("opencv-python-headless", "4.10.0.84", ">=4.8,<4.12", "") == []
+    [too_new] = check.opencv_problems("opencv-python-headless", "4.12.0.88", ">=4.8,<4.12", "")
+    assert "opencv-python-headless>=4.8,<4.12" in too_new and "pip install" in too_new
+    [broken] = check.opencv_problems("opencv-python-headless", "4.11.0.86", ">=4.8,<4.12", "ImportError: numpy.core.multiarray failed")
+    assert "import cv2 failed" in broken
+    assert "not installed" in check.opencv_problems("opencv-python-headless", None, "<4.12", "")[0]
+    # numpy within the pin but not Debian's 1.x while apt's numpy exists: still refused
+    assert check.numpy_problems("2.1.0", "/usr/lib/python3/dist-packages/numpy/__init__.py", True, ">=1.24", "<5")
+
+
+def test_optional_https_certificate_readable_by_the_service_only(installed):
+    root, first = installed
+    assert "sudo LANGSO_HTTPS=1" in first.stdout  # offered, not done, by default
+    assert not (root / "etc/langso/web.key").exists()
+    result = run_install(root, LANGSO_HTTPS="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "making a self-signed HTTPS certificate" in result.stdout
+    crt, key = root / "etc/langso/web.crt", root / "etc/langso/web.key"
+    gid = int(account(root, "langso")[3])
+    assert (stat.S_IMODE(key.stat().st_mode), key.stat().st_uid, key.stat().st_gid) == (0o640, 0, gid)
+    x509 = subprocess.run(["openssl", "x509", "-in", str(crt), "-noout", "-checkend", "86400", "-ext", "subjectAltName"],
+                          capture_output=True, text=True)
+    assert x509.returncode == 0 and "localhost" in x509.stdout, x509.stdout + x509.stderr
+    assert 'tls_cert = \\"/etc/langso/web.crt\\"' not in result.stdout  # the hint is plain text
+    assert 'add to [web] in /etc/langso/langso.toml:  tls_cert = "/etc/langso/web.crt"' in result.stdout
+    before = crt.read_bytes()
+    again = run_install(root, LANGSO_HTTPS="1")
+    assert again.returncode == 0 and "keeping the HTTPS certificate" in again.stdout
+    assert crt.read_bytes() == before  # phones that trusted it keep trusting it
