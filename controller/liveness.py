@@ -7,9 +7,14 @@ command path or a dead thread stops the pings, so systemd restarts the daemon.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
+
+from controller.sdnotify import Notifier
+
+logger = logging.getLogger(__name__)
 
 
 class Heartbeats:
@@ -43,3 +48,31 @@ class Heartbeats:
             elif beat is not None and now - beat > max_age:
                 out[name] = f"no progress for {now - beat:.0f} s"
         return out
+
+
+class WatchdogGate:
+    """Called every housekeeping pass: sends WATCHDOG=1 (every half WatchdogSec) only
+    while no watched part is stuck, and keeps `problems["watchdog"]` saying which is."""
+
+    def __init__(self, notifier: Notifier, beats: Heartbeats, problems: dict[str, str]):
+        self.notifier, self.beats, self.problems = notifier, beats, problems
+        self.interval = notifier.watchdog_interval()
+        self.limit = max(2.0, self.interval or 10.0)  # a loop silent for longer has hung
+        self._last_ping = 0.0
+        self._withheld: dict[str, str] = {}
+
+    def check(self) -> None:
+        stale = self.beats.stale(self.limit)
+        if stale:
+            why = ", ".join(f"{name}: {reason}" for name, reason in stale.items())
+            self.problems["watchdog"] = f"stuck parts ({why})" + ("; systemd will restart the daemon" if self.interval else "")
+        if set(stale) != set(self._withheld):
+            if stale:
+                logger.error("watchdog withheld parts=%s", ",".join(f"{n}({r})" for n, r in stale.items()))
+            else:
+                self.problems.pop("watchdog", None)
+                logger.info("watchdog resumed")
+            self._withheld = stale
+        if self.interval and not stale and time.monotonic() - self._last_ping >= self.interval:
+            self.notifier.watchdog()
+            self._last_ping = time.monotonic()
