@@ -1,12 +1,11 @@
 """Relays and buttons on gpiozero's own MockFactory: real pin levels checked."""
-import time
-
 import pytest
 from gpiozero.pins.mock import MockFactory
 
 from drivers.config import ButtonConfig, RelayConfig
 from drivers.errors import TooSoon, UnknownRelay
 from drivers.relays import Relay, RelayBoard, build_board
+from tests.conftest import wait_for
 
 
 class Clock:
@@ -88,15 +87,6 @@ def test_unknown_relay_names_the_known_ones():
     with pytest.raises(UnknownRelay) as err:
         board.get("fan")
     assert str(err.value) == "no relay named 'fan'; known relays: tv"
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_button_toggles_its_relay_through_the_command_path(make_config, start_app):

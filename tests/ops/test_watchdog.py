@@ -11,20 +11,12 @@ import pytest
 from controller.commands import Actor, SetRelay
 from controller.liveness import Heartbeats
 from controller.sdnotify import Notifier
+from tests.conftest import wait_for
 
 
 @dataclass(frozen=True)
 class Hang:
     """A command whose handler blocks: stands for a relay driver or handler that hangs."""
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def pings_within(sock, seconds: float) -> int:
