@@ -2,15 +2,19 @@
 import io
 import os
 import pwd
+import shutil
 import stat
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from controller.cli import main
 from controller.data_owner import as_service_files
 from controller.db import Database
 from controller.passwords import verify_password
 from controller.store import Store
-from tests.conftest import house_data, write_toml
+from tests.conftest import ROOT, house_data, write_toml
 
 
 def config_file(tmp_path):
@@ -97,3 +101,34 @@ def test_root_own_data_dir_stays_roots(tmp_path):
     with as_service_files(data, "token add x --scope control"):
         Store(Database(data / "langso.db")).db.close()
     assert set(owners(data).values()) == {(0, 0)}
+
+
+def test_a_user_without_access_is_told_the_exact_sudo_command(tmp_path):
+    """As an unprivileged user (uid 65534) on a data dir owned by the service user:
+    NotWritable names the owner and the exact command. Runs Debian's python on a copy
+    of the module (stdlib only), since the checkout may sit where that user cannot go."""
+    with tempfile.TemporaryDirectory(prefix="langso-owner-") as d:
+        work = Path(d)
+        os.chmod(work, 0o755)
+        (work / "controller").mkdir(mode=0o755)
+        (work / "controller/__init__.py").write_text("")
+        shutil.copy(ROOT / "controller/data_owner.py", work / "controller/data_owner.py")
+        data = work / "var-lib-langso"
+        data.mkdir(mode=0o755)
+        os.chown(data, 1, 1)  # the service user's dir (uid 1 stands for langso), not writable by 65534
+        code = ("import sqlite3, sys\n"
+                "from pathlib import Path\n"
+                "from controller.data_owner import NotWritable, as_service_files\n"
+                "try:\n"
+                "    with as_service_files(Path(sys.argv[1]), 'user add truongthon --role head'):\n"
+                "        sqlite3.connect(sys.argv[1] + '/langso.db').execute('CREATE TABLE t (x)')\n"
+                "except NotWritable as err:\n"
+                "    print(err)\n")
+        result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 "/usr/bin/python3", "-c", code, str(data)],
+                                capture_output=True, text=True, cwd=work, env={"PYTHONPATH": str(work)})
+        owner = pwd.getpwuid(1).pw_name
+        assert result.returncode == 0, result.stderr
+        assert f"cannot write the database in {data}" in result.stdout
+        assert f"it belongs to {owner}: run  sudo -u {owner} langso user add truongthon --role head" in result.stdout
+        assert not (data / "langso.db").exists()
