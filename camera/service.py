@@ -108,6 +108,7 @@ class CameraWorker:
         for item in source.items(self.stop):
             if raw is None:  # first item: the source is open and its stream known
                 raw = source.copy_template is None and not self.camera.record_source
+                self.pipeline.source_fps = source.fps
                 self._anchor = time.time() - item.t
                 self.pipeline.anchor = self._anchor
                 if not raw and not self.camera.record_source:

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
@@ -24,11 +24,27 @@ Y_PLANE_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuv
 COPY_CODECS = {"h264"}   # stream-copied into MP4; anything else is re-encoded
 
 
-@dataclass
 class Frame:
-    t: float                          # seconds on the source clock
-    grey: np.ndarray                  # full-resolution luma (H x W, uint8)
-    picture: Callable[[], Any]        # -> av.VideoFrame, only called for snapshots / encoding
+    """A decoded picture at `t` (seconds on the source clock). `grey` is its full-resolution
+    luma (H x W, uint8), taken on first use: frames the detector skips never pay for it.
+    `picture()` is the av.VideoFrame, for snapshots and encoding."""
+
+    __slots__ = ("t", "_grey", "_picture")
+
+    def __init__(self, t: float, picture: Any, grey: np.ndarray | None = None):
+        self.t = t
+        self._picture = picture       # an av.VideoFrame, or a function making one
+        self._grey = grey
+
+    @property
+    def grey(self) -> np.ndarray:
+        if self._grey is None:
+            self._grey = grey_of(self.picture())
+        return self._grey
+
+    def picture(self) -> Any:
+        picture = self._picture
+        return picture() if callable(picture) else picture
 
 
 @dataclass
@@ -44,6 +60,7 @@ class Packet:
 class FrameSource(Protocol):
     name: str
     copy_template: Any                # av stream to stream-copy from, or None (raw frames)
+    fps: float                        # nominal frame rate, known once the first item is out
 
     def items(self, stop: threading.Event) -> Iterator[Frame | Packet]: ...
     def close(self) -> None: ...
@@ -79,6 +96,7 @@ class PyavSource:
         self.realtime = realtime
         self.demux_only = demux_only
         self.copy_template: Any = None
+        self.fps = 0.0
         self._container: Any = None
         self._timeout = timeout_s
 
@@ -111,7 +129,9 @@ class PyavSource:
         stream = container.streams.video[0]
         self.copy_template = stream if stream.codec_context.name in COPY_CODECS else None
         tb = stream.time_base
-        offset, first, last_t, step = 0.0, None, 0.0, 1.0 / float(stream.average_rate or 10)
+        seconds = float(tb)  # float, not Fraction: Fraction arithmetic costs microseconds a frame
+        self.fps = float(stream.average_rate or stream.guessed_rate or 10)
+        offset, first, last_t, step = 0.0, None, 0.0, 1.0 / self.fps
         started = time.monotonic()
         logger.info("camera source open source=%s codec=%s size=%dx%d", self.name, stream.codec_context.name,
                     stream.codec_context.width, stream.codec_context.height)
@@ -120,28 +140,28 @@ class PyavSource:
                 for packet in container.demux(stream):
                     if stop.is_set():
                         return
-                    if packet.size == 0:
-                        continue
-                    ts = packet.pts if packet.pts is not None else packet.dts
-                    if ts is None:
-                        continue
-                    if first is None:
-                        first = ts
-                    t = offset + float((ts - first) * tb)
-                    if self.realtime:
-                        wait = started + t - time.monotonic()
-                        if wait > 0 and stop.wait(wait):
-                            return
-                    if self.packets and self.copy_template is not None:
-                        shift = round(offset / tb) - first  # timestamps keep rising across loops of a file
-                        yield Packet(t, bytes(packet), ts + shift, (packet.dts if packet.dts is not None else ts) + shift,
-                                     packet.is_keyframe, tb)
-                    if self.demux_only:
+                    if packet.size:  # else the end of the file: decoding it drains the decoder's delayed frames
+                        ts = packet.pts if packet.pts is not None else packet.dts
+                        if ts is None:
+                            continue
+                        if first is None:
+                            first = ts
+                        t = offset + (ts - first) * seconds
+                        if self.realtime:
+                            wait = started + t - time.monotonic()
+                            if wait > 0 and stop.wait(wait):
+                                return
+                        if self.packets and self.copy_template is not None:
+                            shift = round(offset / seconds) - first  # timestamps keep rising across loops of a file
+                            yield Packet(t, bytes(packet), ts + shift,
+                                         (packet.dts if packet.dts is not None else ts) + shift, packet.is_keyframe, tb)
+                    if self.demux_only or first is None:
                         continue
                     for frame in packet.decode():
-                        ft = offset + float(((frame.pts if frame.pts is not None else ts) - first) * tb)
+                        pts = frame.pts
+                        ft = offset + ((pts if pts is not None else ts) - first) * seconds
                         last_t = max(last_t, ft)
-                        yield Frame(ft, grey_of(frame), lambda f=frame: f)
+                        yield Frame(ft, frame)
             except av.error.EOFError:
                 pass
             except (av.error.FFmpegError, OSError) as err:
@@ -165,7 +185,8 @@ class Picamera2Source:
     def __init__(self, width: int = 640, height: int = 360, fps: float = 10.0):
         self.name = "picamera2"
         self.copy_template = None
-        self._size, self._fps = (width, height), fps
+        self.fps = fps
+        self._size = (width, height)
         self._camera: Any = None
 
     def items(self, stop: threading.Event) -> Iterator[Frame | Packet]:
@@ -181,7 +202,7 @@ class Picamera2Source:
         try:
             self._camera = cam = Picamera2()
             config = cam.create_video_configuration(main={"size": self._size, "format": "YUV420"},
-                                                    controls={"FrameRate": self._fps})
+                                                    controls={"FrameRate": self.fps})
             cam.configure(config)
             cam.start()
         except Exception as err:  # libcamera raises plain RuntimeError/IndexError when no camera is attached
@@ -191,7 +212,7 @@ class Picamera2Source:
         while not stop.is_set():
             yuv = cam.capture_array("main")
             t = time.monotonic() - started
-            yield Frame(t, yuv[:h, :w], lambda a=yuv: av.VideoFrame.from_ndarray(a, format="yuv420p"))
+            yield Frame(t, lambda a=yuv: av.VideoFrame.from_ndarray(a, format="yuv420p"), yuv[:h, :w])
 
     def close(self) -> None:
         if self._camera is not None:
