@@ -70,3 +70,28 @@ def test_looped_file_keeps_time_and_timestamps_rising(tmp_path: Path):
     dts = [p.dts for p in packets]
     assert dts == sorted(dts) and len(set(dts)) == len(dts)
     assert sum(p.keyframe for p in packets) >= 4
+
+
+def test_frames_the_decoder_holds_back_are_not_lost_at_the_end(tmp_path: Path):
+    """H.264 with B-frames (as many cameras and phone videos send): the decoder returns the
+    last frames only when drained at the end of the file; analyze counts every frame."""
+    import av
+    import numpy as np
+
+    from camera.sources import Frame
+
+    path = tmp_path / "bframes.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"preset": "medium", "bf": "3"}
+        for i in range(100):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    frames = [i for i in PyavSource(str(path), packets=False).items(threading.Event()) if isinstance(i, Frame)]
+    assert len(frames) == 100 and frames[-1].t == pytest.approx(3.96)
+    assert analyze(path)["frames"] == 100
