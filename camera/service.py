@@ -39,6 +39,8 @@ class CameraWorker:
         self.error = ""
         self.last_frame: float | None = None
         self.frames = 0
+        self.decode_errors = 0            # corrupt packets skipped by sources that are closed
+        self._source: Any = None
         self._times: deque[float] = deque(maxlen=50)
         self._latest: Frame | None = None
         self._lock = threading.Lock()
@@ -54,6 +56,7 @@ class CameraWorker:
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
         return {"name": self.camera.name, "source": redact(self.camera.source), "connected": self.connected,
                 "fps": round(fps, 1), "last_frame": self.last_frame, "reconnects": self.reconnects,
+                "decode_errors": self.decode_errors + getattr(self._source, "decode_errors", 0),
                 "error": self.error or None}
 
     def latest_jpeg(self) -> bytes | None:
@@ -68,7 +71,7 @@ class CameraWorker:
     def _run(self) -> None:
         failures = 0
         while not self.stop.is_set():
-            source = open_source(self.camera.source)
+            source = self._source = open_source(self.camera.source)
             started = time.monotonic()
             try:
                 self._read(source)
@@ -83,6 +86,8 @@ class CameraWorker:
                 self.error = f"{type(err).__name__}: {err}"
             finally:
                 source.close()
+                self.decode_errors += getattr(source, "decode_errors", 0)
+                self._source = None
                 self._finish()
                 if self.connected:
                     self.reconnects += 1

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 Y_PLANE_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"}
 COPY_CODECS = {"h264"}   # stream-copied into MP4; anything else is re-encoded
+MAX_BAD_RUN = 50         # undecodable packets in a row that mean the stream is broken
 
 
 class Frame:
@@ -97,6 +98,8 @@ class PyavSource:
         self.demux_only = demux_only
         self.copy_template: Any = None
         self.fps = 0.0
+        self.decode_errors = 0            # corrupt packets skipped (the decoder recovers at the next keyframe)
+        self._bad_run = 0
         self._container: Any = None
         self._timeout = timeout_s
 
@@ -157,7 +160,7 @@ class PyavSource:
                                          (packet.dts if packet.dts is not None else ts) + shift, packet.is_keyframe, tb)
                     if self.demux_only or first is None:
                         continue
-                    for frame in packet.decode():
+                    for frame in self._decode(packet):
                         pts = frame.pts
                         ft = offset + ((pts if pts is not None else ts) - first) * seconds
                         last_t = max(last_t, ft)
@@ -171,6 +174,26 @@ class PyavSource:
             container.seek(0)
             offset = last_t + step
             first = None
+
+    def _decode(self, packet: Any) -> list[Any]:
+        """The packet's frames; a packet the decoder rejects (corrupt data, a lost RTP
+        fragment) is skipped and counted, as the decoder recovers at the next keyframe.
+        Only a long run of them means the stream is broken."""
+        import av
+
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError as err:
+            self.decode_errors += 1
+            self._bad_run += 1
+            if self.decode_errors == 1 or self.decode_errors % 100 == 0:
+                logger.warning("camera corrupt packet skipped source=%s errors=%d error=%r", self.name,
+                               self.decode_errors, _why(err))
+            if self._bad_run >= MAX_BAD_RUN:
+                raise CameraError(f"{self.name}: stream broke ({self._bad_run} undecodable packets in a row)") from None
+            return []
+        self._bad_run = 0
+        return frames
 
     def close(self) -> None:
         if self._container is not None:

@@ -45,6 +45,7 @@ class CameraOut(BaseModel):
     fps: float
     last_frame: float | None
     reconnects: int
+    decode_errors: int
     error: str | None
 
 
@@ -115,7 +116,8 @@ def event_clip(event_id: int):
 @spec.validate(resp=Response(HTTP_200=CameraList, HTTP_401=Error, HTTP_403=Error), tags=["events"])
 @require("events:read")
 def cameras():
-    """Every camera: connected, frames per second, last frame time, reconnects, error."""
+    """Every camera: connected, frames per second, last frame time, reconnects, corrupt
+    packets skipped, error."""
     cams = house().cameras
     rows = cams.list() if cams else []
     return jsonify(cameras=[{k: c[k] for k in CameraOut.model_fields} for c in rows])

@@ -104,3 +104,15 @@ def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config,
     assert api.request("POST", "/relays/tv", {"state": "on"})["on"] is True
     row = {r["part"]: r for r in api.request("POST", "/selftest")["results"]}["cameras"]
     assert row["ok"] is False and "ho-ca" in row["detail"]
+
+
+def test_corrupt_stream_is_counted_and_the_camera_goes_on(make_config, start_camera_app, quick_walk: Path, tmp_path: Path,
+                                                          corrupt, wait_for):
+    video = corrupt(quick_walk, tmp_path / "corrupt.mp4", first=20)   # 2 s in, while the walker crosses
+    app = start_camera_app(make_config(cameras=[{"name": "cong", "source": str(video), "pre_s": 1, "post_s": 1}]))
+    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    cam = wait_for(lambda: (c := api.request("GET", "/cameras")["cameras"][0])["decode_errors"] and c,
+                   what="a corrupt packet counted")
+    assert cam["connected"] is True and cam["error"] is None and cam["reconnects"] == 0
+    assert wait_for(lambda: api.request("GET", "/events")["events"], what="events from the corrupt stream")
+    assert api.request("GET", "/status")["cameras"][0]["decode_errors"] >= 1

@@ -2,6 +2,7 @@
 config names the field; the demo's camera clip is made once and shows its walkers."""
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -95,3 +96,24 @@ def test_frames_the_decoder_holds_back_are_not_lost_at_the_end(tmp_path: Path):
     frames = [i for i in PyavSource(str(path), packets=False).items(threading.Event()) if isinstance(i, Frame)]
     assert len(frames) == 100 and frames[-1].t == pytest.approx(3.96)
     assert analyze(path)["frames"] == 100
+
+
+def test_corrupt_packets_are_skipped_and_the_walks_still_found(scene_video, corrupt, tmp_path: Path, capsys, caplog):
+    from controller.cli import main
+
+    video = corrupt(scene_video("walkers-with-gaps"), tmp_path / "corrupt.mp4", first=300)   # at 30 s, between walks
+    assert main(["camera", "analyze", str(video), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 500 < result["frames"] < 600                 # what the decoder could not rebuild is gone, nothing else
+    assert [round(e["start"]) for e in result["events"]] == [2, 18, 38]
+    assert "corrupt packet skipped" in caplog.text
+
+
+def test_a_stream_of_garbage_is_a_broken_stream_not_a_hang(corrupt, tmp_path: Path):
+    from camera.synthetic import Scene, write_scene
+
+    video = write_scene(Scene(seconds=10), tmp_path / "v.mp4")
+    bad = corrupt(video, tmp_path / "bad.mp4", first=20, count=70)
+    with pytest.raises(CameraError, match="undecodable packets in a row"):
+        for _ in PyavSource(str(bad), packets=False).items(threading.Event()):
+            pass
