@@ -1,5 +1,6 @@
 """Camera sources: RTSP IP cameras, USB cameras, video files (looped in the demo) through
-PyAV, and the Pi camera through picamera2 (imported lazily: nothing breaks off a Pi).
+PyAV, and the Pi camera through picamera2 (camera/picamera.py, imported lazily: nothing
+breaks off a Pi).
 
 A source yields `Frame`s (the decoded picture's Y plane, free of any conversion) and,
 when the stream is H.264, the compressed `Packet`s the recorder stream-copies. Times are
@@ -16,7 +17,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from camera.errors import CameraError, CameraUnavailable
+from camera.errors import CameraError
 
 logger = logging.getLogger(__name__)
 
@@ -201,51 +202,11 @@ class PyavSource:
             self._container = None
 
 
-class Picamera2Source:
-    """The Pi camera module: the low-res YUV420 stream for detection; clips are encoded
-    from those frames by the recorder (libx264 ultrafast)."""
-
-    def __init__(self, width: int = 640, height: int = 360, fps: float = 10.0):
-        self.name = "picamera2"
-        self.copy_template = None
-        self.fps = fps
-        self._size = (width, height)
-        self._camera: Any = None
-
-    def items(self, stop: threading.Event) -> Iterator[Frame | Packet]:
-        try:
-            from picamera2 import Picamera2  # type: ignore[import-not-found]
-        except ImportError:
-            raise CameraUnavailable(
-                "picamera2 is not installed: on Raspberry Pi OS run `sudo apt install python3-picamera2` "
-                "and create the venv with --system-site-packages"
-            ) from None
-        import av
-
-        try:
-            self._camera = cam = Picamera2()
-            config = cam.create_video_configuration(main={"size": self._size, "format": "YUV420"},
-                                                    controls={"FrameRate": self.fps})
-            cam.configure(config)
-            cam.start()
-        except Exception as err:  # libcamera raises plain RuntimeError/IndexError when no camera is attached
-            raise CameraUnavailable(f"picamera2: no camera module found ({err}); check the ribbon cable") from None
-        w, h = self._size
-        started = time.monotonic()
-        while not stop.is_set():
-            yuv = cam.capture_array("main")
-            t = time.monotonic() - started
-            yield Frame(t, lambda a=yuv: av.VideoFrame.from_ndarray(a, format="yuv420p"), yuv[:h, :w])
-
-    def close(self) -> None:
-        if self._camera is not None:
-            self._camera.close()
-            self._camera = None
-
-
 def open_source(spec: str, *, realtime: bool = True, demux_only: bool = False) -> FrameSource:
     """A source for a config `source`/`record_source` value; files loop when realtime."""
     if spec == "picamera2":
+        from camera.picamera import Picamera2Source
+
         return Picamera2Source()
     is_file = not spec.startswith(("rtsp://", "rtsps://", "http://", "https://", "/dev/video"))
     return PyavSource(spec, loop=is_file and realtime, realtime=is_file and realtime, demux_only=demux_only)

@@ -10,7 +10,8 @@ import pytest
 
 from camera.analyze import analyze
 from camera.errors import CameraError, CameraUnavailable
-from camera.sources import Picamera2Source, PyavSource, open_source, redact
+from camera.picamera import Picamera2Source
+from camera.sources import PyavSource, open_source, redact
 from camera.synthetic import demo_scene, ensure_demo_video
 from controller.config import ConfigError, parse_config
 
