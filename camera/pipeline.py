@@ -49,6 +49,12 @@ class CameraPipeline:
         self._best_picture: Any = None
         self._snapshot: str | None = None
         self._ending: dict[Any, dict[str, Any]] = {}  # events waiting for their clip's post-roll
+        self._snapshot_failure = ""
+
+    @property
+    def file_problem(self) -> str:
+        """Why clips or snapshots are being lost (a full card, an unwritable folder); "" when fine."""
+        return (self.recorder.failure if self.recorder else "") or self._snapshot_failure
 
     # feeding ------------------------------------------------------------------
     def use_template(self, template: Any) -> None:
@@ -187,7 +193,9 @@ class CameraPipeline:
             tmp = path.with_name(path.name + ".part")
             tmp.write_bytes(jpeg.tobytes())
             tmp.replace(path)
+            self._snapshot_failure = ""
             return str(path)
         except (OSError, ValueError) as err:
             logger.error("snapshot failed camera=%s error=%r", self.camera.name, str(err))
+            self._snapshot_failure = f"snapshot not written ({err})"
             return None

@@ -57,7 +57,7 @@ class CameraWorker:
         return {"name": self.camera.name, "source": redact(self.camera.source), "connected": self.connected,
                 "fps": round(fps, 1), "last_frame": self.last_frame, "reconnects": self.reconnects,
                 "decode_errors": self.decode_errors + getattr(self._source, "decode_errors", 0),
-                "error": self.error or None}
+                "error": self.error or None, "clip_error": self.pipeline.file_problem or None}
 
     def latest_jpeg(self) -> bytes | None:
         with self._lock:
@@ -231,6 +231,8 @@ class Cameras:
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cameras": self.list()}
         problems = [f"{c['name']}: {c['error']}" for c in out["cameras"] if c["error"]]
+        problems += [f"{c['name']}: {c['clip_error']}; free space on the card (or lower storage.min_free_mb) "
+                     "and check that the clips folder is writable" for c in out["cameras"] if c["clip_error"]]
         if self.retention.problem:
             problems.append(self.retention.problem)
         if problems:

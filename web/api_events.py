@@ -47,6 +47,7 @@ class CameraOut(BaseModel):
     reconnects: int
     decode_errors: int
     error: str | None
+    clip_error: str | None
 
 
 class CameraList(BaseModel):
@@ -117,7 +118,7 @@ def event_clip(event_id: int):
 @require("events:read")
 def cameras():
     """Every camera: connected, frames per second, last frame time, reconnects, corrupt
-    packets skipped, error."""
+    packets skipped, error, why clips are being lost (clip_error)."""
     cams = house().cameras
     rows = cams.list() if cams else []
     return jsonify(cameras=[{k: c[k] for k in CameraOut.model_fields} for c in rows])

@@ -120,3 +120,23 @@ def test_corrupt_stream_is_counted_and_the_camera_goes_on(make_config, start_cam
     assert cam["connected"] is True and cam["error"] is None and cam["reconnects"] == 0
     assert wait_for(lambda: api.request("GET", "/events")["events"], what="events from the corrupt stream")
     assert api.request("GET", "/status")["cameras"][0]["decode_errors"] >= 1
+
+
+def test_clips_that_cannot_be_written_are_a_problem_and_events_are_kept(make_config, start_camera_app, quick_walk: Path,
+                                                                         wait_for):
+    """The camera's clip folder cannot be made (a file is in its way, as a card that went
+    read-only or full): events are still stored and published, without files, and status
+    says what is wrong and how to fix it."""
+    config = make_config(cameras=[{"name": "cong", "source": str(quick_walk), "pre_s": 1, "post_s": 1}])
+    (Path(config.storage.dir) / "clips").mkdir(parents=True, exist_ok=True)
+    (Path(config.storage.dir) / "clips" / "cong").write_text("in the way")
+    app = start_camera_app(config)
+    api = Client(app.url, json.loads((Path(config.storage.dir) / "cli.json").read_text())["token"])
+    event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["end"] is not None],
+                     what="a finished event")[0]
+    assert event["clip_url"] is None and event["snapshot_url"] is None
+    problem = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
+    assert "cong" in problem and "not written" in problem and "free space" in problem
+    cam = api.request("GET", "/cameras")["cameras"][0]
+    assert cam["connected"] is True and cam["error"] is None and "not written" in cam["clip_error"]
+    assert api.request("POST", "/relays/tv", {"state": "on"})["on"] is True

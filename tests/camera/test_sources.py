@@ -118,3 +118,15 @@ def test_a_stream_of_garbage_is_a_broken_stream_not_a_hang(corrupt, tmp_path: Pa
     with pytest.raises(CameraError, match="undecodable packets in a row"):
         for _ in PyavSource(str(bad), packets=False).items(threading.Event()):
             pass
+
+
+def test_analyze_bad_video_names_the_argument_and_the_fix(tmp_path: Path, capsys):
+    from controller.cli import main
+
+    assert main(["camera", "analyze", str(tmp_path / "none.mp4"), "--json"]) == 2
+    assert "VIDEO: no such file" in capsys.readouterr().err
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert main(["camera", "analyze", str(text), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "VIDEO:" in err and "cannot open" in err and "give a readable video file" in err
