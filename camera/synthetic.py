@@ -128,6 +128,11 @@ LABELLED_SCENES: dict[str, Scene] = {
     "one-walker": Scene(seconds=20, walks=(Walk(4),), seed=6),
     "walkers-with-gaps": Scene(seconds=60, walks=(Walk(2), Walk(18, speed=-90, y=240), Walk(38, speed=60, height=80)), seed=7),
     "walk-in-lights-and-birds": Scene(seconds=30, walks=(Walk(12, speed=80),), lights=((4, 50),), birds=(6, 22), seed=8),
+    "slow-far-walker": Scene(seconds=35, walks=(Walk(3, speed=25, height=60, y=150),), seed=9),
+    "light-switched-during-walk": Scene(seconds=25, walks=(Walk(3, speed=60),), lights=((8, 50),), seed=10),
+    "dusk-during-walk": Scene(seconds=30, walks=(Walk(5, speed=50),), dusk=(3, 15, 70), seed=11),
+    "short-gaps": Scene(seconds=25, walks=(Walk(2, speed=200), Walk(8.5, speed=200), Walk(15, speed=-200)), seed=12),
+    "heavy-noise": Scene(seconds=20, noise=10.0, seed=13),
 }
 
 
