@@ -40,6 +40,7 @@ class CameraWorker:
         self.last_frame: float | None = None
         self.frames = 0
         self.decode_errors = 0            # corrupt packets skipped by sources that are closed
+        self.record_error = ""            # why the main stream (record_source) gives no clips
         self._source: Any = None
         self._times: deque[float] = deque(maxlen=50)
         self._latest: Frame | None = None
@@ -57,7 +58,7 @@ class CameraWorker:
         return {"name": self.camera.name, "source": redact(self.camera.source), "connected": self.connected,
                 "fps": round(fps, 1), "last_frame": self.last_frame, "reconnects": self.reconnects,
                 "decode_errors": self.decode_errors + getattr(self._source, "decode_errors", 0),
-                "error": self.error or None, "clip_error": self.pipeline.file_problem or None}
+                "error": self.error or None, "clip_error": self.record_error or self.pipeline.file_problem or None}
 
     def latest_jpeg(self) -> bytes | None:
         with self._lock:
@@ -147,11 +148,13 @@ class CameraWorker:
                     if anchor is None:
                         anchor = time.time() - item.t
                         self._put(("template", source.copy_template))
+                        self.record_error = ""
                     item.t = anchor + item.t - self._anchor
                     self._put(item)
                     failures = 0
             except CameraError as err:
                 logger.warning("camera main stream down camera=%s error=%r", self.camera.name, str(err))
+                self.record_error = f"record_source: {err}"
             finally:
                 source.close()
             failures += 1
@@ -231,8 +234,9 @@ class Cameras:
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cameras": self.list()}
         problems = [f"{c['name']}: {c['error']}" for c in out["cameras"] if c["error"]]
-        problems += [f"{c['name']}: {c['clip_error']}; free space on the card (or lower storage.min_free_mb) "
-                     "and check that the clips folder is writable" for c in out["cameras"] if c["clip_error"]]
+        problems += [f"{c['name']}: {c['clip_error']}" + ("" if c["clip_error"].startswith("record_source") else
+                     "; free space on the card (or lower storage.min_free_mb) and check that the clips folder is writable")
+                     for c in out["cameras"] if c["clip_error"]]
         if self.retention.problem:
             problems.append(self.retention.problem)
         if problems:

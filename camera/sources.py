@@ -132,6 +132,9 @@ class PyavSource:
         self._container = container = self._open()
         stream = container.streams.video[0]
         self.copy_template = stream if stream.codec_context.name in COPY_CODECS else None
+        if self.demux_only and self.copy_template is None:  # a main stream only there to be copied into clips
+            raise CameraError(f"{self.name}: the stream is {stream.codec_context.name}, not H.264, so it cannot be "
+                              "copied into clips; set the camera's main stream to H.264 or leave record_source empty")
         tb = stream.time_base
         seconds = float(tb)  # float, not Fraction: Fraction arithmetic costs microseconds a frame
         self.fps = float(stream.average_rate or stream.guessed_rate or 10)

@@ -140,3 +140,24 @@ def test_clips_that_cannot_be_written_are_a_problem_and_events_are_kept(make_con
     cam = api.request("GET", "/cameras")["cameras"][0]
     assert cam["connected"] is True and cam["error"] is None and "not written" in cam["clip_error"]
     assert api.request("POST", "/relays/tv", {"state": "on"})["on"] is True
+
+
+def test_a_main_stream_that_cannot_be_copied_is_a_problem_that_names_record_source(make_config, start_camera_app,
+                                                                                    quick_walk: Path, tmp_path: Path,
+                                                                                    wait_for):
+    """record_source in MPEG-4 (not H.264) and one that cannot be reached: status says so and
+    how to fix it; detection on the substream goes on."""
+    from camera.synthetic import Scene, Walk, write_scene
+
+    mpeg4 = write_scene(Scene(seconds=8, walks=(Walk(1.0, speed=200),), seed=11), tmp_path / "main.mp4", codec="mpeg4")
+    app = start_camera_app(make_config(cameras=[
+        {"name": "cong", "source": str(quick_walk), "record_source": str(mpeg4)},
+        {"name": "ho", "source": str(quick_walk), "record_source": "rtsp://admin:secret@127.0.0.1:9/101"}]))
+    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    problem = wait_for(lambda: (p := api.request("GET", "/status")["problems"].get("cameras", "")) and "ho:" in p and "cong:" in p
+                       and p, what="both main streams reported")
+    assert "record_source" in problem and "not H.264" in problem and "leave record_source empty" in problem
+    assert "secret" not in problem and "cannot open" in problem
+    cams = {c["name"]: c for c in api.request("GET", "/cameras")["cameras"]}
+    assert cams["cong"]["connected"] and cams["cong"]["error"] is None and "mpeg4" in cams["cong"]["clip_error"]
+    assert wait_for(lambda: api.request("GET", "/events")["events"], what="events from the substream")
