@@ -28,6 +28,7 @@ def analyze(video: Path, camera: CameraConfig | None = None, record_dir: Path | 
         items = source.items(stop)
         first = next(items, None)
         raw = source.copy_template is None
+        pipeline.source_fps = source.fps
         if record_dir is not None and not raw:
             pipeline.use_template(source.copy_template)
         if first is not None:

@@ -17,14 +17,14 @@ import numpy as np
 # hand-over and spinning (measured: about 0.4 ms of CPU a frame more than the work itself)
 cv2.setNumThreads(1)
 
-PRIME_FRAMES = 5        # frames that build the first background (no start-up burst)
+PRIME_FRAMES = 3        # frames that build the first background (no start-up burst): 0.6 s at 5 fps
 LEARN_RATE = 0.05       # running-average weight of each new frame
 JUMP = 25.0             # a mean brightness jump this large re-learns the background
 
 
 @dataclass(frozen=True)
 class MotionSettings:
-    detect_height: int = 144
+    detect_height: int = 120
     threshold: int = 22
     min_area: float = 0.002
     max_area: float = 0.35
@@ -40,7 +40,7 @@ class MotionSettings:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Motion:
     boxes: list[list[int]] = field(default_factory=list)   # [x, y, w, h] in full-frame pixels
     score: float = 0.0                                       # moving fraction of the frame
@@ -49,6 +49,10 @@ class Motion:
     @property
     def moving(self) -> bool:
         return bool(self.boxes)
+
+
+# the answers without boxes are shared (never mutated): no allocation on a still frame
+STILL, PRIMING, LIGHTING = Motion(), Motion(suppressed="priming"), Motion(suppressed="lighting")
 
 
 def shrink_factor(height: int, detect_height: int) -> int:
@@ -65,6 +69,7 @@ class MotionDetector:
         self.pixels = self.size[0] * self.size[1]
         self._background: np.ndarray | None = None
         self._primed = 0
+        self._mean = 0.0
         self._kernel = np.ones((3, 3), np.uint8)
         self._mask = self._build_mask(settings.masks)
 
@@ -78,32 +83,36 @@ class MotionDetector:
         return mask
 
     def _small(self, grey: np.ndarray) -> np.ndarray:
-        """Halve with INTER_AREA while possible (OpenCV's fast path is exact halving; any
-        other INTER_AREA factor costs more than the whole detector), finish with INTER_LINEAR."""
+        """Shrink by the integer factor, then blur. Exact halving takes INTER_AREA (OpenCV's
+        vectorised path). A larger factor k takes every k-th pixel: every k-th row as a
+        numpy view, whose rows read as pixels of k channels, of which channel 0 is kept (half
+        the CPU of INTER_NEAREST, a seventh of INTER_AREA at /3); the box blur then does the
+        averaging that removes noise."""
         h, w = self.crop
-        img = grey[:h, :w]
-        tw, th = self.size
-        while img.shape[1] // 2 >= tw and img.shape[0] // 2 >= th:
-            hh, ww = img.shape[0] & ~1, img.shape[1] & ~1
-            img = cv2.resize(img[:hh, :ww], (ww // 2, hh // 2), interpolation=cv2.INTER_AREA)
-        if img.shape[1] != tw or img.shape[0] != th:
-            img = cv2.resize(img, self.size, interpolation=cv2.INTER_LINEAR)
+        k = self.factor
+        if k == 2:
+            img = cv2.resize(grey[:h, :w], self.size, interpolation=cv2.INTER_AREA)
+        elif k > 2:
+            img = cv2.extractChannel(grey[:h:k, :w].reshape(self.size[1], self.size[0], k), 0)
+        else:
+            img = grey[:h, :w]
         return cv2.boxFilter(img, -1, (5, 5))  # as smooth as a 5x5 Gaussian here, 40 % cheaper
 
     def detect(self, grey: np.ndarray) -> Motion:
         small = self._small(grey)
+        mean = cv2.mean(small)[0]
         if self._background is None or self._primed < PRIME_FRAMES:
             if self._background is None:
-                self._background = small.astype(np.float32)
+                self._background, self._mean = small.astype(np.float32), mean
             else:
-                cv2.accumulateWeighted(small, self._background, 1.0 / (self._primed + 1))
+                self._learn(small, mean, 1.0 / (self._primed + 1))
             self._primed += 1
-            return Motion(suppressed="priming")
+            return PRIMING
         background = self._background
-        offset = cv2.mean(small)[0] - cv2.mean(background)[0]
+        offset = mean - self._mean
         if abs(offset) > JUMP:
-            self._relearn(small)
-            return Motion(suppressed="lighting")
+            self._relearn(small, mean)
+            return LIGHTING
         limit = self.settings.max_area * self.pixels
         smallest = self.settings.min_area * self.pixels
         diff = cv2.absdiff(small, cv2.convertScaleAbs(background, beta=offset))
@@ -112,14 +121,13 @@ class MotionDetector:
             changed = cv2.bitwise_and(changed, self._mask)
         count = cv2.countNonZero(changed)
         if count < smallest:  # nothing big enough moves: the common case, done
-            cv2.accumulateWeighted(small, background, LEARN_RATE)
-            return Motion()
+            self._learn(small, mean, LEARN_RATE)
+            return STILL
         # most of the picture changed, as it is or after the mean shift: a lamp, not a walker
-        raw = cv2.absdiff(small, cv2.convertScaleAbs(background))
-        _, raw = cv2.threshold(raw, self.settings.threshold, 255, cv2.THRESH_BINARY)
-        if count > limit or cv2.countNonZero(raw) > limit:
-            self._relearn(small)
-            return Motion(suppressed="lighting")
+        # (without a shift of the mean, "as it is" is what was just counted)
+        if count > limit or (abs(offset) >= 1.0 and self._raw_count(small) > limit):
+            self._relearn(small, mean)
+            return LIGHTING
         changed = cv2.dilate(changed, self._kernel, iterations=2)
         contours, _ = cv2.findContours(changed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         boxes, area = [], 0.0
@@ -132,9 +140,20 @@ class MotionDetector:
             boxes.append([x * f, y * f, w * f, h * f])
             area += a
         # learn everywhere: whatever stops moving (or a ghost left by a re-learn) fades in
-        cv2.accumulateWeighted(small, background, LEARN_RATE)
+        self._learn(small, mean, LEARN_RATE)
         return Motion(boxes=boxes, score=round(area / self.pixels, 4))
 
-    def _relearn(self, small: np.ndarray) -> None:
-        self._background = small.astype(np.float32)
+    def _raw_count(self, small: np.ndarray) -> int:
+        raw = cv2.absdiff(small, cv2.convertScaleAbs(self._background))
+        _, raw = cv2.threshold(raw, self.settings.threshold, 255, cv2.THRESH_BINARY)
+        return cv2.countNonZero(raw)
+
+    def _learn(self, small: np.ndarray, mean: float, rate: float) -> None:
+        """Running average; its mean follows exactly (the average is linear), so it is
+        never measured again."""
+        cv2.accumulateWeighted(small, self._background, rate)
+        self._mean += rate * (mean - self._mean)
+
+    def _relearn(self, small: np.ndarray, mean: float) -> None:
+        self._background, self._mean = small.astype(np.float32), mean
         self._primed = PRIME_FRAMES - 2  # two frames of averaging before detecting again

@@ -18,7 +18,7 @@ from camera.tracker import EventTracker, Track
 
 logger = logging.getLogger(__name__)
 
-PERSON_EVERY_S = 1.0    # at most one HOG look a second per event (about 3 ms at 640x360)
+PERSON_EVERY_S = 1.0    # HOG looks 0, 1, 3, 7, 15, ... s into an event (about 1 ms each at 640x360)
 PERSON_MAX_CHECKS = 8   # an event that is no person after 8 looks stays untagged
 PERSON_HITS = 2         # hits needed before an event is tagged "person"
 
@@ -34,6 +34,7 @@ class CameraPipeline:
         self.publish = publish or (lambda topic, payload: None)
         self.persons = persons if camera.person_tags else None
         self.anchor = 0.0                  # added to source times (wall clock in the daemon)
+        self.source_fps = 0.0              # the source's frame rate: raw sources are encoded at it
         self.tracker = EventTracker(camera.start_frames, camera.quiet_s)
         self.recorder = Recorder(camera.pre_s, camera.post_s) if self.clip_dir else None
         self.detector: MotionDetector | None = None
@@ -48,6 +49,12 @@ class CameraPipeline:
         self._best_picture: Any = None
         self._snapshot: str | None = None
         self._ending: dict[Any, dict[str, Any]] = {}  # events waiting for their clip's post-roll
+        self._snapshot_failure = ""
+
+    @property
+    def file_problem(self) -> str:
+        """Why clips or snapshots are being lost (a full card, an unwritable folder); "" when fine."""
+        return (self.recorder.failure if self.recorder else "") or self._snapshot_failure
 
     # feeding ------------------------------------------------------------------
     def use_template(self, template: Any) -> None:
@@ -67,7 +74,7 @@ class CameraPipeline:
             self.first_t = frame.t
         self.last_t = frame.t
         if raw and self.recorder is not None:
-            self._clips_done(self.recorder.feed_frame(frame, self.camera.fps))
+            self._clips_done(self.recorder.feed_frame(frame, self.source_fps or self.camera.fps))
         if frame.t - self._last_detect < 0.9 / self.camera.fps:
             return None
         self._last_detect = frame.t
@@ -126,7 +133,7 @@ class CameraPipeline:
     def _look_for_person(self, track: Track, frame: Frame, motion: Motion) -> None:
         if self.persons is None or "person" in track.tags or track.person_checks >= PERSON_MAX_CHECKS:
             return
-        if frame.t - track.last_check < PERSON_EVERY_S:
+        if frame.t - track.last_check < PERSON_EVERY_S * 2 ** (track.person_checks - 1):
             return
         track.last_check = frame.t
         track.person_checks += 1
@@ -186,7 +193,9 @@ class CameraPipeline:
             tmp = path.with_name(path.name + ".part")
             tmp.write_bytes(jpeg.tobytes())
             tmp.replace(path)
+            self._snapshot_failure = ""
             return str(path)
         except (OSError, ValueError) as err:
             logger.error("snapshot failed camera=%s error=%r", self.camera.name, str(err))
+            self._snapshot_failure = f"snapshot not written ({err})"
             return None

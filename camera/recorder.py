@@ -23,6 +23,14 @@ PART = ".part"
 GLOBAL_HEADER = 1 << 22   # AV_CODEC_FLAG_GLOBAL_HEADER
 
 
+def _discard(path: Path) -> None:
+    """Remove a partial clip; a folder that is gone or unusable is not a second error."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as err:
+        logger.warning("partial clip not removed path=%s error=%r", path, str(err))
+
+
 class PacketRing:
     """The last `keep_s` seconds of packets, always starting at a keyframe."""
 
@@ -110,7 +118,7 @@ class ClipWriter:
         except Exception as err:  # closing writes the trailer: it fails for the same reason
             logger.warning("clip abort path=%s error=%r", self.part, str(err))
         finally:
-            self.part.unlink(missing_ok=True)
+            _discard(self.part)
 
 
 class FrameEncoder:
@@ -161,6 +169,7 @@ class Recorder:
         self.template: Any = None
         self._encoder: FrameEncoder | None = None
         self._writers: dict[Any, ClipWriter] = {}
+        self.failure = ""               # why the last clip was lost (disk full, I/O error); "" once one is written
 
     def use_template(self, template: Any) -> list[FinishedClip]:
         """The source (re)opened with this stream: clips of the old stream are finished."""
@@ -194,6 +203,7 @@ class Recorder:
                 writer.write(packet)
             except Exception as err:  # disk full, I/O error: this clip is lost, the event and camera go on
                 logger.error("clip write failed key=%s error=%r", key, str(err))
+                self.failure = f"clip {key} not written ({err})"
                 self._writers.pop(key)
                 writer.abort()
                 done.append(FinishedClip(key, None))
@@ -210,9 +220,10 @@ class Recorder:
                 writer.write(packet)
         except Exception as err:  # disk full, I/O error: the event goes on without a clip
             logger.error("clip failed key=%s error=%r", key, str(err))
+            self.failure = f"clip {key} not written ({err})"
             if writer is not None:
                 writer.abort()
-            Path(str(path) + PART).unlink(missing_ok=True)
+            _discard(Path(str(path) + PART))
             return
         self._writers[key] = writer
         logger.info("clip started key=%s path=%s", key, path)
@@ -231,8 +242,11 @@ class Recorder:
             path = writer.close()
         except Exception as err:  # disk full, I/O error: the event stays, without a clip
             logger.error("clip failed key=%s error=%r", key, str(err))
-            writer.part.unlink(missing_ok=True)
+            self.failure = f"clip {key} not written ({err})"
+            _discard(writer.part)
             path = None
+        if path is not None:
+            self.failure = ""
         logger.info("clip finished key=%s path=%s seconds=%.1f", key, path,
                     (writer.last_t or 0) - (writer.first_t or 0))
         return FinishedClip(key, path)

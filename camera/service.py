@@ -39,6 +39,9 @@ class CameraWorker:
         self.error = ""
         self.last_frame: float | None = None
         self.frames = 0
+        self.decode_errors = 0            # corrupt packets skipped by sources that are closed
+        self.record_error = ""            # why the main stream (record_source) gives no clips
+        self._source: Any = None
         self._times: deque[float] = deque(maxlen=50)
         self._latest: Frame | None = None
         self._lock = threading.Lock()
@@ -54,7 +57,8 @@ class CameraWorker:
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
         return {"name": self.camera.name, "source": redact(self.camera.source), "connected": self.connected,
                 "fps": round(fps, 1), "last_frame": self.last_frame, "reconnects": self.reconnects,
-                "error": self.error or None}
+                "decode_errors": self.decode_errors + getattr(self._source, "decode_errors", 0),
+                "error": self.error or None, "clip_error": self.record_error or self.pipeline.file_problem or None}
 
     def latest_jpeg(self) -> bytes | None:
         with self._lock:
@@ -68,7 +72,7 @@ class CameraWorker:
     def _run(self) -> None:
         failures = 0
         while not self.stop.is_set():
-            source = open_source(self.camera.source)
+            source = self._source = open_source(self.camera.source)
             started = time.monotonic()
             try:
                 self._read(source)
@@ -83,6 +87,8 @@ class CameraWorker:
                 self.error = f"{type(err).__name__}: {err}"
             finally:
                 source.close()
+                self.decode_errors += getattr(source, "decode_errors", 0)
+                self._source = None
                 self._finish()
                 if self.connected:
                     self.reconnects += 1
@@ -108,6 +114,7 @@ class CameraWorker:
         for item in source.items(self.stop):
             if raw is None:  # first item: the source is open and its stream known
                 raw = source.copy_template is None and not self.camera.record_source
+                self.pipeline.source_fps = source.fps
                 self._anchor = time.time() - item.t
                 self.pipeline.anchor = self._anchor
                 if not raw and not self.camera.record_source:
@@ -141,11 +148,13 @@ class CameraWorker:
                     if anchor is None:
                         anchor = time.time() - item.t
                         self._put(("template", source.copy_template))
+                        self.record_error = ""
                     item.t = anchor + item.t - self._anchor
                     self._put(item)
                     failures = 0
             except CameraError as err:
                 logger.warning("camera main stream down camera=%s error=%r", self.camera.name, str(err))
+                self.record_error = f"record_source: {err}"
             finally:
                 source.close()
             failures += 1
@@ -225,6 +234,9 @@ class Cameras:
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cameras": self.list()}
         problems = [f"{c['name']}: {c['error']}" for c in out["cameras"] if c["error"]]
+        problems += [f"{c['name']}: {c['clip_error']}" + ("" if c["clip_error"].startswith("record_source") else
+                     "; free space on the card (or lower storage.min_free_mb) and check that the clips folder is writable")
+                     for c in out["cameras"] if c["clip_error"]]
         if self.retention.problem:
             problems.append(self.retention.problem)
         if problems:

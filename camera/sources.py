@@ -1,5 +1,6 @@
 """Camera sources: RTSP IP cameras, USB cameras, video files (looped in the demo) through
-PyAV, and the Pi camera through picamera2 (imported lazily: nothing breaks off a Pi).
+PyAV, and the Pi camera through picamera2 (camera/picamera.py, imported lazily: nothing
+breaks off a Pi).
 
 A source yields `Frame`s (the decoded picture's Y plane, free of any conversion) and,
 when the stream is H.264, the compressed `Packet`s the recorder stream-copies. Times are
@@ -12,23 +13,40 @@ import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from camera.errors import CameraError, CameraUnavailable
+from camera.errors import CameraError
 
 logger = logging.getLogger(__name__)
 
 Y_PLANE_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"}
 COPY_CODECS = {"h264"}   # stream-copied into MP4; anything else is re-encoded
+MAX_BAD_RUN = 50         # undecodable packets in a row that mean the stream is broken
 
 
-@dataclass
 class Frame:
-    t: float                          # seconds on the source clock
-    grey: np.ndarray                  # full-resolution luma (H x W, uint8)
-    picture: Callable[[], Any]        # -> av.VideoFrame, only called for snapshots / encoding
+    """A decoded picture at `t` (seconds on the source clock). `grey` is its full-resolution
+    luma (H x W, uint8), taken on first use: frames the detector skips never pay for it.
+    `picture()` is the av.VideoFrame, for snapshots and encoding."""
+
+    __slots__ = ("t", "_grey", "_picture")
+
+    def __init__(self, t: float, picture: Any, grey: np.ndarray | None = None):
+        self.t = t
+        self._picture = picture       # an av.VideoFrame, or a function making one
+        self._grey = grey
+
+    @property
+    def grey(self) -> np.ndarray:
+        if self._grey is None:
+            self._grey = grey_of(self.picture())
+        return self._grey
+
+    def picture(self) -> Any:
+        picture = self._picture
+        return picture() if callable(picture) else picture
 
 
 @dataclass
@@ -44,6 +62,7 @@ class Packet:
 class FrameSource(Protocol):
     name: str
     copy_template: Any                # av stream to stream-copy from, or None (raw frames)
+    fps: float                        # nominal frame rate, known once the first item is out
 
     def items(self, stop: threading.Event) -> Iterator[Frame | Packet]: ...
     def close(self) -> None: ...
@@ -79,6 +98,9 @@ class PyavSource:
         self.realtime = realtime
         self.demux_only = demux_only
         self.copy_template: Any = None
+        self.fps = 0.0
+        self.decode_errors = 0            # corrupt packets skipped (the decoder recovers at the next keyframe)
+        self._bad_run = 0
         self._container: Any = None
         self._timeout = timeout_s
 
@@ -110,8 +132,13 @@ class PyavSource:
         self._container = container = self._open()
         stream = container.streams.video[0]
         self.copy_template = stream if stream.codec_context.name in COPY_CODECS else None
+        if self.demux_only and self.copy_template is None:  # a main stream only there to be copied into clips
+            raise CameraError(f"{self.name}: the stream is {stream.codec_context.name}, not H.264, so it cannot be "
+                              "copied into clips; set the camera's main stream to H.264 or leave record_source empty")
         tb = stream.time_base
-        offset, first, last_t, step = 0.0, None, 0.0, 1.0 / float(stream.average_rate or 10)
+        seconds = float(tb)  # float, not Fraction: Fraction arithmetic costs microseconds a frame
+        self.fps = float(stream.average_rate or stream.guessed_rate or 10)
+        offset, first, last_t, step = 0.0, None, 0.0, 1.0 / self.fps
         started = time.monotonic()
         logger.info("camera source open source=%s codec=%s size=%dx%d", self.name, stream.codec_context.name,
                     stream.codec_context.width, stream.codec_context.height)
@@ -120,28 +147,28 @@ class PyavSource:
                 for packet in container.demux(stream):
                     if stop.is_set():
                         return
-                    if packet.size == 0:
+                    if packet.size:  # else the end of the file: decoding it drains the decoder's delayed frames
+                        ts = packet.pts if packet.pts is not None else packet.dts
+                        if ts is None:
+                            continue
+                        if first is None:
+                            first = ts
+                        t = offset + (ts - first) * seconds
+                        if self.realtime:
+                            wait = started + t - time.monotonic()
+                            if wait > 0 and stop.wait(wait):
+                                return
+                        if self.packets and self.copy_template is not None:
+                            shift = round(offset / seconds) - first  # timestamps keep rising across loops of a file
+                            yield Packet(t, bytes(packet), ts + shift,
+                                         (packet.dts if packet.dts is not None else ts) + shift, packet.is_keyframe, tb)
+                    if self.demux_only or first is None:
                         continue
-                    ts = packet.pts if packet.pts is not None else packet.dts
-                    if ts is None:
-                        continue
-                    if first is None:
-                        first = ts
-                    t = offset + float((ts - first) * tb)
-                    if self.realtime:
-                        wait = started + t - time.monotonic()
-                        if wait > 0 and stop.wait(wait):
-                            return
-                    if self.packets and self.copy_template is not None:
-                        shift = round(offset / tb) - first  # timestamps keep rising across loops of a file
-                        yield Packet(t, bytes(packet), ts + shift, (packet.dts if packet.dts is not None else ts) + shift,
-                                     packet.is_keyframe, tb)
-                    if self.demux_only:
-                        continue
-                    for frame in packet.decode():
-                        ft = offset + float(((frame.pts if frame.pts is not None else ts) - first) * tb)
+                    for frame in self._decode(packet):
+                        pts = frame.pts
+                        ft = offset + ((pts if pts is not None else ts) - first) * seconds
                         last_t = max(last_t, ft)
-                        yield Frame(ft, grey_of(frame), lambda f=frame: f)
+                        yield Frame(ft, frame)
             except av.error.EOFError:
                 pass
             except (av.error.FFmpegError, OSError) as err:
@@ -152,56 +179,37 @@ class PyavSource:
             offset = last_t + step
             first = None
 
+    def _decode(self, packet: Any) -> list[Any]:
+        """The packet's frames; a packet the decoder rejects (corrupt data, a lost RTP
+        fragment) is skipped and counted, as the decoder recovers at the next keyframe.
+        Only a long run of them means the stream is broken."""
+        import av
+
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError as err:
+            self.decode_errors += 1
+            self._bad_run += 1
+            if self.decode_errors == 1 or self.decode_errors % 100 == 0:
+                logger.warning("camera corrupt packet skipped source=%s errors=%d error=%r", self.name,
+                               self.decode_errors, _why(err))
+            if self._bad_run >= MAX_BAD_RUN:
+                raise CameraError(f"{self.name}: stream broke ({self._bad_run} undecodable packets in a row)") from None
+            return []
+        self._bad_run = 0
+        return frames
+
     def close(self) -> None:
         if self._container is not None:
             self._container.close()
             self._container = None
 
 
-class Picamera2Source:
-    """The Pi camera module: the low-res YUV420 stream for detection; clips are encoded
-    from those frames by the recorder (libx264 ultrafast)."""
-
-    def __init__(self, width: int = 640, height: int = 360, fps: float = 10.0):
-        self.name = "picamera2"
-        self.copy_template = None
-        self._size, self._fps = (width, height), fps
-        self._camera: Any = None
-
-    def items(self, stop: threading.Event) -> Iterator[Frame | Packet]:
-        try:
-            from picamera2 import Picamera2  # type: ignore[import-not-found]
-        except ImportError:
-            raise CameraUnavailable(
-                "picamera2 is not installed: on Raspberry Pi OS run `sudo apt install python3-picamera2` "
-                "and create the venv with --system-site-packages"
-            ) from None
-        import av
-
-        try:
-            self._camera = cam = Picamera2()
-            config = cam.create_video_configuration(main={"size": self._size, "format": "YUV420"},
-                                                    controls={"FrameRate": self._fps})
-            cam.configure(config)
-            cam.start()
-        except Exception as err:  # libcamera raises plain RuntimeError/IndexError when no camera is attached
-            raise CameraUnavailable(f"picamera2: no camera module found ({err}); check the ribbon cable") from None
-        w, h = self._size
-        started = time.monotonic()
-        while not stop.is_set():
-            yuv = cam.capture_array("main")
-            t = time.monotonic() - started
-            yield Frame(t, yuv[:h, :w], lambda a=yuv: av.VideoFrame.from_ndarray(a, format="yuv420p"))
-
-    def close(self) -> None:
-        if self._camera is not None:
-            self._camera.close()
-            self._camera = None
-
-
 def open_source(spec: str, *, realtime: bool = True, demux_only: bool = False) -> FrameSource:
     """A source for a config `source`/`record_source` value; files loop when realtime."""
     if spec == "picamera2":
+        from camera.picamera import Picamera2Source
+
         return Picamera2Source()
     is_file = not spec.startswith(("rtsp://", "rtsps://", "http://", "https://", "/dev/video"))
     return PyavSource(spec, loop=is_file and realtime, realtime=is_file and realtime, demux_only=demux_only)

@@ -85,9 +85,11 @@ def render(scene: Scene, index: int, background: np.ndarray, rng: np.random.Gene
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] = (WIDTH, HEIGHT)) -> Path:
+def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] = (WIDTH, HEIGHT),
+                codec: str = "libx264") -> Path:
     """Encode `scene` as H.264 (yuv420p, keyframe every `gop` frames) in an MP4, drawn at
-    640x360 and scaled to `size` (e.g. (1280, 720) for a main stream)."""
+    640x360 and scaled to `size` (e.g. (1280, 720) for a main stream); codec="mpeg4" makes
+    a source that is not H.264 (its clips must be encoded, not copied)."""
     import av
     import cv2
 
@@ -96,9 +98,13 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     with av.open(str(tmp), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=FPS)
+        stream = out.add_stream(codec, rate=FPS)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(gop), "crf": "23"}
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(gop), "crf": "23"}
+        else:
+            stream.options = {"g": str(gop)}
+            stream.bit_rate = 2_000_000
         for i in range(int(scene.seconds * FPS)):
             grey = render(scene, i, background, rng)
             if size != (WIDTH, HEIGHT):
@@ -122,6 +128,11 @@ LABELLED_SCENES: dict[str, Scene] = {
     "one-walker": Scene(seconds=20, walks=(Walk(4),), seed=6),
     "walkers-with-gaps": Scene(seconds=60, walks=(Walk(2), Walk(18, speed=-90, y=240), Walk(38, speed=60, height=80)), seed=7),
     "walk-in-lights-and-birds": Scene(seconds=30, walks=(Walk(12, speed=80),), lights=((4, 50),), birds=(6, 22), seed=8),
+    "slow-far-walker": Scene(seconds=35, walks=(Walk(3, speed=25, height=60, y=150),), seed=9),
+    "light-switched-during-walk": Scene(seconds=25, walks=(Walk(3, speed=60),), lights=((8, 50),), seed=10),
+    "dusk-during-walk": Scene(seconds=30, walks=(Walk(5, speed=50),), dusk=(3, 15, 70), seed=11),
+    "short-gaps": Scene(seconds=25, walks=(Walk(2, speed=200), Walk(8.5, speed=200), Walk(15, speed=-200)), seed=12),
+    "heavy-noise": Scene(seconds=20, noise=10.0, seed=13),
 }
 
 

@@ -41,7 +41,7 @@ def cmd_camera_analyze(args: argparse.Namespace) -> int:
     try:
         result = analyze(video, camera, record)
     except CameraError as err:
-        raise CliError(f"VIDEO: {err}") from None
+        raise CliError(f"VIDEO: {err}; give a readable video file (MP4, MKV, AVI, ...)", BAD_INPUT) from None
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return OK

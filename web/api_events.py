@@ -45,7 +45,9 @@ class CameraOut(BaseModel):
     fps: float
     last_frame: float | None
     reconnects: int
+    decode_errors: int
     error: str | None
+    clip_error: str | None
 
 
 class CameraList(BaseModel):
@@ -115,7 +117,8 @@ def event_clip(event_id: int):
 @spec.validate(resp=Response(HTTP_200=CameraList, HTTP_401=Error, HTTP_403=Error), tags=["events"])
 @require("events:read")
 def cameras():
-    """Every camera: connected, frames per second, last frame time, reconnects, error."""
+    """Every camera: connected, frames per second, last frame time, reconnects, corrupt
+    packets skipped, error, why clips are being lost (clip_error)."""
     cams = house().cameras
     rows = cams.list() if cams else []
     return jsonify(cameras=[{k: c[k] for k in CameraOut.model_fields} for c in rows])

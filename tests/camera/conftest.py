@@ -50,6 +50,26 @@ def opencv_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pat
     return copy
 
 
+def corrupt_packets(video: Path, target: Path, first: int, count: int = 3) -> Path:
+    """A copy of `video` whose packets first..first+count-1 start with a NAL unit length
+    no decoder accepts (as a lost or garbled piece of a stream)."""
+    import av
+
+    with av.open(str(video)) as container:
+        positions = [p.pos for p in container.demux(video=0) if p.size][first:first + count]
+    data = bytearray(video.read_bytes())
+    for pos in positions:
+        data[pos:pos + 4] = b"\xff\xff\xff\xff"
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.fixture
+def corrupt() -> Callable[..., Path]:
+    """corrupt(video, target, first, count=3) -> a copy with undecodable packets."""
+    return corrupt_packets
+
+
 @pytest.fixture
 def wait_for() -> Callable[..., Any]:
     """wait_for(check, timeout=60, what="") -> check()'s first truthy value (polls every 0.1 s)."""

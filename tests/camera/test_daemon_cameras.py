@@ -51,6 +51,10 @@ def test_file_camera_events_api_and_bus(make_config, start_camera_app, quick_wal
         assert kinds[-1] == "end" and events[-1][0]["clip"].endswith(f"{first['id']}.mp4")
         assert all(stored is not None and stored["id"] == p["id"] for p, stored in events)
     assert {"camera": "cong-lang", "on": False} in [p for t, p, _ in seen if t == "camera.motion"]
+    # the bus contract of docs/internals.md, which the uplink and the page rely on
+    contract = {"camera", "id", "type", "start", "end", "score", "boxes", "tags", "snapshot", "clip"}
+    assert all(set(p) == contract and p["type"] in ("new", "update", "end") for t, p, _ in seen if t == "camera.event")
+    assert all(set(p) == {"camera", "on"} for t, p, _ in seen if t == "camera.motion")
 
     # the cursor: since=next_since returns nothing new until a new event
     page = api.request("GET", "/events?since=0&limit=1")
@@ -104,3 +108,56 @@ def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config,
     assert api.request("POST", "/relays/tv", {"state": "on"})["on"] is True
     row = {r["part"]: r for r in api.request("POST", "/selftest")["results"]}["cameras"]
     assert row["ok"] is False and "ho-ca" in row["detail"]
+
+
+def test_corrupt_stream_is_counted_and_the_camera_goes_on(make_config, start_camera_app, quick_walk: Path, tmp_path: Path,
+                                                          corrupt, wait_for):
+    video = corrupt(quick_walk, tmp_path / "corrupt.mp4", first=20)   # 2 s in, while the walker crosses
+    app = start_camera_app(make_config(cameras=[{"name": "cong", "source": str(video), "pre_s": 1, "post_s": 1}]))
+    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    cam = wait_for(lambda: (c := api.request("GET", "/cameras")["cameras"][0])["decode_errors"] and c,
+                   what="a corrupt packet counted")
+    assert cam["connected"] is True and cam["error"] is None and cam["reconnects"] == 0
+    assert wait_for(lambda: api.request("GET", "/events")["events"], what="events from the corrupt stream")
+    assert api.request("GET", "/status")["cameras"][0]["decode_errors"] >= 1
+
+
+def test_clips_that_cannot_be_written_are_a_problem_and_events_are_kept(make_config, start_camera_app, quick_walk: Path,
+                                                                         wait_for):
+    """The camera's clip folder cannot be made (a file is in its way, as a card that went
+    read-only or full): events are still stored and published, without files, and status
+    says what is wrong and how to fix it."""
+    config = make_config(cameras=[{"name": "cong", "source": str(quick_walk), "pre_s": 1, "post_s": 1}])
+    (Path(config.storage.dir) / "clips").mkdir(parents=True, exist_ok=True)
+    (Path(config.storage.dir) / "clips" / "cong").write_text("in the way")
+    app = start_camera_app(config)
+    api = Client(app.url, json.loads((Path(config.storage.dir) / "cli.json").read_text())["token"])
+    event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["end"] is not None],
+                     what="a finished event")[0]
+    assert event["clip_url"] is None and event["snapshot_url"] is None
+    problem = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
+    assert "cong" in problem and "not written" in problem and "free space" in problem
+    cam = api.request("GET", "/cameras")["cameras"][0]
+    assert cam["connected"] is True and cam["error"] is None and "not written" in cam["clip_error"]
+    assert api.request("POST", "/relays/tv", {"state": "on"})["on"] is True
+
+
+def test_a_main_stream_that_cannot_be_copied_is_a_problem_that_names_record_source(make_config, start_camera_app,
+                                                                                    quick_walk: Path, tmp_path: Path,
+                                                                                    wait_for):
+    """record_source in MPEG-4 (not H.264) and one that cannot be reached: status says so and
+    how to fix it; detection on the substream goes on."""
+    from camera.synthetic import Scene, Walk, write_scene
+
+    mpeg4 = write_scene(Scene(seconds=8, walks=(Walk(1.0, speed=200),), seed=11), tmp_path / "main.mp4", codec="mpeg4")
+    app = start_camera_app(make_config(cameras=[
+        {"name": "cong", "source": str(quick_walk), "record_source": str(mpeg4)},
+        {"name": "ho", "source": str(quick_walk), "record_source": "rtsp://admin:secret@127.0.0.1:9/101"}]))
+    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    problem = wait_for(lambda: (p := api.request("GET", "/status")["problems"].get("cameras", "")) and "ho:" in p and "cong:" in p
+                       and p, what="both main streams reported")
+    assert "record_source" in problem and "not H.264" in problem and "leave record_source empty" in problem
+    assert "secret" not in problem and "cannot open" in problem
+    cams = {c["name"]: c for c in api.request("GET", "/cameras")["cameras"]}
+    assert cams["cong"]["connected"] and cams["cong"]["error"] is None and "mpeg4" in cams["cong"]["clip_error"]
+    assert wait_for(lambda: api.request("GET", "/events")["events"], what="events from the substream")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from camera.config import CameraConfig
-from camera.motion import MotionDetector, MotionSettings, shrink_factor
+from camera.motion import PRIME_FRAMES, MotionDetector, MotionSettings, shrink_factor
 from camera.synthetic import FPS, HEIGHT, WIDTH, Scene, Walk, _background, render
 from camera.tracker import EventTracker
 
@@ -24,12 +24,26 @@ def run(scene: Scene, settings: MotionSettings = MotionSettings()):
 def test_shrinks_by_an_integer_factor_to_about_the_detect_height():
     assert shrink_factor(360, 144) == 2 and shrink_factor(720, 144) == 5 and shrink_factor(1080, 144) == 8
     assert shrink_factor(100, 144) == 1
-    assert MotionDetector(WIDTH, HEIGHT).size == (320, 180)
+    assert MotionDetector(WIDTH, HEIGHT).size == (213, 120)            # default detect_height 120: /3
+    assert MotionDetector(1280, 720).size == (213, 120) and MotionDetector(768, 576).size == (153, 115)
+
+
+def test_shrinking_takes_every_kth_pixel_of_the_luma_view_then_blurs():
+    import cv2
+
+    luma = np.random.default_rng(3).integers(0, 256, (360, 704), np.uint8)[:, :WIDTH]   # a padded line, as decoded
+    detector = MotionDetector(WIDTH, HEIGHT)
+    expected = cv2.boxFilter(np.ascontiguousarray(luma[:360:3, :639:3]), -1, (5, 5))
+    assert np.array_equal(detector._small(luma), expected)
+    halving = MotionDetector(WIDTH, HEIGHT, MotionSettings(detect_height=180))
+    assert halving.factor == 2 and np.array_equal(
+        halving._small(luma), cv2.boxFilter(cv2.resize(luma, (320, 180), interpolation=cv2.INTER_AREA), -1, (5, 5)))
 
 
 def test_background_is_primed_without_a_start_up_burst():
     results = run(Scene(seconds=2))
-    assert [m.suppressed for m in results[:5]] == ["priming"] * 5
+    assert [m.suppressed for m in results[:PRIME_FRAMES]] == ["priming"] * PRIME_FRAMES
+    assert results[PRIME_FRAMES].suppressed == ""
     assert not any(m.moving for m in results)
 
 

@@ -77,6 +77,33 @@ def test_raw_source_is_encoded_to_h264(opencv_clip: Callable[[str], Path], tmp_p
     assert packets_of(clip)[0].is_keyframe
 
 
+def test_raw_source_clip_keeps_every_frame_faststart_with_pre_and_post_roll(tmp_path: Path, capsys):
+    """A source that is not H.264 (MPEG-4 Part 2, like a USB camera's raw frames): the clip
+    is encoded at the source's 10 fps (not at the 5 looks a second of the detector), starts
+    at a keyframe `pre_s` before the motion and ends `post_s` after it."""
+    from camera.synthetic import Scene, Walk, write_scene
+
+    video = write_scene(Scene(seconds=30, walks=(Walk(8.0, speed=90),), seed=12), tmp_path / "raw.mp4", codec="mpeg4")
+    out = tmp_path / "rec"
+    assert main(["camera", "analyze", str(video), "--json", "--record", str(out)]) == 0
+    (event,) = json.loads(capsys.readouterr().out)["events"]
+    assert abs(event["start"] - 8.0) <= 1.0
+    clip = Path(event["clip"])
+    boxes = top_level_boxes(clip)
+    assert boxes.index("moov") < boxes.index("mdat"), boxes
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.average_rate == 10
+        frames = [f.pts * f.time_base for f in container.decode(stream)]
+    packets = packets_of(clip)
+    assert packets[0].is_keyframe
+    duration = float(frames[-1] - frames[0]) + 0.1
+    assert len(frames) == pytest.approx(duration * 10, abs=1)              # every source frame, none dropped
+    # keyframes once a second from the source's first frame: the clip starts at floor(start - 5)
+    expected = (event["end"] + 10.0) - math.floor(event["start"] - 5.0 + 1e-6)
+    assert duration == pytest.approx(expected, abs=0.25)
+
+
 def _packet(t: float, key: bool) -> Packet:
     return Packet(t, b"x", round(t * 10), round(t * 10), key, Fraction(1, 10))
 

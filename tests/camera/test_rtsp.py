@@ -40,6 +40,17 @@ def test_wrong_credentials_give_a_clear_error(rtsp_server):
     ok.close()
 
 
+def test_wrong_credentials_in_the_daemon_say_so_in_status(make_config, start_camera_app, rtsp_server, wait_for):
+    server = rtsp_server("one-walker", auth=("admin", "right"))
+    app = start_camera_app(make_config(cameras=[{"name": "cong", "source": server.url("admin", "wrong")}]))
+    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    problem = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
+    assert "cong" in problem and "refused the user name or password" in problem and "wrong" not in problem
+    cam = api.request("GET", "/cameras")["cameras"][0]
+    assert cam["connected"] is False and "admin:***@" in cam["error"]
+    assert api.request("POST", "/relays/tv", {"state": "on"})["on"] is True  # the house keeps working
+
+
 def test_camera_drops_and_comes_back(make_config, start_camera_app, rtsp_server, wait_for):
     server = rtsp_server("walkers-with-gaps")
     app = start_camera_app(make_config(cameras=[{"name": "duong-lang", "source": server.url(), "pre_s": 2, "post_s": 1}]))

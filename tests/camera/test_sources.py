@@ -2,6 +2,7 @@
 config names the field; the demo's camera clip is made once and shows its walkers."""
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from camera.analyze import analyze
 from camera.errors import CameraError, CameraUnavailable
-from camera.sources import Picamera2Source, PyavSource, open_source, redact
+from camera.picamera import Picamera2Source
+from camera.sources import PyavSource, open_source, redact
 from camera.synthetic import demo_scene, ensure_demo_video
 from controller.config import ConfigError, parse_config
 
@@ -70,3 +72,61 @@ def test_looped_file_keeps_time_and_timestamps_rising(tmp_path: Path):
     dts = [p.dts for p in packets]
     assert dts == sorted(dts) and len(set(dts)) == len(dts)
     assert sum(p.keyframe for p in packets) >= 4
+
+
+def test_frames_the_decoder_holds_back_are_not_lost_at_the_end(tmp_path: Path):
+    """H.264 with B-frames (as many cameras and phone videos send): the decoder returns the
+    last frames only when drained at the end of the file; analyze counts every frame."""
+    import av
+    import numpy as np
+
+    from camera.sources import Frame
+
+    path = tmp_path / "bframes.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"preset": "medium", "bf": "3"}
+        for i in range(100):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    frames = [i for i in PyavSource(str(path), packets=False).items(threading.Event()) if isinstance(i, Frame)]
+    assert len(frames) == 100 and frames[-1].t == pytest.approx(3.96)
+    assert analyze(path)["frames"] == 100
+
+
+def test_corrupt_packets_are_skipped_and_the_walks_still_found(scene_video, corrupt, tmp_path: Path, capsys, caplog):
+    from controller.cli import main
+
+    video = corrupt(scene_video("walkers-with-gaps"), tmp_path / "corrupt.mp4", first=300)   # at 30 s, between walks
+    assert main(["camera", "analyze", str(video), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 500 < result["frames"] < 600                 # what the decoder could not rebuild is gone, nothing else
+    assert [round(e["start"]) for e in result["events"]] == [2, 18, 38]
+    assert "corrupt packet skipped" in caplog.text
+
+
+def test_a_stream_of_garbage_is_a_broken_stream_not_a_hang(corrupt, tmp_path: Path):
+    from camera.synthetic import Scene, write_scene
+
+    video = write_scene(Scene(seconds=10), tmp_path / "v.mp4")
+    bad = corrupt(video, tmp_path / "bad.mp4", first=20, count=70)
+    with pytest.raises(CameraError, match="undecodable packets in a row"):
+        for _ in PyavSource(str(bad), packets=False).items(threading.Event()):
+            pass
+
+
+def test_analyze_bad_video_names_the_argument_and_the_fix(tmp_path: Path, capsys):
+    from controller.cli import main
+
+    assert main(["camera", "analyze", str(tmp_path / "none.mp4"), "--json"]) == 2
+    assert "VIDEO: no such file" in capsys.readouterr().err
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert main(["camera", "analyze", str(text), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "VIDEO:" in err and "cannot open" in err and "give a readable video file" in err
