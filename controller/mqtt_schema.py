@@ -59,7 +59,7 @@ class BroadcastSet(_Payload):
     stream_url: str = Field("", max_length=2000, description="http(s)/rtsp/rtmp URL of a live stream (radio relay)")
     priority: Literal["emergency", "priority", "normal"] = Field(
         "normal", description="emergency / priority / normal (khẩn cấp / ưu tiên / thông thường)")
-    repeat: int = Field(1, ge=1, le=20, description="times to play")
+    repeat: int = Field(1, ge=1, le=10, description="times to play (as the audio queue allows)")
     at: float | None = Field(None, ge=0, description="start time, Unix epoch seconds; null = now")
     duration_s: float | None = Field(None, gt=0, le=24 * 3600, description="streams: stop after this long")
 

@@ -21,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = "/usr/sbin/mosquitto"
 USERS = {"test-site": "site-pass-1", "other-site": "other-pass-2", "ioc": "ioc-pass-3"}
-GROUPS = {"test-site": ["yen-dinh"], "other-site": ["khac"]}
+GROUPS = {"test-site": ["yen-dinh"], "other-site": ["khac", "yen-dinh"]}
 
 
 def free_port() -> int:
