@@ -201,3 +201,30 @@ def test_uplink_off_without_host(make_config, start_app):
     assert cli_client(app.config.storage.dir).request("GET", "/status")["uplink"]["state"] == "disabled"
     assert app.house.uplink is None
     assert next(r for r in app.house.selftest() if r["part"] == "broker")["detail"].startswith("skipped")
+
+
+def test_no_credential_in_the_daemon_log_after_connect_refusal_and_reconnect(broker, ioc, daemon):
+    """`langso run` as systemd runs it: the log and `langso status` never carry the password."""
+    import subprocess
+
+    password = USERS["test-site"]
+    d = daemon(mqtt=broker.mqtt_config())
+    client = d.client
+    wait_until(lambda: client.request("GET", "/status")["uplink"]["state"] == "connected", 30, "connected")
+    broker.stop()  # the district changes the site's password: the broker now refuses it
+    passwd = broker.dir / "passwd"
+    saved = passwd.read_text()
+    subprocess.run(["mosquitto_passwd", "-b", str(passwd), "test-site", "changed-by-the-district"], check=True)
+    broker.start(first=False)
+    wait_until(lambda: client.request("GET", "/status")["uplink"]["state"] == "refused", 30, "refused")
+    refused = client.request("GET", "/status")
+    broker.stop()  # and restores it
+    passwd.write_text(saved)
+    broker.start(first=False)
+    wait_until(lambda: client.request("GET", "/status")["uplink"]["connects"] == 2, 60, "reconnected")
+    d.stop()
+    log = d.output()
+    assert "uplink connected" in log and "uplink refused" in log and "uplink disconnected" in log
+    assert log.count("uplink connected") == 2
+    assert password not in log and "changed-by-the-district" not in log
+    assert password not in json.dumps(refused) and "mqtt.password_file" in refused["uplink"]["last_error"]
