@@ -34,6 +34,11 @@ WINDOW = 50          # outbox messages handed to paho before their PUBACK
 QUEUE_MAX = 10_000   # worker queue; paho and bus callbacks drop (and count) beyond it
 
 
+def state_json(listing: dict[str, Any]) -> str:
+    """`…/broadcast/state`: what plays now and what is queued."""
+    return json.dumps({"playing": listing.get("playing"), "queue": listing.get("queue", [])}, ensure_ascii=False, default=str)
+
+
 class Uplink:
     def __init__(self, house: Any, outbox: Outbox):
         cfg = house.config
@@ -56,6 +61,9 @@ class Uplink:
             self._retained[f"{self.root}/relay/{relay['name']}"] = "ON" if relay["on"] else "OFF"
         for cam in cfg.cameras:
             self._retained[f"{self.root}/camera/{cam.name}/motion"] = "OFF"
+        if getattr(house, "broadcasts", None) is not None:  # the IOC sees the queue from the first connect on
+            listing = house.broadcasts.listing(0)
+            self._retained[f"{self.root}/broadcast/state"] = state_json(listing)
         self._unsubscribe = house.bus.subscribe(self._on_bus)
 
     # lifecycle --------------------------------------------------------------
@@ -232,7 +240,7 @@ class Uplink:
         elif topic == "camera.motion":
             self._retain(f"{self.root}/camera/{p['camera']}/motion", "ON" if p["on"] else "OFF")
         elif topic == "broadcast.state":
-            self._retain(f"{self.root}/broadcast/state", json.dumps(p, ensure_ascii=False, default=str))
+            self._retain(f"{self.root}/broadcast/state", state_json(p))
         elif topic == "broadcast.log":
             self.outbox.put(f"{self.root}/broadcast/log", p, "log")
         elif topic == "camera.event":

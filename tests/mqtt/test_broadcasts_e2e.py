@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.audio.conftest import Server, make_audio
-from tests.mqtt.conftest import Ioc, wait_until
+from tests.mqtt.conftest import Ioc, close_web_in_its_own_thread, wait_until
 
 SITE = "langso/test-site"
 
@@ -142,3 +142,22 @@ def test_group_broadcast_reaches_every_site_of_the_group(broker, ioc, make_confi
     assert [r["id"] for r in other] == ["bao-so-3", "chi-khac"]
     assert [r["cmd_id"] for r in district.replies("test-site")] == ["bao-so-3"]
     assert played(apps["test-site"], "chi-khac") == []
+
+
+def test_the_queue_is_retained_from_the_first_connect(broker, ioc, make_config, start_app, tmp_path):
+    config = make_config(mqtt=broker.mqtt_config(), audio={"output": f"wav:{tmp_path / 'out'}", "tts": ["espeak"],
+                                                          "quiet_hours": "00:00-23:59"})
+    first = start_app(config)  # quiet hours all day: a priority item waits in the queue
+    district = ioc()
+    district.publish(f"{SITE}/broadcast/set", {"id": "sang-mai", "text": "Sáng mai họp thôn.", "priority": "priority"})
+    assert district.reply("sang-mai")["ok"] is True
+    close_web_in_its_own_thread(first)
+    first.stop()
+    broker.stop()
+    broker.wipe()  # a replaced broker: nothing retained
+    broker.start(first=False)
+    start_app(config)  # the restarted house publishes its queue on connect, before anything changes
+    late = ioc([f"{SITE}/broadcast/state"])
+    state = json.loads(late.wait(f"{SITE}/broadcast/state"))
+    assert state["playing"] is None and [i["id"] for i in state["queue"]] == ["sang-mai"]
+    assert late.seen[0][2] is True  # retained

@@ -193,6 +193,7 @@ def test_telemetry_is_sent(broker, ioc, make_config, start_app):
         assert key in data
     assert data["version"] == version("langso") and data["mem_used_mb"] > 0 and data["disk_free_mb"] > 0 and data["clock_synced"] is True
     assert data["relays"] == {"tv": False, "radio": False, "amp": False}
+    assert data["broadcast"] == {"playing": None, "queue": 0, "inbox": 0} and data["cameras"] == {}
     assert uplink(app)["state"] == "connected"
 
 
