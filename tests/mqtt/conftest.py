@@ -234,6 +234,18 @@ def ioc(broker: Broker) -> Iterator[Callable[..., Ioc]]:
         c.close()
 
 
+@pytest.fixture
+def site(broker: Broker, make_config: Callable[..., Any], start_app: Callable[..., Any],
+         ioc: Callable[..., Ioc]) -> tuple[Any, Ioc]:
+    """A started house (site test-site, group yen-dinh) connected to the broker, and an IOC
+    client listening to everything."""
+    district = ioc()
+    app = start_app(make_config(site={"id": "test-site", "groups": ["yen-dinh"]}, mqtt=broker.mqtt_config()))
+    wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
+    district.wait("langso/test-site/status", lambda p: p == b"online")
+    return app, district
+
+
 def close_waitress(server: Any) -> None:
     """Close a waitress server from inside its own loop (a trigger thunk).
 

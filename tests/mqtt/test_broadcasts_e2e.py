@@ -42,15 +42,6 @@ def http_server() -> Any:
     server.close()
 
 
-@pytest.fixture
-def site(broker, make_config, start_app, ioc):
-    district = ioc()
-    app = start_app(make_config(site={"id": "test-site", "groups": ["yen-dinh"]}, mqtt=broker.mqtt_config()))
-    wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
-    district.wait(f"{SITE}/status", lambda p: p == b"online")
-    return app, district
-
-
 def test_text_broadcast_is_played_with_the_amp_around_and_logged_to_the_ioc(site):
     app, ioc = site
     ioc.publish(f"{SITE}/broadcast/set", {"id": "hop-thon", "text": "Mời bà con họp thôn lúc 19 giờ 30.",

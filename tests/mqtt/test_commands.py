@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from tests.mqtt.conftest import wait_until
 
 SITE = "langso/test-site"
@@ -14,16 +12,6 @@ SITE = "langso/test-site"
 
 def relay_on(app: Any, name: str) -> bool:
     return next(r["on"] for r in app.house.relays() if r["name"] == name)
-
-
-@pytest.fixture
-def site(broker, make_config, start_app, ioc):
-    """A started house connected to the broker, and an IOC client listening to everything."""
-    ioc_client = ioc()
-    app = start_app(make_config(site={"id": "test-site", "groups": ["yen-dinh"]}, mqtt=broker.mqtt_config()))
-    wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
-    ioc_client.wait(f"{SITE}/status", lambda p: p == b"online")
-    return app, ioc_client
 
 
 def test_relay_command_runs_through_the_house_and_is_answered(site):
