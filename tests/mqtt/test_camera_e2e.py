@@ -132,3 +132,28 @@ def test_camera_events_reach_the_ioc_through_an_outage_with_working_urls(camera_
     late.wait(f"{SITE}/camera/cong-lang/motion")
     assert all(retain for t, _, retain in late.seen if t.endswith("/motion"))
     assert "uplink" not in app.house.status()["problems"]
+
+
+def test_events_in_the_outbox_survive_a_power_cut(broker, ioc, daemon, tmp_path):
+    """`langso run` killed with SIGKILL while the link is down: what the camera saw is sent
+    after the restart, in order."""
+    import signal
+    import sqlite3
+
+    broker.stop()
+    clip = walk_then_still(tmp_path / "vtest-cut.mp4")
+    sections = {"cameras": [{"name": "cong-lang", "source": str(clip), "pre_s": 1, "post_s": 1}],
+                "mqtt": broker.mqtt_config()}
+    first = daemon(**sections)
+    wait_until(lambda: [e for e in first.client.request("GET", "/events")["events"] if e["clip_url"]], 60,
+               "a finished event while the broker is down")
+    first.stop(signal.SIGKILL)  # a power cut
+    with sqlite3.connect(first.data_dir / "langso.db") as db:
+        stored = [json.loads(p) for (p,) in db.execute(
+            "SELECT payload FROM outbox WHERE topic LIKE '%/camera/%/event' ORDER BY seq")]
+    assert [e["type"] for e in stored][0] == "new" and "end" in [e["type"] for e in stored]
+    broker.start(first=False)
+    district = ioc([f"{SITE}/camera/+/event"])
+    daemon(**sections)
+    wait_until(lambda: len(events_of(district)) >= len(stored), 60, "the stored events delivered")
+    assert events_of(district)[:len(stored)] == stored
