@@ -89,3 +89,15 @@ def test_broadcast_fields_reach_the_audio_queue_and_other_topics_are_ignored(sit
     assert "repeat" in ioc.reply("s-2")["error"]
     assert {r["cmd_id"] for r in ioc.replies()} == {"s-1", "s-2"}
     assert not relay_on(app, "tv")
+
+
+def test_a_command_that_failed_inside_the_house_may_be_retried_with_the_same_cmd_id(site):
+    app, ioc = site
+    app.house.board.get("tv")._device.close()  # the relay's GPIO is gone (a real gpiozero failure)
+    for _ in range(2):
+        ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "ON", "cmd_id": "hw-1"}))
+    first, second = ioc.reply("hw-1"), ioc.reply("hw-1", count=2)
+    assert first["ok"] is False and "internal error" in first["error"] and "duplicate" not in first
+    assert second["ok"] is False and "duplicate" not in second  # ran again: the failure was not the command's fault
+    ioc.publish(f"{SITE}/relay/amp/set", json.dumps({"state": "ON", "cmd_id": "hw-2"}))
+    assert ioc.reply("hw-2")["ok"] is True  # the uplink runs on
