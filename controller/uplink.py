@@ -113,6 +113,12 @@ class Uplink:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+        if self._thread is None or not self._thread.is_alive():  # events still queued go to the outbox
+            while not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item[0] == "bus" and item[1] in ("camera.event", "broadcast.log"):
+                    self._do_bus(*item[1:])
+            self._flush()
         client, self._client = self._client, None
         if client is None:
             return

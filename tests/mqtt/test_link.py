@@ -229,3 +229,15 @@ def test_no_credential_in_the_daemon_log_after_connect_refusal_and_reconnect(bro
     assert log.count("uplink connected") == 2
     assert password not in log and "changed-by-the-district" not in log
     assert password not in json.dumps(refused) and "mqtt.password_file" in refused["uplink"]["last_error"]
+
+
+def test_events_queued_at_stop_are_kept_for_the_next_start(broker, make_config, start_app):
+    broker.stop()
+    app = start_app(make_config(mqtt=broker.mqtt_config()))
+    uplink_part = app.house.uplink
+    uplink_part._stop.set()  # the worker ends; events keep coming until stop() unsubscribes
+    uplink_part._thread.join(5)
+    for i in range(3):
+        app.house.bus.publish("camera.event", event(i))
+    uplink_part.stop()
+    assert [json.loads(p.payload)["id"] for p in uplink_part.outbox.after(0, 10) if "/event" in p.topic] == [0, 1, 2]
