@@ -263,8 +263,10 @@ def close_waitress(server: Any) -> None:
 
 
 def close_web_in_its_own_thread(app: Any) -> None:
-    if getattr(app, "server", None) is not None:
-        close_waitress(app.server)
+    server = getattr(app, "server", None)
+    if server is not None and not getattr(server, "closed_by_test", False):  # once: a test may have closed it
+        close_waitress(server)
+        server.closed_by_test = True
 
 
 @pytest.fixture
