@@ -255,6 +255,7 @@ class Uplink:
         if seq is not None:
             if refused:  # MQTT 5: the broker took it and said no (ACL); resending would not help
                 logger.error("uplink message refused by broker seq=%d reason=%r (check the broker ACL)", seq, refused)
+                self.outbox.dropped["refused"] = self.outbox.dropped.get("refused", 0) + 1  # shown in status
             self._acked.append(seq)
 
     def _do_bus(self, topic: str, p: dict[str, Any]) -> None:

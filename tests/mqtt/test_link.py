@@ -241,3 +241,17 @@ def test_events_queued_at_stop_are_kept_for_the_next_start(broker, make_config, 
         app.house.bus.publish("camera.event", event(i))
     uplink_part.stop()
     assert [json.loads(p.payload)["id"] for p in uplink_part.outbox.after(0, 10) if "/event" in p.topic] == [0, 1, 2]
+
+
+def test_a_message_the_broker_refuses_is_reported_not_resent_forever(broker, ioc, make_config, start_app, caplog):
+    """MQTT 5: a PUBACK with a failure reason (here the ACL: the login is another site's)."""
+    caplog.set_level(logging.INFO)
+    district = ioc([f"{SITE}/camera/+/event"])
+    app = start_app(make_config(mqtt=broker.mqtt_config(user="other-site", protocol="5")))
+    connected(app)
+    app.house.bus.publish("camera.event", event(7))
+    wait_until(lambda: "uplink message refused by broker" in caplog.text, 20, "the refusal reported")
+    assert "check the broker ACL" in caplog.text
+    wait_until(lambda: uplink(app)["outbox_depth"] == 0, 20, "the refused message leaves the outbox")
+    assert district.on(f"{SITE}/camera/cong-lang/event") == []
+    assert uplink(app)["outbox_dropped"]["refused"] >= 1  # `langso status` says so
