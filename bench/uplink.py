@@ -29,8 +29,9 @@ import paho.mqtt.client as mqtt
 from gpiozero.pins.mock import MockFactory
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+# the repo's packages first: bench/audio.py, bench/camera.py and bench/web.py must not hide audio/, camera/, web/
+sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 from controller.app import App  # noqa: E402
 from controller.config import parse_config  # noqa: E402

@@ -1,6 +1,7 @@
 """What the IOC may send, and how it becomes a typed command: topic parsing and the
-pydantic models of inbound payloads. Pure functions, no network: the uplink's worker
-calls `parse_command()` and hands the result to `house.handle()`.
+pydantic models of inbound payloads; and the outbound JSON payloads made from house-bus
+events. Pure functions, no network: the uplink's worker calls `parse_command()` and
+hands the result to `house.handle()`.
 
 Topics (root `langso/<site.id>`):
   `…/relay/<name>/set`               ON / OFF / TOGGLE, or JSON {"state": "ON", "cmd_id": "..."}
@@ -59,7 +60,7 @@ class BroadcastSet(_Payload):
     stream_url: str = Field("", max_length=2000, description="http(s)/rtsp/rtmp URL of a live stream (radio relay)")
     priority: Literal["emergency", "priority", "normal"] = Field(
         "normal", description="emergency / priority / normal (khẩn cấp / ưu tiên / thông thường)")
-    repeat: int = Field(1, ge=1, le=20, description="times to play")
+    repeat: int = Field(1, ge=1, le=10, description="times to play (as the audio queue allows)")
     at: float | None = Field(None, ge=0, description="start time, Unix epoch seconds; null = now")
     duration_s: float | None = Field(None, gt=0, le=24 * 3600, description="streams: stop after this long")
 
@@ -153,3 +154,18 @@ def parse_command(topic: str, payload: bytes, site_id: str, groups: list[str]) -
                             priority=msg.priority, repeat=msg.repeat, at=msg.at, duration_s=msg.duration_s, actor=actor)
         return Inbound(command, msg.cmd_id or msg.id or None, topic)
     raise BadCommand(f"topic: {topic!r} is not a command topic of site {site_id!r} or its groups {groups}")
+
+
+# out: house-bus payloads as the IOC gets them -------------------------------------
+def state_json(listing: dict[str, Any]) -> str:
+    """`…/broadcast/state`: what plays now and what is queued."""
+    return json.dumps({"playing": listing.get("playing"), "queue": listing.get("queue", [])}, ensure_ascii=False, default=str)
+
+
+def event_json(p: dict[str, Any], public_url: str) -> dict[str, Any]:
+    """`…/camera/<cam>/event`: the bus event with its file paths turned into API URLs."""
+    base = f"{public_url}/api/v1/events/{p['id']}"
+    out = {k: v for k, v in p.items() if k not in ("snapshot", "clip")}
+    out["snapshot_url"] = f"{base}/snapshot.jpg" if p.get("snapshot") else None
+    out["clip_url"] = f"{base}/clip.mp4" if p.get("clip") else None
+    return out

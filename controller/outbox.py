@@ -63,16 +63,27 @@ class Outbox:
 
     # messages ---------------------------------------------------------------
     def put(self, topic: str, payload: dict[str, Any] | bytes, kind: str) -> int:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+        return self.put_many([(topic, payload, kind)])[0]
+
+    def put_many(self, messages: list[tuple[str, dict[str, Any] | bytes, str]]) -> list[int]:
+        """Store (topic, payload, kind) messages in one transaction (one fsync); their seqs."""
+        seqs: list[int] = []
+        if not messages:
+            return seqs
         with self._lock, self.db.tx() as conn:
             depth = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-            if depth >= self.max_messages:
-                self._make_room(conn, depth - self.max_messages + 1, kind)
-            cur = conn.execute(
-                "INSERT INTO outbox(topic, payload, kind, created) VALUES (?, ?, ?, ?)",
-                (topic, body, kind, time.time()),
-            )
-            return int(cur.lastrowid or 0)
+            for topic, payload, kind in messages:
+                body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+                if depth >= self.max_messages:
+                    self._make_room(conn, depth - self.max_messages + 1, kind)
+                    depth = self.max_messages - 1
+                cur = conn.execute(
+                    "INSERT INTO outbox(topic, payload, kind, created) VALUES (?, ?, ?, ?)",
+                    (topic, body, kind, time.time()),
+                )
+                depth += 1
+                seqs.append(int(cur.lastrowid or 0))
+        return seqs
 
     def _make_room(self, conn: Any, need: int, incoming: str) -> None:
         """Drop old telemetry first; events and logs only when nothing else is left."""
@@ -91,8 +102,11 @@ class Outbox:
         rows = self.db.query("SELECT seq, topic, payload, kind FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
         return [Pending(r["seq"], r["topic"], bytes(r["payload"]), r["kind"]) for r in rows]
 
-    def remove(self, seq: int) -> None:
-        self.db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+    def remove(self, *seqs: int) -> None:
+        """Forget delivered messages (PUBACK), in one transaction."""
+        if seqs:
+            with self.db.tx() as conn:
+                conn.executemany("DELETE FROM outbox WHERE seq=?", [(seq,) for seq in seqs])
 
     def depth(self) -> int:
         row = self.db.one("SELECT COUNT(*) FROM outbox")

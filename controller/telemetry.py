@@ -81,4 +81,11 @@ def telemetry(status: dict[str, Any]) -> dict[str, Any]:
     uplink = status.get("uplink")
     if isinstance(uplink, dict):
         out["outbox_depth"] = uplink.get("outbox_depth")
+    audio = status.get("audio")
+    if isinstance(audio, dict) and "queue" in audio:  # the audio wing's status
+        out["broadcast"] = {"playing": (audio.get("playing") or {}).get("id"), "queue": audio.get("queue"),
+                            "inbox": audio.get("inbox")}
+    cameras = status.get("cameras")
+    if isinstance(cameras, list):  # the camera wing's status: one entry per camera
+        out["cameras"] = {c.get("name"): bool(c.get("connected")) for c in cameras if isinstance(c, dict)}
     return out

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from controller.ha_discovery import discovery_messages
 from controller.mqtt_commands import CommandRunner
-from controller.mqtt_schema import command_topics
+from controller.mqtt_schema import command_topics, event_json, state_json
 from controller.outbox import Outbox
 from controller.telemetry import telemetry
 
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW = 50          # outbox messages handed to paho before their PUBACK
 QUEUE_MAX = 10_000   # worker queue; paho and bus callbacks drop (and count) beyond it
+BATCH = 500          # queue items handled per worker step (outbox writes share one transaction)
 
 
 class Uplink:
@@ -49,6 +50,8 @@ class Uplink:
         self._retained_lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._sent_seq = 0
+        self._puts: list[tuple[str, dict[str, Any], str]] = []  # stored by _flush() at the end of each worker step
+        self._acked: list[int] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
@@ -56,6 +59,9 @@ class Uplink:
             self._retained[f"{self.root}/relay/{relay['name']}"] = "ON" if relay["on"] else "OFF"
         for cam in cfg.cameras:
             self._retained[f"{self.root}/camera/{cam.name}/motion"] = "OFF"
+        if getattr(house, "broadcasts", None) is not None:  # the IOC sees the queue from the first connect on
+            listing = house.broadcasts.listing(0)
+            self._retained[f"{self.root}/broadcast/state"] = state_json(listing)
         self._unsubscribe = house.bus.subscribe(self._on_bus)
 
     # lifecycle --------------------------------------------------------------
@@ -107,6 +113,12 @@ class Uplink:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+        if self._thread is None or not self._thread.is_alive():  # events still queued go to the outbox
+            while not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item[0] == "bus" and item[1] in ("camera.event", "broadcast.log"):
+                    self._do_bus(*item[1:])
+            self._flush()
         client, self._client = self._client, None
         if client is None:
             return
@@ -162,18 +174,37 @@ class Uplink:
         next_telemetry = time.monotonic()
         while not self._stop.is_set():
             try:
-                item = self._queue.get(timeout=0.2)
+                items = [self._queue.get(timeout=0.2)]
             except queue.Empty:
-                item = None
-            try:
-                if item is not None:
+                items = []
+            while items and len(items) < BATCH:  # what else is waiting: one transaction for all of it
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for item in items:
+                try:
                     getattr(self, f"_do_{item[0]}")(*item[1:])
+                except Exception:  # the uplink keeps running; status says what is wrong
+                    logger.exception("uplink worker step failed item=%s", item[0])
+            try:
+                self._flush()
                 if time.monotonic() >= next_telemetry:
                     next_telemetry = time.monotonic() + self.cfg.telemetry_s
                     self.outbox.put(f"{self.root}/telemetry", telemetry(self.house.status()), "telemetry")
                 self._feed()
-            except Exception:  # the uplink keeps running; status says what is wrong
-                logger.exception("uplink worker step failed item=%s", item[0] if item else "-")
+            except Exception:
+                logger.exception("uplink worker step failed item=outbox")
+
+    def _flush(self) -> None:
+        """Store the new outbox messages, forget the acknowledged ones (a transaction each);
+        on a database error they stay for the next step."""
+        if self._puts:
+            self.outbox.put_many(self._puts)
+            self._puts = []
+        if self._acked:
+            self.outbox.remove(*self._acked)
+            self._acked = []
 
     def _set_state(self, state: str, error: str | None = None) -> None:
         if state != self.state:
@@ -224,7 +255,8 @@ class Uplink:
         if seq is not None:
             if refused:  # MQTT 5: the broker took it and said no (ACL); resending would not help
                 logger.error("uplink message refused by broker seq=%d reason=%r (check the broker ACL)", seq, refused)
-            self.outbox.remove(seq)
+                self.outbox.dropped["refused"] = self.outbox.dropped.get("refused", 0) + 1  # shown in status
+            self._acked.append(seq)
 
     def _do_bus(self, topic: str, p: dict[str, Any]) -> None:
         if topic == "relay":
@@ -232,18 +264,11 @@ class Uplink:
         elif topic == "camera.motion":
             self._retain(f"{self.root}/camera/{p['camera']}/motion", "ON" if p["on"] else "OFF")
         elif topic == "broadcast.state":
-            self._retain(f"{self.root}/broadcast/state", json.dumps(p, ensure_ascii=False, default=str))
+            self._retain(f"{self.root}/broadcast/state", state_json(p))
         elif topic == "broadcast.log":
-            self.outbox.put(f"{self.root}/broadcast/log", p, "log")
+            self._puts.append((f"{self.root}/broadcast/log", p, "log"))
         elif topic == "camera.event":
-            self.outbox.put(f"{self.root}/camera/{p['camera']}/event", self._event(p), "event")
-
-    def _event(self, p: dict[str, Any]) -> dict[str, Any]:
-        base = f"{self.cfg.public_url}/api/v1/events/{p['id']}"
-        out = {k: v for k, v in p.items() if k not in ("snapshot", "clip")}
-        out["snapshot_url"] = f"{base}/snapshot.jpg" if p.get("snapshot") else None
-        out["clip_url"] = f"{base}/clip.mp4" if p.get("clip") else None
-        return out
+            self._puts.append((f"{self.root}/camera/{p['camera']}/event", event_json(p, self.cfg.public_url), "event"))
 
     def _retain(self, topic: str, payload: str) -> None:
         with self._retained_lock:

@@ -21,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = "/usr/sbin/mosquitto"
 USERS = {"test-site": "site-pass-1", "other-site": "other-pass-2", "ioc": "ioc-pass-3"}
-GROUPS = {"test-site": ["yen-dinh"], "other-site": ["khac"]}
+GROUPS = {"test-site": ["yen-dinh"], "other-site": ["khac", "yen-dinh"]}
 
 
 def free_port() -> int:
@@ -234,6 +234,18 @@ def ioc(broker: Broker) -> Iterator[Callable[..., Ioc]]:
         c.close()
 
 
+@pytest.fixture
+def site(broker: Broker, make_config: Callable[..., Any], start_app: Callable[..., Any],
+         ioc: Callable[..., Ioc]) -> tuple[Any, Ioc]:
+    """A started house (site test-site, group yen-dinh) connected to the broker, and an IOC
+    client listening to everything."""
+    district = ioc()
+    app = start_app(make_config(site={"id": "test-site", "groups": ["yen-dinh"]}, mqtt=broker.mqtt_config()))
+    wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
+    district.wait("langso/test-site/status", lambda p: p == b"online")
+    return app, district
+
+
 def close_waitress(server: Any) -> None:
     """Close a waitress server from inside its own loop (a trigger thunk).
 
@@ -251,8 +263,10 @@ def close_waitress(server: Any) -> None:
 
 
 def close_web_in_its_own_thread(app: Any) -> None:
-    if getattr(app, "server", None) is not None:
-        close_waitress(app.server)
+    server = getattr(app, "server", None)
+    if server is not None and not getattr(server, "closed_by_test", False):  # once: a test may have closed it
+        close_waitress(server)
+        server.closed_by_test = True
 
 
 @pytest.fixture

@@ -193,6 +193,7 @@ def test_telemetry_is_sent(broker, ioc, make_config, start_app):
         assert key in data
     assert data["version"] == version("langso") and data["mem_used_mb"] > 0 and data["disk_free_mb"] > 0 and data["clock_synced"] is True
     assert data["relays"] == {"tv": False, "radio": False, "amp": False}
+    assert data["broadcast"] == {"playing": None, "queue": 0, "inbox": 0} and data["cameras"] == {}
     assert uplink(app)["state"] == "connected"
 
 
@@ -201,3 +202,56 @@ def test_uplink_off_without_host(make_config, start_app):
     assert cli_client(app.config.storage.dir).request("GET", "/status")["uplink"]["state"] == "disabled"
     assert app.house.uplink is None
     assert next(r for r in app.house.selftest() if r["part"] == "broker")["detail"].startswith("skipped")
+
+
+def test_no_credential_in_the_daemon_log_after_connect_refusal_and_reconnect(broker, ioc, daemon):
+    """`langso run` as systemd runs it: the log and `langso status` never carry the password."""
+    import subprocess
+
+    password = USERS["test-site"]
+    d = daemon(mqtt=broker.mqtt_config())
+    client = d.client
+    wait_until(lambda: client.request("GET", "/status")["uplink"]["state"] == "connected", 30, "connected")
+    broker.stop()  # the district changes the site's password: the broker now refuses it
+    passwd = broker.dir / "passwd"
+    saved = passwd.read_text()
+    subprocess.run(["mosquitto_passwd", "-b", str(passwd), "test-site", "changed-by-the-district"], check=True)
+    broker.start(first=False)
+    wait_until(lambda: client.request("GET", "/status")["uplink"]["state"] == "refused", 30, "refused")
+    refused = client.request("GET", "/status")
+    broker.stop()  # and restores it
+    passwd.write_text(saved)
+    broker.start(first=False)
+    wait_until(lambda: client.request("GET", "/status")["uplink"]["connects"] == 2, 60, "reconnected")
+    d.stop()
+    log = d.output()
+    assert "uplink connected" in log and "uplink refused" in log and "uplink disconnected" in log
+    assert log.count("uplink connected") == 2
+    assert password not in log and "changed-by-the-district" not in log
+    assert password not in json.dumps(refused) and "mqtt.password_file" in refused["uplink"]["last_error"]
+
+
+def test_events_queued_at_stop_are_kept_for_the_next_start(broker, make_config, start_app):
+    broker.stop()
+    app = start_app(make_config(mqtt=broker.mqtt_config()))
+    uplink_part = app.house.uplink
+    uplink_part._stop.set()  # the worker ends; events keep coming until stop() unsubscribes
+    uplink_part._thread.join(5)
+    for i in range(3):
+        app.house.bus.publish("camera.event", event(i))
+    uplink_part.stop()
+    assert [json.loads(p.payload)["id"] for p in uplink_part.outbox.after(0, 10) if "/event" in p.topic] == [0, 1, 2]
+
+
+def test_a_message_the_broker_refuses_is_reported_not_resent_forever(broker, ioc, make_config, start_app, caplog):
+    """MQTT 5: a PUBACK with a failure reason (here the ACL: the login is another site's)."""
+    caplog.set_level(logging.INFO)
+    district = ioc([f"{SITE}/camera/+/event"])
+    app = start_app(make_config(mqtt=broker.mqtt_config(user="other-site", protocol="5")))
+    connected(app)
+    app.house.bus.publish("camera.event", event(7))
+    wait_until(lambda: "uplink message refused by broker" in caplog.text, 20, "the refusal reported")
+    assert "check the broker ACL" in caplog.text
+    wait_until(lambda: uplink(app)["outbox_depth"] == 0, 20, "the refused message leaves the outbox")
+    assert district.on(f"{SITE}/camera/cong-lang/event") == []
+    assert uplink(app)["outbox_dropped"]["refused"] >= 1  # `langso status` says so

@@ -59,3 +59,15 @@ def test_command_ids_are_claimed_once_within_a_bounded_window(db):
     assert count == COMMAND_WINDOW
     assert db.one("SELECT 1 FROM mqtt_commands WHERE cmd_id='old-0'") is None
     assert box.claim_command("newest") is not None
+
+
+def test_a_batch_is_stored_in_order_and_bounded_like_single_messages(db):
+    box = Outbox(db, max_messages=4)
+    box.put("tele", b"0", "telemetry")
+    seqs = box.put_many([("ev", str(i).encode(), "event") for i in range(5)])
+    assert seqs == sorted(seqs) and len(seqs) == 5
+    assert [p.payload for p in box.after(0, 10)] == [b"1", b"2", b"3", b"4"]  # telemetry first, then the oldest event
+    assert box.dropped == {"telemetry": 1, "event": 1}
+    box.remove(*seqs[1:3])
+    assert [p.payload for p in box.after(0, 10)] == [b"3", b"4"]
+    assert box.put_many([]) == [] and box.depth() == 2

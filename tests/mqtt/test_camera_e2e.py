@@ -1,0 +1,159 @@
+"""Camera events from the real camera wing to the IOC: a house whose file camera plays a
+cut of OpenCV's vtest.avi (people walking, then a still picture, looped), a real mosquitto,
+the site's real events API. The IOC gets motion ON/OFF (retained) and event new/update/end
+with URLs that download with an events:read token; `langso ioc pull` fetches the same
+files; the events of a broker outage arrive afterwards, all and in order."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from controller.cli import main
+from tests.mqtt.conftest import free_port, wait_until
+
+SITE = "langso/test-site"
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # Debian's opencv-doc
+WALK_S, STILL_S = 3.0, 12.0
+
+
+def walk_then_still(path: Path) -> Path:
+    """WALK_S seconds of vtest.avi, then its last frame held for STILL_S (10 fps, H.264)."""
+    if not VTEST.exists():
+        raise AssertionError(f"{VTEST} missing: install Debian's opencv-doc (make test does)")
+    with av.open(str(VTEST)) as src, av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "10"}
+        frames = []
+        for frame in src.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if len(frames) >= WALK_S * 10:
+                break
+        frames += [frames[-1]] * int(STILL_S * 10)
+        for i, picture in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def get(url: str, token: str) -> tuple[int, str, bytes]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers["Content-Type"], resp.read()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, err.headers["Content-Type"], err.read()
+
+
+def events_of(ioc: Any) -> list[dict[str, Any]]:
+    return [json.loads(p) for p in ioc.on(f"{SITE}/camera/cong-lang/event")]
+
+
+def ended(ioc: Any) -> list[dict[str, Any]]:
+    return [e for e in events_of(ioc) if e["type"] == "end"]
+
+
+@pytest.fixture
+def camera_site(broker, ioc, make_config, start_app, tmp_path):
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    district = ioc([f"{SITE}/camera/#", f"{SITE}/status"], client_id="ioc-cameras", persistent=True)
+    clip = walk_then_still(tmp_path / "vtest-cut.mp4")
+    app = start_app(make_config(
+        cameras=[{"name": "cong-lang", "source": str(clip), "pre_s": 1, "post_s": 1}],
+        web={"listen": f"127.0.0.1:{port}"}, mqtt=broker.mqtt_config(public_url=public)))
+    seen: list[tuple[Any, str]] = []
+    app.house.bus.subscribe(lambda topic, p: seen.append((p["id"], p["type"])) if topic == "camera.event" else None)
+    return app, district, public, seen
+
+
+def test_camera_events_reach_the_ioc_through_an_outage_with_working_urls(camera_site, broker, ioc, tmp_path):
+    app, district, public, seen = camera_site
+    first = wait_until(lambda: ended(district), 60, "the first event to end")[0]
+    motion = district.on(f"{SITE}/camera/cong-lang/motion")
+    assert b"ON" in motion and motion[-1] == b"OFF" and motion.index(b"ON") < len(motion) - 1
+
+    # the broker goes away while the camera sees the next walk (the file loops after 15 s)
+    broker.stop()
+    down = time.monotonic()
+    second = wait_until(lambda: [e for e in app.house.events.list(since=first["id"]) if e["end"] and e["clip"]],
+                        60, "an event while the broker is down")[0]
+    time.sleep(max(0.0, 10 - (time.monotonic() - down)))  # at least 10 s of outage
+    assert app.house.status()["uplink"]["outbox_depth"] >= 2
+    broker.start(first=False)
+    wait_until(lambda: any(e["id"] == second["id"] for e in ended(district)), 60, "the outage's event delivered")
+
+    assert seen  # the camera published while the test listened
+    wait_until(lambda: [(e["id"], e["type"]) for e in events_of(district)][-len(seen):] == seen, 30,
+               "every published event delivered")
+    got = [(e["id"], e["type"]) for e in events_of(district)]
+    assert got[-len(seen):] == seen  # all of them, in the order the camera published them
+    for event_id in (first["id"], second["id"]):
+        kinds = [kind for i, kind in got if i == event_id]
+        assert kinds[0] == "new" and kinds[-1] == "end" and set(kinds[1:-1]) <= {"update"}
+
+    # the URLs in the event download from the site's API with an events:read token
+    end = next(e for e in ended(district) if e["id"] == second["id"])
+    assert end["snapshot_url"] == f"{public}/api/v1/events/{second['id']}/snapshot.jpg"
+    assert end["clip_url"] == f"{public}/api/v1/events/{second['id']}/clip.mp4"
+    assert end["camera"] == "cong-lang" and end["end"] > end["start"] and end["boxes"] and "snapshot" not in end
+    reader = app.house.store.add_token("ioc", {"events:read"})
+    status, ctype, jpeg = get(end["snapshot_url"], reader)
+    assert status == 200 and ctype == "image/jpeg" and jpeg[:2] == b"\xff\xd8"
+    status, ctype, mp4 = get(end["clip_url"], reader)
+    assert status == 200 and ctype == "video/mp4" and mp4[4:8] == b"ftyp"
+    (tmp_path / "check.mp4").write_bytes(mp4)
+    with av.open(str(tmp_path / "check.mp4")) as clip:  # a real, decodable clip
+        assert next(clip.decode(video=0)).width > 0
+    assert get(end["clip_url"], app.house.store.add_token("phone", {"control"}))[0] == 403
+
+    # the district's reference client fetches the same files
+    out = tmp_path / "ioc"
+    assert main(["ioc", "pull", public, "--token", reader, "--out", str(out)]) == 0
+    pulled = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert {first["id"], second["id"]} <= {e["id"] for e in pulled}
+    assert (out / str(second["id"]) / "clip.mp4").read_bytes() == mp4
+    assert (out / str(second["id"]) / "snapshot.jpg").read_bytes() == jpeg
+
+    # the motion state is retained for an IOC that connects later
+    late = ioc([f"{SITE}/camera/+/motion"])
+    late.wait(f"{SITE}/camera/cong-lang/motion")
+    assert all(retain for t, _, retain in late.seen if t.endswith("/motion"))
+    assert "uplink" not in app.house.status()["problems"]
+
+
+def test_events_in_the_outbox_survive_a_power_cut(broker, ioc, daemon, tmp_path):
+    """`langso run` killed with SIGKILL while the link is down: what the camera saw is sent
+    after the restart, in order."""
+    import signal
+    import sqlite3
+
+    broker.stop()
+    clip = walk_then_still(tmp_path / "vtest-cut.mp4")
+    sections = {"cameras": [{"name": "cong-lang", "source": str(clip), "pre_s": 1, "post_s": 1}],
+                "mqtt": broker.mqtt_config()}
+    first = daemon(**sections)
+    wait_until(lambda: [e for e in first.client.request("GET", "/events")["events"] if e["clip_url"]], 60,
+               "a finished event while the broker is down")
+    first.stop(signal.SIGKILL)  # a power cut
+    with sqlite3.connect(first.data_dir / "langso.db") as db:
+        stored = [json.loads(p) for (p,) in db.execute(
+            "SELECT payload FROM outbox WHERE topic LIKE '%/camera/%/event' ORDER BY seq")]
+    assert [e["type"] for e in stored][0] == "new" and "end" in [e["type"] for e in stored]
+    broker.start(first=False)
+    district = ioc([f"{SITE}/camera/+/event"])
+    daemon(**sections)
+    wait_until(lambda: len(events_of(district)) >= len(stored), 60, "the stored events delivered")
+    assert events_of(district)[:len(stored)] == stored
