@@ -192,6 +192,9 @@ class House:
             problems["disk"] = f"only {free_mb} MB free on {self.config.storage.dir} (min_free_mb = {self.config.storage.min_free_mb})"
         if not clock.synced:
             problems["clock"] = clock.reason
+        closed = [relay.name for relay in self.board if relay.closed]
+        if closed:
+            problems["relays"] = f"relay {', '.join(closed)} released (GPIO closed): restart the service (systemctl restart langso)"
         out: dict[str, Any] = {
             "site": {"id": self.config.site.id, "name": self.config.site.name},
             "time": time.time(),

@@ -53,7 +53,13 @@ class Relay:
 
     @property
     def is_on(self) -> bool:
-        return bool(self._device.value)
+        """Energised now; a closed relay was left off (see close())."""
+        device = self._device
+        return False if device.closed else bool(device.value)
+
+    @property
+    def closed(self) -> bool:
+        return self._device.closed
 
     @property
     def on_since(self) -> float | None:

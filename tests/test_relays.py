@@ -118,3 +118,12 @@ def test_auto_off_after_max_on(make_config, start_app):
 
 def test_button_config_model():
     assert ButtonConfig(pin=5, relay="tv").pull_up is True
+
+
+def test_status_names_a_released_relay_instead_of_failing(app, api):
+    relay = next(r for r in app.house.board if r.name == "tv")
+    relay.close()
+    status = api.request("GET", "/status")
+    tv = next(r for r in status["relays"] if r["name"] == "tv")
+    assert tv["on"] is False
+    assert "tv" in status["problems"]["relays"] and "restart" in status["problems"]["relays"]
