@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +33,22 @@ def secret_key(data_dir: Path) -> bytes:
         return key
 
 
+class RowId(IntegerConverter):
+    """`<int:...>` in every route: ids fit SQLite's INTEGER, so a huge number in a path is a
+    404 like any other unknown id (not an OverflowError deep in the store)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowId
     web_cfg = house.config.web
     app.config.update(
         MAX_CONTENT_LENGTH=32 * 2**20,
