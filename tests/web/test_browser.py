@@ -14,6 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from controller.commands import Actor, SetRelay
 from controller.passwords import hash_password
+from tests.audio.conftest import make_audio
 from tests.web.browser import phone_browser
 from tests.web.conftest import PASSWORD
 
@@ -45,7 +46,7 @@ def video_state(driver, selector: str) -> dict:
         selector)
 
 
-def test_phone_flow(make_config, start_app, browser, fast_walker):
+def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     app = start_app(make_config(cameras=[{"name": "san", "source": str(fast_walker), "post_s": 1, "pre_s": 1}]))
     app.house.store.add_user("truongthon", "head", hash_password(PASSWORD))
     wait = WebDriverWait(browser, 30)
@@ -92,6 +93,13 @@ def test_phone_flow(make_config, start_app, browser, fast_walker):
     [record] = [r for r in app.house.broadcasts.listing()["log"] if r["who"] == "web:truongthon"]
     assert record["outcome"] == "played"
     assert list((Path(app.config.storage.dir) / "audio-out").glob(f"*{record['id']}*.wav"))  # it reached the loudspeaker
+    # a recording chosen on the phone (the file input; the camera/recorder app fills it on a phone)
+    recording = make_audio(tmp_path / "ghi-am.m4a", "m4a", seconds=1.0)
+    browser.find_element(By.NAME, "file").send_keys(str(recording))
+    browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()
+    WebDriverWait(browser, 60).until(lambda d: "ghi-am.m4a" in d.find_element(By.ID, "log").text)
+    assert len([r for r in app.house.broadcasts.listing()["log"] if r["who"] == "web:truongthon" and r["outcome"] == "played"]) == 2
+    browser.execute_script("document.getElementById('queue').scrollIntoView()")
     browser.save_screenshot(str(ARTIFACTS / "web-broadcast-phone.png"))
 
     # cameras: the latest picture, an event with its thumbnail, the clip plays and seeks (HTTP Range)

@@ -112,6 +112,8 @@ def test_camera_page_pictures_events_and_clip_with_range(make_config, start_app,
         event = wait_until(lambda: [e for e in client.get("/api/v1/events?camera=san").json["events"] if e["clip_url"] and e["end"]],
                            90, "a finished event with a clip")[0]
         assert client.get("/api/v1/events?camera=nobody").json["events"] == []  # the page's camera filter
+        [cam] = client.get("/api/v1/cameras").json["cameras"]
+        assert cam["name"] == "san" and cam["connected"] is True
         snap = client.get(event["snapshot_url"])
         assert snap.status_code == 200 and snap.data[:2] == b"\xff\xd8"
         full = client.get(event["clip_url"])
@@ -128,3 +130,43 @@ def test_camera_page_pictures_events_and_clip_with_range(make_config, start_app,
         assert app.house.board.get("tv").is_on is False
     finally:
         flask_app.extensions["live_close"]()
+
+
+def test_district_bulletin_waits_in_the_inbox_until_the_head_approves_it(app, session_as, token_for):
+    ioc = token_for("broadcast")
+    client, csrf = session_as("head")
+    sent = client.post("/api/v1/broadcasts", json={"text": "Thông báo của huyện."}, headers=ioc)  # the token wins over the cookie
+    assert sent.status_code == 201 and sent.json["state"] == "inbox" and sent.json["who"].startswith("token:")
+    listing = client.get("/api/v1/broadcasts").json
+    assert [i["id"] for i in listing["inbox"]] == [sent.json["id"]] and played(client, sent.json["id"]) is None
+    assert client.post(f"/api/v1/broadcasts/{sent.json['id']}/approve", json={}).status_code == 400  # CSRF
+    approved = client.post(f"/api/v1/broadcasts/{sent.json['id']}/approve", json={}, headers={"X-CSRFToken": csrf})
+    assert approved.status_code == 200 and approved.json["state"] == "queued"
+    assert wait_until(lambda: played(client, sent.json["id"]), 60, "the bulletin played")["outcome"] == "played"
+    assert client.post("/api/v1/broadcasts/nope/approve", json={}, headers={"X-CSRFToken": csrf}).status_code == 404
+
+
+def test_head_reorders_waiting_announcements(app, session_as):
+    client, csrf = session_as("head")
+    later = time.time() + 3600
+    ids = [client.post("/api/v1/broadcasts", json={"text": f"Tin số {n}.", "at": later}, headers={"X-CSRFToken": csrf}).json["id"]
+           for n in (1, 2)]
+    assert [i["id"] for i in client.get("/api/v1/broadcasts").json["queue"]] == ids
+    done = client.post("/api/v1/broadcasts/order", json={"ids": ids[::-1]}, headers={"X-CSRFToken": csrf})
+    assert done.status_code == 200 and [i["id"] for i in done.json["queue"]] == ids[::-1]
+    bad = client.post("/api/v1/broadcasts/order", json={"ids": ["nope"]}, headers={"X-CSRFToken": csrf})
+    assert bad.status_code == 404 and bad.json["error"].startswith("ids")
+    for item_id in ids:
+        assert client.delete(f"/api/v1/broadcasts/{item_id}", headers={"X-CSRFToken": csrf}).json == {"id": item_id, "cancelled": True}
+    assert client.get("/api/v1/broadcasts").json["queue"] == []
+
+
+def test_selftest_is_for_the_technician_only(app, client, token_for):
+    assert client.post("/api/v1/selftest", headers=token_for("control", "broadcast", "events:read")).status_code == 403
+    resp = client.post("/api/v1/selftest", headers=token_for("admin"))
+    assert resp.status_code == 200
+    results = {row["part"]: row for row in resp.json["results"]}
+    assert {"relays", "audio", "cameras", "broker"} <= set(results), results
+    assert results["relays"]["ok"] is True and "tv" in results["relays"]["detail"]  # clicked for real (MockFactory pins)
+    assert results["audio"]["ok"] is True  # the test tone went into the WAV sink
+    assert app.house.board.get("tv").is_on is False

@@ -89,8 +89,12 @@ const pages = {
     const form = $("#say");
     // the log records carry ids, not texts: remember what this phone saw queued (kept per tab)
     const seen = JSON.parse(sessionStorage.getItem("langso-seen") || "{}");
-    const remember = (b) => { if (b && b.id) { seen[b.id] = describe(b); sessionStorage.setItem("langso-seen", JSON.stringify(seen)); } };
-    function describe(b) { return b.text || b.url || (b.kind === "audio" ? T.recording_item : "") || seen[b.id] || b.id; }
+    const remember = (b, label) => {
+      if (!b || !b.id || (seen[b.id] && !label)) return;
+      seen[b.id] = label || describe(b);
+      sessionStorage.setItem("langso-seen", JSON.stringify(seen));
+    };
+    function describe(b) { return b.text || b.url || seen[b.id] || (b.kind === "audio" ? T.recording_item : b.id); }
     const prio = (p) => T["prio_" + p] || p;
     const act = (label, fn) => h("button", { type: "button", onclick: async () => { try { await fn(); load(); } catch (e) { say(problem(e), true); } } }, label);
     async function load() {
@@ -159,8 +163,7 @@ const pages = {
         } else {
           item = await api("POST", "/api/v1/broadcasts", { text: form.text.value, priority: form.priority.value, repeat, at });
         }
-        if (item.kind === "audio" && file && file.name) item.text = file.name;
-        remember(item);
+        remember(item, item.kind === "audio" && file && file.name ? file.name : undefined);
         say(item.state === "inbox" ? T.in_inbox : T.sent); form.reset(); recorded = null; load();
       } catch (e) { say(problem(e), true); } finally { btn.disabled = false; }
     });
