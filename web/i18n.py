@@ -66,6 +66,7 @@ def init_i18n(app: Flask, timezone: str) -> Babel:
     app.extensions["site_tz"] = ZoneInfo(timezone)
     app.jinja_env.globals["js_strings"] = js_strings
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["who"] = who
     return babel
 
 
@@ -82,6 +83,24 @@ def when(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return datetime.fromtimestamp(epoch, tz=current_app.extensions["site_tz"]).strftime("%H:%M %d/%m/%Y")
+
+
+def actor_labels() -> dict[str, str]:
+    """Who switched or sent something, as the village head says it (Actor kinds)."""
+    return {"web": "", "token": _("API token"), "cli": _("technician (command line)"), "mqtt": _("district (IOC)"),
+            "button": _("button in the house"), "schedule": _("schedule"), "auto-off": _("automatic switch-off"),
+            "system": _("the system")}
+
+
+def who(actor: str | None) -> str:
+    """"web:lan" -> "lan", "schedule:3" -> "lịch 3", "mqtt" -> "huyện (IOC)"."""
+    if not actor:
+        return ""
+    kind, _sep, name = actor.partition(":")
+    label = actor_labels().get(kind)
+    if label is None:
+        return actor
+    return " ".join(part for part in (label, name) if part)
 
 
 def js_strings() -> dict[str, str]:
@@ -124,6 +143,7 @@ def _js_strings() -> dict[str, str]:
         "field_target": _("Equipment"), "field_kind": _("What"), "field_payload": _("Content"), "field_name": _("Name"),
         "field_password": _("Password"), "field_role": _("Role"), "field_scopes": _("Scopes"), "field_state": _("State"),
         "field_stream_url": _("Stream address"), "field_id": _("Id"),
+        **{f"actor_{kind}": label for kind, label in actor_labels().items()},
     }
 
 

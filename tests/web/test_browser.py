@@ -13,7 +13,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from controller.commands import Actor, SetRelay
-from controller.passwords import hash_password
 from tests.audio.conftest import make_audio
 from tests.web.browser import phone_browser
 from tests.web.conftest import PASSWORD
@@ -48,10 +47,21 @@ def video_state(driver, selector: str) -> dict:
 
 def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     app = start_app(make_config(cameras=[{"name": "san", "source": str(fast_walker), "post_s": 1, "pre_s": 1}]))
-    app.house.store.add_user("truongthon", "head", hash_password(PASSWORD))
     wait = WebDriverWait(browser, 30)
     ARTIFACTS.mkdir(exist_ok=True)
 
+    # first run: the page makes the first account (no default password), then log out and in
+    browser.get(app.url + "/")
+    assert "/setup" in browser.current_url
+    browser.find_element(By.NAME, "name").send_keys("truongthon")
+    browser.execute_script("document.querySelector('select[name=role]').value = 'head'")
+    for field in ("password", "password2"):
+        browser.find_element(By.NAME, field).send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    assert app.house.store.user("truongthon")["role"] == "head"
+    browser.find_element(By.CSS_SELECTOR, "footer button").click()  # Đăng xuất
+    wait.until(lambda d: "/login" in d.current_url)
     browser.get(app.url + "/")
     assert "/login" in browser.current_url
     browser.find_element(By.NAME, "name").send_keys("truongthon")
@@ -114,5 +124,18 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     wait.until(lambda d: (s := video_state(d, "#clip"))["seeking"] is False and s["t"] >= s["d"] / 2 - 0.5 and s["error"] is None)
     browser.save_screenshot(str(ARTIFACTS / "web-cameras-phone.png"))
 
+    # schedule: a recurring announcement through the form; the scheduler gets it at once
+    browser.find_element(By.LINK_TEXT, "Lịch").click()
+    wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "schedules")
+    browser.execute_script("const k = document.querySelector('select[name=kind]'); k.value = 'broadcast'; k.dispatchEvent(new Event('change'))")
+    browser.find_element(By.CSS_SELECTOR, "textarea[name=text]").send_keys("Nhắc đóng quỹ khuyến học.")
+    browser.execute_script("document.querySelector('input[name=start]').value = '07:00'")
+    browser.find_element(By.CSS_SELECTOR, "#add-schedule button[type=submit]").click()
+    wait.until(lambda d: "Nhắc đóng quỹ" in d.find_element(By.ID, "schedules").text)
+    [programme] = app.house.programmes()
+    assert (programme.kind, programme.payload_dict()["text"], str(programme.start)) == ("broadcast", "Nhắc đóng quỹ khuyến học.", "07:00:00")
+
+    browser.find_element(By.LINK_TEXT, "Hệ thống").click()
+    wait.until(lambda d: "Dung lượng trống" in d.page_source)
     assert requested_hosts(browser) == {urlparse(app.url).netloc}  # nothing external on any page
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]

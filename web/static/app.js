@@ -47,7 +47,16 @@ function problem(e) {
   return general ? `${general} (${detail})` : detail;
 }
 
-const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN", { dateStyle: "short", timeStyle: "short", timeZone: document.body.dataset.tz }) : "";
+// "18:05 23/11/2026" in the house's time zone, as the server writes it
+const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN",
+  { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit", year: "numeric", hour12: false, timeZone: document.body.dataset.tz }) : "";
+// "web:lan" -> "lan", "schedule:3" -> "lịch 3" (as web.i18n.who does on the server)
+function who(actor) {
+  if (!actor) return "";
+  const i = actor.indexOf(":"), kind = i < 0 ? actor : actor.slice(0, i), name = i < 0 ? "" : actor.slice(i + 1);
+  const label = T["actor_" + kind];
+  return label === undefined ? actor : [label, name].filter(Boolean).join(" ");
+}
 
 // live updates ------------------------------------------------------------------------
 const handlers = {};
@@ -70,7 +79,7 @@ function showRelay(r) {
   tile.setAttribute("aria-pressed", r.on ? "true" : "false");
   $(".state", tile).textContent = r.on ? T.on : T.off;
   const by = r.actor || r.changed_by, at = r.at || r.changed_at;
-  if (at) $(".who", tile).textContent = `${by} · ${when(at)}`;
+  if (at) $(".who", tile).textContent = `${who(by)} · ${when(at)}`;
 }
 
 const pages = {
@@ -110,13 +119,13 @@ const pages = {
           act(T.cancel, () => api("DELETE", `/api/v1/broadcasts/${encodeURIComponent(b.id)}`))));
       }
       if (!queue.children.length) queue.append(h("li", {}, T.queue_empty));
-      inbox.replaceChildren(...(data.inbox || []).map((b) => h("li", {}, h("span", {}, `${describe(b)} (${b.who})`),
+      inbox.replaceChildren(...(data.inbox || []).map((b) => h("li", {}, h("span", {}, `${describe(b)} (${who(b.who)})`),
         act(T.approve, () => api("POST", `/api/v1/broadcasts/${encodeURIComponent(b.id)}/approve`, {})),
         act(T.cancel, () => api("DELETE", `/api/v1/broadcasts/${encodeURIComponent(b.id)}`)))));
       $("#inbox-box").hidden = !inbox.children.length;
       log.replaceChildren(...(data.log || []).slice(0, 20).map((b) => h("li", { class: "outcome-" + b.outcome },
         h("span", {}, `${when(b.started || b.ended)} · ${describe(b)}`),
-        h("small", {}, `${T["outcome_" + b.outcome] || b.outcome}${b.reason ? ": " + b.reason : ""} · ${b.who}`))));
+        h("small", {}, `${T["outcome_" + b.outcome] || b.outcome}${b.reason ? ": " + b.reason : ""} · ${who(b.who)}`))));
       if (!log.children.length) log.append(h("li", {}, T.log_empty));
     }
     $("#preview").addEventListener("click", async () => {
