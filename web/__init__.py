@@ -62,7 +62,9 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = RowId
     web_cfg = house.config.web
     app.config.update(
-        MAX_CONTENT_LENGTH=32 * 2**20,
+        # bodies over this are refused (413) before they are read; uploads may use all of
+        # audio.max_upload_mb (the audio part then checks the file itself)
+        MAX_CONTENT_LENGTH=max(32, house.config.audio.max_upload_mb + 1) * 2**20,
         JSON_AS_ASCII=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

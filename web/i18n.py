@@ -125,7 +125,7 @@ def _js_strings() -> dict[str, str]:
         "token_once": _("Copy this token now; it is shown only once:"),
         "by": _("by"), "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
         "connected": _("connected"), "revoke": _("Revoke"),
-        "stop": _("Stop"), "approve": _("Play it"), "in_inbox": _("Waiting for approval."),
+        "every_day": _("every day"), "days_short": _("Mon Tue Wed Thu Fri Sat Sun"), "stop": _("Stop"), "approve": _("Play it"), "in_inbox": _("Waiting for approval."),
         "recording_item": _("recording"), "recording_now": _("recording now"), "play_clip": _("Play the clip"),
         "prio_emergency": _("emergency"), "prio_priority": _("priority"), "prio_normal": _("normal"),
         "outcome_played": _("played"), "outcome_preempted": _("interrupted"), "outcome_failed": _("failed"),

@@ -5,6 +5,7 @@ Screenshots stay in tests/artifacts/."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -108,7 +109,18 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     browser.find_element(By.NAME, "file").send_keys(str(recording))
     browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()
     WebDriverWait(browser, 60).until(lambda d: "ghi-am.m4a" in d.find_element(By.ID, "log").text)
-    assert len([r for r in app.house.broadcasts.listing()["log"] if r["who"] == "web:truongthon" and r["outcome"] == "played"]) == 2
+    # recorded on the phone with MediaRecorder (127.0.0.1 is a secure context, like HTTPS)
+    record = browser.find_element(By.ID, "record")
+    assert record.is_displayed()
+    record.click()
+    wait.until(lambda d: "Đang ghi" in d.find_element(By.ID, "record").text)
+    time.sleep(2)  # two seconds of Chromium's fake microphone
+    record.click()
+    wait.until(lambda d: (video_state(d, "#preview-audio")["ready"] or 0) >= 1)  # the recording can be heard before sending
+    browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()
+    WebDriverWait(browser, 60).until(lambda d: "bản ghi âm" in d.find_element(By.ID, "log").text)
+    mine = [r for r in app.house.broadcasts.listing()["log"] if r["who"] == "web:truongthon"]
+    assert [r["outcome"] for r in mine] == ["played"] * 3, mine
     browser.execute_script("document.getElementById('queue').scrollIntoView()")
     browser.save_screenshot(str(ARTIFACTS / "web-broadcast-phone.png"))
 
@@ -117,8 +129,9 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "cameras")
     wait.until(lambda d: d.execute_script("const i = document.querySelector('#cameras img'); return i && i.complete && i.naturalWidth > 0"))
     WebDriverWait(browser, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#events button.play"))  # arrives live
-    assert browser.execute_script("const i = document.querySelector('#events img'); return i && i.naturalWidth > 0") is not None
-    browser.find_element(By.CSS_SELECTOR, "#events button.play").click()
+    wait.until(lambda d: d.execute_script("const i = document.querySelector('#events img'); return !!i && i.complete && i.naturalWidth > 0"))  # thumbnail
+    # tapped in one step: the list re-renders whenever the camera reports (new/update/end)
+    browser.execute_script("document.querySelector('#events button.play').click()")
     wait.until(lambda d: video_state(d, "#clip")["ready"] >= 2 and video_state(d, "#clip")["t"] > 0)  # playing
     browser.execute_script("const v = document.getElementById('clip'); v.currentTime = v.duration / 2")
     wait.until(lambda d: (s := video_state(d, "#clip"))["seeking"] is False and s["t"] >= s["d"] / 2 - 0.5 and s["error"] is None)

@@ -14,18 +14,9 @@ import pytest
 
 from controller.passwords import hash_password
 from tests.audio.conftest import make_audio
+from tests.conftest import wait_until
 from tests.web.conftest import PASSWORD, log_in
 from web import create_app
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what} after {timeout} s")
 
 
 def played(client, item_id: str) -> dict[str, Any] | None:

@@ -181,21 +181,22 @@ const pages = {
   },
 
   schedules() {
-    const form = $("#add-schedule"), days = ["T2", "T3", "T4", "T5", "T6", "T7", "CN"];
+    const form = $("#add-schedule"), days = T.days_short.split(" ");
     async function load() {
       const data = await api("GET", "/api/v1/schedules");
       $("#schedules").replaceChildren(...data.schedules.map((s) => h("li", {},
-        h("span", {}, `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind === "relay" ? s.target : (s.payload.text || s.target)} · ${s.days.length === 7 ? "*" : s.days.map((d) => days[d]).join(" ")}`),
+        h("span", {}, `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind === "relay" ? s.target : (s.payload.text || s.payload.stream_url || s.target)}${s.payload.repeat > 1 ? " ×" + s.payload.repeat : ""} · ${s.days.length === 7 ? T.every_day : s.days.map((d) => days[d]).join(" ")}`),
         h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/schedules/${s.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
     }
-    const kindChanged = () => { const b = form.kind.value === "broadcast"; $(".for-broadcast", form).hidden = !b; $(".for-relay", form).hidden = b; };
+    const kindChanged = () => { const b = form.kind.value === "broadcast"; $$(".for-broadcast", form).forEach((el) => { el.hidden = !b; }); $(".for-relay", form).hidden = b; };
     form.kind.addEventListener("change", kindChanged); kindChanged();
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const broadcast = form.kind.value === "broadcast";
       const body = { kind: form.kind.value, target: broadcast ? "loa" : form.target.value, start: form.start.value,
         end: form.end.value || null, days: $$("input[name=days]:checked", form).map((c) => Number(c.value)),
-        payload: broadcast ? { text: form.text.value } : {} };
+        payload: broadcast ? { text: form.text.value, repeat: Number(form.repeat.value) } : {} };
+      if (broadcast && !form.text.value.trim()) { say(T.need_text, true); form.text.focus(); return; }
       try { await api("POST", "/api/v1/schedules", body); say(T.saved); load(); } catch (e) { say(problem(e), true); }
     });
     load().catch((e) => say(problem(e), true));
