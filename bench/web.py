@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import http.client
 import statistics
 import sys
@@ -51,13 +52,18 @@ def session_cookie(url: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
-def one_client(job: tuple[str, str, dict[str, str], int]) -> tuple[list[float], list[str]]:
-    """One keep-alive client doing `requests` GETs back to back; returns times and errors."""
-    url, path, headers, requests = job
+def one_client(job: tuple[str, str, dict[str, str], int, float]) -> tuple[list[float], list[str]]:
+    """One keep-alive client doing `requests` GETs, back to back (pace 0) or one every
+    `pace` seconds; returns times and errors."""
+    url, path, headers, requests, pace = job
     host = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
     times, errors = [], []
+    next_at = time.perf_counter() + random.uniform(0, pace)  # clients out of step, as phones are
     for _ in range(requests):
+        if pace:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += pace
         started = time.perf_counter()
         conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
@@ -69,10 +75,11 @@ def one_client(job: tuple[str, str, dict[str, str], int]) -> tuple[list[float], 
     return times, errors
 
 
-def load(pool: multiprocessing.pool.Pool, url: str, path: str, headers: dict[str, str], clients: int, requests: int) -> list[float]:
+def load(pool: multiprocessing.pool.Pool, url: str, path: str, headers: dict[str, str], clients: int, requests: int,
+         pace: float = 0.0) -> list[float]:
     """`clients` concurrent clients, each in its own process (so the load generator's own
     GIL does not add to the latencies it measures)."""
-    results = pool.map(one_client, [(url, path, headers, requests)] * clients, chunksize=1)
+    results = pool.map(one_client, [(url, path, headers, requests, pace)] * clients, chunksize=1)
     errors = [e for _, errs in results for e in errs]
     if errors:
         raise SystemExit(f"errors under load: {errors[:3]}")
@@ -133,6 +140,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=50, help="requests per client per path")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the concurrent load (this machine is shared: see the spread)")
+    parser.add_argument("--pace", type=float, default=0.1, help="seconds between a paced client's requests (second load pattern)")
     parser.add_argument("--threads", type=int, default=16, help="web.threads of the daemon (default: the config default)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="langso-bench-web-"))
@@ -159,7 +167,9 @@ def main() -> int:
             one = load(pool, url, path, headers, 1, args.requests)
             rounds = [load(pool, url, path, headers, args.clients, args.requests) for _ in range(args.rounds)]
             many = [t for r in rounds for t in r]
-            rows.append((label, pct(one, 50), pct(one, 99), pct(many, 50), pct(many, 99), [pct(r, 99) for r in rounds]))
+            paced = load(pool, url, path, headers, args.clients, args.requests, pace=args.pace)
+            rows.append((label, pct(one, 50), pct(one, 99), pct(many, 50), pct(many, 99), [pct(r, 99) for r in rounds],
+                         pct(paced, 50), pct(paced, 99)))
         after = camera_state(url, token)
         pool.close()
 
@@ -170,9 +180,11 @@ def main() -> int:
         print(f"{'external requests':<34} {len(external):>14} {'0':>18}   {', '.join(external)}")
         print(f"{'first render, Slow 3G (FCP)':<34} {fcp_slow:>11.0f} ms {f'{fcp_fast:.0f} ms unthrottled':>18}   (2 s latency, 400 kbit/s)")
         print(f"{'latency':<34} {f'{args.clients} clients p50/p99':>22} {'1 client p50/p99':>20} {'goal p99':>10}")
-        for label, p50, p99, m50, m99, per_round in rows:
+        for label, p50, p99, m50, m99, per_round, s50, s99 in rows:
             print(f"{label:<34} {m50:>10.1f} / {m99:>6.1f} ms {p50:>8.1f} / {p99:>6.1f} ms {'< 100 ms':>10}"
-                  f"   (p99 per round: {', '.join(f'{x:.0f}' for x in per_round)} ms)")
+                  f"   (back to back; p99 per round: {', '.join(f'{x:.0f}' for x in per_round)} ms)")
+            print(f"{'  same, each client every ' + f'{args.pace * 1000:.0f} ms':<34} {s50:>10.1f} / {s99:>6.1f} ms {'':>20} {'< 100 ms':>10}"
+                  f"   ({args.clients / args.pace:.0f} requests/s in all)")
         print(f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work on this machine counts)")
     finally:
         daemon.stop()
