@@ -127,7 +127,9 @@ def command_error(err: CommandError):
 
 
 @api.get("/status")
-@spec.validate(resp=Response(HTTP_200=Status, HTTP_401=Error), tags=["system"])
+# the busiest read (every phone page, the IOC, `langso status`) takes no input; checking its
+# output against Status on every call cost 0.4 of its 1.1 ms, so the model only documents it
+@spec.validate(resp=Response(HTTP_200=Status, HTTP_401=Error), tags=["system"], skip_validation=True)
 @require(None)
 def status():
     """Relays, queue, cameras, uplink, disk, clock."""

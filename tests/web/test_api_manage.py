@@ -149,3 +149,12 @@ def test_openapi_lists_the_api_and_not_the_pages(client):
     assert {"/api/v1/status", "/api/v1/relays", "/api/v1/relays/{name}", "/api/v1/schedules", "/api/v1/tokens", "/api/v1/users"} <= paths
     assert not any(p in paths for p in ("/", "/login", "/setup", "/api/v1/live"))
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_status_matches_its_documented_model(client, token_for):
+    """/status skips spectree's per-call response check (speed), so the contract is checked here."""
+    from web.api import Status
+
+    body = client.get("/api/v1/status", headers=token_for("events:read")).json
+    status = Status.model_validate(body)
+    assert {r.name for r in status.relays} == {"tv", "radio", "amp"} and "audio" in body and "cameras" in body
