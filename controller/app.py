@@ -187,6 +187,13 @@ class App:
 
         from web import create_app
 
+        from controller.telemetry import cpu_temp_c, meminfo_mb
+
+        def machine() -> dict[str, Any]:  # the System page's temperature and memory rows
+            used, total = meminfo_mb()
+            return {"cpu_temp_c": cpu_temp_c(), "mem_used_mb": used, "mem_total_mb": total}
+
+        house.add_status("machine", machine)
         app = create_app(house)
         app.extensions["scheduler_poke"] = self.scheduler.poke  # schedules API: programmes changed
         self._on_stop("web live updates", app.extensions["live_close"])

@@ -88,6 +88,8 @@ def test_system_page_shows_health_and_admin_only_for_tech(session_as, add_user, 
     c, _ = session_as("tech")
     page = c.get("/system").text
     assert "Dung lượng trống" in page and 'id="add-token"' in page
+    assert "Nhiệt độ" in page and "Bộ nhớ đang dùng" in page  # machine readings wired by App._build_web
+    assert "tắt (chưa đặt máy chủ của huyện" in page  # the test house has no mqtt.host: the link is off, not "lost"
     c.get("/logout")
     add_user("viewer1", "viewer")
     c.post("/logout", data={"csrf_token": csrf_of(page)})
