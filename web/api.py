@@ -11,7 +11,7 @@ from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
 from controller.commands import CommandError, SetRelay
-from web.auth import require
+from web.auth import gate, require
 
 
 def _validation_error(req: Any, resp: Any, err: Exception | None, instance: Any, adapter: Any) -> None:
@@ -42,6 +42,9 @@ spec = SpecTree(
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+api.before_request(gate)  # credentials first: 401/403 before 415 or a validation 400
 
 
 @api.before_request
