@@ -79,6 +79,10 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     assert app.house.board.get("tv").is_on
     assert browser.find_element(By.CSS_SELECTOR, '[data-relay="tv"] .state').text.upper() == "BẬT"
     assert app.house.store.relay_states()["tv"].actor == "web:truongthon"
+    # a second tap inside min_interval_s (5 s) protects the TV, and the page says why, in Vietnamese
+    browser.find_element(By.CSS_SELECTOR, '[data-relay="tv"]').click()
+    wait.until(lambda d: "Thiết bị vừa được bật/tắt" in d.find_element(By.ID, "status-line").text)
+    assert app.house.board.get("tv").is_on
 
     # a relay switched by someone else (MQTT, a button, a schedule) shows up without reload
     marker = browser.execute_script("window.notReloaded = true; return 1")
@@ -151,4 +155,5 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     browser.find_element(By.LINK_TEXT, "Hệ thống").click()
     wait.until(lambda d: "Dung lượng trống" in d.page_source)
     assert requested_hosts(browser) == {urlparse(app.url).netloc}  # nothing external on any page
-    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+    expected = "/api/v1/relays/tv - Failed to load resource: the server responded with a status of 409"  # the second tap
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and expected not in e["message"]]

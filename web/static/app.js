@@ -40,7 +40,7 @@ async function api(method, url, body) {
 function problem(e) {
   if (!e.status) return e.message ? T.offline : "";
   if (/CSRF/i.test(e.message)) return T.err_csrf;
-  const general = { 403: T.err_forbidden, 413: T.err_too_large, 415: T.err_type, 429: T.err_busy, 503: T.err_unavailable }[e.status];
+  const general = { 403: T.err_forbidden, 409: T.err_conflict, 413: T.err_too_large, 415: T.err_type, 429: T.err_busy, 503: T.err_unavailable }[e.status];
   const m = /^([a-z_]+)(\.[a-z_.]+)?:\s*(.*)$/s.exec(e.message);
   const field = m && T["field_" + m[1]];
   const detail = field ? `${field}: ${m[3]}` : e.message;
@@ -87,7 +87,7 @@ const pages = {
     $$("[data-relay]").forEach((tile) => tile.addEventListener("click", async () => {
       tile.classList.add("busy");
       try { await api("POST", `/api/v1/relays/${encodeURIComponent(tile.dataset.relay)}`, { state: "toggle" }); say(""); }
-      catch (e) { if (e.message) say(problem(e), true); }
+      catch (e) { say(e.status === 409 ? `${T.too_soon} (${e.message})` : problem(e), true); }
       finally { tile.classList.remove("busy"); }
     }));
     on("relay", showRelay);
