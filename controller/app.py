@@ -202,7 +202,8 @@ class App:
             if web.tls_cert:
                 from web.tls_server import TlsServer
 
-                self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key)
+                self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key,
+                                        before_close=app.extensions["live_close"])
             else:
                 self.server = create_server(app, host=web.host, port=web.port, threads=web.threads, ident="langso",
                                             asyncore_use_poll=True)  # poll(): closing from App.stop cannot hit EBADF in select()
