@@ -132,6 +132,8 @@ def _js_strings() -> dict[str, str]:
         "tag_person": _("person"),
         "need_text": _("Type the announcement, or choose or record an audio file."),
         "bad_repeat": _("Repeat: choose 1 to 10 times."),
+        "need_text_or_stream": _("Type the announcement, or give the address of the radio stream to relay."),
+        "text_or_stream": _("Give either a text or a stream address, not both."),
         "past_time": _("At: this time has passed; choose a later time or leave it empty for now."),
         "no_microphone": _("The phone did not allow the microphone; allow it in the browser's settings."),
         "err_csrf": _("The page is too old; reload it and try again."),

@@ -151,6 +151,16 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     wait.until(lambda d: "Nhắc đóng quỹ" in d.find_element(By.ID, "schedules").text)
     [programme] = app.house.programmes()
     assert (programme.kind, programme.payload_dict()["text"], str(programme.start)) == ("broadcast", "Nhắc đóng quỹ khuyến học.", "07:00:00")
+    # and a radio programme relayed every morning 06:00-06:30 (tiếp phát)
+    browser.find_element(By.NAME, "stream_url").send_keys("https://radio.example.vn/vov1.m3u8")
+    browser.execute_script("document.querySelector('input[name=start]').value = '06:00'; document.querySelector('input[name=end]').value = '06:30'")
+    browser.find_element(By.CSS_SELECTOR, "#add-schedule button[type=submit]").click()  # text still typed: refused on the page
+    wait.until(lambda d: "không nhập cả hai" in d.find_element(By.ID, "status-line").text)
+    browser.find_element(By.CSS_SELECTOR, "textarea[name=text]").clear()
+    browser.find_element(By.CSS_SELECTOR, "#add-schedule button[type=submit]").click()
+    wait.until(lambda d: "vov1.m3u8" in d.find_element(By.ID, "schedules").text)
+    relay = next(p for p in app.house.programmes() if p.payload_dict().get("stream_url"))
+    assert (str(relay.start), str(relay.end)) == ("06:00:00", "06:30:00")
 
     browser.find_element(By.LINK_TEXT, "Hệ thống").click()
     wait.until(lambda d: "Dung lượng trống" in d.page_source)

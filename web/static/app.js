@@ -195,8 +195,10 @@ const pages = {
       const broadcast = form.kind.value === "broadcast";
       const body = { kind: form.kind.value, target: broadcast ? "loa" : form.target.value, start: form.start.value,
         end: form.end.value || null, days: $$("input[name=days]:checked", form).map((c) => Number(c.value)),
-        payload: broadcast ? { text: form.text.value, repeat: Number(form.repeat.value) } : {} };
-      if (broadcast && !form.text.value.trim()) { say(T.need_text, true); form.text.focus(); return; }
+        payload: !broadcast ? {} : form.stream_url.value.trim() ? { stream_url: form.stream_url.value.trim() }
+          : { text: form.text.value, repeat: Number(form.repeat.value) } };
+      if (broadcast && !form.text.value.trim() && !form.stream_url.value.trim()) { say(T.need_text_or_stream, true); form.text.focus(); return; }
+      if (broadcast && form.text.value.trim() && form.stream_url.value.trim()) { say(T.text_or_stream, true); return; }
       try { await api("POST", "/api/v1/schedules", body); say(T.saved); load(); } catch (e) { say(problem(e), true); }
     });
     load().catch((e) => say(problem(e), true));
