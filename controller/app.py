@@ -190,6 +190,13 @@ class App:
 
         from web import create_app
 
+        from controller.telemetry import cpu_temp_c, meminfo_mb
+
+        def machine() -> dict[str, Any]:  # the System page's temperature and memory rows
+            used, total = meminfo_mb()
+            return {"cpu_temp_c": cpu_temp_c(), "mem_used_mb": used, "mem_total_mb": total}
+
+        house.add_status("machine", machine)
         app = create_app(house)
         app.extensions["scheduler_poke"] = self.scheduler.poke  # schedules API: programmes changed
         self._on_stop("web live updates", app.extensions["live_close"])
@@ -198,7 +205,8 @@ class App:
             if web.tls_cert:
                 from web.tls_server import TlsServer
 
-                self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key)
+                self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key,
+                                        before_close=app.extensions["live_close"])
             else:
                 self.server = create_server(app, host=web.host, port=web.port, threads=web.threads, ident="langso",
                                             asyncore_use_poll=True)  # poll(): closing from App.stop cannot hit EBADF in select()

@@ -177,3 +177,15 @@ def daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     for d in started:
         if d.proc and d.proc.poll() is None:
             d.stop(signal.SIGKILL)
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
+    """check()'s first truthy value, polling every 0.1 s; AssertionError after `timeout` s.
+    (The wings' `wait_for` fixtures do the same; new tests can import this one.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or check}")

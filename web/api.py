@@ -11,7 +11,7 @@ from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
 from controller.commands import CommandError, SetRelay
-from web.auth import require
+from web.auth import gate, require
 
 
 def _validation_error(req: Any, resp: Any, err: Exception | None, instance: Any, adapter: Any) -> None:
@@ -42,6 +42,9 @@ spec = SpecTree(
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+api.before_request(gate)  # credentials first: 401/403 before 415 or a validation 400
 
 
 @api.before_request
@@ -127,7 +130,9 @@ def command_error(err: CommandError):
 
 
 @api.get("/status")
-@spec.validate(resp=Response(HTTP_200=Status, HTTP_401=Error), tags=["system"])
+# the busiest read (every phone page, the IOC, `langso status`) takes no input; checking its
+# output against Status on every call cost 0.4 of its 1.1 ms, so the model only documents it
+@spec.validate(resp=Response(HTTP_200=Status, HTTP_401=Error), tags=["system"], skip_validation=True)
 @require(None)
 def status():
     """Relays, queue, cameras, uplink, disk, clock."""

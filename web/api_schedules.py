@@ -3,10 +3,10 @@ announcements) over house.store's schedules; the scheduler is poked after each c
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from flask import current_app, g, jsonify
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from spectree import Response
 
 from web.api import Error, api, house, spec
@@ -38,6 +38,37 @@ class ScheduleIn(BaseModel):
         if any(d < 0 or d > 6 for d in value):
             raise ValueError("days are 0 (Monday) ... 6 (Sunday)")
         return sorted(set(value))
+
+
+class BroadcastPayload(BaseModel):
+    """What a "broadcast" programme plays. Files on the house's disk (audio_path) are not
+    accepted from the API: a programme plays a text or relays a stream."""
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field("", max_length=5000, description="announcement read aloud at the start")
+    stream_url: str = Field("", pattern=r"^(https?://\S+)?$", description="http(s) radio stream relayed for the window")
+    priority: Literal["emergency", "priority", "normal"] = "normal"
+    repeat: int = Field(1, ge=1, le=10)
+    duration_s: float | None = Field(None, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "BroadcastPayload":
+        if bool(self.text.strip()) == bool(self.stream_url):
+            raise ValueError("give either text (read aloud) or stream_url (relayed), not both or neither")
+        return self
+
+
+def payload_problem(kind: str, payload: dict[str, Any]) -> str | None:
+    """The first problem of a kind's payload, named "payload.<field>: ..."; None when fine."""
+    if kind == "relay":
+        return "payload: must be empty for a relay programme" if payload else None
+    if kind == "broadcast":
+        try:
+            BroadcastPayload.model_validate(payload)
+        except ValidationError as err:
+            e = err.errors()[0]
+            loc = ".".join(str(p) for p in e["loc"])
+            return f"payload{'.' + loc if loc else ''}: {e['msg'].removeprefix('Value error, ')}"
+    return None
 
 
 class ScheduleOut(BaseModel):
@@ -97,6 +128,9 @@ def add_schedule(json: ScheduleIn):
             return jsonify(error=f"target: no relay {json.target!r}; choose from {names}"), 400
         if json.end == json.start:
             return jsonify(error="end: must differ from start (or leave it empty for a single switch-on)"), 400
+    problem = payload_problem(json.kind, json.payload)
+    if problem:
+        return jsonify(error=problem), 400
     sid = h.store.add_schedule(json.kind, json.target, json.days, json.start, json.end, json.payload, str(g.actor))
     _poke()
     return jsonify(id=sid), 201

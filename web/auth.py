@@ -74,30 +74,52 @@ def current_principal() -> tuple[Actor, frozenset[str]] | None:
     return None
 
 
+def check(scope: str | None) -> Any:
+    """The gate for this request: None when a valid token or session has `scope` (any scope
+    when None), else the 401/403 answer. Session writes must carry the CSRF token (a
+    CSRFError, 400). Sets g.actor and g.scopes."""
+    principal = current_principal()
+    if principal is None:
+        if g.get("session_expired"):
+            return jsonify(error="your session expired; log in again at /login"), 401
+        return jsonify(error="authentication required: log in, or send 'Authorization: Bearer <token>' (langso token add)"), 401
+    actor, scopes = principal
+    if not has_scope(scopes, scope):
+        who = "your role" if g.get("via_session") else "this token"
+        return jsonify(error=f"{who} lacks the {scope!r} scope"), 403
+    if g.get("via_session") and request.method not in SAFE_METHODS:
+        current_app.extensions["csrf"].protect()  # raises CSRFError (400) with the reason
+    g.actor, g.scopes = actor, scopes
+    return None
+
+
 def require(scope: str | None) -> Callable:
-    """Decorator: a valid token or session (any scope when `scope` is None) with `scope`
-    or admin. Sets g.actor and g.scopes. Session writes must carry the CSRF token."""
+    """Decorator: the route needs `scope` (None: any valid credentials). The API blueprint
+    runs the check before the request body is validated (`gate`), so a caller without the
+    right credentials learns nothing from 400s; the decorator checks again if a route is
+    reached another way."""
 
     def wrap(view: Callable) -> Callable:
         @functools.wraps(view)
         def inner(*args: Any, **kwargs: Any):
-            principal = current_principal()
-            if principal is None:
-                if g.get("session_expired"):
-                    return jsonify(error="your session expired; log in again at /login"), 401
-                return jsonify(error="authentication required: log in, or send 'Authorization: Bearer <token>' (langso token add)"), 401
-            actor, scopes = principal
-            if not has_scope(scopes, scope):
-                who = "your role" if g.get("via_session") else "this token"
-                return jsonify(error=f"{who} lacks the {scope!r} scope"), 403
-            if g.get("via_session") and request.method not in SAFE_METHODS:
-                current_app.extensions["csrf"].protect()  # raises CSRFError (400) with the reason
-            g.actor, g.scopes = actor, scopes
+            if "actor" not in g:
+                refused = check(scope)
+                if refused is not None:
+                    return refused
             return view(*args, **kwargs)
 
+        inner.required_scope = scope  # type: ignore[attr-defined]  (read by gate)
         return inner
 
     return wrap
+
+
+def gate() -> Any:
+    """before_request of the API: 401/403 before anything else looks at the request."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or not hasattr(view, "required_scope"):
+        return None
+    return check(view.required_scope)
 
 
 class LoginThrottle:

@@ -4,13 +4,15 @@ git-ignored, so `make run`, `make test` and the package all get fresh ones)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request, session
-from flask_babel import Babel, format_datetime, get_locale, gettext as _
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g, request, session
+from flask_babel import Babel, get_locale, get_translations, gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +54,53 @@ def init_i18n(app: Flask, timezone: str) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", timezone)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     babel = Babel(app, locale_selector=select_locale)
+    # the same catalogue, looked up once per request: flask-babel's own template callables
+    # look it up again for every string (a third of the home page's render time)
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _request_translations().ugettext(s),
+        ngettext=lambda s, p, n: _request_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _request_translations().unpgettext(c, s, p, n),
+    )
+    app.extensions["site_tz"] = ZoneInfo(timezone)
     app.jinja_env.globals["js_strings"] = js_strings
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["who"] = who
     return babel
 
 
+def _request_translations():  # type: ignore[no-untyped-def]
+    translations = g.get("_langso_translations")
+    if translations is None:
+        translations = g._langso_translations = get_translations()
+    return translations
+
+
 def when(epoch: float | None) -> str:
-    """Epoch seconds as a short local date and time in the page's language."""
+    """Epoch seconds as the house's local time, "18:05 23/11/2026" (how both Vietnamese and
+    British English write it; the page's script re-renders it in the phone's locale)."""
     if epoch is None:
         return ""
-    return format_datetime(datetime.fromtimestamp(epoch, tz=timezone.utc), "short")
+    return datetime.fromtimestamp(epoch, tz=current_app.extensions["site_tz"]).strftime("%H:%M %d/%m/%Y")
+
+
+def actor_labels() -> dict[str, str]:
+    """Who switched or sent something, as the village head says it (Actor kinds)."""
+    return {"web": "", "token": _("API token"), "cli": _("technician (command line)"), "mqtt": _("district (IOC)"),
+            "button": _("button in the house"), "schedule": _("schedule"), "auto-off": _("automatic switch-off"),
+            "system": _("the system")}
+
+
+def who(actor: str | None) -> str:
+    """"web:lan" -> "lan", "schedule:3" -> "lịch 3", "mqtt" -> "huyện (IOC)"."""
+    if not actor:
+        return ""
+    kind, _sep, name = actor.partition(":")
+    label = actor_labels().get(kind)
+    if label is None:
+        return actor
+    return " ".join(part for part in (label, name) if part)
 
 
 def js_strings() -> dict[str, str]:
@@ -86,6 +125,28 @@ def _js_strings() -> dict[str, str]:
         "token_once": _("Copy this token now; it is shown only once:"),
         "by": _("by"), "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
         "connected": _("connected"), "revoke": _("Revoke"),
+        "every_day": _("every day"), "days_short": _("Mon Tue Wed Thu Fri Sat Sun"), "stop": _("Stop"), "approve": _("Play it"), "in_inbox": _("Waiting for approval."),
+        "recording_item": _("recording"), "recording_now": _("recording now"), "play_clip": _("Play the clip"),
+        "prio_emergency": _("emergency"), "prio_priority": _("priority"), "prio_normal": _("normal"),
+        "outcome_played": _("played"), "outcome_preempted": _("interrupted"), "outcome_failed": _("failed"),
+        "tag_person": _("person"),
+        "need_text": _("Type the announcement, or choose or record an audio file."),
+        "bad_repeat": _("Repeat: choose 1 to 10 times."),
+        "need_text_or_stream": _("Type the announcement, or give the address of the radio stream to relay."),
+        "text_or_stream": _("Give either a text or a stream address, not both."),
+        "past_time": _("At: this time has passed; choose a later time or leave it empty for now."),
+        "no_microphone": _("The phone did not allow the microphone; allow it in the browser's settings."),
+        "err_csrf": _("The page is too old; reload it and try again."),
+        "err_forbidden": _("Your account may not do this."), "err_conflict": _("Not possible right now."),
+        "too_soon": _("Switched a moment ago; wait a few seconds to protect the equipment."), "err_too_large": _("The file is too large."),
+        "err_type": _("This kind of file or data is not accepted."), "err_busy": _("Too many tries; wait a moment."),
+        "err_unavailable": _("This part of the house is not working right now; see System."),
+        "field_text": _("Text"), "field_file": _("Audio file"), "field_repeat": _("Repeat"), "field_at": _("At"),
+        "field_priority": _("Priority"), "field_start": _("From"), "field_end": _("Until"), "field_days": _("Days"),
+        "field_target": _("Equipment"), "field_kind": _("What"), "field_payload": _("Content"), "field_name": _("Name"),
+        "field_password": _("Password"), "field_role": _("Role"), "field_scopes": _("Scopes"), "field_state": _("State"),
+        "field_stream_url": _("Stream address"), "field_id": _("Id"),
+        **{f"actor_{kind}": label for kind, label in actor_labels().items()},
     }
 
 

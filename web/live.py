@@ -59,6 +59,16 @@ class LiveHub:
                     q.queue.clear()
                 q.put_nowait(("resync", {}))
 
+    def shut(self) -> None:
+        """Stop: every open stream ends now (not at its next heartbeat), freeing its thread."""
+        self.stop.set()
+        with self._lock:
+            clients = list(self._clients)
+        for q in clients:
+            with q.mutex:
+                q.queue.clear()
+            q.put_nowait(("stop", {}))
+
     def open(self) -> queue.Queue[tuple[str, dict[str, Any]]] | None:
         with self._lock:
             if len(self._clients) >= self.max_clients:
@@ -80,6 +90,8 @@ class LiveHub:
                 except queue.Empty:
                     yield ": keep-alive\n\n"
                     continue
+                if topic == "stop":
+                    return
                 if topic == "resync" or has_scope(scopes, TOPIC_SCOPE[topic]):
                     yield f"event: {topic}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
         finally:
@@ -95,7 +107,7 @@ def attach(app: Flask, bus: Any, max_clients: int) -> LiveHub:
     hub = LiveHub(max_clients)
     app.extensions["live"] = hub
     unsubscribe = bus.subscribe(hub.publish)
-    app.extensions["live_close"] = lambda: (hub.stop.set(), unsubscribe())
+    app.extensions["live_close"] = lambda: (unsubscribe(), hub.shut())
     return hub
 
 

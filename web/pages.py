@@ -141,7 +141,7 @@ def home():
 @pages.get("/broadcasts")
 @needs("broadcast")
 def broadcasts():
-    return render_template("broadcasts.html", available=_house().broadcasts is not None)
+    return render_template("broadcasts.html")
 
 
 @pages.get("/schedules")
@@ -154,7 +154,7 @@ def schedules():
 @pages.get("/cameras")
 @needs("events:read")
 def cameras():
-    return render_template("cameras.html", available=_house().cameras is not None)
+    return render_template("cameras.html", cameras=[c.name for c in _house().config.cameras])
 
 
 @pages.get("/system")

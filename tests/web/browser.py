@@ -20,6 +20,9 @@ def phone_browser(profile_dir: Path | None = None) -> webdriver.Chrome:
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--lang=vi", f"--user-data-dir={profile}",
+                 # Chromium's own fake microphone (a beep) and an automatic "allow": the page's
+                 # MediaRecorder path runs for real without a sound card or a human
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                  f"--window-size={PHONE['width']},{PHONE['height']}"):
         options.add_argument(flag)
     options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})

@@ -3,12 +3,14 @@ SQLite), users with real Argon2 hashes, and a logged-in session with its CSRF to
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from camera.synthetic import Scene, Walk, write_scene
 from controller.app import App
 from controller.passwords import hash_password
 from web import create_app
@@ -70,3 +72,11 @@ def token_for(app: App) -> Callable[..., dict[str, Any]]:
         return {"Authorization": "Bearer " + app.house.store.add_token("t-" + "-".join(scopes).replace(":", ""), set(scopes))}
 
     return make
+
+
+@pytest.fixture(scope="session")
+def fast_walker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A camera file (H.264, made with PyAV): one figure crossing quickly, then calm, so
+    an event with its clip is finished within seconds of the camera starting."""
+    return write_scene(Scene(seconds=12, walks=(Walk(1.0, speed=220),), seed=11),
+                       tmp_path_factory.mktemp("camera") / "fast-walker.mp4")

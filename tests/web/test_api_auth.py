@@ -113,3 +113,36 @@ def test_logout_form_needs_csrf(client, add_user):
     assert client.post("/logout").status_code == 400
     assert client.get("/").status_code == 200
     assert client.post("/logout", data={"csrf_token": csrf_of(client.get("/").text)}).status_code == 302
+
+
+# the scope each tag of the OpenAPI document needs (None: any valid credentials)
+TAG_SCOPE = {"relays": "control", "schedules": "control", "broadcasts": "broadcast", "events": "events:read", "admin": "admin"}
+SAMPLE_BODY = {"state": "on", "text": "Thử.", "kind": "relay", "target": "tv", "start": "06:00", "name": "lan2",
+               "role": "head", "password": "Tre-xanh 2026 rice", "scopes": ["admin"], "ids": ["x"]}
+
+
+def test_every_api_operation_refuses_no_login_and_the_wrong_scope(app, client, token_for):
+    """Walks /api/v1/openapi.json: without credentials, or with a token lacking the
+    operation's scope, nothing is switched, queued, created or read."""
+    doc = client.get("/api/v1/openapi.json").json
+    wrong = {scope: token_for(scope) for scope in ("control", "broadcast", "events:read")}
+    checked = 0
+    for path, operations in doc["paths"].items():
+        url = (path.replace("{name}", "tv").replace("{item_id}", "x").replace("{event_id}", "1")
+               .replace("{schedule_id}", "1").replace("{token_id}", "1"))
+        for method, op in operations.items():
+            needed = "admin" if path.endswith("/selftest") else TAG_SCOPE.get(op["tags"][0])
+            body = SAMPLE_BODY if method in ("post", "put") else None
+            resp = client.open(url, method=method.upper(), json=body)
+            assert resp.status_code == 401, (method, path, resp.status_code)
+            for scope, auth in wrong.items():
+                if needed is None or scope == needed:
+                    continue
+                resp = client.open(url, method=method.upper(), json=body, headers=auth)
+                assert resp.status_code == 403 and needed in resp.json["error"], (method, path, scope, resp.json)
+                checked += 1
+    assert checked > 40
+    assert not any(r["on"] for r in app.house.relays())
+    assert app.house.store.schedules() == [] and app.house.store.users() == []
+    listing = app.house.broadcasts.listing()
+    assert listing["queue"] == [] and listing["inbox"] == [] and listing["playing"] is None

@@ -11,7 +11,7 @@ def test_schedule_add_list_delete(app, client, token_for):
     assert resp.status_code == 201, resp.json
     sid = resp.json["id"]
     listed = client.get("/api/v1/schedules", headers=auth).json
-    assert listed["kinds"] == ["relay"]
+    assert listed["kinds"] == ["broadcast", "relay"]  # the audio part adds announcements
     assert [(s["id"], s["target"], s["start"], s["end"], s["days"], s["actor"]) for s in listed["schedules"]] == [(sid, "tv", "18:00", "22:00", [0, 2], "token:t-control")]
     assert [p.id for p in app.house.programmes()] == [sid]  # what the scheduler runs
     assert client.delete(f"/api/v1/schedules/{sid}", headers=auth).json == {"deleted": sid}
@@ -27,7 +27,8 @@ def test_schedule_bad_input_names_the_field(app, client, token_for):
         ({"kind": "relay", "target": "tv", "start": "06:00", "days": [7]}, "days"),
         ({"kind": "relay", "target": "tv", "start": "06:00", "days": []}, "days"),
         ({"kind": "relay", "target": "tivi", "start": "06:00"}, "target"),
-        ({"kind": "broadcast", "target": "loa", "start": "06:00"}, "kind"),
+        ({"kind": "fireworks", "target": "loa", "start": "06:00"}, "kind"),
+        ({"kind": "relay", "target": "tv", "start": "06:00", "payload": {"text": "x"}}, "payload"),
         ({"kind": "relay", "target": "tv", "start": "06:00", "end": "06:00"}, "end"),
         ({"target": "tv", "start": "06:00"}, "kind"),
     ]
@@ -36,6 +37,28 @@ def test_schedule_bad_input_names_the_field(app, client, token_for):
         assert resp.status_code == 400, body
         assert resp.json["error"].startswith(field) or f"{field}:" in resp.json["error"], resp.json
     assert app.house.store.schedules() == []
+
+
+def test_broadcast_schedule_needs_the_broadcast_scope_and_a_text_or_stream(app, client, token_for):
+    body = {"kind": "broadcast", "target": "loa", "start": "07:00", "days": [0], "payload": {"text": "Họp thôn lúc 19 giờ.", "repeat": 3}}
+    refused = client.post("/api/v1/schedules", json=body, headers=token_for("control"))
+    assert refused.status_code == 403 and "broadcast" in refused.json["error"]
+    auth = token_for("control", "broadcast")
+    for payload, field in [
+        ({}, "payload"),
+        ({"text": "a", "stream_url": "http://radio.example/vov1.m3u8"}, "payload"),
+        ({"audio_path": "/etc/shadow"}, "payload.audio_path"),  # no files from the disk through the API
+        ({"stream_url": "file:///etc/passwd"}, "payload.stream_url"),
+        ({"text": "a", "repeat": 11}, "payload.repeat"),
+        ({"text": "a", "priority": "urgent"}, "payload.priority"),
+    ]:
+        resp = client.post("/api/v1/schedules", json=body | {"payload": payload}, headers=auth)
+        assert resp.status_code == 400 and resp.json["error"].startswith(field + ":"), (payload, resp.json)
+    assert app.house.store.schedules() == []
+    made = client.post("/api/v1/schedules", json=body, headers=auth)
+    assert made.status_code == 201, made.json
+    [programme] = app.house.programmes()
+    assert (programme.kind, programme.payload_dict()) == ("broadcast", {"text": "Họp thôn lúc 19 giờ.", "repeat": 3})
 
 
 def test_schedule_via_session_needs_csrf(app, session_as):
@@ -126,3 +149,12 @@ def test_openapi_lists_the_api_and_not_the_pages(client):
     assert {"/api/v1/status", "/api/v1/relays", "/api/v1/relays/{name}", "/api/v1/schedules", "/api/v1/tokens", "/api/v1/users"} <= paths
     assert not any(p in paths for p in ("/", "/login", "/setup", "/api/v1/live"))
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_status_matches_its_documented_model(client, token_for):
+    """/status skips spectree's per-call response check (speed), so the contract is checked here."""
+    from web.api import Status
+
+    body = client.get("/api/v1/status", headers=token_for("events:read")).json
+    status = Status.model_validate(body)
+    assert {r.name for r in status.relays} == {"tv", "radio", "amp"} and "audio" in body and "cameras" in body

@@ -66,3 +66,13 @@ def test_too_many_streams_get_503(web, client, token_for):
     assert resp.status_code == 503 and "web.threads" in resp.json["error"]
     for q in held:
         hub.close(q)
+
+
+def test_stopping_ends_open_streams_at_once(web, client, token_for):
+    resp = client.get("/api/v1/live", headers=token_for("events:read"), buffered=False)
+    stream = iter(resp.response)
+    assert next(stream).startswith(b"retry:")
+    web.extensions["live_close"]()  # what App.stop (and the HTTPS server's close) calls
+    assert list(stream) == []  # the generator returned: no wait for the 15 s heartbeat
+    resp.close()
+    assert web_hub(client).clients == 0

@@ -11,6 +11,8 @@ from http.cookiejar import CookieJar
 
 import pytest
 
+from controller.commands import Actor, SetRelay
+
 from controller.cli import main
 from controller.config import ConfigError, parse_config
 from controller.passwords import hash_password
@@ -45,6 +47,13 @@ def test_https_with_a_certificate_from_langso_web_cert(tmp_path, make_config, st
     assert cookie.secure
     status = json.loads(opener.open(app.url + "/api/v1/status").read())
     assert [r["name"] for r in status["relays"]] == ["tv", "radio", "amp"]
+    # live updates stream over HTTPS too (cheroot must not buffer the event stream)
+    live = opener.open(app.url + "/api/v1/live", timeout=30)
+    assert live.readline().startswith(b"retry:")
+    app.house.handle(SetRelay("radio", "on", Actor("mqtt")))
+    lines = [live.readline() for _ in range(4)]
+    assert b"event: relay\n" in lines and any(b'"name": "radio"' in line for line in lines), lines
+    live.close()
     with pytest.raises((OSError, http.client.HTTPException)):  # plain HTTP is not served on the TLS port (400 or reset)
         urllib.request.urlopen(app.url.replace("https", "http") + "/api/v1/status", timeout=5)
 

@@ -35,7 +35,28 @@ async function api(method, url, body) {
   return data;
 }
 
-const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN", { dateStyle: "short", timeStyle: "short", timeZone: document.body.dataset.tz }) : "";
+// a failed call as the village head reads it: the field named in the page's language,
+// then the server's detail (which names the fix)
+function problem(e) {
+  if (!e.status) return e.message ? T.offline : "";
+  if (/CSRF/i.test(e.message)) return T.err_csrf;
+  const general = { 403: T.err_forbidden, 409: T.err_conflict, 413: T.err_too_large, 415: T.err_type, 429: T.err_busy, 503: T.err_unavailable }[e.status];
+  const m = /^([a-z_]+)(\.[a-z_.]+)?:\s*(.*)$/s.exec(e.message);
+  const field = m && T["field_" + m[1]];
+  const detail = field ? `${field}: ${m[3]}` : e.message;
+  return general ? `${general} (${detail})` : detail;
+}
+
+// "18:05 23/11/2026" in the house's time zone, as the server writes it
+const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN",
+  { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit", year: "numeric", hour12: false, timeZone: document.body.dataset.tz }) : "";
+// "web:lan" -> "lan", "schedule:3" -> "lịch 3" (as web.i18n.who does on the server)
+function who(actor) {
+  if (!actor) return "";
+  const i = actor.indexOf(":"), kind = i < 0 ? actor : actor.slice(0, i), name = i < 0 ? "" : actor.slice(i + 1);
+  const label = T["actor_" + kind];
+  return label === undefined ? actor : [label, name].filter(Boolean).join(" ");
+}
 
 // live updates ------------------------------------------------------------------------
 const handlers = {};
@@ -58,7 +79,7 @@ function showRelay(r) {
   tile.setAttribute("aria-pressed", r.on ? "true" : "false");
   $(".state", tile).textContent = r.on ? T.on : T.off;
   const by = r.actor || r.changed_by, at = r.at || r.changed_at;
-  if (at) $(".who", tile).textContent = `${by} · ${when(at)}`;
+  if (at) $(".who", tile).textContent = `${who(by)} · ${when(at)}`;
 }
 
 const pages = {
@@ -66,7 +87,7 @@ const pages = {
     $$("[data-relay]").forEach((tile) => tile.addEventListener("click", async () => {
       tile.classList.add("busy");
       try { await api("POST", `/api/v1/relays/${encodeURIComponent(tile.dataset.relay)}`, { state: "toggle" }); say(""); }
-      catch (e) { if (e.message) say(e.message, true); }
+      catch (e) { say(e.status === 409 ? `${T.too_soon} (${e.message})` : problem(e), true); }
       finally { tile.classList.remove("busy"); }
     }));
     on("relay", showRelay);
@@ -75,36 +96,56 @@ const pages = {
 
   broadcasts() {
     const form = $("#say");
-    if (!form) return;
-    const describe = (b) => b.text || b.source || b.stream_url || b.file || b.id;
+    // the log records carry ids, not texts: remember what this phone saw queued (kept per tab)
+    const seen = JSON.parse(sessionStorage.getItem("langso-seen") || "{}");
+    const remember = (b, label) => {
+      if (!b || !b.id || (seen[b.id] && !label)) return;
+      seen[b.id] = label || describe(b);
+      sessionStorage.setItem("langso-seen", JSON.stringify(seen));
+    };
+    function describe(b) { return b.text || b.url || seen[b.id] || (b.kind === "audio" ? T.recording_item : b.id); }
+    const prio = (p) => T["prio_" + p] || p;
+    const act = (label, fn) => h("button", { type: "button", onclick: async () => { try { await fn(); load(); } catch (e) { say(problem(e), true); } } }, label);
     async function load() {
       let data;
-      try { data = await api("GET", "/api/v1/broadcasts"); } catch (e) { say(e.status === 404 ? T.not_available : e.message, true); return; }
-      const queue = $("#queue"), log = $("#log");
+      try { data = await api("GET", "/api/v1/broadcasts"); } catch (e) { say(problem(e), true); return; }
+      const queue = $("#queue"), log = $("#log"), inbox = $("#inbox");
+      [data.playing, ...(data.queue || []), ...(data.inbox || [])].forEach(remember);
       queue.replaceChildren();
-      if (data.playing) queue.append(h("li", { class: "playing" }, h("b", {}, T.playing + ": "), describe(data.playing)));
+      if (data.playing) queue.append(h("li", { class: "playing" }, h("span", {}, h("b", {}, T.playing + ": "), describe(data.playing)),
+        act(T.stop, () => api("DELETE", `/api/v1/broadcasts/${encodeURIComponent(data.playing.id)}`))));
       for (const b of data.queue || []) {
-        queue.append(h("li", {}, h("span", {}, `${describe(b)} (${b.priority}${b.at ? " · " + when(b.at) : ""})`),
-          h("button", { onclick: async () => { try { await api("DELETE", `/api/v1/broadcasts/${encodeURIComponent(b.id)}`); load(); } catch (e) { say(e.message, true); } } }, T.cancel)));
+        queue.append(h("li", {}, h("span", {}, `${describe(b)} (${prio(b.priority)}${b.repeat > 1 ? " ×" + b.repeat : ""}${b.at ? " · " + when(b.at) : ""})`),
+          act(T.cancel, () => api("DELETE", `/api/v1/broadcasts/${encodeURIComponent(b.id)}`))));
       }
       if (!queue.children.length) queue.append(h("li", {}, T.queue_empty));
-      log.replaceChildren(...(data.log || []).slice(0, 20).map((b) => h("li", {}, h("span", {}, `${when(b.started)} ${describe(b)}`), h("small", {}, `${b.outcome}${b.reason ? ": " + b.reason : ""}`))));
+      inbox.replaceChildren(...(data.inbox || []).map((b) => h("li", {}, h("span", {}, `${describe(b)} (${who(b.who)})`),
+        act(T.approve, () => api("POST", `/api/v1/broadcasts/${encodeURIComponent(b.id)}/approve`, {})),
+        act(T.cancel, () => api("DELETE", `/api/v1/broadcasts/${encodeURIComponent(b.id)}`)))));
+      $("#inbox-box").hidden = !inbox.children.length;
+      log.replaceChildren(...(data.log || []).slice(0, 20).map((b) => h("li", { class: "outcome-" + b.outcome },
+        h("span", {}, `${when(b.started || b.ended)} · ${describe(b)}`),
+        h("small", {}, `${T["outcome_" + b.outcome] || b.outcome}${b.reason ? ": " + b.reason : ""} · ${who(b.who)}`))));
       if (!log.children.length) log.append(h("li", {}, T.log_empty));
     }
     $("#preview").addEventListener("click", async () => {
+      if (!form.text.value.trim()) { say(T.need_text, true); form.text.focus(); return; }
+      const btn = $("#preview"); btn.disabled = true;
       try {
         const audio = $("#preview-audio");
         audio.src = URL.createObjectURL(await api("POST", "/api/v1/broadcasts/preview", { text: form.text.value }));
-        audio.hidden = false; audio.play();
-      } catch (e) { say(e.message, true); }
+        audio.hidden = false; say("");
+        audio.play().catch(() => {});  // the phone may want a second tap on the player
+      } catch (e) { say(problem(e), true); } finally { btn.disabled = false; }
     });
     let recorded = null;
-    if (window.isSecureContext && window.MediaRecorder) {
+    if (window.isSecureContext && window.MediaRecorder && navigator.mediaDevices) {
       const btn = $("#record"); btn.hidden = false;
       let rec = null, chunks = [];
       btn.addEventListener("click", async () => {
         if (rec) { rec.stop(); return; }
-        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        let stream;
+        try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch (e) { say(T.no_microphone, true); return; }
         rec = new MediaRecorder(stream); chunks = [];
         rec.ondataavailable = (ev) => chunks.push(ev.data);
         rec.onstop = () => { recorded = new Blob(chunks, { type: rec.mimeType }); stream.getTracks().forEach((t) => t.stop()); rec = null; btn.textContent = T.record; const a = $("#preview-audio"); a.src = URL.createObjectURL(recorded); a.hidden = false; };
@@ -114,71 +155,87 @@ const pages = {
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const at = form.at.value ? new Date(form.at.value).getTime() / 1000 : null;
-      const file = form.file.files[0] || recorded;
+      const file = form.file.files[0] || recorded, repeat = Number(form.repeat.value);
+      if (!file && !form.text.value.trim()) { say(T.need_text, true); form.text.focus(); return; }
+      if (!(repeat >= 1 && repeat <= 10 && Number.isInteger(repeat))) { say(T.bad_repeat, true); form.repeat.focus(); return; }
+      if (at !== null && at < Date.now() / 1000 - 60) { say(T.past_time, true); form.at.focus(); return; }
+      const btn = $("button[type=submit]", form); btn.disabled = true;
       try {
+        let item;
         if (file) {
           const fd = new FormData();
-          fd.append("file", file, file.name || "recording.webm");
-          fd.append("priority", form.priority.value); fd.append("repeat", form.repeat.value);
+          const ext = (file.type.includes("mp4") ? ".m4a" : file.type.includes("ogg") ? ".ogg" : ".webm");
+          fd.append("file", file, file.name || "recording" + ext);
+          fd.append("priority", form.priority.value); fd.append("repeat", repeat);
           if (at) fd.append("at", at);
-          await api("POST", "/api/v1/broadcasts", fd);
+          item = await api("POST", "/api/v1/broadcasts", fd);
         } else {
-          await api("POST", "/api/v1/broadcasts", { text: form.text.value, priority: form.priority.value, repeat: Number(form.repeat.value), at });
+          item = await api("POST", "/api/v1/broadcasts", { text: form.text.value, priority: form.priority.value, repeat, at });
         }
-        say(T.sent); form.reset(); recorded = null; load();
-      } catch (e) { say(e.message, true); }
+        remember(item, item.kind === "audio" && file && file.name ? file.name : undefined);
+        say(item.state === "inbox" ? T.in_inbox : T.sent); form.reset(); recorded = null; load();
+      } catch (e) { say(problem(e), true); } finally { btn.disabled = false; }
     });
     on("broadcast.state", load); on("broadcast.log", load); on("resync", load);
     load();
   },
 
   schedules() {
-    const form = $("#add-schedule"), days = ["T2", "T3", "T4", "T5", "T6", "T7", "CN"];
+    const form = $("#add-schedule"), days = T.days_short.split(" ");
     async function load() {
       const data = await api("GET", "/api/v1/schedules");
       $("#schedules").replaceChildren(...data.schedules.map((s) => h("li", {},
-        h("span", {}, `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind === "relay" ? s.target : (s.payload.text || s.target)} · ${s.days.length === 7 ? "*" : s.days.map((d) => days[d]).join(" ")}`),
-        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/schedules/${s.id}`); load(); } catch (e) { say(e.message, true); } } } }, T.delete))));
+        h("span", {}, `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind === "relay" ? s.target : (s.payload.text || s.payload.stream_url || s.target)}${s.payload.repeat > 1 ? " ×" + s.payload.repeat : ""} · ${s.days.length === 7 ? T.every_day : s.days.map((d) => days[d]).join(" ")}`),
+        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/schedules/${s.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
     }
-    const kindChanged = () => { const b = form.kind.value === "broadcast"; $(".for-broadcast", form).hidden = !b; $(".for-relay", form).hidden = b; };
+    const kindChanged = () => { const b = form.kind.value === "broadcast"; $$(".for-broadcast", form).forEach((el) => { el.hidden = !b; }); $(".for-relay", form).hidden = b; };
     form.kind.addEventListener("change", kindChanged); kindChanged();
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const broadcast = form.kind.value === "broadcast";
       const body = { kind: form.kind.value, target: broadcast ? "loa" : form.target.value, start: form.start.value,
         end: form.end.value || null, days: $$("input[name=days]:checked", form).map((c) => Number(c.value)),
-        payload: broadcast ? { text: form.text.value } : {} };
-      try { await api("POST", "/api/v1/schedules", body); say(T.saved); load(); } catch (e) { say(e.message, true); }
+        payload: !broadcast ? {} : form.stream_url.value.trim() ? { stream_url: form.stream_url.value.trim() }
+          : { text: form.text.value, repeat: Number(form.repeat.value) } };
+      if (broadcast && !form.text.value.trim() && !form.stream_url.value.trim()) { say(T.need_text_or_stream, true); form.text.focus(); return; }
+      if (broadcast && form.text.value.trim() && form.stream_url.value.trim()) { say(T.text_or_stream, true); return; }
+      try { await api("POST", "/api/v1/schedules", body); say(T.saved); load(); } catch (e) { say(problem(e), true); }
     });
-    load().catch((e) => say(e.message, true));
+    load().catch((e) => say(problem(e), true));
   },
 
   cameras() {
     const box = $("#cameras");
     if (!box) return;
-    const filter = $("#camera-filter"), video = $("#clip");
+    const filter = $("#camera-filter"), tagFilter = $("#tag-filter"), video = $("#clip");
+    const tag = (t) => T["tag_" + t] || t;
     async function loadCameras() {
       let data;
-      try { data = await api("GET", "/api/v1/cameras"); } catch (e) { say(e.status === 404 ? T.not_available : e.message, true); return; }
+      try { data = await api("GET", "/api/v1/cameras"); } catch (e) { say(problem(e), true); return; }
       box.replaceChildren(...data.cameras.map((c) => h("figure", {},
-        h("img", { src: `/api/v1/cameras/${encodeURIComponent(c.name)}/latest.jpg?t=${Date.now()}`, alt: c.name, loading: "lazy" }),
+        h("img", { src: `/api/v1/cameras/${encodeURIComponent(c.name)}/latest.jpg?t=${Date.now()}`, alt: c.name, "data-camera": c.name }),
         h("figcaption", {}, `${c.name} · ${c.connected ? T.connected : (c.error || T.disconnected)}`))));
       if (filter.options.length === 1) data.cameras.forEach((c) => filter.append(h("option", { value: c.name }, c.name)));
     }
     async function loadEvents() {
       let data;
-      try { data = await api("GET", `/api/v1/events?limit=30${filter.value ? "&camera=" + encodeURIComponent(filter.value) : ""}`); } catch (e) { if (e.status !== 404) say(e.message, true); return; }
-      const events = data.events.slice().sort((a, b) => b.start - a.start);
-      $("#events").replaceChildren(...events.map((ev) => h("li", {},
-        ev.snapshot_url ? h("img", { src: ev.snapshot_url, alt: "", loading: "lazy" }) : null,
-        h("span", {}, `${ev.camera} · ${when(ev.start)} `, ...(ev.tags || []).map((t) => h("span", { class: "tag" }, t))),
-        ev.clip_url ? h("button", { class: "play", onclick: () => { video.src = ev.clip_url; video.hidden = false; video.play(); video.scrollIntoView(); } }, "▶") : null)));
+      try { data = await api("GET", `/api/v1/events?limit=50${filter.value ? "&camera=" + encodeURIComponent(filter.value) : ""}`); } catch (e) { say(problem(e), true); return; }
+      const tags = new Set(data.events.flatMap((ev) => ev.tags || []));
+      for (const t of tags) if (!$$("option", tagFilter).some((o) => o.value === t)) tagFilter.append(h("option", { value: t }, tag(t)));
+      const events = data.events.filter((ev) => !tagFilter.value || (ev.tags || []).includes(tagFilter.value)).sort((a, b) => b.start - a.start);
+      $("#events").replaceChildren(...events.map((ev) => h("li", { "data-event": ev.id },
+        ev.snapshot_url ? h("img", { src: ev.snapshot_url, alt: "", loading: "lazy", width: 96, height: 54 }) : null,
+        h("span", {}, `${ev.camera} · ${when(ev.start)}${ev.end ? "" : " · " + T.recording_now} `, ...(ev.tags || []).map((t) => h("span", { class: "tag" }, tag(t)))),
+        ev.clip_url ? h("button", { class: "play", "aria-label": T.play_clip, onclick: () => {
+          video.src = ev.clip_url; video.hidden = false; video.play().catch(() => {}); video.scrollIntoView({ block: "center" });
+        } }, "▶") : null)));
       if (!events.length) $("#events").append(h("li", {}, T.no_events));
     }
-    filter.addEventListener("change", loadEvents);
+    filter.addEventListener("change", loadEvents); tagFilter.addEventListener("change", loadEvents);
     on("camera.event", loadEvents); on("resync", loadEvents);
     loadCameras(); loadEvents();
-    setInterval(() => $$("img", box).forEach((img) => { img.src = img.src.replace(/t=\d+/, "t=" + Date.now()); }), 5000);
+    // the latest pictures refresh every 5 s while the page is visible (saves the phone's data)
+    setInterval(() => { if (!document.hidden) $$("img", box).forEach((img) => { img.src = img.src.replace(/t=\d+/, "t=" + Date.now()); }); }, 5000);
   },
 
   system() {
@@ -187,22 +244,22 @@ const pages = {
     async function load() {
       const [u, t] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/tokens")]);
       $("#users").replaceChildren(...u.users.map((x) => h("li", {}, h("span", {}, `${x.name} (${x.role})`),
-        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/users/${encodeURIComponent(x.name)}`); load(); } catch (e) { say(e.message, true); } } } }, T.delete))));
+        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/users/${encodeURIComponent(x.name)}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
       $("#tokens").replaceChildren(...t.tokens.map((x) => h("li", {}, h("span", {}, `${x.name} · ${x.scopes.join(", ")} · ${when(x.created_at)}`),
-        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/tokens/${x.id}`); load(); } catch (e) { say(e.message, true); } } } }, T.revoke))));
+        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/tokens/${x.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.revoke))));
     }
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      try { await api("POST", "/api/v1/users", { name: form.name.value, role: form.role.value, password: form.password.value }); form.reset(); say(T.saved); load(); } catch (e) { say(e.message, true); }
+      try { await api("POST", "/api/v1/users", { name: form.name.value, role: form.role.value, password: form.password.value }); form.reset(); say(T.saved); load(); } catch (e) { say(problem(e), true); }
     });
     tform.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
         const r = await api("POST", "/api/v1/tokens", { name: tform.name.value, scopes: $$("input[name=scopes]:checked", tform).map((c) => c.value) });
         $("#new-token").textContent = `${T.token_once} ${r.token}`; load();
-      } catch (e) { say(e.message, true); }
+      } catch (e) { say(problem(e), true); }
     });
-    load().catch((e) => say(e.message, true));
+    load().catch((e) => say(problem(e), true));
   },
 };
 
