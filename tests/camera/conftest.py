@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from camera.synthetic import LABELLED_SCENES as SCENES, write_scene
+from tests.conftest import wait_until
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 HERE = Path(__file__).parent
@@ -73,16 +74,7 @@ def corrupt() -> Callable[..., Path]:
 @pytest.fixture
 def wait_for() -> Callable[..., Any]:
     """wait_for(check, timeout=60, what="") -> check()'s first truthy value (polls every 0.1 s)."""
-    def wait(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what or check}")
-
-    return wait
+    return wait_until
 
 
 @pytest.fixture
