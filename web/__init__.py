@@ -1,135 +1,18 @@
-"""Flask app factory: `create_app(house, test_config=None)`.
+"""The village head's phone page and the JSON API: `create_app(house, test_config=None)`.
 
-`house` is the controller's House (duck-typed: handle, status, relays, store ...);
-web/ never builds parts of the house itself.
+The factory lives in web/app_factory.py and is imported on first use, so that reading the
+config (controller.config imports web.config) does not pull Flask into every CLI command.
 """
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import logging
-import os
-import secrets
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
-from flask_wtf.csrf import CSRFProtect
-from markupsafe import Markup
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter
-
-logger = logging.getLogger(__name__)
+__all__ = ["create_app"]
 
 
-def secret_key(data_dir: Path) -> bytes:
-    """The session-signing key, made once per house and kept (0600) so a restart does not
-    log everyone out."""
-    path = Path(data_dir) / "web-secret"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        key = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
-        return key
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from web.app_factory import create_app
 
-
-class RowId(IntegerConverter):
-    """`<int:...>` in every route: ids fit SQLite's INTEGER, so a huge number in a path is a
-    404 like any other unknown id (not an OverflowError deep in the store)."""
-
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
-
-
-@functools.cache
-def inline_css() -> Markup:
-    """web/static/app.css, put into every page's <head>: on a 3G link (2 s round trips) a
-    separate stylesheet would hold the first paint for one more round trip."""
-    return Markup((Path(__file__).parent / "static" / "app.css").read_text(encoding="utf-8"))
-
-
-def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
-
-
-def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
-    app.url_map.converters["int"] = RowId
-    web_cfg = house.config.web
-    app.config.update(
-        # bodies over this are refused (413) before they are read; uploads may use all of
-        # audio.max_upload_mb (the audio part then checks the file itself)
-        MAX_CONTENT_LENGTH=max(32, house.config.audio.max_upload_mb + 1) * 2**20,
-        JSON_AS_ASCII=False,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_NAME="langso_session",
-        SESSION_COOKIE_SECURE=bool(web_cfg.tls_cert),
-        # the cookie is re-signed when the session changes (web.auth refreshes "seen" once a
-        # minute for the idle timeout), not on every request
-        SESSION_REFRESH_EACH_REQUEST=False,
-        PERMANENT_SESSION_LIFETIME=web_cfg.session_days * 86400,
-        SESSION_MAX_S=web_cfg.session_days * 86400,
-        SESSION_IDLE_S=web_cfg.session_idle_hours * 3600,
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        SECRET_KEY=secret_key(house.config.storage.dir),
-    )
-    if test_config:
-        app.config.update(test_config)
-    app.extensions["house"] = house
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-
-    from web.api import api, spec
-    import web.api_broadcasts  # noqa: F401  (broadcast routes on the api blueprint)
-    import web.api_events  # noqa: F401  camera events routes on the api blueprint
-    from web import api_admin, api_schedules, live  # noqa: F401  (routes on the api blueprint)
-
-    app.register_blueprint(api)
-    spec.register(app)
-
-    from web.i18n import init_i18n
-    from web.auth import LoginThrottle
-    from web.pages import pages
-
-    init_i18n(app, house.config.site.timezone)
-    csrf = CSRFProtect(app)
-    csrf.exempt(api)  # API writes are checked in web.auth.require (session) or need a bearer token
-    app.register_blueprint(pages)
-    app.jinja_env.globals["inline_css"] = inline_css
-    app.extensions["login_throttle"] = LoginThrottle()
-    live.attach(app, house.bus, max_clients=max(1, web_cfg.threads - 4))
-
-    css_hash = base64.b64encode(hashlib.sha256(str(inline_css()).encode()).digest()).decode()
-    policy = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
-              f"style-src 'self' 'sha256-{css_hash}'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-
-    @app.after_request
-    def _security_headers(resp):  # type: ignore[no-untyped-def]
-        """The browser itself refuses anything not from this house (no CDN, no injected
-        script), and no other site may frame the control page."""
-        resp.headers.setdefault("Content-Security-Policy", policy)
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        return resp
-
-    @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException):
-        if wants_json():
-            return jsonify(error=err.description or err.name), err.code
-        return render_template("error.html", code=err.code, message=err.description or err.name), err.code
-
-    @app.errorhandler(Exception)
-    def _crash(err: Exception):  # never a traceback to a phone
-        logger.exception("request failed path=%s", request.path)
-        message = "internal error; the technician can read the log (journalctl -u langso)"
-        if wants_json():
-            return jsonify(error=message), 500
-        return render_template("error.html", code=500, message=message), 500
-
-    return app
+        return create_app
+    raise AttributeError(f"module 'web' has no attribute {name!r}")
