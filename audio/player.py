@@ -35,7 +35,9 @@ def apply_volume(pcm: np.ndarray, volume: int) -> np.ndarray:
 
 class WavSink:
     """One WAV file per broadcast in `directory`, written at the pace of a real sound
-    card (so preemption, the amplifier tail and the queue behave as on a Pi)."""
+    card (so preemption, the amplifier tail and the queue behave as on a Pi). Like a
+    card, it counts underruns: a block that arrives after the audio before it has run
+    out (`underruns`, and the smallest headroom seen, `min_headroom_s`)."""
 
     def __init__(self, directory: str | Path, realtime: bool = True):
         self.dir = Path(directory)
@@ -54,10 +56,19 @@ class WavSink:
         self._wav.setframerate(rate)
         self._rate = rate
         self._written = 0
-        self._t0 = time.monotonic()
+        self._t0 = 0.0
+        self.underruns, self.min_headroom_s = 0, float("inf")
 
     def write(self, pcm: np.ndarray) -> None:
         assert self._wav is not None, "open() first"
+        if not self._written:
+            self._t0 = time.monotonic()  # a card starts with the first block
+        elif self.realtime:
+            headroom = self._written / self._rate - (time.monotonic() - self._t0)
+            self.min_headroom_s = min(self.min_headroom_s, headroom)
+            if headroom < 0:
+                self.underruns += 1
+                self._t0 += -headroom  # the card restarts after the gap, as ALSA recovers from an xrun
         self._wav.writeframes(pcm.astype("<i2").tobytes())
         self._written += len(pcm)
         if self.realtime:
@@ -83,6 +94,7 @@ class PyAudioSink:
         self.device = device
         self._pa = None
         self._stream = None
+        self.underruns = 0
 
     def _device_index(self, pa) -> int | None:
         if self.device == "default":
@@ -101,6 +113,7 @@ class PyAudioSink:
             import pyaudio
         except ImportError as err:
             raise HardwareUnavailable("PyAudio is not installed (apt-get install portaudio19-dev; pip install PyAudio)") from err
+        self._underflowed = pyaudio.paOutputUnderflowed
         self._pa = pyaudio.PyAudio()
         try:
             self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=rate, output=True,
@@ -112,7 +125,12 @@ class PyAudioSink:
 
     def write(self, pcm: np.ndarray) -> None:
         assert self._stream is not None, "open() first"
-        self._stream.write(pcm.astype("<i2").tobytes())
+        try:
+            self._stream.write(pcm.astype("<i2").tobytes(), exception_on_underflow=True)
+        except OSError as err:  # PortAudio wrote the block but the card had run dry before it
+            if not err.args or err.args[0] != self._underflowed:
+                raise
+            self.underruns += 1
 
     def close(self) -> str:
         if self._stream is not None:
