@@ -141,7 +141,7 @@ class BroadcastWorker:
             outcome, reason = "failed", f"{type(err).__name__}: {err}"
         finally:
             try:
-                out = sink.close()
+                out = sink.close(drain=outcome != "preempted")
             except Exception as err:
                 out = ""
                 logger.error("sink close failed error=%r", str(err))

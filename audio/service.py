@@ -56,7 +56,7 @@ class Broadcasts:
         self.config = config
         self.speech = build_speech(config, data_dir / "tts-cache")
         self.queue = BroadcastQueue(config, db, data_dir, tz, publish)
-        self.worker = BroadcastWorker(config, self.queue, self.speech, lambda: make_sink(config.output), amp)
+        self.worker = BroadcastWorker(config, self.queue, self.speech, lambda: make_sink(config.output, config.buffer_s), amp)
         self.tz = tz
         self._programme_texts = programme_texts
         self._prerender: queue.Queue[str] = queue.Queue(maxsize=200)
