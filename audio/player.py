@@ -93,7 +93,7 @@ class PyAudioSink:
     """The sound card through PortAudio. `device` is a name (substring match), an index,
     or "default"."""
 
-    def __init__(self, device: str = "default", buffer_s: float = 0.5):
+    def __init__(self, device: str = "default", buffer_s: float = 1.0):
         self.device, self.buffer_s = device, buffer_s
         self._pa = None
         self._stream = None
@@ -150,7 +150,7 @@ class PyAudioSink:
         return f"device:{self.device}"
 
 
-def make_sink(output: str, buffer_s: float = 0.5) -> AudioSink:
+def make_sink(output: str, buffer_s: float = 1.0) -> AudioSink:
     if output.startswith("wav:"):
         return WavSink(output[4:], buffer_s=buffer_s)
     return PyAudioSink(output, buffer_s)
