@@ -35,6 +35,8 @@ class BroadcastWorker:
         self.rate = config.sample_rate
         self.output_lock = threading.Lock()
         self.problem = ""
+        self.last_failure: dict[str, object] | None = None  # {id, reason, at}: what a technician looks for first
+        self.underruns = 0  # blocks that reached the card after it had run dry, since start
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -108,6 +110,7 @@ class BroadcastWorker:
             sink.open(item.id, self.rate)
         except (HardwareUnavailable, OSError) as err:
             self.problem = f"audio output {self.config.output!r} unusable: {err}"
+            self.last_failure = {"id": item.id, "reason": self.problem, "at": time.time()}
             self.queue.finish(item, started, "failed", self.problem)
             return
         outcome, reason = "played", ""
@@ -138,10 +141,14 @@ class BroadcastWorker:
             outcome, reason = "failed", f"{type(err).__name__}: {err}"
         finally:
             try:
-                out = sink.close()
+                out = sink.close(drain=outcome != "preempted")
             except Exception as err:
                 out = ""
                 logger.error("sink close failed error=%r", str(err))
+            underruns = int(getattr(sink, "underruns", 0))
+            self.underruns += underruns
+            if underruns:
+                logger.warning("audio underruns id=%s count=%d", item.id, underruns)
         if self._stop.is_set() and outcome == "preempted":
             self.queue.requeue_current = True  # a stopping daemon plays it again after the restart
         remaining = None
@@ -150,6 +157,7 @@ class BroadcastWorker:
             remaining = total - played_s
         if outcome == "failed":
             self.problem = f"last broadcast {item.id} failed: {reason}"
+            self.last_failure = {"id": item.id, "reason": reason, "at": time.time()}
         elif outcome == "played" and not self.problem.startswith("amplifier"):
             self.problem = ""
         logger.info("broadcast item done id=%s outcome=%s seconds=%.1f out=%s", item.id, outcome, played_s, out)

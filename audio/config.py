@@ -49,6 +49,8 @@ class AudioConfig(BaseModel):
         default_factory=lambda: ["mqtt", "token"],
         description="normal-priority items from these sources (the district) wait in the inbox for the village head",
     )
+    buffer_s: float = Field(1.0, ge=0.05, le=5, description="audio queued ahead of the sound card: rides out CPU spikes "
+                            "(a camera being analysed); a stop still cuts at once")
     repeat_gap_s: float = Field(1.5, ge=0, le=60, description="silence between repeats of an item")
 
     @field_validator("quiet_hours")

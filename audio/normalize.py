@@ -33,7 +33,15 @@ ABBREVIATIONS: dict[str, str] = {
     "SXKD": "sản xuất kinh doanh", "NQ": "nghị quyết", "TT-BTTTT": "thông tư bộ thông tin và truyền thông",
     "TT-BYT": "thông tư bộ y tế", "TT-BTC": "thông tư bộ tài chính", "NĐ-CP": "nghị định chính phủ",
     "QĐ-TTg": "quyết định thủ tướng", "QĐ-UBND": "quyết định ủy ban nhân dân", "NQ-CP": "nghị quyết chính phủ", "VOV": "vê ô vê", "VTV": "vê tê vê", "HTX NN": "hợp tác xã nông nghiệp",
+    "SĐT": "số điện thoại", "tr.đ": "triệu đồng", "trđ": "triệu đồng", "UBKT": "ủy ban kiểm tra",
+    "HĐND-UBND": "hội đồng nhân dân, ủy ban nhân dân", "ĐVT": "đơn vị tính", "CT-XH": "chính trị xã hội",
+    "THCS-THPT": "trung học cơ sở và trung học phổ thông", "MN": "mầm non", "TH": "tiểu học",
 }
+
+# "TP. Thanh Hóa", "P. Ba Đình", "Q. Hoàn Kiếm": an address prefix with its dot, before a name
+PLACE_PREFIXES = {"TP": "thành phố", "TX": "thị xã", "TT": "thị trấn", "Q": "quận", "P": "phường", "H": "huyện", "X": "xã"}
+# "3/5 thôn", "2/3 số hộ": a fraction, not a date, before these words
+COUNTED = r"(?:thôn|xã|hộ|số|người|trường|đơn vị|cơ sở|tiêu chí|chỉ tiêu|khu|tổ|làng|bản|xóm|huyện|phường|lớp|em|cháu|ca|mục tiêu)"
 
 # units after a number (longest first so km/h wins over km)
 UNITS: list[tuple[str, str]] = [
@@ -62,6 +70,22 @@ def _abbreviations(text: str, table: Mapping[str, str]) -> str:
     return text
 
 
+def _place_prefixes(text: str) -> str:
+    def place(m: re.Match[str]) -> str:
+        return f"{PLACE_PREFIXES[m[1]]} " if m[2].isupper() else m[0]
+
+    return _sub(r"(?<![\w.])(" + "|".join(PLACE_PREFIXES) + r")\.\s*(?=([^\W\d_]))", place, text)
+
+
+def _per(text: str) -> str:
+    """"đồng/người/năm" -> đồng một người một năm; "mm/24h" -> mi li mét trên hai mươi bốn giờ."""
+    text = _sub(r"(đồng|người|hộ|lượt|con|suất|kg|tấn|tạ|lít|ha|giờ|ngày|tháng|năm)/(?=[^\W\d_])", r"\1 một ", text)
+    words = {u: w for u, w in UNITS if len(u) > 1 and u.isalnum() or u in ("m²", "m³", "km²")}
+    text = _sub(r"(?<=một )(" + "|".join(re.escape(u) for u in sorted(words, key=len, reverse=True)) + r")(?![\w²³])",
+                lambda m: words[m[1]], text)
+    return _sub(r"(?<=[^\W\d_])/(?=[^\W\d_])", " trên ", text)
+
+
 def _date(day: str, month: str, year: str | None, lead: str) -> str:
     words = f"{lead or 'ngày '}{cardinal(int(day))} tháng {_month(int(month))}"
     return words + (f" năm {cardinal(int(year))}" if year else "")
@@ -75,9 +99,15 @@ def _dates(text: str) -> str:
     def full(m: re.Match[str]) -> str:
         d, mo = int(m["d"]), int(m["m"])
         if not (1 <= d <= 31 and 1 <= mo <= 12):
-            return m[0]
-        return _date(m["d"], m["m"], m["y"], m["lead"] or "")
+            return m[0] if "d1" not in m.groupdict() else f"{m['d']}/{m['m']}" + (f"/{m['y']}" if m["y"] else "")
+        return _date(m["d"], m["m"], m["y"], m.groupdict().get("lead") or "")
 
+    # 20-25/11, 3-5/12/2024: ngày hai mươi đến hai mươi lăm tháng mười một
+    text = _sub(NB + r"(?P<d1>\d{1,2})\s?[-–]\s?(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?" + E,
+                lambda m: f"{cardinal(int(m['d1']))} đến {full(m)}" if int(m["d1"]) < int(m["d"]) <= 31 else m[0], text)
+    text = _sub(NB + r"24/7" + E, "hai mươi tư trên bảy", text)   # round the clock
+    text = _sub(NB + r"(\d{1,2})/(\d{1,2})(?=\s" + COUNTED + E + ")",
+                lambda m: f"{cardinal(int(m[1]))} trên {cardinal(int(m[2]))}", text)   # 3/5 thôn
     text = _sub(NB + r"(?P<lead>(?:[Nn]gày|[Hh]ôm) )?(?P<d>\d{1,2})[/\-.](?P<m>\d{1,2})(?:[/\-.](?P<y>\d{4}))?" + E, full, text)
     text = _sub(r"(?P<lead>[Tt]háng) (?P<m>\d{1,2})[/\-.](?P<y>\d{4})" + E,
                 lambda m: f"{m['lead']} {_month(int(m['m']))} năm {cardinal(int(m['y']))}" if 1 <= int(m["m"]) <= 12 else m[0], text)
@@ -104,10 +134,11 @@ def _phones(text: str) -> str:
         lead = "cộng " if raw.startswith("+") else ""
         return lead + digits(raw)
 
+    text = _sub(r"(?<!\w)ĐT(?=\s*:|\s*(?:\+84|0)\d)", "điện thoại", text)
     # 0912 345 678, 0912.345.678, 0912345678, +84 912 345 678, hotline 1900 xxxx
     text = _sub(NB + r"(?:\+84|0)\d{2,3}(?:[ .\-]?\d{3}){2,3}" + E, phone, text)
     text = _sub(r"(?<![\w+])\+84(?:[ .]?\d{2,3}){3,4}" + E, phone, text)
-    return _sub(r"(?i)((?:số điện thoại|điện thoại|đường dây nóng|hotline|sđt|gọi số|gọi|ĐT:?)\s*:?\s*)(\d{3,5}(?:[ .]\d{3,4})?)" + E,
+    return _sub(r"(?i)((?:số điện thoại|điện thoại|đường dây nóng|hotline|sđt|gọi số|gọi)\s*:?\s*)(\d{3,5}(?:[ .]\d{3,4})?)" + E,
                 lambda m: m[1] + digits(m[2]), text)
 
 
@@ -160,14 +191,16 @@ def normalize(text: str, extra_abbreviations: Mapping[str, str] | None = None) -
     out = _phones(out)
     out = re.sub(r"([A-ZĐ])-?(\d)", r"\1 \2", out)        # VOV1, QL1A, COVID-19: the code, then its number
     out = _sub(r"(\d+)/(\d{4})/(?=[A-ZĐ])", r"\1 năm \2 ", out)   # 39/2020/TT-BTTTT
+    out = _place_prefixes(out)
     out = _abbreviations(out, table)
     out = _dates(out)
     out = _ranges(out)
     out = _sub(r"(?<![\w,.])-(?=\d)", "âm ", out)   # -5°C
     out = _times(out)
-    out = _sub(r"(đồng|người|hộ|lượt|kg|tấn|lít|ha|giờ|ngày|tháng|năm)/(?=[^\W\d_])", r"\1 một ", out)
+    out = _sub(r"(\d)\s?[x×]\s?(?=\d)", r"\1 nhân ", out)   # ảnh 3x4
     out = _ordinals(out)
     out = _units(out)
+    out = _per(out)
     out = _sub(r"(\d)\s*/\s*(\d)", r"\1 trên \2", out)
     out = _sub(r"(?<=\w)[-/](?=[^\W\d_])", " ", out)   # TT-BTTTT, NĐ-CP: a pause, not "trừ"
     out = out.replace("&", " và ").replace("+", " cộng ")

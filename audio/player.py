@@ -22,7 +22,8 @@ class HardwareUnavailable(Exception):
 class AudioSink(Protocol):
     def open(self, name: str, rate: int) -> None: ...
     def write(self, pcm: np.ndarray) -> None: ...
-    def close(self) -> str: ...  # what was written, for the log (a file path or the device)
+    def close(self, drain: bool = True) -> str: ...  # what was written (a file path or the device);
+    # drain=False drops what is still buffered (a stop or a preemption is heard at once)
 
 
 def apply_volume(pcm: np.ndarray, volume: int) -> np.ndarray:
@@ -35,11 +36,14 @@ def apply_volume(pcm: np.ndarray, volume: int) -> np.ndarray:
 
 class WavSink:
     """One WAV file per broadcast in `directory`, written at the pace of a real sound
-    card (so preemption, the amplifier tail and the queue behave as on a Pi)."""
+    card (so preemption, the amplifier tail and the queue behave as on a Pi). Like a
+    card, it counts underruns: a block that arrives after the audio before it has run
+    out (`underruns`), and the least audio left queued once the buffer has filled
+    (`min_headroom_s`)."""
 
-    def __init__(self, directory: str | Path, realtime: bool = True):
+    def __init__(self, directory: str | Path, realtime: bool = True, buffer_s: float = 0.1):
         self.dir = Path(directory)
-        self.realtime = realtime
+        self.realtime, self.buffer_s = realtime, buffer_s
         self._wav: wave.Wave_write | None = None
         self._path: Path | None = None
 
@@ -54,18 +58,28 @@ class WavSink:
         self._wav.setframerate(rate)
         self._rate = rate
         self._written = 0
-        self._t0 = time.monotonic()
+        self._t0 = 0.0
+        self.underruns, self.min_headroom_s = 0, float("inf")
 
     def write(self, pcm: np.ndarray) -> None:
         assert self._wav is not None, "open() first"
+        if not self._written:
+            self._t0 = time.monotonic()  # a card starts with the first block
+        elif self.realtime:
+            headroom = self._written / self._rate - (time.monotonic() - self._t0)
+            if self._written >= self.buffer_s * self._rate:  # once the buffer has filled
+                self.min_headroom_s = min(self.min_headroom_s, headroom)
+            if headroom < 0:
+                self.underruns += 1
+                self._t0 += -headroom  # the card restarts after the gap, as ALSA recovers from an xrun
         self._wav.writeframes(pcm.astype("<i2").tobytes())
         self._written += len(pcm)
         if self.realtime:
-            ahead = self._written / self._rate - (time.monotonic() - self._t0) - 0.1
+            ahead = self._written / self._rate - (time.monotonic() - self._t0) - self.buffer_s
             if ahead > 0:
                 time.sleep(ahead)
 
-    def close(self) -> str:
+    def close(self, drain: bool = True) -> str:
         if self._wav is None:
             return ""
         self._wav.close()
@@ -79,10 +93,11 @@ class PyAudioSink:
     """The sound card through PortAudio. `device` is a name (substring match), an index,
     or "default"."""
 
-    def __init__(self, device: str = "default"):
-        self.device = device
+    def __init__(self, device: str = "default", buffer_s: float = 1.0):
+        self.device, self.buffer_s = device, buffer_s
         self._pa = None
         self._stream = None
+        self.underruns = 0
 
     def _device_index(self, pa) -> int | None:
         if self.device == "default":
@@ -101,10 +116,12 @@ class PyAudioSink:
             import pyaudio
         except ImportError as err:
             raise HardwareUnavailable("PyAudio is not installed (apt-get install portaudio19-dev; pip install PyAudio)") from err
+        self._underflowed = pyaudio.paOutputUnderflowed
         self._pa = pyaudio.PyAudio()
         try:
             self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=rate, output=True,
-                                         output_device_index=self._device_index(self._pa), frames_per_buffer=2048)
+                                         output_device_index=self._device_index(self._pa),
+                                         frames_per_buffer=max(256, int(rate * self.buffer_s / 2)))  # two periods
         except (OSError, ValueError) as err:
             self._pa.terminate()
             self._pa = None
@@ -112,13 +129,19 @@ class PyAudioSink:
 
     def write(self, pcm: np.ndarray) -> None:
         assert self._stream is not None, "open() first"
-        self._stream.write(pcm.astype("<i2").tobytes())
+        try:
+            self._stream.write(pcm.astype("<i2").tobytes(), exception_on_underflow=True)
+        except OSError as err:  # PortAudio wrote the block but the card had run dry before it
+            if not err.args or err.args[0] != self._underflowed:
+                raise
+            self.underruns += 1
 
-    def close(self) -> str:
+    def close(self, drain: bool = True) -> str:
         if self._stream is not None:
             try:
-                self._stream.stop_stream()
-                self._stream.close()
+                if drain:
+                    self._stream.stop_stream()  # plays what is buffered
+                self._stream.close()  # an active stream is aborted: buffered audio is dropped
             finally:
                 self._stream = None
         if self._pa is not None:
@@ -127,7 +150,7 @@ class PyAudioSink:
         return f"device:{self.device}"
 
 
-def make_sink(output: str) -> AudioSink:
+def make_sink(output: str, buffer_s: float = 1.0) -> AudioSink:
     if output.startswith("wav:"):
-        return WavSink(output[4:])
-    return PyAudioSink(output)
+        return WavSink(output[4:], buffer_s=buffer_s)
+    return PyAudioSink(output, buffer_s)

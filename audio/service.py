@@ -56,7 +56,7 @@ class Broadcasts:
         self.config = config
         self.speech = build_speech(config, data_dir / "tts-cache")
         self.queue = BroadcastQueue(config, db, data_dir, tz, publish)
-        self.worker = BroadcastWorker(config, self.queue, self.speech, lambda: make_sink(config.output), amp)
+        self.worker = BroadcastWorker(config, self.queue, self.speech, lambda: make_sink(config.output, config.buffer_s), amp)
         self.tz = tz
         self._programme_texts = programme_texts
         self._prerender: queue.Queue[str] = queue.Queue(maxsize=200)
@@ -116,22 +116,44 @@ class Broadcasts:
             logger.warning("render ahead queue full, skipped chars=%d", len(text))
 
     # what the house shows ---------------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        listing = self.queue.listing(0)
-        playing = listing["playing"]
+    def problems(self) -> list[str]:
         problems = [p for p in (self.worker.problem,) if p]
         for engine in self.speech.status()["engines"]:  # type: ignore[union-attr]
             if engine["breaker"] != "closed":
                 problems.append(f"tts {engine['name']} skipped (breaker {engine['breaker']}): {engine['last_error']}")
+        if self.speech.engines and all(e.check() for e in self.speech.engines):
+            problems.append("no TTS engine can run here: " + "; ".join(e.check() for e in self.speech.engines))
+        return problems
+
+    def status(self) -> dict[str, Any]:
+        listing = self.queue.listing(0)
+        playing = listing["playing"]
+        tts = self.speech.status()
+        for engine, row in zip(self.speech.engines, tts["engines"]):  # type: ignore[arg-type]
+            row["usable"] = not engine.check()
         return {
             "playing": None if playing is None else {k: playing[k] for k in ("id", "kind", "priority", "who")},
             "queue": len(listing["queue"]), "inbox": len(listing["inbox"]),
             "output": self.config.output, "amp_relay": self.config.amp_relay or None,
-            "quiet_now": self.queue.quiet_now(), "tts": self.speech.status(), "problems": problems,
+            "quiet_now": self.queue.quiet_now(), "tts": tts, "underruns": self.worker.underruns,
+            "last_failure": self.worker.last_failure, "problems": self.problems(),
         }
 
     def selftest(self) -> tuple[bool, str]:
         return self.worker.selftest()
+
+    def selftest_tts(self) -> tuple[bool, str]:
+        """Each engine of the chain: can it run here, and its breaker; a short phrase is
+        synthesised through the chain (the cache is bypassed so the engine really runs)."""
+        parts = []
+        for engine, row in zip(self.speech.engines, self.speech.status()["engines"]):  # type: ignore[arg-type]
+            problem = engine.check()
+            parts.append(f"{engine.name}: {problem or 'ready'} (breaker {row['breaker']})")
+        try:
+            engine_name = self.speech.synthesize_fresh("Thử loa")
+        except SpeechFailed as err:
+            return False, f"no engine could speak ({err}); " + "; ".join(parts)
+        return True, f"spoke with {engine_name}; " + "; ".join(parts)
 
     def preview(self, text: str) -> bytes:
         """The spoken text as a small MP3 for the phone's preview button."""

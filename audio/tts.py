@@ -143,6 +143,15 @@ class Speech:
             hit = self.cache.get(engine, spoken)
             if hit is not None:
                 return hit
+        engine, data = self._synthesize(spoken)
+        return self.cache.put(engine, spoken, data)
+
+    def synthesize_fresh(self, text: str) -> str:
+        """Synthesise `text` through the chain, bypassing the cache (self-test); returns
+        the name of the engine that spoke."""
+        return self._synthesize(self.normalize(text))[0].name
+
+    def _synthesize(self, spoken: str) -> tuple[Engine, bytes]:
         reasons = []
         for engine in self.engines:
             breaker = self.breakers[engine.name]
@@ -164,7 +173,7 @@ class Speech:
             with self._lock:
                 breaker.ok()
             logger.info("tts rendered engine=%s chars=%d seconds=%.2f", engine.name, len(spoken), time.monotonic() - started)
-            return self.cache.put(engine, spoken, data)
+            return engine, data
         raise SpeechFailed("no TTS engine worked: " + "; ".join(reasons))
 
     def render(self, text: str) -> Iterator[Path]:

@@ -7,6 +7,7 @@ import io
 import logging
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class Engine(Protocol):
     suffix: str
 
     def synthesize(self, text: str) -> bytes: ...
+    def check(self) -> str: ...  # "" = can run here; else what is missing and how to fix it
 
 
 class EspeakEngine:
@@ -34,9 +36,12 @@ class EspeakEngine:
     def __init__(self, voice: str = "vi", timeout_s: float = 60.0, binary: str = "espeak-ng"):
         self.voice, self.timeout_s, self.binary = voice, timeout_s, binary
 
+    def check(self) -> str:
+        return "" if shutil.which(self.binary) else f"{self.binary} is not installed (apt-get install espeak-ng)"
+
     def synthesize(self, text: str) -> bytes:
-        if shutil.which(self.binary) is None:
-            raise EngineFailed(f"{self.binary} is not installed (apt-get install espeak-ng)")
+        if problem := self.check():
+            raise EngineFailed(problem)
         return _run_wav("espeak-ng", [self.binary, "-v", self.voice, "--stdout"], text, self.timeout_s)
 
 
@@ -49,6 +54,9 @@ class GttsEngine:
 
     def __init__(self, voice: str = "vi", timeout_s: float = 4.0, base_url: str = ""):
         self.voice, self.timeout_s, self.base_url = voice, timeout_s, base_url.rstrip("/")
+
+    def check(self) -> str:
+        return ""  # only a request tells whether the network is there; the breaker keeps score
 
     def synthesize(self, text: str) -> bytes:
         from gtts import gTTS, gTTSError
@@ -82,9 +90,18 @@ class PiperEngine:
     def __init__(self, model: str, binary: str = "piper", timeout_s: float = 120.0):
         self.voice, self.binary, self.timeout_s = model, binary, timeout_s
 
-    def synthesize(self, text: str) -> bytes:
+    def check(self) -> str:
+        if not Path(self.voice).is_file():
+            return (f"audio.piper_model: voice model {self.voice!r} not found; copy the .onnx voice "
+                    "(with its .onnx.json) there, or remove 'piper' from audio.tts")
         if shutil.which(self.binary) is None:
-            raise EngineFailed(f"{self.binary} not found; install piper-tts (pip install piper-tts) or remove 'piper' from audio.tts")
+            return (f"audio.piper_bin: {self.binary!r} not found; install piper-tts (pip install piper-tts) "
+                    "or remove 'piper' from audio.tts")
+        return ""
+
+    def synthesize(self, text: str) -> bytes:
+        if problem := self.check():
+            raise EngineFailed(problem)
         return _run_wav("piper", [self.binary, "--model", self.voice, "--output_file", "-"], text, self.timeout_s)
 
 

@@ -5,14 +5,18 @@
 - POST to first audio out (WAV sink), uncached and cached text, offline engine (espeak-ng)
 - real-time factor of each TTS engine (gTTS only against a local stand-in: the real one
   needs the network; piper only when a model is configured)
-- CPU while playing (an MP3 item and a stream relay), and decode headroom with the CPU
-  kept busy (stand-in for a camera being analysed at the same time)
+- CPU while playing (an MP3 item and a stream relay)
+- underruns (blocks that reach the card after it ran dry) while the daemon plays a 30 s
+  recording and a long uncached text: alone (the baseline) and with the camera wing
+  analysing OpenCV's vtest.avi at the same time (the live pipeline of a [[cameras]] entry
+  in the same daemon, plus `langso camera analyze` on the same clip in a second process)
 """
 from __future__ import annotations
 
 import http.server
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -78,17 +82,23 @@ def first_audio(out: Path, before: set[Path]) -> float:
         time.sleep(0.002)
 
 
-def bench_latency(tmp: Path) -> None:
-    print("POST /api/v1/broadcasts to first audio out (WAV sink, espeak, no chime/warm-up)")
-    data = tmp / "house"
+def start_house(data: Path, cameras: list[dict] | None = None, **audio: object) -> App:
     cfg = parse_config({
         "site": {"id": "bench"}, "gpio": {"pin_factory": "mock"}, "storage": {"dir": str(data), "min_free_mb": 0},
         "relays": [{"name": "amp", "pin": 22, "min_interval_s": 0}],
-        "audio": {"output": f"wav:{data / 'out'}", "tts": ["espeak"], "amp_warmup_s": 0, "amp_tail_s": 0, "chime": False},
-        "web": {"listen": "127.0.0.1:0"}, "clock": {"require_sync": False},
+        "audio": {"output": f"wav:{data / 'out'}", "tts": ["espeak"], "amp_warmup_s": 0, "amp_tail_s": 0, "chime": False}
+        | audio,
+        "web": {"listen": "127.0.0.1:0"}, "clock": {"require_sync": False}, "cameras": cameras or [],
     }, "bench")
     app = App(cfg, pin_factory=MockFactory())
     app.start()
+    return app
+
+
+def bench_latency(tmp: Path) -> None:
+    print("POST /api/v1/broadcasts to first audio out (WAV sink, espeak, no chime/warm-up)")
+    data = tmp / "house"
+    app = start_house(data)
     try:
         info = json.loads((data / "cli.json").read_text())
         out = data / "out"
@@ -158,32 +168,91 @@ def bench_cpu(tmp: Path) -> None:
         server.shutdown()
         server.server_close()
 
-    print("Decode + resample speed with the CPU kept busy (stand-in for camera analysis)")
-    long = tmp / "long.mp3"
-    long.write_bytes(encode(tone(440, 60.0, 44100), 44100))
-    idle = _decode_speed(long)
-    stop = threading.Event()
-    busy = [threading.Thread(target=_burn, args=(stop,), daemon=True) for _ in range(3)]
-    for t in busy:
-        t.start()
-    loaded = _decode_speed(long)
-    stop.set()
-    for t in busy:
-        t.join()
-    row("idle", f"{idle:.0f}x real time", "must stay > 1x (no underrun)")
-    row("3 busy threads", f"{loaded:.0f}x real time", "must stay > 1x (no underrun)")
 
 
-def _decode_speed(path: Path) -> float:
-    started = time.perf_counter()
-    samples = sum(len(b) for b in decode(path, 44100))
-    return samples / 44100 / (time.perf_counter() - started)
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
-def _burn(stop: threading.Event) -> None:
-    a = np.random.rand(300, 300).astype(np.float32)
-    while not stop.wait(0):
-        a = (a @ a) / 300.0
+def play_and_count(app: App, tmp: Path, recording: Path) -> dict[str, float]:
+    """Post a 30 s recording and a long uncached text to the running daemon; count the
+    underruns of every sink the broadcast worker opened."""
+    worker = app.house.broadcasts.worker
+    sinks: list = []
+    make = worker.sink_factory
+
+    def counted():
+        sink = make()
+        sinks.append(sink)
+        return sink
+
+    worker.sink_factory = counted
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    auth = {"Authorization": f"Bearer {info['token']}"}
+    boundary = "benchboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"rec.mp3\"\r\n"
+            "Content-Type: audio/mpeg\r\n\r\n").encode() + recording.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    urllib.request.urlopen(urllib.request.Request(f"{info['url']}/api/v1/broadcasts", body,
+                                                  auth | {"Content-Type": f"multipart/form-data; boundary={boundary}"}),
+                           timeout=30).read()
+    text = " ".join(f"{t} Bản tin số {i}." for i, t in enumerate(NEWS * 2))
+    urllib.request.urlopen(urllib.request.Request(f"{info['url']}/api/v1/broadcasts", json.dumps({"text": text}).encode(),
+                                                  auth | {"Content-Type": "application/json"}), timeout=30).read()
+    wall, cpu = time.perf_counter(), time.process_time()
+    while len(app.house.broadcasts.listing(5)["log"]) < 2:
+        time.sleep(0.2)
+    seconds = time.perf_counter() - wall
+    return {"blocks_s": sum(s._written for s in sinks) / 44100, "underruns": sum(s.underruns for s in sinks),
+            "headroom_ms": 1000 * min(s.min_headroom_s for s in sinks), "buffer_ms": 1000 * sinks[0].buffer_s, "cpu": 100 * (time.process_time() - cpu) / seconds}
+
+
+def analysed_while_playing(tmp: Path, recording: Path, **audio: object) -> dict[str, float]:
+    """The daemon with a live [[cameras]] pipeline on vtest.avi, and `langso camera analyze`
+    on the same clip over and over in a second process, while it plays."""
+    camera = {"name": "vtest", "source": str(VTEST), "fps": 10, "person_tags": True, "record": True}
+    app = start_house(tmp / f"camera-{len(list(tmp.iterdir()))}", cameras=[camera], **audio)
+    argv = [sys.executable, "-m", "controller", "camera", "analyze", str(VTEST), "--json"]
+    done, runs = threading.Event(), [0]
+
+    def keep_analysing() -> None:
+        while not done.is_set():
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, check=False)
+            runs[0] += 1
+
+    keeper = threading.Thread(target=keep_analysing, daemon=True)
+    try:
+        keeper.start()
+        time.sleep(2)  # the camera is connected and analysing before the first broadcast
+        fig = play_and_count(app, tmp, recording)
+        cams = app.house.status().get("cameras") or [{}]
+        cams = cams["cameras"] if isinstance(cams, dict) else cams
+        fig.update(camera_fps=cams[0].get("fps", 0), analyze_runs=runs[0], events=len(app.house.events.list(limit=1000)))
+    finally:
+        done.set()
+        keeper.join()
+        app.stop()
+    return fig
+
+
+def bench_underruns(tmp: Path) -> None:
+    print("Underruns while playing (30 s MP3 + 10-sentence uncached espeak text, WAV sink paced as a card with")
+    print("audio.buffer_s queued ahead; a block that arrives after the buffer ran dry = 1 underrun)")
+    recording = tmp / "thirty.mp3"
+    recording.write_bytes(encode(tone(440, 30.0, 44100), 44100))
+    app = start_house(tmp / "alone")
+    try:
+        runs = [("alone (baseline)", play_and_count(app, tmp, recording))]
+    finally:
+        app.stop()
+    runs.append(("camera analysed", analysed_while_playing(tmp, recording)))
+    runs.append(("camera analysed, old 100 ms lead", analysed_while_playing(tmp, recording, buffer_s=0.1)))
+    for name, fig in runs:
+        print(f"  {name} (buffer {fig['buffer_ms']:.0f} ms)")
+        row("  underruns", f"{fig['underruns']:.0f}", f"goal 0 ({fig['blocks_s']:.0f} s of audio)")
+        row("  least queued once the buffer filled", f"{fig['headroom_ms']:.0f} ms", f"of {fig['buffer_ms']:.0f} ms; < 0 = underrun")
+        row("  daemon CPU", f"{fig['cpu']:.0f} %", "% of one core, whole daemon")
+        if "camera_fps" in fig:
+            print(f"    camera: live pipeline {fig['camera_fps']} fps on vtest.avi (768x576), events {fig['events']}, "
+                  f"{fig['analyze_runs']} whole `langso camera analyze vtest.avi` runs in parallel")
 
 
 def main() -> int:
@@ -192,6 +261,7 @@ def main() -> int:
         bench_engines(Path(tmp))
         bench_latency(Path(tmp))
         bench_cpu(Path(tmp))
+        bench_underruns(Path(tmp))
     return 0
 
 

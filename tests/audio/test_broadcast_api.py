@@ -153,6 +153,34 @@ def test_preview_status_and_selftest(audio_app, tmp_path: Path):
     assert audio["ok"] and "test tone" in audio["detail"]
     [tone] = out_dir(app).glob("*-selftest.wav")
     assert abs(wav_seconds(tone) - 1.0) < 0.01
+    tts = [r for r in result["results"] if r["part"] == "tts"][0]
+    assert tts["ok"] and tts["detail"].startswith("spoke with espeak; espeak: ready (breaker closed)")
+    assert status["underruns"] == 0 and status["last_failure"] is None and status["tts"]["engines"][0]["usable"]
+
+
+def test_piper_without_its_model_is_named_and_the_chain_falls_through(audio_app, tmp_path: Path, until):
+    app = audio_app(tts=["piper", "espeak"], piper_model=str(tmp_path / "vi_VN-vais1000-medium.onnx"))
+    rec = Recorder(app)
+    api = client_for(app)
+    item = api.request("POST", "/broadcasts", {"text": "Thông báo họp thôn lúc 8h."})
+    until(lambda: rec.logs(), what="the record")
+    assert rec.logs()[0]["id"] == item["id"] and rec.logs()[0]["outcome"] == "played"   # espeak spoke
+    status = api.request("GET", "/status")
+    piper, espeak = status["audio"]["tts"]["engines"]
+    assert piper["name"] == "piper" and not piper["usable"] and "audio.piper_model" in piper["last_error"]
+    assert espeak["usable"] and espeak["breaker"] == "closed"
+    result = {r["part"]: r for r in api.request("POST", "/selftest")["results"]}
+    assert result["tts"]["ok"] and result["tts"]["detail"].startswith("spoke with espeak")
+    assert "piper: audio.piper_model: voice model" in result["tts"]["detail"]
+
+
+def test_no_engine_that_can_run_fails_the_tts_selftest(audio_app, tmp_path: Path):
+    app = audio_app(tts=["piper"], piper_model=str(tmp_path / "missing.onnx"))
+    api = client_for(app)
+    result = {r["part"]: r for r in api.request("POST", "/selftest")["results"]}
+    assert not result["tts"]["ok"] and "no engine could speak" in result["tts"]["detail"]
+    status = api.request("GET", "/status")
+    assert "no TTS engine can run here" in status["problems"]["audio"]
 
 
 def test_district_token_lands_in_the_inbox_until_the_head_approves(audio_app, until):
@@ -241,6 +269,10 @@ def test_a_missing_sound_card_fails_items_clearly_and_the_daemon_keeps_running(a
     assert "no output device named 'no-such-card'" in rec.logs()[0]["reason"]
     status = api.request("GET", "/status")
     assert "no-such-card" in " ".join(status["audio"]["problems"])
+    assert "no-such-card" in status["problems"]["audio"]            # in `langso status` problems too
+    assert status["audio"]["output"] == "no-such-card"
+    assert status["audio"]["last_failure"]["id"] == first["id"]
+    assert "no output device named" in status["audio"]["last_failure"]["reason"]
     assert {r["name"]: r["on"] for r in status["relays"]}["amp"] is False
     second = api.request("POST", "/broadcasts", {"text": "Lần nữa"})
     until(lambda: len(rec.logs()) == 2, what="the second record")

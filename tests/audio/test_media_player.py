@@ -91,6 +91,18 @@ def test_a_stream_that_never_answers_or_is_missing_fails_clearly(silent_port: in
         total(decode(f"{http_server.url}/gone.mp3", RATE, timeout_s=2))
 
 
+def test_wav_sink_counts_a_block_that_comes_after_the_card_ran_dry(tmp_path: Path):
+    import time
+
+    sink = WavSink(tmp_path)
+    sink.open("late", 8000)
+    sink.write(np.zeros(800, dtype=np.int16))     # 0.1 s of audio
+    time.sleep(0.3)                                # the card has played it and waits
+    sink.write(np.zeros(800, dtype=np.int16))
+    sink.close()
+    assert sink.underruns == 1 and sink.min_headroom_s < 0
+
+
 def test_wav_sink_writes_what_was_played(tmp_path: Path):
     sink = WavSink(tmp_path / "out", realtime=False)
     sink.open("b1", RATE)

@@ -107,3 +107,22 @@ def test_cli_tts_say_writes_a_wav(tmp_path: Path):
                    check=True, capture_output=True, timeout=120)
     with wave.open(str(out)) as wav:
         assert wav.getnchannels() == 1 and wav.getnframes() / wav.getframerate() > 1.0
+
+
+def test_piper_in_the_chain_without_a_model_is_a_config_error_naming_the_key(tmp_path: Path):
+    from controller.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as err:
+        parse_config({"site": {"id": "t"}, "storage": {"dir": str(tmp_path)}, "audio": {"tts": ["piper", "espeak"]}}, "t.toml")
+    assert "audio" in str(err.value) and "piper_model is empty; set piper_model" in str(err.value)
+
+
+def test_piper_engine_names_what_is_missing(tmp_path: Path):
+    from audio.tts_engines import PiperEngine
+
+    model = tmp_path / "vi_VN-vais1000-medium.onnx"
+    with pytest.raises(EngineFailed, match="audio.piper_model: voice model .* not found"):
+        PiperEngine(str(model)).synthesize("Thử")
+    model.write_bytes(b"\0" * 16)
+    with pytest.raises(EngineFailed, match="audio.piper_bin: 'no-such-piper' not found; install piper-tts"):
+        PiperEngine(str(model), "no-such-piper").synthesize("Thử")
