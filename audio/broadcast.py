@@ -217,7 +217,7 @@ class BroadcastQueue:
 
     def finish(self, item: Item, started: float | None, outcome: str, reason: str = "", remaining_s: float | None = None) -> None:
         """Record how `item` ended; a preempted item goes back to the queue."""
-        record = {"id": item.id, "source": item.source, "who": item.who, "priority": item.priority,
+        record = {"id": item.id, "kind": item.kind, "text": item.text, "source": item.source, "who": item.who, "priority": item.priority,
                   "started": started, "ended": self.clock(), "outcome": outcome, "reason": reason}
         with self.changed:
             requeue = outcome == "preempted" and self.requeue_current and (remaining_s is None or remaining_s > 1)

@@ -33,6 +33,11 @@ SCHEMA = [
     );
     CREATE INDEX broadcast_log_id ON broadcast_log(id)
     """,
+    # what was played, so the page and the IOC can show it without the item
+    """
+    ALTER TABLE broadcast_log ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE broadcast_log ADD COLUMN text TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 
@@ -123,12 +128,13 @@ class ItemStore:
 
     def log(self, record: dict[str, Any]) -> None:
         self.db.execute(
-            "INSERT INTO broadcast_log(id, source, who, priority, started, ended, outcome, reason) VALUES (?,?,?,?,?,?,?,?)",
-            (record["id"], record["source"], record["who"], record["priority"], record["started"], record["ended"],
-             record["outcome"], record["reason"]),
+            "INSERT INTO broadcast_log(id, kind, text, source, who, priority, started, ended, outcome, reason) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (record["id"], record.get("kind", ""), record.get("text", ""), record["source"], record["who"],
+             record["priority"], record["started"], record["ended"], record["outcome"], record["reason"]),
         )
 
     def records(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT id, source, who, priority, started, ended, outcome, reason FROM broadcast_log "
+        rows = self.db.query("SELECT id, kind, text, source, who, priority, started, ended, outcome, reason FROM broadcast_log "
                              "ORDER BY n DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]

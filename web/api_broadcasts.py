@@ -53,6 +53,8 @@ class Item(BaseModel):
 
 class LogRecord(BaseModel):
     id: str
+    kind: str = Field("", description="text | audio | stream")
+    text: str = Field("", description="the announcement's text (text items)")
     source: str
     who: str
     priority: str

@@ -15,6 +15,8 @@ import av
 import numpy as np
 import pytest
 
+from tests.conftest import wait_until
+
 # (container format, codec, file suffix) of what phones and the district send
 FORMATS = {
     "mp3": ("mp3", "libmp3lame", ".mp3"),
@@ -153,17 +155,7 @@ def audio_app(make_config, start_app, tmp_path: Path):
     return start
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str = "condition"):
-    """Poll until `predicate()` is truthy (a deadline against hanging, not a speed check)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = wait_until  # the shared poller (tests/conftest.py)
 
 
 @pytest.fixture

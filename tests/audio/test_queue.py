@@ -131,7 +131,7 @@ def test_queue_and_log_survive_a_restart(make_queue):
     assert nxt.id == playing["id"]
     again.finish(nxt, 5.0, "played")
     assert make_queue().listing()["log"][0] | {"ended": 0} == {
-        "id": playing["id"], "source": "web", "who": "web:head", "priority": "priority", "started": 5.0,
+        "id": playing["id"], "kind": "text", "text": "Đang phát", "source": "web", "who": "web:head", "priority": "priority", "started": 5.0,
         "ended": 0, "outcome": "played", "reason": ""}
 
 

@@ -52,6 +52,7 @@ def test_text_broadcast_is_played_with_the_amp_around_and_logged_to_the_ioc(site
     [record] = wait_logs(ioc, 1)
     assert record["id"] == "hop-thon" and record["outcome"] == "played" and record["source"] == "mqtt"
     assert record["who"] == "mqtt:ioc" and record["priority"] == "priority" and record["ended"] > record["started"]
+    assert (record["kind"], record["text"]) == ("text", "Mời bà con họp thôn lúc 19 giờ 30.")  # what was read out
     [wav] = played(app, "hop-thon")
     assert wav_seconds(wav) > 1.0  # chime + espeak speech
     # the amplifier: switched on before and off after, both seen by the IOC as retained relay states

@@ -46,6 +46,7 @@ def test_preview_then_broadcast_text_reaches_the_loudspeaker_and_the_log(app, se
     assert (item["text"], item["repeat"], item["who"]) == (text, 2, "web:user-head")
     record = wait_until(lambda: played(client, item["id"]), 60, "the broadcast log record")
     assert record["outcome"] == "played" and record["who"] == "web:user-head"
+    assert (record["kind"], record["text"]) == ("text", text)  # the page can show what was read on any phone
     wavs = list((Path(app.config.storage.dir) / "audio-out").glob(f"*{item['id']}*.wav"))
     assert len(wavs) == 1
     with wave.open(str(wavs[0])) as w:
