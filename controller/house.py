@@ -45,6 +45,13 @@ class House:
         self._schedule_kinds: dict[str, Callable[[Due], Any]] = {"relay": self._relay_edge}
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=1000)
         self.problems: dict[str, str] = {}
+        self._status_refresh = threading.Lock()  # one caller reads the slow parts at a time
+        self._relay_lock = threading.Lock()
+        self._status_read: tuple[int, float, dict[str, Any], dict[str, str]] | None = None
+        self._status_generation = 0
+        self._relay_read: tuple[int, dict[str, Any]] | None = None
+        self._relay_generation = 0
+        self._status_listening = False
         # read-side services plugged in by App when their wing is built (None = not built):
         self.broadcasts: Any = None   # audio wing: queue listing, log, uploads
         self.events: Any = None       # camera wing: event store (list/get, snapshot and clip paths)
@@ -124,7 +131,9 @@ class House:
             logger.error("store write failed error=%r", str(err))
 
     def relays(self) -> list[dict[str, Any]]:
-        stored = self.store.relay_states()
+        return self._relay_rows(self.store.relay_states())
+
+    def _relay_rows(self, stored: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
         for relay in self.board:
             rec = stored.get(relay.name)
@@ -183,7 +192,83 @@ class House:
             timer.start()
 
     # status and self-test ----------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    def status(self, max_age_s: float = 0.0) -> dict[str, Any]:
+        """Relays (on/off read from the board now; who/when exact, see _status_relays),
+        then the slower parts (disk, clock, each wing's part), which may come from a reading
+        up to `max_age_s` old (0: read now): the web's phone pages and API poll this, and
+        each part queues on the shared database or reads /proc and /sys. Anything published
+        on the bus (a relay switched, a broadcast queued, a camera event ...) drops that
+        reading, so such a change shows in the next status."""
+        relays = self._status_relays(max_age_s)
+        closed = [relay.name for relay in self.board if relay.closed]
+        out: dict[str, Any] = {
+            "site": {"id": self.config.site.id, "name": self.config.site.name},
+            "time": time.time(),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "relays": relays,
+        }
+        parts, problems = self._slow_status(max_age_s)
+        out.update(parts)
+        problems = dict(problems)
+        if closed:
+            problems["relays"] = f"relay {', '.join(closed)} released (GPIO closed): restart the service (systemctl restart langso)"
+        out["problems"] = problems
+        return out
+
+    def _status_relays(self, max_age_s: float) -> list[dict[str, Any]]:
+        """relays() with who/when from memory: on/off is read from the board each time, and
+        the stored records are read again after every "relay" event (published after each
+        switch is recorded), so they are exact without a database query per status."""
+        if max_age_s <= 0:
+            return self.relays()
+        self._listen_for_status()
+        with self._relay_lock:
+            read, generation = self._relay_read, self._relay_generation
+            if read is None or read[0] != generation:
+                read = self._relay_read = (generation, self.store.relay_states())
+        return self._relay_rows(read[1])
+
+    def _listen_for_status(self) -> None:
+        with self._relay_lock:
+            if not self._status_listening:
+                self.bus.subscribe(self._status_changed)
+                self._status_listening = True
+
+    def _slow_status(self, max_age_s: float) -> tuple[dict[str, Any], dict[str, str]]:
+        """The slow parts: read again when older than max_age_s or after a bus
+        event (always when 0). While one caller reads aged parts again, the others are answered with the
+        aged reading rather than queueing behind it (never after an event)."""
+        self._listen_for_status()
+        if not self._fresh_enough(max_age_s):
+            read = self._status_read
+            busy = not self._status_refresh.acquire(blocking=False)
+            if busy and read is not None and read[0] == self._status_generation and max_age_s > 0:
+                return read[2], read[3]
+            if busy:
+                self._status_refresh.acquire()
+            try:
+                if not self._fresh_enough(max_age_s):
+                    generation, started = self._status_generation, time.monotonic()
+                    parts, problems = self._read_slow_status()
+                    self._status_read = (generation, started, parts, problems)  # stale at once if an event came meanwhile
+                    return parts, problems
+            finally:
+                self._status_refresh.release()
+        read = self._status_read
+        assert read is not None
+        return read[2], read[3]
+
+    def _fresh_enough(self, max_age_s: float) -> bool:
+        read = self._status_read
+        return (read is not None and read[0] == self._status_generation
+                and time.monotonic() - read[1] < max_age_s)
+
+    def _status_changed(self, topic: str, payload: dict[str, Any]) -> None:
+        self._status_generation += 1  # bus listener: only marks the readings old
+        if topic == "relay":
+            self._relay_generation += 1
+
+    def _read_slow_status(self) -> tuple[dict[str, Any], dict[str, str]]:
         clock = self.clock()
         disk = shutil.disk_usage(self.config.storage.dir)
         free_mb = disk.free // 2**20
@@ -192,14 +277,7 @@ class House:
             problems["disk"] = f"only {free_mb} MB free on {self.config.storage.dir} (min_free_mb = {self.config.storage.min_free_mb})"
         if not clock.synced:
             problems["clock"] = clock.reason
-        closed = [relay.name for relay in self.board if relay.closed]
-        if closed:
-            problems["relays"] = f"relay {', '.join(closed)} released (GPIO closed): restart the service (systemctl restart langso)"
         out: dict[str, Any] = {
-            "site": {"id": self.config.site.id, "name": self.config.site.name},
-            "time": time.time(),
-            "uptime_s": round(time.time() - self.started_at, 1),
-            "relays": self.relays(),
             "clock": {"synced": clock.synced, "reason": clock.reason, "timezone": self.config.site.timezone},
             "disk": {"dir": str(self.config.storage.dir), "free_mb": free_mb, "total_mb": disk.total // 2**20},
         }
@@ -209,8 +287,7 @@ class House:
             except Exception as err:
                 out[name] = {"error": str(err)}
                 problems[name] = str(err)
-        out["problems"] = problems
-        return out
+        return out, problems
 
     def selftest(self) -> list[dict[str, Any]]:
         results = []

@@ -10,7 +10,7 @@ from spectree import Response
 
 from controller.passwords import check_password_strength, hash_password
 from web.api import Error, api, house, spec
-from web.auth import require
+from web.auth import recent, require
 
 NAME = r"^[A-Za-z0-9._-]{1,32}$"
 Scope = Literal["control", "broadcast", "events:read", "admin"]
@@ -77,6 +77,7 @@ def add_user(json: UserIn):
         return jsonify(error=f"password: {problem}"), 400
     store = house().store
     store.add_user(json.name, json.role, hash_password(json.password))
+    recent().clear()  # a new role or password applies at once
     store.audit(str(g.actor), "user.add", json.name, json.role)
     user = store.user(json.name)
     return jsonify(name=user["name"], role=user["role"], created_at=user["created_at"]), 201
@@ -94,6 +95,7 @@ def delete_user(name: str):
     if user["role"] == "tech" and sum(u["role"] == "tech" for u in store.users()) == 1:
         return jsonify(error="this is the last tech user; add another tech user first"), 409
     store.delete_user(name)
+    recent().clear()
     store.audit(str(g.actor), "user.delete", name)
     return jsonify(ok=True)
 
@@ -126,5 +128,6 @@ def delete_token(token_id: int):
     store = house().store
     if not store.delete_token(token_id):
         return jsonify(error=f"no token {token_id}"), 404
+    recent().clear()  # revoked at once, not when the credentials cache ages
     store.audit(str(g.actor), "token.delete", str(token_id))
     return jsonify(ok=True)

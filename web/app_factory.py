@@ -93,7 +93,7 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     spec.register(app)
 
     from web.i18n import init_i18n
-    from web.auth import LoginThrottle
+    from web.auth import LoginThrottle, Recent
     from web.pages import pages
 
     init_i18n(app, house.config.site.timezone)
@@ -102,6 +102,7 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages)
     app.jinja_env.globals["inline_css"] = inline_css
     app.extensions["login_throttle"] = LoginThrottle()
+    app.extensions["recent_credentials"] = Recent()
     live.attach(app, house.bus, max_clients=max(1, web_cfg.threads - 4))
 
     css_hash = base64.b64encode(hashlib.sha256(str(inline_css()).encode()).digest()).decode()

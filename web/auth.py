@@ -27,6 +27,46 @@ def _house() -> Any:
     return current_app.extensions["house"]
 
 
+class Recent:
+    """Credentials looked up in the last `max_age_s` (token -> TokenInfo, user name -> user
+    row), so a busy phone page or IOC does not queue on the shared database for every
+    request. Only hits are kept (a new token or user works at once); the admin API clears
+    it when it revokes a token or removes or changes a user, so those take effect at once;
+    a change written to the database by another process (`langso user add` resetting a
+    role) takes effect within `max_age_s`."""
+
+    def __init__(self, max_age_s: float = 1.0, max_keys: int = 1000):
+        self.max_age_s, self.max_keys = max_age_s, max_keys
+        self._items: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self._cleared = 0  # a lookup that overlapped a clear() is not kept
+
+    def get(self, kind: str, key: str, load: Callable[[str], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit, cleared = self._items.get((kind, key)), self._cleared
+        if hit is not None and now - hit[0] < self.max_age_s:
+            return hit[1]
+        value = load(key)
+        if value is not None:
+            with self._lock:
+                if cleared != self._cleared:
+                    return value
+                if len(self._items) >= self.max_keys:
+                    self._items.clear()
+                self._items[(kind, key)] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._cleared += 1
+
+
+def recent() -> Recent:
+    return current_app.extensions["recent_credentials"]
+
+
 def has_scope(scopes: frozenset[str], scope: str | None) -> bool:
     return scope is None or scope in scopes or "admin" in scopes
 
@@ -43,7 +83,7 @@ def session_user() -> dict[str, Any] | None:
         session.clear()
         g.session_expired = True
         return None
-    user = _house().store.user(name)
+    user = recent().get("user", name, _house().store.user)
     if user is None or user["role"] not in ROLE_SCOPES:
         session.clear()
         return None
@@ -62,7 +102,7 @@ def login(name: str) -> None:
 def current_principal() -> tuple[Actor, frozenset[str]] | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        info = _house().store.check_token(header[7:].strip())
+        info = recent().get("token", header[7:].strip(), _house().store.check_token)
         if info is not None:
             # the daemon's own local token (cli.json) is the technician's CLI
             return (Actor("cli") if info.name == "cli" else Actor("token", info.name)), info.scopes

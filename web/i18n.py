@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -86,7 +87,22 @@ def when(epoch: float | None) -> str:
 
 
 def actor_labels() -> dict[str, str]:
-    """Who switched or sent something, as the village head says it (Actor kinds)."""
+    """Who switched or sent something, as the village head says it (Actor kinds); translated
+    once per language (the home page shows one per relay)."""
+    return _per_language(_LABELS_CACHE, _actor_labels)
+
+
+def _per_language(cache: dict[str, dict[str, str]], make: Callable[[], dict[str, str]]) -> dict[str, str]:
+    lang = str(get_locale())
+    if lang not in cache:
+        cache[lang] = make()
+    return cache[lang]
+
+
+_LABELS_CACHE: dict[str, dict[str, str]] = {}
+
+
+def _actor_labels() -> dict[str, str]:
     return {"web": "", "token": _("API token"), "cli": _("technician (command line)"), "mqtt": _("district (IOC)"),
             "button": _("button in the house"), "schedule": _("schedule"), "auto-off": _("automatic switch-off"),
             "system": _("the system")}
@@ -105,10 +121,7 @@ def who(actor: str | None) -> str:
 
 def js_strings() -> dict[str, str]:
     """The few strings the page's script shows, translated on the server (once per language)."""
-    lang = str(get_locale())
-    if lang not in _JS_CACHE:
-        _JS_CACHE[lang] = _js_strings()
-    return _JS_CACHE[lang]
+    return _per_language(_JS_CACHE, _js_strings)
 
 
 _JS_CACHE: dict[str, dict[str, str]] = {}

@@ -12,7 +12,8 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from flask_babel import gettext as _
 
 from controller.passwords import check_password_strength, hash_password, verify_password
-from web.auth import ROLE_SCOPES, LoginThrottle, has_scope, login, session_user
+from web.api import STATUS_MAX_AGE_S
+from web.auth import ROLE_SCOPES, LoginThrottle, has_scope, login, recent, session_user
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,9 @@ def _house() -> Any:
 def _first_run_and_login() -> Any:
     if request.path.startswith("/api/") or request.endpoint in ("static",):
         return None
-    if not _house().store.users() and request.endpoint not in ("pages.setup", "pages.language"):
+    # "is there a user yet?" on every page, answered from the credentials cache once there is
+    set_up = recent().get("users", "any", lambda _key: bool(_house().store.users()) or None)
+    if not set_up and request.endpoint not in ("pages.setup", "pages.language"):
         return redirect(url_for("pages.setup"))
     g.user = session_user()
     if g.user is None and request.endpoint not in OPEN_PAGES:
@@ -135,7 +138,8 @@ def language():
 
 @pages.get("/")
 def home():
-    return render_template("home.html", relays=_house().relays())
+    # status()'s relays: on/off read now, who/when kept in memory between switches
+    return render_template("home.html", relays=_house().status(max_age_s=STATUS_MAX_AGE_S)["relays"])
 
 
 @pages.get("/broadcasts")

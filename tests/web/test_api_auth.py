@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.web.conftest import csrf_of, log_in
+from tests.web.conftest import PASSWORD, csrf_of, log_in
 
 
 def test_nothing_without_credentials(client):
@@ -94,16 +94,37 @@ def test_expired_session_on_a_page_goes_to_login_with_a_message(web, session_as)
     assert "hết hạn" in resp.text and 'name="password"' in resp.text
 
 
-def test_removed_user_loses_the_session(app, session_as):
+def test_removed_user_loses_the_session(app, session_as, token_for):
     client, _ = session_as("head")
-    app.house.store.delete_user("user-head")
+    assert client.get("/api/v1/relays").status_code == 200  # the user is now in the credentials cache
+    assert client.delete("/api/v1/users/user-head", headers=token_for("admin")).status_code == 200
+    assert client.get("/api/v1/relays").status_code == 401  # at once: removing a user clears the cache
+
+
+def test_revoked_token_stops_at_once(client, token_for):
+    headers = token_for("control")
+    assert client.get("/api/v1/relays", headers=headers).status_code == 200  # cached now
+    listed = client.get("/api/v1/tokens", headers=token_for("admin")).json["tokens"]
+    token_id = next(t["id"] for t in listed if t["name"] == "t-control")
+    assert client.delete(f"/api/v1/tokens/{token_id}", headers=token_for("admin")).status_code == 200
+    assert client.get("/api/v1/relays", headers=headers).status_code == 401
+
+
+def test_credentials_changed_by_another_process_apply_when_the_cache_ages(app, web, session_as):
+    client, _ = session_as("head")
+    assert client.get("/api/v1/relays").status_code == 200
+    app.house.store.delete_user("user-head")  # as another process writing the database would
+    assert client.get("/api/v1/relays").status_code == 200  # remembered for up to max_age_s
+    web.extensions["recent_credentials"].max_age_s = 0
     assert client.get("/api/v1/relays").status_code == 401
 
 
-def test_role_change_applies_to_an_open_session(app, session_as):
+def test_role_change_applies_to_an_open_session(app, session_as, token_for):
     client, _ = session_as("head")
     assert client.get("/api/v1/relays").status_code == 200
-    app.house.store.db.execute("UPDATE users SET role='viewer' WHERE name='user-head'")
+    changed = client.post("/api/v1/users", json={"name": "user-head", "role": "viewer", "password": PASSWORD},
+                          headers=token_for("admin"))
+    assert changed.status_code == 201
     assert client.get("/api/v1/relays").status_code == 403
 
 
@@ -146,3 +167,20 @@ def test_every_api_operation_refuses_no_login_and_the_wrong_scope(app, client, t
     assert app.house.store.schedules() == [] and app.house.store.users() == []
     listing = app.house.broadcasts.listing()
     assert listing["queue"] == [] and listing["inbox"] == [] and listing["playing"] is None
+
+
+def test_credentials_read_while_the_cache_is_cleared_are_not_kept():
+    from web.auth import Recent
+
+    recent = Recent(max_age_s=60)
+    loads: list[str] = []
+
+    def load_and_revoke(key: str) -> str:  # the admin API revokes while this lookup runs
+        loads.append(key)
+        recent.clear()
+        return "old row"
+
+    assert recent.get("token", "t", load_and_revoke) == "old row"
+    assert recent.get("token", "t", lambda key: None) is None  # read again, not the old row
+    assert recent.get("user", "lan", lambda key: "row") == "row"
+    assert recent.get("user", "lan", lambda key: "newer") == "row"  # kept for max_age_s
