@@ -138,23 +138,9 @@ class App:
         house.broadcasts = service
         house.add_selftest("audio", service.selftest)
         house.add_selftest("tts", service.selftest_tts)
-
-        def problems_to_house(*_: Any) -> None:  # the technician sees them in `langso status` problems
-            problems = service.problems()
-            if problems:
-                house.problems["audio"] = "; ".join(problems)
-            else:
-                house.problems.pop("audio", None)
-
-        def status() -> dict[str, Any]:
-            problems_to_house()
-            return service.status()
-
-        house.bus.subscribe(lambda topic, payload: problems_to_house() if topic == "broadcast.log" else None)
-        house.add_status("audio", status)
+        house.add_status("audio", service.status, problems=service.problems)  # problems: shown in `langso status`
         house.add_schedule_kind("broadcast", service.fire_programme)
         service.start()
-        problems_to_house()  # an engine that cannot run here shows from the first status on
         self._on_stop("audio", service.stop)
 
     def _build_camera(self, house: House) -> None:

@@ -41,6 +41,7 @@ class House:
         self._lock = threading.RLock()
         self._handlers: dict[type, Handler] = {SetRelay: self._set_relay}
         self._status_parts: dict[str, Callable[[], Any]] = {}
+        self._problem_parts: dict[str, Callable[[], list[str]]] = {}
         self._selftests: dict[str, Callable[[], tuple[bool, str]]] = {"relays": self._selftest_relays}
         self._schedule_kinds: dict[str, Callable[[Due], Any]] = {"relay": self._relay_edge}
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=1000)
@@ -62,8 +63,12 @@ class House:
     def register(self, command_type: type, handler: Handler) -> None:
         self._handlers[command_type] = handler
 
-    def add_status(self, name: str, part: Callable[[], Any]) -> None:
+    def add_status(self, name: str, part: Callable[[], Any], problems: Callable[[], list[str]] | None = None) -> None:
+        """`part()` is status[name]; `problems()`, if given, lists what is wrong with the
+        part now, shown (joined) as status["problems"][name]."""
         self._status_parts[name] = part
+        if problems is not None:
+            self._problem_parts[name] = problems
 
     def add_selftest(self, name: str, test: Callable[[], tuple[bool, str]]) -> None:
         self._selftests[name] = test
@@ -287,6 +292,13 @@ class House:
             except Exception as err:
                 out[name] = {"error": str(err)}
                 problems[name] = str(err)
+        for name, listed in self._problem_parts.items():
+            try:
+                found = listed()
+            except Exception as err:
+                found = [str(err)]
+            if found:
+                problems[name] = "; ".join(found)
         return out, problems
 
     def selftest(self) -> list[dict[str, Any]]:
