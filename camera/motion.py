@@ -67,6 +67,12 @@ class MotionDetector:
         self.size = (width // self.factor, height // self.factor)
         self.crop = (self.size[1] * self.factor, self.size[0] * self.factor)
         self.pixels = self.size[0] * self.size[1]
+        self._even = (self.size[1] // 2 * 2, self.size[0] // 2 * 2)
+        self._pooled = (self.size[0] // 2, self.size[1] // 2)
+        # work images, written in place on each look: no allocation, and they stay in cache
+        rows, cols = self.size[1], self.size[0]
+        self._taken, self._blurred, self._ref, self._changed = (np.empty((rows, cols), np.uint8) for _ in range(4))
+        self._pool, self._grown = (np.empty((rows // 2, cols // 2), np.uint8) for _ in range(2))
         self._background: np.ndarray | None = None
         self._primed = 0
         self._mean = 0.0
@@ -91,12 +97,12 @@ class MotionDetector:
         h, w = self.crop
         k = self.factor
         if k == 2:
-            img = cv2.resize(grey[:h, :w], self.size, interpolation=cv2.INTER_AREA)
+            img = cv2.resize(grey[:h, :w], self.size, self._taken, interpolation=cv2.INTER_AREA)
         elif k > 2:
-            img = cv2.extractChannel(grey[:h:k, :w].reshape(self.size[1], self.size[0], k), 0)
+            img = cv2.extractChannel(grey[:h:k, :w].reshape(self.size[1], self.size[0], k), 0, self._taken)
         else:
             img = grey[:h, :w]
-        return cv2.boxFilter(img, -1, (5, 5))  # as smooth as a 5x5 Gaussian here, 40 % cheaper
+        return cv2.boxFilter(img, -1, (5, 5), self._blurred)  # as smooth as a 5x5 Gaussian here, 40 % cheaper
 
     def detect(self, grey: np.ndarray) -> Motion:
         small = self._small(grey)
@@ -115,8 +121,8 @@ class MotionDetector:
             return LIGHTING
         limit = self.settings.max_area * self.pixels
         smallest = self.settings.min_area * self.pixels
-        diff = cv2.absdiff(small, cv2.convertScaleAbs(background, beta=offset))
-        _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY)
+        diff = cv2.absdiff(small, cv2.convertScaleAbs(background, self._ref, beta=offset), self._changed)
+        _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY, diff)
         if self._mask is not None:
             changed = cv2.bitwise_and(changed, self._mask)
         count = cv2.countNonZero(changed)
@@ -128,20 +134,29 @@ class MotionDetector:
         if count > limit or (abs(offset) >= 1.0 and self._raw_count(small) > limit):
             self._relearn(small, mean)
             return LIGHTING
-        changed = cv2.dilate(changed, self._kernel, iterations=2)
-        contours, _ = cv2.findContours(changed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        boxes, area = [], 0.0
-        for contour in contours:
-            a = cv2.contourArea(contour)
-            if a < smallest:
-                continue
-            x, y, w, h = cv2.boundingRect(contour)
-            f = self.factor
-            boxes.append([x * f, y * f, w * f, h * f])
-            area += a
+        boxes, area = self._blobs(changed, smallest)
         # learn everywhere: whatever stops moving (or a ghost left by a re-learn) fades in
         self._learn(small, mean, LEARN_RATE)
         return Motion(boxes=boxes, score=round(area / self.pixels, 4))
+
+    def _blobs(self, changed: np.ndarray, smallest: float) -> tuple[list[list[int]], float]:
+        """Boxes (full-frame pixels) and total area (small pixels) of the changed blobs of at
+        least `smallest`. The mask is pooled 2x2 first (exact halving: OpenCV's vectorised
+        path; any changed pixel keeps its cell) and dilated once there, which joins parts
+        up to 4 small pixels apart as twice 3x3 at full size did, on a quarter of the
+        pixels: half the CPU of dilating and tracing the mask as it is."""
+        h, w = self._even
+        pooled = cv2.resize(changed[:h, :w], self._pooled, self._pool, interpolation=cv2.INTER_AREA)
+        pooled = cv2.dilate(pooled, self._kernel, self._grown)
+        contours, _ = cv2.findContours(pooled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        boxes, area, f = [], 0.0, 2 * self.factor
+        for contour in contours:
+            a = 4 * cv2.contourArea(contour)
+            if a >= smallest:
+                x, y, bw, bh = cv2.boundingRect(contour)
+                boxes.append([x * f, y * f, bw * f, bh * f])
+                area += a
+        return boxes, area
 
     def _raw_count(self, small: np.ndarray) -> int:
         raw = cv2.absdiff(small, cv2.convertScaleAbs(self._background))
