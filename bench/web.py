@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from controller.db import Database  # noqa: E402
-from controller.passwords import hash_password  # noqa: E402
 from controller.store import Store  # noqa: E402
 from tests.conftest import Daemon, house_data, write_toml  # noqa: E402
 from tests.web.browser import phone_browser  # noqa: E402
@@ -154,7 +153,7 @@ def main() -> int:
 
         url = json.loads((tmp / "data" / "cli.json").read_text())["url"]
         store = Store(Database(tmp / "data" / "langso.db"))
-        store.add_user("bench", "head", hash_password(PASSWORD))
+        store.add_user("bench", "head", PASSWORD)
         token = store.add_token("bench", {"admin"})
         cookie = session_cookie(url)
         weight, hosts, requests, fcp_fast, fcp_slow = browser_figures(url, cookie)

@@ -161,7 +161,7 @@ def _admin_store(args: argparse.Namespace, command: str) -> Iterator[Any]:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from controller.passwords import check_password_strength, hash_password
+    from controller.passwords import WeakPassword
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -169,11 +169,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:
             raise CliError("the two passwords differ; nothing was changed", BAD_INPUT)
-    problem = check_password_strength(password, args.name)
-    if problem:
-        raise CliError(f"password: {problem}", BAD_INPUT)
-    with _admin_store(args, f"user add {args.name} --role {args.role}") as store:
-        store.add_user(args.name, args.role, hash_password(password))
+    try:
+        with _admin_store(args, f"user add {args.name} --role {args.role}") as store:
+            store.add_user(args.name, args.role, password)
+    except WeakPassword as err:
+        raise CliError(f"password: {err}", BAD_INPUT) from None
     print(f"user {args.name} ({args.role}) saved")
     return OK
 

@@ -20,6 +20,10 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+class WeakPassword(ValueError):
+    """The password is refused; the message says why, in English (the page says it in Vietnamese)."""
+
+
 def check_password_strength(password: str, user: str = "") -> str | None:
     """None when acceptable, else what is wrong (no default or trivial passwords)."""
     if len(password) < 8:

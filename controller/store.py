@@ -98,7 +98,15 @@ class Store:
         return [dict(r) for r in rows]
 
     # users --------------------------------------------------------------
-    def add_user(self, name: str, role: str, password_hash: str, must_change: bool = False) -> None:
+    def add_user(self, name: str, role: str, password: str, must_change: bool = False) -> None:
+        """Create a user, or give an existing one this role and password. The password must
+        pass check_password_strength (else WeakPassword) and only its Argon2id hash is kept."""
+        from controller.passwords import WeakPassword, check_password_strength, hash_password  # argon2: when needed
+
+        problem = check_password_strength(password, name)
+        if problem:
+            raise WeakPassword(problem)
+        password_hash = hash_password(password)
         with self.db.tx() as conn:
             conn.execute(
                 "INSERT INTO users(name, role, password_hash, created_at, must_change) VALUES (?,?,?,?,?) "

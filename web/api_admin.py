@@ -8,7 +8,7 @@ from flask import g, jsonify
 from pydantic import BaseModel, Field
 from spectree import Response
 
-from controller.passwords import check_password_strength, hash_password
+from controller.passwords import WeakPassword
 from web.api import Error, api, house, spec
 from web.auth import recent, require
 
@@ -72,11 +72,11 @@ def users():
 @require("admin")
 def add_user(json: UserIn):
     """Create a user or reset an existing user's role and password."""
-    problem = check_password_strength(json.password, json.name)
-    if problem:
-        return jsonify(error=f"password: {problem}"), 400
     store = house().store
-    store.add_user(json.name, json.role, hash_password(json.password))
+    try:
+        store.add_user(json.name, json.role, json.password)
+    except WeakPassword as err:
+        return jsonify(error=f"password: {err}"), 400
     recent().clear()  # a new role or password applies at once
     store.audit(str(g.actor), "user.add", json.name, json.role)
     user = store.user(json.name)

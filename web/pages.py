@@ -11,7 +11,7 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
                    session, url_for)
 from flask_babel import gettext as _
 
-from controller.passwords import check_password_strength, hash_password, verify_password
+from controller.passwords import WeakPassword, verify_password
 from web.api import STATUS_MAX_AGE_S
 from web.auth import ROLE_SCOPES, LoginThrottle, has_scope, login, recent, session_user
 
@@ -112,14 +112,16 @@ def setup():
             problem = _("Role: choose technician or village head.")
         elif password != request.form.get("password2", ""):
             problem = _("The two passwords differ.")
-        elif check_password_strength(password, form["name"]):
-            problem = _("Password: at least 8 characters, not a common password and not the user name.")
+        if not problem:
+            with _setup_lock:
+                if store.users():
+                    abort(409, _("A user was created meanwhile; log in."))
+                try:
+                    store.add_user(form["name"], form["role"], password)
+                except WeakPassword:
+                    problem = _("Password: at least 8 characters, not a common password and not the user name.")
         if problem:
             return render_template("setup.html", error=problem, form=form), 400
-        with _setup_lock:
-            if store.users():
-                abort(409, _("A user was created meanwhile; log in."))
-            store.add_user(form["name"], form["role"], hash_password(password))
         store.audit(f"web:{form['name']}", "user.add", form["name"], "first run")
         logger.info("first user created user=%s role=%s", form["name"], form["role"])
         login(form["name"])

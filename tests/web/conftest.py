@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 
 from camera.synthetic import Scene, Walk, write_scene
 from controller.app import App
-from controller.passwords import hash_password
 from web import create_app
 
 PASSWORD = "Tre-xanh 2026 rice"
@@ -41,7 +40,7 @@ def client(web: Flask) -> FlaskClient:
 @pytest.fixture
 def add_user(app: App) -> Callable[..., str]:
     def add(name: str, role: str, password: str = PASSWORD) -> str:
-        app.house.store.add_user(name, role, hash_password(password))
+        app.house.store.add_user(name, role, password)
         return name
 
     return add

@@ -12,7 +12,6 @@ from typing import Any, Callable
 import av
 import pytest
 
-from controller.passwords import hash_password
 from tests.audio.conftest import make_audio
 from tests.conftest import wait_until
 from tests.web.conftest import PASSWORD, log_in
@@ -94,7 +93,7 @@ def test_camera_page_pictures_events_and_clip_with_range(make_config, start_app,
     flask_app = create_app(app.house, {"TESTING": True})
     try:
         client = flask_app.test_client()
-        app.house.store.add_user("xem", "viewer", hash_password(PASSWORD))
+        app.house.store.add_user("xem", "viewer", PASSWORD)
         log_in(client, "xem")
         page = client.get("/cameras").text
         assert 'id="cameras"' in page and 'id="camera-filter"' in page and 'id="clip"' in page

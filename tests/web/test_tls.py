@@ -15,7 +15,6 @@ from controller.commands import Actor, SetRelay
 
 from controller.cli import main
 from controller.config import ConfigError, parse_config
-from controller.passwords import hash_password
 from tests.conftest import house_data
 from tests.web.conftest import PASSWORD
 
@@ -33,7 +32,7 @@ def test_https_with_a_certificate_from_langso_web_cert(tmp_path, make_config, st
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     app = start_app(make_config(web={"listen": "127.0.0.1:0", "tls_cert": str(cert), "tls_key": str(key)}))
     assert app.url.startswith("https://127.0.0.1:")
-    app.house.store.add_user("lan", "head", hash_password(PASSWORD))
+    app.house.store.add_user("lan", "head", PASSWORD)
 
     context = ssl.create_default_context(cafile=str(cert))  # verified: the cert names 127.0.0.1
     jar = CookieJar()
