@@ -6,7 +6,7 @@ import json
 from typing import Any, Literal
 
 from flask import Blueprint, current_app, g, jsonify, request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
@@ -17,11 +17,18 @@ from web.auth import gate, require
 def _validation_error(req: Any, resp: Any, err: Exception | None, instance: Any, adapter: Any) -> None:
     if err is None:
         return
-    problems = []
-    for e in adapter.validation_errors(err):
-        loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path"))
-        problems.append(f"{loc or 'body'}: {e.get('msg')}")
-    resp.set_data(json.dumps({"error": "; ".join(problems), "problems": problems}, ensure_ascii=False))
+    from web.i18n import validation_detail
+
+    problems, shown = [], []
+    # pydantic's own list keeps each error's context (the limit, the choices) for the page's words
+    errors = err.errors(include_url=False) if isinstance(err, ValidationError) else adapter.validation_errors(err)
+    for e in errors:
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")) or "body"
+        problems.append(f"{loc}: {e.get('msg')}")
+        shown.append(f"{loc}: {validation_detail(e)}")
+    # the phone page (a session) reads `error` in its language; programs keep pydantic's English
+    error = "; ".join(shown if g.get("via_session") else problems)
+    resp.set_data(json.dumps({"error": error, "problems": problems}, ensure_ascii=False))
     resp.mimetype = "application/json"
 
 

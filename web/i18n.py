@@ -163,6 +163,36 @@ def _js_strings() -> dict[str, str]:
     }
 
 
+def validation_detail(error: dict) -> str:
+    """A pydantic validation error (type, ctx) said for the village head, in the page's
+    language; errors of other types keep the server's own (English) message."""
+    ctx = {k: (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v) for k, v in (error.get("ctx") or {}).items()}
+    kind = error.get("type", "")
+    if kind == "missing":
+        return _("required: fill it in.")
+    if kind == "string_too_short":
+        return _("too short: at least %(n)s characters.", n=ctx.get("min_length", ""))
+    if kind == "string_too_long":
+        return _("too long: at most %(n)s characters.", n=ctx.get("max_length", ""))
+    if kind in ("greater_than_equal", "greater_than"):
+        return _("too small: at least %(n)s.", n=ctx.get("ge", ctx.get("gt", "")))
+    if kind in ("less_than_equal", "less_than"):
+        return _("too large: at most %(n)s.", n=ctx.get("le", ctx.get("lt", "")))
+    if kind in ("literal_error", "enum"):
+        return _("choose one of: %(choices)s.", choices=str(ctx.get("expected", "")).replace(" or ", ", "))
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return _("give a whole number.")
+    if kind in ("float_parsing", "float_type"):
+        return _("give a number.")
+    if kind in ("string_type",):
+        return _("give a text.")
+    if kind in ("bool_parsing", "bool_type"):
+        return _("give true or false.")
+    if kind == "extra_forbidden":
+        return _("not a field of this form; leave it out.")
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
 def wants_language() -> str | None:
     lang = request.args.get("lang") or request.form.get("lang")
     return lang if lang in LANGUAGES else None

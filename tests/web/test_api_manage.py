@@ -158,3 +158,18 @@ def test_status_matches_its_documented_model(client, token_for):
     body = client.get("/api/v1/status", headers=token_for("events:read")).json
     status = Status.model_validate(body)
     assert {r.name for r in status.relays} == {"tv", "radio", "amp"} and "audio" in body and "cameras" in body
+
+
+def test_validation_detail_is_vietnamese_for_the_page_and_english_for_programs(app, client, session_as, token_for):
+    body = {"text": "Họp thôn lúc 19 giờ.", "repeat": 11, "priority": "urgent", "colour": "red"}
+    machine = client.post("/api/v1/broadcasts", json=body, headers=token_for("broadcast"))
+    assert machine.status_code == 400
+    assert "repeat: Input should be less than or equal to 10" in machine.json["error"], machine.json
+    page, csrf = session_as("head")
+    shown = page.post("/api/v1/broadcasts", json=body, headers={"X-CSRFToken": csrf})
+    assert shown.status_code == 400
+    error = shown.json["error"]
+    assert "repeat: quá lớn: nhiều nhất là 10." in error, error
+    assert "priority: hãy chọn một trong: 'emergency', 'priority', 'normal'" in error, error
+    assert "colour: không thuộc biểu mẫu này" in error, error
+    assert shown.json["problems"] == machine.json["problems"]             # the English list stays for programs
