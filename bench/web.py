@@ -38,7 +38,7 @@ from tests.conftest import Daemon, house_data, write_toml  # noqa: E402
 from tests.web.browser import phone_browser  # noqa: E402
 
 SAMPLE = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
-PASSWORD = "bench-Tre-xanh-2026"
+PASSWORD = "Tre-xanh-2026-lang"
 SLOW_3G = {"offline": False, "latency": 2000, "downloadThroughput": 500 * 1024 / 8 * 0.8, "uploadThroughput": 500 * 1024 / 8 * 0.8}
 
 
