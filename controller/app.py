@@ -200,14 +200,14 @@ class App:
         house.add_status("machine", machine)
         app = create_app(house)
         app.extensions["scheduler_poke"] = self.scheduler.poke  # schedules API: programmes changed
-        self._on_stop("web live updates", app.extensions["live_close"])
+        self._live_close = app.extensions["live_close"]  # idempotent: also run by _close_web, first
+        self._on_stop("web live updates", self._live_close)
         web = self.config.web
         try:
             if web.tls_cert:
                 from web.tls_server import TlsServer
 
-                self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key,
-                                        before_close=app.extensions["live_close"])
+                self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key)
             else:
                 self.server = create_server(app, host=web.host, port=web.port, threads=web.threads, ident="langso",
                                             asyncore_use_poll=True)  # poll(): closing from App.stop cannot hit EBADF in select()
@@ -267,8 +267,12 @@ class App:
                 raise
 
     def _close_web(self) -> None:
+        """Live streams end first (both servers wait for their request threads), then the server."""
+        self._live_close()
         self.server.close()
-        self.server.task_dispatcher.shutdown(timeout=2)
+        dispatcher = getattr(self.server, "task_dispatcher", None)  # waitress; cheroot's stop() joins its own
+        if dispatcher is not None:
+            dispatcher.shutdown(timeout=2)
 
     def _housekeeping(self) -> None:
         """Auto-off, and the systemd watchdog: pinged only while the critical loops make

@@ -5,14 +5,13 @@ waitress server App uses: effective_port, run(), close()."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 
 class TlsServer:
-    def __init__(self, app: Any, host: str, port: int, threads: int, cert: str, key: str,
-                 before_close: Callable[[], Any] | None = None):
+    def __init__(self, app: Any, host: str, port: int, threads: int, cert: str, key: str):
         from cheroot import wsgi
         from cheroot.ssl.builtin import BuiltinSSLAdapter
 
@@ -23,7 +22,6 @@ class TlsServer:
                 raise OSError(err.errno, f"{field}: cannot read {path} ({err.strerror}); make it with `langso web cert`") from err
         self._server = wsgi.Server((host, port), app, numthreads=threads, server_name="langso")
         self._server.ssl_adapter = BuiltinSSLAdapter(cert, key)
-        self._before_close = before_close  # ends open live streams: cheroot waits for its threads
         self._server.prepare()  # binds now, so a busy port fails at build time
         self.effective_port = self._server.bind_addr[1]
         logger.info("https ready port=%s cert=%s", self.effective_port, cert)
@@ -32,6 +30,4 @@ class TlsServer:
         self._server.serve()
 
     def close(self) -> None:
-        if self._before_close is not None:
-            self._before_close()
         self._server.stop()
