@@ -86,12 +86,7 @@ class Uplink:
                              protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
                              clean_session=None if v5 else True)
         if cfg.username or cfg.password_file:
-            try:
-                password = cfg.password()
-            except OSError as err:
-                raise OSError(f"mqtt.password_file: cannot read {cfg.password_file} ({err.strerror}); "
-                              "put the broker password there, readable only by the langso user") from None
-            client.username_pw_set(cfg.username or None, password)
+            client.username_pw_set(cfg.username or None, cfg.password())  # its OSError names the key, places and fix
         if cfg.tls:
             try:
                 client.tls_set(ca_certs=cfg.ca_file or None, certfile=cfg.cert_file or None, keyfile=cfg.key_file or None)
