@@ -123,23 +123,9 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 # local administration (works with the daemon stopped) -------------------------------
-def _store(args: argparse.Namespace):
-    """The daemon's store, opened directly, for reading (`web users`). As root, files it
-    creates go to the service user (controller/data_owner.py)."""
-    from controller.data_owner import hand_over, service_owner
-    from controller.db import Database
-    from controller.store import Store
-
-    data = Path(_local_config(args).storage.dir)
-    owner = service_owner(data, create=False)
-    store = Store(Database(data / "langso.db"))
-    hand_over(data, owner)
-    return store
-
-
 @contextmanager
 def _admin_store(args: argparse.Namespace, command: str) -> Iterator[Any]:
-    """The daemon's store, opened directly to change it (`user add`, `token add`). As
+    """The daemon's store, opened directly (`user add`, `token add`, `web users`). As
     root, the files end up owned by the service user, never root-only; as another user
     without access, the error says the exact `sudo -u ...` command."""
     from controller.data_owner import NotWritable, as_service_files

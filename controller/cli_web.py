@@ -87,15 +87,16 @@ def cmd_web_cert(args: argparse.Namespace) -> int:
 
 
 def cmd_web_users(args: argparse.Namespace) -> int:
-    from controller.cli import _store
+    from controller.cli import _admin_store
 
-    store = _store(args)
+    with _admin_store(args, "web users") as store:  # as root, a first open leaves no root-owned files
+        users, tokens = store.users(), store.tokens()
     print(f"{'user':<24} {'role':<8} created")
-    for user in store.users():
+    for user in users:
         print(f"{user['name']:<24} {user['role']:<8} {time.strftime('%Y-%m-%d %H:%M', time.localtime(user['created_at']))}")
     print()
     print(f"{'token':<24} {'id':>4} scopes")
-    for token in store.tokens():
+    for token in tokens:
         print(f"{token['name']:<24} {token['id']:>4} {','.join(token['scopes'])}")
     return OK
 

@@ -132,3 +132,15 @@ def test_a_user_without_access_is_told_the_exact_sudo_command(tmp_path):
         assert f"cannot write the database in {data}" in result.stdout
         assert f"it belongs to {owner}: run  sudo -u {owner} langso user add truongthon --role head" in result.stdout
         assert not (data / "langso.db").exists()
+
+
+def test_web_users_lists_users_and_tokens_never_secrets(tmp_path, monkeypatch, capsys):
+    config = config_file(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Trống-đồng-2026\n"))
+    assert main(["--config", str(config), "user", "add", "lan", "--role", "head", "--password-stdin"]) == 0
+    assert main(["--config", str(config), "token", "add", "ioc", "--scope", "events:read"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert main(["--config", str(config), "web", "users"]) == 0
+    out = capsys.readouterr().out
+    assert "lan" in out and "head" in out and "ioc" in out and "events:read" in out
+    assert token not in out and "argon2" not in out
