@@ -14,20 +14,27 @@ from controller.commands import CommandError, SetRelay
 from web.auth import gate, require
 
 
-def _validation_error(req: Any, resp: Any, err: Exception | None, instance: Any, adapter: Any) -> None:
-    if err is None:
-        return
+def describe(errors: list[Any], under: str = "") -> tuple[str, list[str]]:
+    """Validation errors as (error, problems): "field: what is wrong" each, fields under
+    `under` when given. `problems` keep pydantic's English; `error` is in the page's
+    language for a session (the phone page), the same English for programs."""
     from web.i18n import validation_detail
 
     problems, shown = [], []
+    for e in errors:
+        loc = ".".join([under] * bool(under) + [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")])
+        loc = loc or "body"
+        problems.append(f"{loc}: {str(e.get('msg', '')).removeprefix('Value error, ')}")
+        shown.append(f"{loc}: {validation_detail(e)}")
+    return "; ".join(shown if g.get("via_session") else problems), problems
+
+
+def _validation_error(req: Any, resp: Any, err: Exception | None, instance: Any, adapter: Any) -> None:
+    if err is None:
+        return
     # pydantic's own list keeps each error's context (the limit, the choices) for the page's words
     errors = err.errors(include_url=False) if isinstance(err, ValidationError) else adapter.validation_errors(err)
-    for e in errors:
-        loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")) or "body"
-        problems.append(f"{loc}: {e.get('msg')}")
-        shown.append(f"{loc}: {validation_detail(e)}")
-    # the phone page (a session) reads `error` in its language; programs keep pydantic's English
-    error = "; ".join(shown if g.get("via_session") else problems)
+    error, problems = describe(errors)
     resp.set_data(json.dumps({"error": error, "problems": problems}, ensure_ascii=False))
     resp.mimetype = "application/json"
 

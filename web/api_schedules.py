@@ -9,7 +9,7 @@ from flask import current_app, g, jsonify
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from spectree import Response
 
-from web.api import Error, api, house, spec
+from web.api import Error, api, describe, house, spec
 from web.auth import has_scope, require
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -58,16 +58,14 @@ class BroadcastPayload(BaseModel):
 
 
 def payload_problem(kind: str, payload: dict[str, Any]) -> str | None:
-    """The first problem of a kind's payload, named "payload.<field>: ..."; None when fine."""
+    """A kind's payload problems, named "payload.<field>: ..." (web.api.describe); None when fine."""
     if kind == "relay":
         return "payload: must be empty for a relay programme" if payload else None
     if kind == "broadcast":
         try:
             BroadcastPayload.model_validate(payload)
         except ValidationError as err:
-            e = err.errors()[0]
-            loc = ".".join(str(p) for p in e["loc"])
-            return f"payload{'.' + loc if loc else ''}: {e['msg'].removeprefix('Value error, ')}"
+            return describe(err.errors(include_url=False), under="payload")[0]
     return None
 
 
