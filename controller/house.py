@@ -52,7 +52,7 @@ class House:
         self._status_generation = 0
         self._relay_read: tuple[int, dict[str, Any]] | None = None
         self._relay_generation = 0
-        self._status_listening = False
+        bus.subscribe(self._status_changed)  # any event makes the status readings old
         # read-side services plugged in by App when their wing is built (None = not built):
         self.broadcasts: Any = None   # audio wing: queue listing, log, uploads
         self.events: Any = None       # camera wing: event store (list/get, snapshot and clip paths)
@@ -135,8 +135,18 @@ class House:
             self.problems["store"] = f"cannot write the database ({err}); check free space on {self.config.storage.dir}"
             logger.error("store write failed error=%r", str(err))
 
-    def relays(self) -> list[dict[str, Any]]:
-        return self._relay_rows(self.store.relay_states())
+    def relays(self, max_age_s: float = 0.0) -> list[dict[str, Any]]:
+        """The relays, on/off read from the board each time. Who switched them and when come
+        from the database (max_age_s 0), or else from memory, read again after every
+        "relay" event (published after each switch is recorded): as exact, without a
+        query per call (the phone's home page and status)."""
+        if max_age_s <= 0:
+            return self._relay_rows(self.store.relay_states())
+        with self._relay_lock:
+            read, generation = self._relay_read, self._relay_generation
+            if read is None or read[0] != generation:
+                read = self._relay_read = (generation, self.store.relay_states())
+        return self._relay_rows(read[1])
 
     def _relay_rows(self, stored: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
@@ -198,13 +208,13 @@ class House:
 
     # status and self-test ----------------------------------------------------
     def status(self, max_age_s: float = 0.0) -> dict[str, Any]:
-        """Relays (on/off read from the board now; who/when exact, see _status_relays),
+        """Relays (on/off read from the board now; who/when exact, see relays()),
         then the slower parts (disk, clock, each wing's part), which may come from a reading
         up to `max_age_s` old (0: read now): the web's phone pages and API poll this, and
         each part queues on the shared database or reads /proc and /sys. Anything published
         on the bus (a relay switched, a broadcast queued, a camera event ...) drops that
         reading, so such a change shows in the next status."""
-        relays = self._status_relays(max_age_s)
+        relays = self.relays(max_age_s)
         closed = [relay.name for relay in self.board if relay.closed]
         out: dict[str, Any] = {
             "site": {"id": self.config.site.id, "name": self.config.site.name},
@@ -220,30 +230,10 @@ class House:
         out["problems"] = problems
         return out
 
-    def _status_relays(self, max_age_s: float) -> list[dict[str, Any]]:
-        """relays() with who/when from memory: on/off is read from the board each time, and
-        the stored records are read again after every "relay" event (published after each
-        switch is recorded), so they are exact without a database query per status."""
-        if max_age_s <= 0:
-            return self.relays()
-        self._listen_for_status()
-        with self._relay_lock:
-            read, generation = self._relay_read, self._relay_generation
-            if read is None or read[0] != generation:
-                read = self._relay_read = (generation, self.store.relay_states())
-        return self._relay_rows(read[1])
-
-    def _listen_for_status(self) -> None:
-        with self._relay_lock:
-            if not self._status_listening:
-                self.bus.subscribe(self._status_changed)
-                self._status_listening = True
-
     def _slow_status(self, max_age_s: float) -> tuple[dict[str, Any], dict[str, str]]:
         """The slow parts: read again when older than max_age_s or after a bus
         event (always when 0). While one caller reads aged parts again, the others are answered with the
         aged reading rather than queueing behind it (never after an event)."""
-        self._listen_for_status()
         if not self._fresh_enough(max_age_s):
             read = self._status_read
             busy = not self._status_refresh.acquire(blocking=False)

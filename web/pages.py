@@ -140,8 +140,8 @@ def language():
 
 @pages.get("/")
 def home():
-    # status()'s relays: on/off read now, who/when kept in memory between switches
-    return render_template("home.html", relays=_house().status(max_age_s=STATUS_MAX_AGE_S)["relays"])
+    # on/off read now, who/when kept in memory between switches (House.relays)
+    return render_template("home.html", relays=_house().relays(max_age_s=STATUS_MAX_AGE_S))
 
 
 @pages.get("/broadcasts")
