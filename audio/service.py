@@ -117,26 +117,31 @@ class Broadcasts:
 
     # what the house shows ---------------------------------------------------------
     def problems(self) -> list[str]:
+        return self._problems(self.speech.status(), [e.check() for e in self.speech.engines])
+
+    def _problems(self, tts: dict[str, Any], missing: list[str]) -> list[str]:
+        """From the speech chain's status and each engine's check() (what it lacks, "" if nothing)."""
         problems = [p for p in (self.worker.problem,) if p]
-        for engine in self.speech.status()["engines"]:  # type: ignore[union-attr]
+        for engine in tts["engines"]:
             if engine["breaker"] != "closed":
                 problems.append(f"tts {engine['name']} skipped (breaker {engine['breaker']}): {engine['last_error']}")
-        if self.speech.engines and all(e.check() for e in self.speech.engines):
-            problems.append("no TTS engine can run here: " + "; ".join(e.check() for e in self.speech.engines))
+        if missing and all(missing):
+            problems.append("no TTS engine can run here: " + "; ".join(missing))
         return problems
 
     def status(self) -> dict[str, Any]:
         listing = self.queue.listing(0)
         playing = listing["playing"]
         tts = self.speech.status()
-        for engine, row in zip(self.speech.engines, tts["engines"]):  # type: ignore[arg-type]
-            row["usable"] = not engine.check()
+        missing = [e.check() for e in self.speech.engines]  # a PATH search or a stat each: once per status
+        for row, lacks in zip(tts["engines"], missing):  # type: ignore[arg-type]
+            row["usable"] = not lacks
         return {
             "playing": None if playing is None else {k: playing[k] for k in ("id", "kind", "priority", "who")},
             "queue": len(listing["queue"]), "inbox": len(listing["inbox"]),
             "output": self.config.output, "amp_relay": self.config.amp_relay or None,
             "quiet_now": self.queue.quiet_now(), "tts": tts, "underruns": self.worker.underruns,
-            "last_failure": self.worker.last_failure, "problems": self.problems(),
+            "last_failure": self.worker.last_failure, "problems": self._problems(tts, missing),
         }
 
     def selftest(self) -> tuple[bool, str]:
