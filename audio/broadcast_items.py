@@ -130,7 +130,7 @@ class ItemStore:
         self.db.execute(
             "INSERT INTO broadcast_log(id, kind, text, source, who, priority, started, ended, outcome, reason) "
             "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (record["id"], record.get("kind", ""), record.get("text", ""), record["source"], record["who"],
+            (record["id"], record["kind"], record["text"], record["source"], record["who"],
              record["priority"], record["started"], record["ended"], record["outcome"], record["reason"]),
         )
 

@@ -102,7 +102,7 @@ def _dates(text: str) -> str:
             return m[0] if "d1" not in m.groupdict() else f"{m['d']}/{m['m']}" + (f"/{m['y']}" if m["y"] else "")
         return _date(m["d"], m["m"], m["y"], m.groupdict().get("lead") or "")
 
-    # 20-25/11, 3-5/12/2024: ngày hai mươi đến hai mươi lăm tháng mười một
+    # 20-25/11, 3-5/12/2024: hai mươi đến ngày hai mươi lăm tháng mười một
     text = _sub(NB + r"(?P<d1>\d{1,2})\s?[-–]\s?(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?" + E,
                 lambda m: f"{cardinal(int(m['d1']))} đến {full(m)}" if int(m["d1"]) < int(m["d"]) <= 31 else m[0], text)
     text = _sub(NB + r"24/7" + E, "hai mươi tư trên bảy", text)   # round the clock

@@ -46,6 +46,7 @@ class WavSink:
         self.realtime, self.buffer_s = realtime, buffer_s
         self._wav: wave.Wave_write | None = None
         self._path: Path | None = None
+        self._written, self._rate = 0, 1    # frames written since open(), at its rate
 
     def open(self, name: str, rate: int) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -60,6 +61,11 @@ class WavSink:
         self._written = 0
         self._t0 = 0.0
         self.underruns, self.min_headroom_s = 0, float("inf")
+
+    @property
+    def written_s(self) -> float:
+        """Seconds of audio written since open()."""
+        return self._written / self._rate
 
     def write(self, pcm: np.ndarray) -> None:
         assert self._wav is not None, "open() first"

@@ -173,7 +173,7 @@ def bench_cpu(tmp: Path) -> None:
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
-def play_and_count(app: App, tmp: Path, recording: Path) -> dict[str, float]:
+def play_and_count(app: App, recording: Path) -> dict[str, float]:
     """Post a 30 s recording and a long uncached text to the running daemon; count the
     underruns of every sink the broadcast worker opened."""
     worker = app.house.broadcasts.worker
@@ -201,7 +201,7 @@ def play_and_count(app: App, tmp: Path, recording: Path) -> dict[str, float]:
     while len(app.house.broadcasts.listing(5)["log"]) < 2:
         time.sleep(0.2)
     seconds = time.perf_counter() - wall
-    return {"blocks_s": sum(s._written for s in sinks) / 44100, "underruns": sum(s.underruns for s in sinks),
+    return {"blocks_s": sum(s.written_s for s in sinks), "underruns": sum(s.underruns for s in sinks),
             "headroom_ms": 1000 * min(s.min_headroom_s for s in sinks), "buffer_ms": 1000 * sinks[0].buffer_s, "cpu": 100 * (time.process_time() - cpu) / seconds}
 
 
@@ -222,9 +222,8 @@ def analysed_while_playing(tmp: Path, recording: Path, **audio: object) -> dict[
     try:
         keeper.start()
         time.sleep(2)  # the camera is connected and analysing before the first broadcast
-        fig = play_and_count(app, tmp, recording)
+        fig = play_and_count(app, recording)
         cams = app.house.status().get("cameras") or [{}]
-        cams = cams["cameras"] if isinstance(cams, dict) else cams
         fig.update(camera_fps=cams[0].get("fps", 0), analyze_runs=runs[0], events=len(app.house.events.list(limit=1000)))
     finally:
         done.set()
@@ -240,7 +239,7 @@ def bench_underruns(tmp: Path) -> None:
     recording.write_bytes(encode(tone(440, 30.0, 44100), 44100))
     app = start_house(tmp / "alone")
     try:
-        runs = [("alone (baseline)", play_and_count(app, tmp, recording))]
+        runs = [("alone (baseline)", play_and_count(app, recording))]
     finally:
         app.stop()
     runs.append(("camera analysed", analysed_while_playing(tmp, recording)))
