@@ -125,6 +125,8 @@ class Picamera2Source:
             self._packets.put_nowait((time.monotonic() - self._started, data, keyframe, timestamp_us))
         except queue.Full:  # the camera thread is stuck: drop, the ring starts again at a keyframe
             self.dropped += 1
+            if self.dropped == 1 or self.dropped % 100 == 0:
+                logger.warning("picamera2 packets dropped (the camera thread is behind) dropped=%d", self.dropped)
 
     def items(self, stop: threading.Event) -> Iterator[Frame | Packet]:
         import av

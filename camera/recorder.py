@@ -2,7 +2,7 @@
 
 H.264 sources are stream-copied: the last seconds are kept as compressed packets in a
 `PacketRing`, and a clip starts at the last keyframe at or before `start - pre_s`.
-Raw sources (USB, picamera2, non-H.264 files) go through `FrameEncoder` (libx264
+Raw sources (USB, non-H.264 files) go through `FrameEncoder` (libx264
 ultrafast, a keyframe every second) and then the same path. A clip is written to
 `<name>.mp4.part` and renamed when finished, so a crash never leaves a clip that looks whole."""
 from __future__ import annotations
