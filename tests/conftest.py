@@ -69,16 +69,6 @@ def app(make_config: Callable[..., Config], start_app: Callable[..., App]) -> Ap
     return start_app(make_config())
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> bool:
-    """Poll `predicate` until it is true (True) or `timeout` s pass (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def cli_client(data_dir: Path) -> Client:
     info = json.loads((Path(data_dir) / "cli.json").read_text())
     return Client(info["url"], info["token"], timeout=30)

@@ -5,7 +5,7 @@ from gpiozero.pins.mock import MockFactory
 from drivers.config import ButtonConfig, RelayConfig
 from drivers.errors import TooSoon, UnknownRelay
 from drivers.relays import Relay, RelayBoard, build_board
-from tests.conftest import wait_for
+from tests.conftest import wait_until
 
 
 class Clock:
@@ -95,7 +95,7 @@ def test_button_toggles_its_relay_through_the_command_path(make_config, start_ap
     app = start_app(config, pin_factory=factory)
     button_pin = factory.pin(5)
     button_pin.drive_low()  # pressed (pull-up button to ground)
-    assert wait_for(lambda: app.house.board.get("radio").is_on)
+    wait_until(lambda: app.house.board.get("radio").is_on, 20)
     assert factory.pin(27).state is False
     button_pin.drive_high()
     audit = app.house.store.audit_log("radio")
@@ -111,7 +111,7 @@ def test_auto_off_after_max_on(make_config, start_app):
 
     app.house.handle(SetRelay("tv", "on", Actor("cli")))
     assert factory.pin(17).state is False
-    assert wait_for(lambda: not app.house.board.get("tv").is_on)
+    wait_until(lambda: not app.house.board.get("tv").is_on, 20)
     assert factory.pin(17).state is True
     assert app.house.store.audit_log("tv")[0]["actor"] == "auto-off"
 

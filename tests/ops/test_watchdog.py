@@ -11,7 +11,7 @@ import pytest
 from controller.commands import Actor, SetRelay
 from controller.liveness import Heartbeats
 from controller.sdnotify import Notifier
-from tests.conftest import wait_for
+from tests.conftest import wait_until
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,12 @@ def test_a_hung_command_stops_the_pings_until_it_returns(watched, notify_socket)
     release = threading.Event()
     app.house.register(Hang, lambda cmd: release.wait(60) and {})
     app.house.submit(Hang())
-    assert wait_for(lambda: "watchdog" in app.house.status()["problems"])
+    wait_until(lambda: "watchdog" in app.house.status()["problems"], 20)
     assert "commands: no progress" in app.house.status()["problems"]["watchdog"]
     assert pings_within(notify_socket, 1.5) == 0  # three ping intervals, none sent
     release.set()
     notify_socket.wait_for("WATCHDOG=1")
-    assert wait_for(lambda: "watchdog" not in app.house.status()["problems"])
+    wait_until(lambda: "watchdog" not in app.house.status()["problems"], 20)
 
 
 def test_a_handler_stuck_holding_the_relay_lock_stops_the_pings(watched, notify_socket):
@@ -66,7 +66,7 @@ def test_a_handler_stuck_holding_the_relay_lock_stops_the_pings(watched, notify_
     holder = threading.Thread(target=lambda: app.house._lock.acquire() and release.wait(60) and app.house._lock.release())
     holder.start()
     try:
-        assert wait_for(lambda: "commands: no progress" in app.house.status()["problems"].get("watchdog", ""))
+        wait_until(lambda: "commands: no progress" in app.house.status()["problems"].get("watchdog", ""), 20)
         assert pings_within(notify_socket, 1.5) == 0
     finally:
         release.set()
@@ -78,7 +78,7 @@ def test_a_handler_stuck_holding_the_relay_lock_stops_the_pings(watched, notify_
 def test_a_dead_scheduler_thread_stops_the_pings(watched, notify_socket):
     app = watched
     app.scheduler.stop()  # the thread ends, the daemon does not
-    assert wait_for(lambda: "scheduler: thread died" in app.house.status()["problems"].get("watchdog", ""))
+    wait_until(lambda: "scheduler: thread died" in app.house.status()["problems"].get("watchdog", ""), 20)
     assert pings_within(notify_socket, 1.5) == 0
 
 
