@@ -129,14 +129,13 @@ _JS_CACHE: dict[str, dict[str, str]] = {}
 
 def _js_strings() -> dict[str, str]:
     return {
-        "on": _("On"), "off": _("Off"), "failed": _("Failed"), "saved": _("Saved"),
-        "not_available": _("Not available yet on this house."),
+        "on": _("On"), "off": _("Off"), "saved": _("Saved"),
         "confirm_delete": _("Delete this?"), "cancel": _("Cancel"), "delete": _("Delete"),
         "playing": _("Playing now"), "queue_empty": _("Nothing waiting."), "log_empty": _("No broadcasts yet."),
         "no_events": _("No events."), "offline": _("Connection lost, retrying..."),
         "recording": _("Recording... tap again to stop"), "record": _("Record on the phone"),
         "token_once": _("Copy this token now; it is shown only once:"),
-        "by": _("by"), "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
+        "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
         "connected": _("connected"), "revoke": _("Revoke"),
         "every_day": _("every day"), "days_short": _("Mon Tue Wed Thu Fri Sat Sun"), "stop": _("Stop"), "approve": _("Play it"), "in_inbox": _("Waiting for approval."),
         "recording_item": _("recording"), "recording_now": _("recording now"), "play_clip": _("Play the clip"),

@@ -98,7 +98,8 @@ const pages = {
 
   broadcasts() {
     const form = $("#say");
-    // the log records carry ids, not texts: remember what this phone saw queued (kept per tab)
+    // the log records carry kind and text, not an uploaded file's name: remember what this
+    // phone saw queued (kept per tab) to name recordings in the log
     const seen = JSON.parse(sessionStorage.getItem("langso-seen") || "{}");
     const remember = (b, label) => {
       if (!b || !b.id || (seen[b.id] && !label)) return;
