@@ -225,6 +225,7 @@ def measure(kind: str, procs: int, args: argparse.Namespace) -> dict[str, Any]:
     broker, port = start_broker(d, args.sites, args.tls)
     ca = str(d / "ca.crt") if args.tls else None
     workers, conns = [], []
+    ioc: Ioc | None = None
     try:
         idle = rss_mb(broker.pid)
         ioc = Ioc(port, ca)
@@ -274,10 +275,13 @@ def measure(kind: str, procs: int, args: argparse.Namespace) -> dict[str, Any]:
         end_rss = rss_mb(broker.pid)
         for c in conns:
             c.send("stop")
-        return {"kind": kind, "procs": procs, "up": up, "connect_s": connect_s, "latencies": latencies,
+        return {"up": up, "connect_s": connect_s, "latencies": latencies,
                 "replies": all_replies, "events": ioc.events, "events_total": total, "ev_s": ev_s,
                 "rss": (idle, connected_rss, end_rss)}
     finally:
+        if ioc is not None:  # its network thread would keep reconnecting to the stopped broker
+            ioc.client.disconnect()
+            ioc.client.loop_stop()
         for p in workers:
             p.join(10)
             if p.is_alive():
