@@ -6,7 +6,6 @@ picamera2 has no test backend, so it sits behind `PiCamera` (three methods); the
 adapter `Picamera2Camera` imports picamera2 only when started (nothing breaks off a Pi)."""
 from __future__ import annotations
 
-import io
 import logging
 import queue
 import threading
@@ -17,6 +16,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 
 from camera.errors import CameraUnavailable
+from camera.recorder import h264_stream
 from camera.sources import Frame, Packet
 
 logger = logging.getLogger(__name__)
@@ -93,11 +93,7 @@ def parameter_sets(access_unit: bytes) -> bytes:
 def h264_template(width: int, height: int, fps: int, extradata: bytes) -> tuple[Any, Any]:
     """An H.264 stream description to stream-copy from (never opened or written); its
     container is returned with it and must be kept alive as long as the stream."""
-    import av
-
-    sink = av.open(io.BytesIO(), "w", format="mp4")
-    stream = sink.add_stream("libx264", rate=fps)
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream, sink = h264_stream(width, height, fps)
     stream.codec_context.extradata = extradata
     return stream, sink
 

@@ -121,15 +121,22 @@ class ClipWriter:
             _discard(self.part)
 
 
+def h264_stream(width: int, height: int, fps: int) -> tuple[Any, Any]:
+    """An H.264 yuv420p stream description (the template clips are stream-copied from) and
+    the container that holds it: never written, but it must be kept alive with the stream."""
+    import av
+
+    sink = av.open(io.BytesIO(), "w", format="mp4")
+    stream = sink.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    return stream, sink
+
+
 class FrameEncoder:
     """Raw frames -> H.264 packets (libx264 ultrafast, keyframe every second)."""
 
     def __init__(self, width: int, height: int, fps: float):
-        import av
-
-        self._sink = av.open(io.BytesIO(), "w", format="mp4")  # never written: only holds the stream (the template)
-        self.stream = self._sink.add_stream("libx264", rate=round(fps))
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+        self.stream, self._sink = h264_stream(width - width % 2, height - height % 2, round(fps))
         self.stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
         self.stream.codec_context.flags |= GLOBAL_HEADER  # SPS/PPS as MP4 extradata (avcC), not in-band
         self._fps = fps
