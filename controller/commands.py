@@ -39,6 +39,7 @@ class SetRelay:
 
 
 Priority = Literal["emergency", "priority", "normal"]  # khẩn cấp / ưu tiên / thông thường (TT 39/2020/TT-BTTTT)
+MAX_REPEAT = 10   # times one announcement may be played in a row (page, API, MQTT, schedules)
 
 
 @dataclass(frozen=True)

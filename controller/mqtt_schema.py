@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from controller.commands import Actor, Broadcast, SetRelay
+from controller.commands import MAX_REPEAT, Actor, Broadcast, Priority, SetRelay
 
 MAX_PAYLOAD = 16 * 1024  # bytes; a command is a few hundred
 CMD_ID = r"^[A-Za-z0-9._:@/-]{1,100}$"
@@ -58,9 +58,9 @@ class BroadcastSet(_Payload):
     text: str = Field("", max_length=2000, description="text read aloud (Vietnamese)")
     audio_url: str = Field("", max_length=2000, description="http(s) URL of an audio file")
     stream_url: str = Field("", max_length=2000, description="http(s)/rtsp/rtmp URL of a live stream (radio relay)")
-    priority: Literal["emergency", "priority", "normal"] = Field(
+    priority: Priority = Field(
         "normal", description="emergency / priority / normal (khẩn cấp / ưu tiên / thông thường)")
-    repeat: int = Field(1, ge=1, le=10, description="times to play (as the audio queue allows)")
+    repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="times to play (as the audio queue allows)")
     at: float | None = Field(None, ge=0, description="start time, Unix epoch seconds; null = now")
     duration_s: float | None = Field(None, gt=0, le=24 * 3600, description="streams: stop after this long")
 

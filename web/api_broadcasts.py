@@ -11,11 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
-from controller.commands import Broadcast, CancelBroadcast, CommandError
+from controller.commands import MAX_REPEAT, Broadcast, CancelBroadcast, CommandError, Priority
 from web.api import Error, api, command_error, house, spec
 from web.auth import require
 
-PriorityName = Literal["emergency", "priority", "normal"]
 
 
 class BroadcastIn(BaseModel):
@@ -24,16 +23,16 @@ class BroadcastIn(BaseModel):
     text: str = Field("", description="announcement text (Vietnamese)")
     audio_url: str = Field("", description="an audio file to fetch and play")
     stream_url: str = Field("", description="a radio stream (HTTP/HLS) to relay")
-    priority: PriorityName = Field("normal", description="emergency (khẩn cấp), priority (ưu tiên) or normal (thông thường)")
-    repeat: int = Field(1, ge=1, le=10, description="how many times to play it")
+    priority: Priority = Field("normal", description="emergency (khẩn cấp), priority (ưu tiên) or normal (thông thường)")
+    repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="how many times to play it")
     at: float | None = Field(None, description="play at this time (epoch seconds); empty = now")
     duration_s: float | None = Field(None, gt=0, description="streams: stop after this long")
 
 
 class BroadcastUpload(BaseModel):
     file: BaseFile = Field(description="the recording: MP3, M4A/AAC, WebM/Opus, OGG or WAV")
-    priority: PriorityName = "normal"
-    repeat: int = Field(1, ge=1, le=10)
+    priority: Priority = "normal"
+    repeat: int = Field(1, ge=1, le=MAX_REPEAT)
     at: float | None = None
     id: str = Field("", max_length=64)
 
@@ -43,7 +42,7 @@ class Item(BaseModel):
     id: str
     kind: Literal["text", "audio", "stream"]
     text: str
-    priority: PriorityName
+    priority: Priority
     repeat: int
     at: float | None
     state: str

@@ -3,12 +3,13 @@ announcements) over house.store's schedules; the scheduler is poked after each c
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from flask import current_app, g, jsonify
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from spectree import Response
 
+from controller.commands import MAX_REPEAT, Priority
 from web.api import Error, api, describe, house, spec
 from web.auth import has_scope, require
 
@@ -46,8 +47,8 @@ class BroadcastPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field("", max_length=5000, description="announcement read aloud at the start")
     stream_url: str = Field("", pattern=r"^(https?://\S+)?$", description="http(s) radio stream relayed for the window")
-    priority: Literal["emergency", "priority", "normal"] = "normal"
-    repeat: int = Field(1, ge=1, le=10)
+    priority: Priority = "normal"
+    repeat: int = Field(1, ge=1, le=MAX_REPEAT)
     duration_s: float | None = Field(None, gt=0, le=86400)
 
     @model_validator(mode="after")
