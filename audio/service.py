@@ -116,9 +116,6 @@ class Broadcasts:
             logger.warning("render ahead queue full, skipped chars=%d", len(text))
 
     # what the house shows ---------------------------------------------------------
-    def problems(self) -> list[str]:
-        return self._problems(self.speech.status(), [e.check() for e in self.speech.engines])
-
     def _problems(self, tts: dict[str, Any], missing: list[str]) -> list[str]:
         """From the speech chain's status and each engine's check() (what it lacks, "" if nothing)."""
         problems = [p for p in (self.worker.problem,) if p]

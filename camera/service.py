@@ -182,11 +182,9 @@ class Cameras:
     """`house.cameras`: status, latest JPEG and self-test of every camera."""
 
     def __init__(self, cameras: list[CameraConfig], clip_root: Path, store: EventStore, publish: Publish,
-                 keep_days: int, min_free_mb: int, free_mb: Callable[[], int] | None = None,
-                 report: Callable[[str], None] | None = None):
+                 keep_days: int, min_free_mb: int, free_mb: Callable[[], int] | None = None):
         self.stop_event = threading.Event()
         clip_root.mkdir(parents=True, exist_ok=True)
-        self.report = report or (lambda problem: None)
         self.clip_root = clip_root
         persons = PersonDetector()
         self.workers = {c.name: CameraWorker(c, clip_root, store, publish, persons, self.stop_event) for c in cameras}
@@ -209,14 +207,10 @@ class Cameras:
         logger.info("cameras stopped count=%d", len(self.workers))
 
     def _housekeeping(self) -> None:
-        """Retention every minute; the cameras' problems to the house status every 2 s."""
+        """Retention at start, then every minute."""
         self._retain()
-        last = time.monotonic()
-        while not self.stop_event.wait(2):
-            if time.monotonic() - last >= 60:
-                self._retain()
-                last = time.monotonic()
-            self.report(self.status().get("problem", ""))
+        while not self.stop_event.wait(60):
+            self._retain()
 
     def _retain(self) -> None:
         try:
@@ -231,17 +225,15 @@ class Cameras:
         worker = self.workers.get(name)
         return worker.latest_jpeg() if worker else None
 
-    def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"cameras": self.list()}
-        problems = [f"{c['name']}: {c['error']}" for c in out["cameras"] if c["error"]]
+    def problems(self, listing: list[dict[str, Any]]) -> list[str]:
+        """What is wrong, from a `list()` just read, and retention's own problem."""
+        problems = [f"{c['name']}: {c['error']}" for c in listing if c["error"]]
         problems += [f"{c['name']}: {c['clip_error']}" + ("" if c["clip_error"].startswith("record_source") else
                      "; free space on the card (or lower storage.min_free_mb) and check that the clips folder is writable")
-                     for c in out["cameras"] if c["clip_error"]]
+                     for c in listing if c["clip_error"]]
         if self.retention.problem:
             problems.append(self.retention.problem)
-        if problems:
-            out["problem"] = "; ".join(problems)
-        return out
+        return problems
 
     def selftest(self, wait_s: float = 5.0) -> tuple[bool, str]:
         """A fresh frame from every camera within `wait_s`."""

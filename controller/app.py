@@ -21,6 +21,7 @@ from controller.house import House
 from controller.liveness import Heartbeats, WatchdogGate
 from controller.scheduler import ScheduleRunner
 from controller.sdnotify import Notifier
+from controller.telemetry import machine
 from controller.store import RelayRecord, Store
 from drivers.buttons import Buttons
 from drivers.config import RelayConfig
@@ -91,6 +92,7 @@ class App:
 
         self.scheduler = ScheduleRunner(house.programmes, house.fire_schedule, self._clock, zoneinfo.ZoneInfo(cfg.site.timezone))
         house.add_status("schedules", self.scheduler.status)
+        house.add_status("machine", machine)  # temperature and memory: the System page and telemetry
 
         # each wing is built by its own method below, in this order; web last, it serves them all
         self._build_audio(house)
@@ -138,7 +140,7 @@ class App:
         house.broadcasts = service
         house.add_selftest("audio", service.selftest)
         house.add_selftest("tts", service.selftest_tts)
-        house.add_status("audio", service.status, problems=service.problems)  # problems: shown in `langso status`
+        house.add_status("audio", service.status, problems=lambda status: status["problems"])  # also in `langso status`
         house.add_schedule_kind("broadcast", service.fire_programme)
         service.start()
         self._on_stop("audio", service.stop)
@@ -154,17 +156,10 @@ class App:
         clip_root = Path(cfg.storage.dir) / "clips"
         store.repair(clip_root)
         house.events = store
-
-        def report(problem: str) -> None:
-            if problem:
-                house.problems["cameras"] = problem
-            else:
-                house.problems.pop("cameras", None)
-
         cameras = Cameras(list(cfg.cameras), clip_root, store, house.bus.publish,
-                          cfg.storage.keep_days, cfg.storage.min_free_mb, report=report)
+                          cfg.storage.keep_days, cfg.storage.min_free_mb)
         house.cameras = cameras
-        house.add_status("cameras", cameras.list)
+        house.add_status("cameras", cameras.list, problems=cameras.problems)
         house.add_selftest("cameras", cameras.selftest)
         cameras.start()
         self._on_stop("cameras", cameras.stop)
@@ -191,13 +186,6 @@ class App:
 
         from web import create_app
 
-        from controller.telemetry import cpu_temp_c, meminfo_mb
-
-        def machine() -> dict[str, Any]:  # the System page's temperature and memory rows
-            used, total = meminfo_mb()
-            return {"cpu_temp_c": cpu_temp_c(), "mem_used_mb": used, "mem_total_mb": total}
-
-        house.add_status("machine", machine)
         app = create_app(house)
         app.extensions["scheduler_poke"] = self.scheduler.poke  # schedules API: programmes changed
         self._live_close = app.extensions["live_close"]  # idempotent: also run by _close_web, first

@@ -40,8 +40,7 @@ class House:
         self.started_at = time.time()
         self._lock = threading.RLock()
         self._handlers: dict[type, Handler] = {SetRelay: self._set_relay}
-        self._status_parts: dict[str, Callable[[], Any]] = {}
-        self._problem_parts: dict[str, Callable[[], list[str]]] = {}
+        self._status_parts: dict[str, tuple[Callable[[], Any], Callable[[Any], list[str]]]] = {}
         self._selftests: dict[str, Callable[[], tuple[bool, str]]] = {"relays": self._selftest_relays}
         self._schedule_kinds: dict[str, Callable[[Due], Any]] = {"relay": self._relay_edge}
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=1000)
@@ -63,12 +62,10 @@ class House:
     def register(self, command_type: type, handler: Handler) -> None:
         self._handlers[command_type] = handler
 
-    def add_status(self, name: str, part: Callable[[], Any], problems: Callable[[], list[str]] | None = None) -> None:
-        """`part()` is status[name]; `problems()`, if given, lists what is wrong with the
-        part now, shown (joined) as status["problems"][name]."""
-        self._status_parts[name] = part
-        if problems is not None:
-            self._problem_parts[name] = problems
+    def add_status(self, name: str, part: Callable[[], Any], problems: Callable[[Any], list[str]] | None = None) -> None:
+        """`part()` is status[name]; `problems(value)`, if given, lists what is wrong in the
+        value `part()` just returned, shown (joined) as status["problems"][name]."""
+        self._status_parts[name] = (part, problems or (lambda value: []))
 
     def add_selftest(self, name: str, test: Callable[[], tuple[bool, str]]) -> None:
         self._selftests[name] = test
@@ -276,16 +273,12 @@ class House:
             "clock": {"synced": clock.synced, "reason": clock.reason, "timezone": self.config.site.timezone},
             "disk": {"dir": str(self.config.storage.dir), "free_mb": free_mb, "total_mb": disk.total // 2**20},
         }
-        for name, part in self._status_parts.items():
+        for name, (part, problems_in) in self._status_parts.items():
             try:
                 out[name] = part()
+                found = problems_in(out[name])
             except Exception as err:
-                out[name] = {"error": str(err)}
-                problems[name] = str(err)
-        for name, listed in self._problem_parts.items():
-            try:
-                found = listed()
-            except Exception as err:
+                out.setdefault(name, {"error": str(err)})
                 found = [str(err)]
             if found:
                 problems[name] = "; ".join(found)

@@ -42,6 +42,12 @@ def meminfo_mb(path: str = "/proc/meminfo") -> tuple[int | None, int | None]:
     return (total - avail) // 1024, total // 1024
 
 
+def machine() -> dict[str, Any]:
+    """The status part "machine": CPU temperature and memory, read once per status."""
+    used, total = meminfo_mb()
+    return {"cpu_temp_c": cpu_temp_c(), "mem_used_mb": used, "mem_total_mb": total}
+
+
 def system_uptime_s(path: str = "/proc/uptime") -> float | None:
     try:
         with open(path, encoding="ascii") as f:
@@ -59,7 +65,7 @@ def langso_version() -> str | None:
 
 def telemetry(status: dict[str, Any]) -> dict[str, Any]:
     """One telemetry record from `house.status()`; fields are None when unreadable."""
-    used, total = meminfo_mb()
+    readings = status.get("machine") or {}  # machine() below, a status part App registers
     try:
         load_1m: float | None = round(os.getloadavg()[0], 2)
     except OSError:
@@ -69,11 +75,11 @@ def telemetry(status: dict[str, Any]) -> dict[str, Any]:
         "version": langso_version(),
         "uptime_s": status.get("uptime_s"),
         "system_uptime_s": system_uptime_s(),
-        "cpu_temp_c": cpu_temp_c(),
+        "cpu_temp_c": readings.get("cpu_temp_c"),
         "load_1m": load_1m,
         "disk_free_mb": status.get("disk", {}).get("free_mb"),
-        "mem_used_mb": used,
-        "mem_total_mb": total,
+        "mem_used_mb": readings.get("mem_used_mb"),
+        "mem_total_mb": readings.get("mem_total_mb"),
         "clock_synced": status.get("clock", {}).get("synced"),
         "relays": {r["name"]: r["on"] for r in status.get("relays", [])},
         "problems": status.get("problems", {}),

@@ -60,3 +60,29 @@ def test_while_one_caller_reads_aged_parts_again_the_others_get_the_aged_reading
     assert house.status(max_age_s=60)["probe"] == 2
     house.bus.publish("relay", {})  # after an event nobody gets the old reading
     assert house.status(max_age_s=60)["probe"] == 3
+
+
+def test_a_parts_problems_come_from_the_value_just_read_once(app):
+    house = app.house
+    reads: list[int] = []
+
+    def probe() -> dict[str, object]:
+        reads.append(1)
+        return {"faults": ["fan stopped"] if len(reads) % 2 else []}
+
+    house.add_status("probe", probe, problems=lambda value: value["faults"])
+    status = house.status()
+    assert status["problems"]["probe"] == "fan stopped" and len(reads) == 1  # one read serves both
+    assert "probe" not in house.status()["problems"]  # the next value has none: the problem is gone at once
+    house.add_status("broken", lambda: {}, problems=lambda value: value["missing"])
+    assert "missing" in house.status()["problems"]["broken"]  # a failing check is a problem, not a crash
+
+
+def test_machine_readings_are_a_status_part_the_telemetry_reuses(app):
+    from controller.telemetry import telemetry
+
+    status = app.house.status()
+    assert set(status["machine"]) == {"cpu_temp_c", "mem_used_mb", "mem_total_mb"}
+    assert status["machine"]["mem_total_mb"] > 0
+    record = telemetry(status)
+    assert {k: record[k] for k in status["machine"]} == status["machine"]
