@@ -5,6 +5,7 @@ status; the latest picture as JPEG; retention every minute."""
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -25,6 +26,17 @@ from camera.sources import Frame, Packet, open_source, redact
 logger = logging.getLogger(__name__)
 
 BACKOFF_S = (1, 2, 5, 10, 30)
+CAMERA_NICE = 10  # camera threads yield the CPU to playback, the page and commands when it is short
+
+
+def yield_cpu() -> None:
+    """Lower the calling thread's priority by CAMERA_NICE. Linux keeps nice per thread, and
+    the threads it starts (FFmpeg's decoders) inherit it; raising it needs no privilege."""
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + CAMERA_NICE))
+    except OSError as err:
+        logger.warning("camera thread priority unchanged error=%r", str(err))
 
 
 class CameraWorker:
@@ -70,6 +82,7 @@ class CameraWorker:
 
     # the owner thread ------------------------------------------------------------------
     def _run(self) -> None:
+        yield_cpu()
         failures = 0
         while not self.stop.is_set():
             source = self._source = open_source(self.camera.source)
@@ -137,6 +150,7 @@ class CameraWorker:
 
     # main stream, stream-copied for clips --------------------------------------------
     def _run_main(self) -> None:
+        yield_cpu()
         failures = 0
         while not self.stop.is_set():
             source = open_source(self.camera.record_source, demux_only=True)

@@ -4,6 +4,7 @@ camera status, latest picture, self-test; a camera that cannot be reached."""
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from camera.service import CAMERA_NICE
 from camera.synthetic import Scene, Walk, write_scene
 from controller.client import Client
 
@@ -96,6 +98,20 @@ def test_events_api_scopes_and_bad_input(make_config, start_camera_app, quick_wa
     assert status == 400 and b"since" in body
     assert get(app.url + "/api/v1/events/999/clip.mp4", reader)[0] == 404
     assert get(app.url + "/api/v1/events/..%2F..%2Fcli.json/clip.mp4", reader)[0] == 404
+
+
+def thread_nice(thread: threading.Thread) -> int:
+    stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])  # field 19 of proc(5), counted after the name
+
+
+def test_camera_threads_yield_the_cpu_to_the_rest_of_the_house(make_config, start_camera_app, quick_walk: Path, wait_for):
+    app = start_camera_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk), "record_source": str(quick_walk)}]))
+    worker = app.house.cameras.workers["cam"]
+    wait_for(lambda: worker.frames > 0, what="a frame")
+    house_nice = thread_nice(threading.main_thread())  # playback, the page and commands keep theirs
+    lowered = min(19, house_nice + CAMERA_NICE)
+    assert [thread_nice(t) for t in worker.threads] == [lowered, lowered]  # detection and main stream
 
 
 def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config, start_camera_app, wait_for):
