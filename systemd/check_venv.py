@@ -12,29 +12,20 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import re
 import sys
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
 SYSTEM_DIST = "/usr/lib/python3/dist-packages"
-
-
-def release(version: str) -> tuple[int, ...]:
-    """The numeric release of a version ("4.11.0.86" -> (4, 11, 0, 86), "2.0.0rc1" -> (2, 0, 0))."""
-    return tuple(int(m) for m in re.findall(r"\d+", re.match(r"[\d.]*", version).group(0)))  # type: ignore[union-attr]
+OPENCV = "opencv-python-headless"  # the OpenCV wheel langso depends on
 
 
 def satisfies(version: str, spec: str) -> bool:
-    """`version` within a specifier such as ">=1.24,<2" (the operators langso's pins use)."""
-    have = release(version)
-    for clause in filter(None, (c.strip() for c in spec.split(","))):
-        op, want = re.match(r"(==|!=|>=|<=|>|<)\s*(.+)", clause).groups()  # type: ignore[union-attr]
-        w = release(want)
-        n = max(len(have), len(w))
-        a, b = have + (0,) * (n - len(have)), w + (0,) * (n - len(w))
-        if not {"==": a == b, "!=": a != b, ">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b}[op]:
-            return False
-    return True
+    """The installed `version` within a specifier such as ">=1.24,<2" (an installed pre-release counts)."""
+    return SpecifierSet(spec).contains(version, prereleases=True)
 
 
 def pins() -> dict[str, str]:
@@ -45,11 +36,9 @@ def pins() -> dict[str, str]:
         return {}
     out = {}
     for line in requires:
-        if "extra ==" in line:
-            continue
-        m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(?:\[[^]]*\])?\s*\(?([^;)]*)", line)
-        if m:
-            out[m.group(1).lower().replace("_", "-")] = m.group(2).replace(" ", "")
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            out[canonicalize_name(req.name)] = str(req.specifier)
     return out
 
 
@@ -62,7 +51,7 @@ def numpy_problems(version: str | None, location: str | None, system_numpy: bool
     problems = []
     if not satisfies(version, numpy_pin) or (system_numpy and not version.startswith("1.")):
         problems.append(f"numpy {version} in the venv: langso needs numpy{numpy_pin} (apt's picamera2 is built "
-                        f"against Debian's numpy 1.x); keep numpy{numpy_pin} and opencv-python-headless{opencv_pin} "
+                        f"against Debian's numpy 1.x); keep numpy{numpy_pin} and {OPENCV}{opencv_pin} "
                         "(pyproject.toml), then `/opt/langso/venv/bin/pip uninstall numpy` and run install.sh again")
     if system_numpy and location and not location.startswith(SYSTEM_DIST):
         problems.append(f"numpy is loaded from {location}, not the system's {SYSTEM_DIST}: a pip copy shadows "
@@ -70,16 +59,16 @@ def numpy_problems(version: str | None, location: str | None, system_numpy: bool
     return problems
 
 
-def opencv_problems(dist: str, version: str | None, pin: str, cv2_error: str) -> list[str]:
+def opencv_problems(version: str | None, pin: str, cv2_error: str) -> list[str]:
     """The pure rule for OpenCV: the wheel langso pins, importable."""
     if version is None:
-        return [f"{dist} is not installed in the venv; run install.sh again (pip installs {dist}{pin})"]
+        return [f"{OPENCV} is not installed in the venv; run install.sh again (pip installs {OPENCV}{pin})"]
     problems = []
     if not satisfies(version, pin):
-        problems.append(f"{dist} {version} in the venv: langso needs {dist}{pin} (newer wheels require numpy 2, "
-                        f"which breaks apt's picamera2); `/opt/langso/venv/bin/pip install '{dist}{pin}'`")
+        problems.append(f"{OPENCV} {version} in the venv: langso needs {OPENCV}{pin} (newer wheels require numpy 2, "
+                        f"which breaks apt's picamera2); `/opt/langso/venv/bin/pip install '{OPENCV}{pin}'`")
     if cv2_error:
-        problems.append(f"import cv2 failed in the venv ({cv2_error}); OpenCV wheels for numpy 1.x are {dist}<4.12")
+        problems.append(f"import cv2 failed in the venv ({cv2_error}); OpenCV wheels for numpy 1.x are {OPENCV}<4.12")
     return problems
 
 
@@ -106,15 +95,14 @@ def main() -> int:
         print("venv check: numpy not used by this install")
     else:
         problems += numpy_problems(getattr(numpy, "__version__", None), getattr(numpy, "__file__", None), system_numpy,
-                                   pinned.get("numpy", "<2"), pinned.get("opencv-python-headless", "<4.12"))
+                                   pinned.get("numpy", "<2"), pinned.get(OPENCV, "<4.12"))
         if numpy is not None:
             print(f"venv check: numpy {numpy.__version__} from {Path(numpy.__file__).parent} (langso pins numpy{pinned.get('numpy', '')})")
-    for dist in ("opencv-python-headless", "opencv-python"):
-        if dist in pinned:
-            cv2, error = try_import("cv2")
-            problems += opencv_problems(dist, dist_version(dist), pinned[dist], error)
-            if cv2 is not None:
-                print(f"venv check: cv2 {cv2.__version__} ({dist} {dist_version(dist)}, langso pins {dist}{pinned[dist]})")
+    if OPENCV in pinned:
+        cv2, error = try_import("cv2")
+        problems += opencv_problems(dist_version(OPENCV), pinned[OPENCV], error)
+        if cv2 is not None:
+            print(f"venv check: cv2 {cv2.__version__} ({OPENCV} {dist_version(OPENCV)}, langso pins {OPENCV}{pinned[OPENCV]})")
     if Path(SYSTEM_DIST, "picamera2").is_dir():
         picamera2, error = try_import("picamera2")
         if picamera2 is None:
