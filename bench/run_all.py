@@ -1,4 +1,5 @@
-"""Run every bench/*.py script in turn (each prints its own figures); `make bench` calls this.
+"""Run every bench/bench_*.py script in turn (each prints its own figures); `make bench` calls this.
+The other files here (localbroker.py, this one) are helpers, not benches.
 
     .venv/bin/python bench/run_all.py [NAME ...]    # NAME: only scripts whose name contains it
 """
@@ -13,7 +14,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def scripts(only: list[str]) -> list[Path]:
-    found = sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_"))
+    found = sorted(HERE.glob("bench_*.py"))
     return [p for p in found if not only or any(name in p.stem for name in only)]
 
 

@@ -1,6 +1,6 @@
 """Web bench: the phone page's figures side by side with the goals of issue 5.
 
-  .venv/bin/python bench/web.py [--clients 20] [--requests 50]
+  .venv/bin/python bench/bench_web.py [--clients 20] [--requests 50]
 
 - home page weight with CSS, JS and icon as Chromium loads it (goal < 100 KB, zero
   external requests);
@@ -28,12 +28,12 @@ import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# run as a script, this file's folder comes first on sys.path and its name would hide the web package
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from controller.db import Database
+from controller.store import Store
 
-from controller.db import Database  # noqa: E402
-from controller.store import Store  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests/ is not an installed package: the test daemon and phone browser come from the checkout
+
 from tests.conftest import Daemon, house_data, write_toml  # noqa: E402
 from tests.web.browser import phone_browser  # noqa: E402
 

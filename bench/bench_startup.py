@@ -7,7 +7,7 @@ For both, over several runs: spawn to ready (READY=1 on a real $NOTIFY_SOCKET fo
 daemon, a "ready" line for the baseline), RSS after idling, CPU % while idle, and
 SIGTERM to exit.
 
-    .venv/bin/python bench/startup.py [--runs 3] [--idle 30]
+    .venv/bin/python bench/bench_startup.py [--runs 3] [--idle 30]
 
 Prints figures; asserts nothing about speed (machines are shared and noisy).
 """

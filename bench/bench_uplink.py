@@ -1,6 +1,6 @@
 """The real uplink against its baseline, a bare paho client, on a local mosquitto.
 
-    .venv/bin/python bench/uplink.py [--commands 200] [--events 500]
+    .venv/bin/python bench/bench_uplink.py [--commands 200] [--events 500]
 
 What langso adds on top of MQTT, measured on one house (App on MockFactory pins, the
 daemon's own code) next to a bare paho client doing the same over the same broker:
@@ -29,14 +29,10 @@ import paho.mqtt.client as mqtt
 from gpiozero.pins.mock import MockFactory
 from paho.mqtt.enums import CallbackAPIVersion
 
-HERE = Path(__file__).resolve().parent
-# the repo's packages first: bench/audio.py, bench/camera.py and bench/web.py must not hide audio/, camera/, web/
-sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-
-from controller.app import App  # noqa: E402
-from controller.config import parse_config  # noqa: E402
-from fleet import pct  # noqa: E402
-from localbroker import IOC_PASS, site_pass, start_broker  # noqa: E402
+from bench_fleet import pct
+from controller.app import App
+from controller.config import parse_config
+from localbroker import IOC_PASS, site_pass, start_broker
 
 
 def client(user: str, password: str, port: int, on_message: Callable[..., None] | None = None) -> mqtt.Client:

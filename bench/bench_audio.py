@@ -1,6 +1,6 @@
 """Audio wing benchmark: prints figures side by side with the goals of issue 3.
 
-    .venv/bin/python bench/audio.py
+    .venv/bin/python bench/bench_audio.py
 
 - POST to first audio out (WAV sink), uncached and cached text, offline engine (espeak-ng)
 - real-time factor of each TTS engine (gTTS only against a local stand-in: the real one
@@ -28,14 +28,13 @@ import av
 import numpy as np
 from gpiozero.pins.mock import MockFactory
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from audio.media import decode, encode, tone
+from audio.tts import Speech, TtsCache
+from audio.tts_engines import EspeakEngine
+from controller.app import App
+from controller.config import parse_config
 
-from audio.media import decode, encode, tone  # noqa: E402
-from audio.tts import Speech, TtsCache  # noqa: E402
-from audio.tts_engines import EspeakEngine  # noqa: E402
-from controller.app import App  # noqa: E402
-from controller.config import parse_config  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 NEWS = [
     "UBND xã Định Hưng thông báo: từ 7h30 ngày 5/10/2023, Trạm y tế xã tổ chức tiêm vắc xin cho trẻ em dưới 5 tuổi.",

@@ -1,6 +1,6 @@
 """Camera bench: CPU figures side by side with the goals of issue 4, all in one run.
 
-  .venv/bin/python bench/camera.py [--pi-factor 4] [--rounds 3]
+  .venv/bin/python bench/bench_camera.py [--pi-factor 4] [--rounds 3]
 
 - detector alone: µs of CPU per analysed 640x360 frame (goal <= 200 µs; Frigate's motion
   detector, the named baseline, about 650 µs a frame on this kind of machine);
@@ -23,24 +23,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-# run as a script, this file's folder comes first on sys.path and its name would hide the camera package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import av
+import numpy as np
 
-import av  # noqa: E402
-import numpy as np  # noqa: E402
-
-from camera.analyze import analyze  # noqa: E402
-from camera.config import CameraConfig  # noqa: E402
-from camera.motion import MotionDetector  # noqa: E402
-from camera.recorder import Recorder  # noqa: E402
-from camera.sources import Packet, PyavSource, grey_of  # noqa: E402
-from camera.synthetic import FPS, HEIGHT, LABELLED_SCENES, WIDTH, _background, render, write_scene  # noqa: E402
+from camera.analyze import analyze
+from camera.config import CameraConfig
+from camera.motion import MotionDetector
+from camera.recorder import Recorder
+from camera.sources import Packet, PyavSource, grey_of
+from camera.synthetic import FPS, HEIGHT, LABELLED_SCENES, WIDTH, _background, render, write_scene
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 

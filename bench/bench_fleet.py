@@ -1,6 +1,6 @@
 """Fleet bench: N simulated sites against a local mosquitto, as a district IOC sees them.
 
-    .venv/bin/python bench/fleet.py --sites 1000 [--procs 2] [--rounds 5] [--events 20] [--tls] [--no-baseline]
+    .venv/bin/python bench/bench_fleet.py --sites 1000 [--procs 2] [--rounds 5] [--events 20] [--tls] [--no-baseline]
 
 Each site is a paho-mqtt 2.x client logged in with its own user (password file + the
 ACL rules of systemd/mosquitto-acl.example), subscribed like the real uplink to its relay
@@ -42,8 +42,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localbroker import IOC_PASS, mosquitto_version, raise_nofile, rss_mb, site_pass, start_broker  # noqa: E402
+from localbroker import IOC_PASS, mosquitto_version, raise_nofile, rss_mb, site_pass, start_broker
 
 GOAL_SITES, GOAL_P99_S = 1000, 1.0
 
