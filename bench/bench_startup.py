@@ -1,10 +1,11 @@
 """Start-up and idle bench of the whole demo daemon (relays, broadcast queue on a WAV sink,
 the demo camera on its looped video, web, uplink off), as systemd sees it, side by side
-with the baseline: a bare Python process that only imports the same libraries
+with the same house with no camera configured (what the camera costs) and with the
+baseline: a bare Python process that only imports the same libraries
 (flask, waitress, gpiozero, pydantic, av, cv2, numpy, pyaudio, gtts, paho, flask_babel ...).
 
-For both, over several runs: spawn to ready (READY=1 on a real $NOTIFY_SOCKET for the
-daemon, a "ready" line for the baseline), RSS after idling, CPU % while idle, and
+For each, over several runs: spawn to ready (READY=1 on a real $NOTIFY_SOCKET for the
+daemons, a "ready" line for the baseline), RSS after idling, CPU % while idle, and
 SIGTERM to exit.
 
     .venv/bin/python bench/bench_startup.py [--runs 3] [--idle 30]
@@ -29,6 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPORTS = ("flask", "waitress", "gpiozero", "pydantic", "spectree", "argon2", "av", "cv2", "numpy", "pyaudio",
            "gtts", "paho.mqtt.client", "flask_babel", "flask_wtf", "cheroot.wsgi")
 BASELINE = [sys.executable, "-c", f"import {', '.join(IMPORTS)}, time; print('ready', flush=True); time.sleep(3600)"]
+# each daemon is this command followed by its data dir
+DEMO = [sys.executable, "-m", "controller", "demo", "--port", "0", "--data-dir"]
+# the demo's house with no camera configured: demo_config() without the demo video, run as `langso demo` runs it
+NO_CAMERA = [sys.executable, "-c", "import sys; from pathlib import Path; from controller.app import App; "
+             "from controller.config import demo_config; from controller.logs import setup_logging; "
+             "setup_logging(); sys.exit(App(demo_config(Path(sys.argv[1]), port=0)).run())"]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -99,7 +106,7 @@ def baseline_run(idle_s: float) -> tuple[float, float, float, float, int]:
             proc.kill()
 
 
-def daemon_run(data_dir: Path, idle_s: float) -> tuple[float, float, float, float, int]:
+def daemon_run(command: list[str], data_dir: Path, idle_s: float) -> tuple[float, float, float, float, int]:
     sock_dir = Path(tempfile.mkdtemp(prefix="langso-bench-"))
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_dir / "notify"))
@@ -107,8 +114,7 @@ def daemon_run(data_dir: Path, idle_s: float) -> tuple[float, float, float, floa
     env.pop("WATCHDOG_USEC", None)
     log = open(data_dir.parent / "bench-daemon.log", "ab")
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "demo", "--port", "0", "--data-dir", str(data_dir)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    proc = subprocess.Popen([*command, str(data_dir)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     try:
         sock.settimeout(120)
         while "READY=1" not in sock.recv(4096).decode().splitlines():
@@ -130,15 +136,19 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="langso-bench-"))
-    data = work / "demo"  # one data dir: run 1 starts on an empty store, later runs on an existing one
-    rows: dict[str, list[tuple[float, float, float, float, int]]] = {"bare imports": [], "langso demo": []}
+    # one data dir each: run 1 starts on an empty store, later runs on an existing one
+    daemons = ("langso demo", "no camera")
+    runs = {"bare imports": lambda: baseline_run(args.idle),
+            "langso demo": lambda: daemon_run(DEMO, work / "demo", args.idle),
+            "no camera": lambda: daemon_run(NO_CAMERA, work / "no-camera", args.idle)}
+    rows: dict[str, list[tuple[float, float, float, float, int]]] = {name: [] for name in runs}
     print(f"startup bench: {args.runs} runs, idle {args.idle:.0f} s, python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs, {os.uname().machine}")
     head = f"{'run':>3}  {'process':<12}  {'ready s':>7}  {'RSS MB':>6}  {'idle CPU %':>10}  {'SIGTERM->exit s':>15}  exit"
     print(head)
     try:
         for i in range(1, args.runs + 1):
-            for name, run in (("bare imports", lambda: baseline_run(args.idle)), ("langso demo", lambda: daemon_run(data, args.idle))):
+            for name, run in runs.items():
                 row = run()
                 rows[name].append(row)
                 print(f"{i:>3}  {name:<12}  {row[0]:>7.3f}  {row[1]:>6.1f}  {row[2]:>10.2f}  {row[3]:>15.3f}  {row[4]}", flush=True)
@@ -151,11 +161,13 @@ def main() -> int:
         med[name] = [statistics.median(col) for col in zip(*table)]
         m = med[name]
         print(f"{'':>3}  {name:<12}  {m[0]:>7.3f}  {m[1]:>6.1f}  {m[2]:>10.2f}  {m[3]:>15.3f}  {sorted({r[4] for r in table})}")
-    b, d = med["bare imports"], med["langso demo"]
-    print(f"langso demo vs bare imports: ready {d[0]:.2f} s vs {b[0]:.2f} s, RSS {d[1]:.0f} MB vs {b[1]:.0f} MB, "
-          f"idle CPU {d[2]:.1f} % vs {b[2]:.1f} %, SIGTERM->exit {d[3]:.2f} s vs {b[3]:.2f} s")
-    # the bare process dies of SIGTERM (-15); the daemon must exit 0
-    return 0 if all(r[4] == 0 for r in rows["langso demo"]) else 1
+    b = med["bare imports"]
+    for name in daemons:
+        d = med[name]
+        print(f"{name} vs bare imports: ready {d[0]:.2f} s vs {b[0]:.2f} s, RSS {d[1]:.0f} MB vs {b[1]:.0f} MB, "
+              f"idle CPU {d[2]:.2f} % vs {b[2]:.2f} %, SIGTERM->exit {d[3]:.2f} s vs {b[3]:.2f} s")
+    # the bare process dies of SIGTERM (-15); the daemons must exit 0
+    return 0 if all(r[4] == 0 for name in daemons for r in rows[name]) else 1
 
 
 if __name__ == "__main__":
