@@ -14,7 +14,7 @@ PORT   ?= 8080
 RUN_DEBS  := python3-venv espeak-ng portaudio19-dev python3-dev gcc
 # ... and what the tests add (a real broker, a real browser, real sample footage,
 # an RTSP server, systemd-analyze for the unit).
-TEST_DEBS := $(RUN_DEBS) mosquitto mosquitto-clients openssl chromium chromium-driver \
+TEST_DEBS := $(RUN_DEBS) mosquitto openssl chromium chromium-driver \
              opencv-doc systemd python3-numpy shellcheck \
              python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 
