@@ -1,4 +1,5 @@
-"""Password hashing for web users (Argon2id, argon2-cffi) and the first-run rules."""
+"""Password hashing for web users (Argon2id, argon2-cffi) and the one strength rule every
+way of setting a password goes through (first run, own change, admin API, `langso user add`)."""
 from __future__ import annotations
 
 from argon2 import PasswordHasher
@@ -31,3 +32,11 @@ def check_password_strength(password: str, user: str = "") -> str | None:
     if password.lower() in COMMON or (user and user.lower() in password.lower()):
         return "too easy to guess; do not use common passwords or the user name"
     return None
+
+
+def strong_hash(password: str, user: str = "") -> str:
+    """The Argon2id hash of a password that passes check_password_strength, else WeakPassword."""
+    problem = check_password_strength(password, user)
+    if problem:
+        raise WeakPassword(problem)
+    return hash_password(password)

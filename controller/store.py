@@ -100,19 +100,28 @@ class Store:
     # users --------------------------------------------------------------
     def add_user(self, name: str, role: str, password: str, must_change: bool = False) -> None:
         """Create a user, or give an existing one this role and password. The password must
-        pass check_password_strength (else WeakPassword) and only its Argon2id hash is kept."""
-        from controller.passwords import WeakPassword, check_password_strength, hash_password  # argon2: when needed
+        pass the strength rule (else WeakPassword) and only its Argon2id hash is kept.
+        `must_change`: the password was set by someone else (the admin API, `langso user
+        add`), so the page asks the user for their own before anything else."""
+        from controller.passwords import strong_hash  # argon2: when needed
 
-        problem = check_password_strength(password, name)
-        if problem:
-            raise WeakPassword(problem)
-        password_hash = hash_password(password)
+        password_hash = strong_hash(password, name)
         with self.db.tx() as conn:
             conn.execute(
                 "INSERT INTO users(name, role, password_hash, created_at, must_change) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(name) DO UPDATE SET role=excluded.role, password_hash=excluded.password_hash, must_change=excluded.must_change",
                 (name, role, password_hash, time.time(), int(must_change)),
             )
+
+    def set_password(self, name: str, password: str) -> bool:
+        """The user's own new password (same rule and hash as add_user; WeakPassword), which
+        clears must_change. False when there is no such user."""
+        from controller.passwords import strong_hash
+
+        password_hash = strong_hash(password, name)
+        return self.db.execute(
+            "UPDATE users SET password_hash=?, must_change=0 WHERE name=?", (password_hash, name)
+        ).rowcount > 0
 
     def user(self, name: str) -> dict[str, Any] | None:
         row = self.db.one("SELECT * FROM users WHERE name=?", (name,))
