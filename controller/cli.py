@@ -157,10 +157,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             raise CliError("the two passwords differ; nothing was changed", BAD_INPUT)
     try:
         with _admin_store(args, f"user add {args.name} --role {args.role}") as store:
-            store.add_user(args.name, args.role, password)
+            store.add_user(args.name, args.role, password, must_change=True)
     except WeakPassword as err:
         raise CliError(f"password: {err}", BAD_INPUT) from None
-    print(f"user {args.name} ({args.role}) saved")
+    print(f"user {args.name} ({args.role}) saved; at the first login the page asks them to choose their own password")
     return OK
 
 

@@ -29,10 +29,12 @@ def test_user_add_hashes_the_password(tmp_path, monkeypatch, capsys):
     config = config_file(tmp_path)
     monkeypatch.setattr(sys, "stdin", io.StringIO("Trống-đồng-2026\n"))
     assert main(["--config", str(config), "user", "add", "truongthon", "--role", "head", "--password-stdin"]) == 0
+    assert "choose their own password" in capsys.readouterr().out
     user = store(tmp_path).user("truongthon")
     assert user["role"] == "head" and "Trống" not in user["password_hash"]
     assert verify_password(user["password_hash"], "Trống-đồng-2026")
     assert not verify_password(user["password_hash"], "wrong")
+    assert user["must_change"] == 1  # the technician typed it: the page asks for their own at first login
 
 
 def test_weak_password_refused(tmp_path, monkeypatch, capsys):

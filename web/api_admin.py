@@ -71,13 +71,14 @@ def users():
 @spec.validate(json=UserIn, resp=Response(HTTP_201=UserOut, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error), tags=["admin"])
 @require("admin")
 def add_user(json: UserIn):
-    """Create a user or reset an existing user's role and password."""
+    """Create a user or reset an existing user's role and password. The user's open logins
+    end, and at the next login the page asks them to choose their own password."""
     store = house().store
     try:
-        store.add_user(json.name, json.role, json.password)
+        store.add_user(json.name, json.role, json.password, must_change=True)
     except WeakPassword as err:
         return jsonify(error=f"password: {err}"), 400
-    recent().clear()  # a new role or password applies at once
+    recent().clear()  # a new role or password applies at once (open logins end)
     store.audit(str(g.actor), "user.add", json.name, json.role)
     user = store.user(json.name)
     return jsonify(name=user["name"], role=user["role"], created_at=user["created_at"]), 201

@@ -5,6 +5,7 @@ whose role grants scopes (the phone page). Cookie-authenticated writes are CSRF-
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -30,10 +31,11 @@ def _house() -> Any:
 class Recent:
     """Credentials looked up in the last `max_age_s` (token -> TokenInfo, user name -> user
     row), so a busy phone page or IOC does not queue on the shared database for every
-    request. Only hits are kept (a new token or user works at once); the admin API clears
-    it when it revokes a token or removes or changes a user, so those take effect at once;
-    a change written to the database by another process (`langso user add` resetting a
-    role) takes effect within `max_age_s`."""
+    request. Only hits are kept (a new token or user works at once); the admin API and the
+    password page clear it when they revoke a token or remove or change a user, so those
+    take effect at once (other logins of a user whose password changed end with the next
+    request); a change written to the database by another process (`langso user add`
+    resetting a role or password) takes effect within `max_age_s`."""
 
     def __init__(self, max_age_s: float = 1.0, max_keys: int = 1000):
         self.max_age_s, self.max_keys = max_age_s, max_keys
@@ -71,9 +73,16 @@ def has_scope(scopes: frozenset[str], scope: str | None) -> bool:
     return scope is None or scope in scopes or "admin" in scopes
 
 
+def password_mark(password_hash: str) -> str:
+    """What a session keeps of the password it was made with: a new password (the user's
+    own, or a reset by the technician) ends every session made with the old one."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def session_user() -> dict[str, Any] | None:
-    """The logged-in user, or None (no session, expired, or the user was removed).
-    An expired session is cleared and remembered in `g.session_expired`."""
+    """The logged-in user, or None (no session, expired, the password changed since, or the
+    user was removed). An ended session is cleared and why is remembered in
+    `g.session_ended` ("expired" or "password")."""
     name = session.get("user")
     if not name:
         return None
@@ -81,22 +90,33 @@ def session_user() -> dict[str, Any] | None:
     idle = current_app.config["SESSION_IDLE_S"]
     if now - session.get("login_at", 0) > current_app.config["SESSION_MAX_S"] or now - session.get("seen", 0) > idle:
         session.clear()
-        g.session_expired = True
+        g.session_ended = "expired"
         return None
     user = recent().get("user", name, _house().store.user)
     if user is None or user["role"] not in ROLE_SCOPES:
         session.clear()
+        return None
+    mark = session.get("pw")
+    if mark != password_mark(user["password_hash"]):
+        session.clear()
+        g.session_ended = "password" if mark else "expired"  # no mark: a login from before marks
         return None
     if now - session.get("seen", 0) > 60:  # keep the cookie small and writes rare
         session["seen"] = now
     return user
 
 
-def login(name: str) -> None:
+def login(user: dict[str, Any]) -> None:
     session.clear()
     session.permanent = True
     now = time.time()
-    session.update(user=name, login_at=now, seen=now)
+    session.update(user=user["name"], login_at=now, seen=now)
+    keep_session(user)
+
+
+def keep_session(user: dict[str, Any]) -> None:
+    """This session goes on with the user's (new) password; the others end."""
+    session["pw"] = password_mark(user["password_hash"])
 
 
 def current_principal() -> tuple[Actor, frozenset[str]] | None:
@@ -109,7 +129,7 @@ def current_principal() -> tuple[Actor, frozenset[str]] | None:
         return None
     user = session_user()
     if user is not None:
-        g.via_session = True
+        g.via_session, g.must_change = True, bool(user["must_change"])
         return Actor("web", user["name"]), ROLE_SCOPES[user["role"]]
     return None
 
@@ -117,13 +137,18 @@ def current_principal() -> tuple[Actor, frozenset[str]] | None:
 def check(scope: str | None) -> Any:
     """The gate for this request: None when a valid token or session has `scope` (any scope
     when None), else the 401/403 answer. Session writes must carry the CSRF token (a
-    CSRFError, 400). Sets g.actor and g.scopes."""
+    CSRFError, 400). A session whose password was set by someone else gets 403 until the
+    user has chosen their own. Sets g.actor and g.scopes."""
     principal = current_principal()
     if principal is None:
-        if g.get("session_expired"):
-            return jsonify(error="your session expired; log in again at /login"), 401
+        ended = g.get("session_ended")
+        if ended:
+            why = "your session expired" if ended == "expired" else "the password was changed since this login"
+            return jsonify(error=f"{why}; log in again at /login"), 401
         return jsonify(error="authentication required: log in, or send 'Authorization: Bearer <token>' (langso token add)"), 401
     actor, scopes = principal
+    if g.get("must_change"):
+        return jsonify(error="your password was set by someone else: choose your own on the page /password first"), 403
     if not has_scope(scopes, scope):
         who = "your role" if g.get("via_session") else "this token"
         return jsonify(error=f"{who} lacks the {scope!r} scope"), 403

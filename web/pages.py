@@ -13,13 +13,15 @@ from flask_babel import gettext as _
 
 from controller.passwords import WeakPassword, verify_password
 from web.api import STATUS_MAX_AGE_S
-from web.auth import ROLE_SCOPES, LoginThrottle, has_scope, login, recent, session_user
+from web.auth import ROLE_SCOPES, LoginThrottle, has_scope, keep_session, login, recent, session_user
 
 logger = logging.getLogger(__name__)
 
 pages = Blueprint("pages", __name__)
 _setup_lock = threading.Lock()
 OPEN_PAGES = {"pages.login", "pages.setup", "pages.language", "static"}
+# what a user whose password was set by someone else may open before choosing their own
+MUST_CHANGE_PAGES = {"pages.password", "pages.logout", "pages.language"}
 
 
 def _house() -> Any:
@@ -36,9 +38,14 @@ def _first_run_and_login() -> Any:
         return redirect(url_for("pages.setup"))
     g.user = session_user()
     if g.user is None and request.endpoint not in OPEN_PAGES:
-        if g.get("session_expired"):
+        ended = g.get("session_ended")
+        if ended == "expired":
             flash(_("Your session expired; please log in again."))
+        elif ended == "password":
+            flash(_("The password was changed; log in again with the new one."))
         return redirect(url_for("pages.login", next=request.path))
+    if g.user is not None and g.user["must_change"] and request.endpoint not in MUST_CHANGE_PAGES:
+        return redirect(url_for("pages.password"))
     return None
 
 
@@ -65,25 +72,36 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else url_for("pages.home")
 
 
+def _throttle() -> LoginThrottle:
+    return current_app.extensions["login_throttle"]
+
+
+def _password_tries(what: str, name: str) -> tuple[tuple[str, ...], str | None]:
+    """The throttle keys for a password typed for `name` from this address (the login and
+    the password change count together), and the refusal when too many were wrong lately."""
+    keys = (f"ip:{request.remote_addr}", f"user:{name.lower()}")
+    wait = _throttle().retry_after(*keys)
+    if wait <= 0:
+        return keys, None
+    logger.warning("%s throttled user=%s ip=%s", what, name, request.remote_addr)
+    return keys, _("Too many wrong passwords. Try again in %(minutes)d minutes.", minutes=int(wait // 60) + 1)
+
+
 @pages.route("/login", methods=["GET", "POST"], endpoint="login")
 def login_page() -> Any:
     error = None
     if request.method == "POST":
         name = request.form.get("name", "").strip()[:64]
-        keys = (f"ip:{request.remote_addr}", f"user:{name.lower()}")
-        throttle: LoginThrottle = current_app.extensions["login_throttle"]
-        wait = throttle.retry_after(*keys)
-        if wait > 0:
-            logger.warning("login throttled user=%s ip=%s", name, request.remote_addr)
-            error = _("Too many wrong passwords. Try again in %(minutes)d minutes.", minutes=int(wait // 60) + 1)
-            return render_template("login.html", error=error, name=name), 429
+        keys, refused = _password_tries("login", name)
+        if refused:
+            return render_template("login.html", error=refused, name=name), 429
         user = _house().store.user(name)
         if user and verify_password(user["password_hash"], request.form.get("password", "")):
-            throttle.succeeded(*keys)
-            login(name)
+            _throttle().succeeded(*keys)
+            login(user)
             logger.info("login user=%s ip=%s", name, request.remote_addr)
-            return redirect(_safe_next(request.args.get("next")))
-        throttle.failed(*keys)
+            return redirect(url_for("pages.password") if user["must_change"] else _safe_next(request.args.get("next")))
+        _throttle().failed(*keys)
         logger.warning("login failed user=%s ip=%s", name, request.remote_addr)
         return render_template("login.html", error=_("Wrong user name or password."), name=name), 401
     return render_template("login.html", error=error, name="")
@@ -104,29 +122,67 @@ def setup():
         abort(404)
     form = {"name": request.form.get("name", "").strip(), "role": request.form.get("role", "tech")}
     if request.method == "POST":
-        password = request.form.get("password", "")
         problem = None
         if not form["name"] or len(form["name"]) > 32 or not all(c.isalnum() or c in "._-" for c in form["name"]) or not form["name"].isascii():
             problem = _("User name: use letters, digits, . _ - only (no spaces or accents).")
         elif form["role"] not in ("tech", "head"):
             problem = _("Role: choose technician or village head.")
-        elif password != request.form.get("password2", ""):
-            problem = _("The two passwords differ.")
-        if not problem:
+        else:
             with _setup_lock:
                 if store.users():
                     abort(409, _("A user was created meanwhile; log in."))
-                try:
-                    store.add_user(form["name"], form["role"], password)
-                except WeakPassword:
-                    problem = _("Password: at least 8 characters, not a common password and not the user name.")
+                problem = _new_password(lambda password: store.add_user(form["name"], form["role"], password))
         if problem:
             return render_template("setup.html", error=problem, form=form), 400
         store.audit(f"web:{form['name']}", "user.add", form["name"], "first run")
         logger.info("first user created user=%s role=%s", form["name"], form["role"])
-        login(form["name"])
+        login(store.user(form["name"]))
         return redirect(url_for("pages.home"))
     return render_template("setup.html", error=None, form=form)
+
+
+def _new_password(save: Callable[[str], Any]) -> str | None:
+    """The new password typed twice in the form (password, password2), handed to `save`
+    (the store checks its strength and hashes it); what is wrong, in the page's words, or None."""
+    password = request.form.get("password", "")
+    if password != request.form.get("password2", ""):
+        return _("The two passwords differ.")
+    try:
+        save(password)
+    except WeakPassword:
+        return _("Password: at least 8 characters, not a common password and not the user name.")
+    return None
+
+
+@pages.route("/password", methods=["GET", "POST"])
+def password():
+    """Any logged-in user changes their own password: the current one first (wrong ones
+    count toward the login throttling), then the new one twice. This session goes on;
+    the user's other sessions (a lost phone) end at once."""
+    user, store = g.user, _house().store
+    if request.method == "POST":
+        keys, refused = _password_tries("password change", user["name"])
+        if refused:
+            return render_template("password.html", error=refused), 429
+        if not verify_password(user["password_hash"], request.form.get("current", "")):
+            _throttle().failed(*keys)
+            logger.warning("password change refused user=%s ip=%s reason=wrong-current", user["name"], request.remote_addr)
+            return render_template("password.html", error=_("The current password is wrong.")), 403
+        _throttle().succeeded(*keys)
+        problem = _new_password(lambda new: store.set_password(user["name"], new))
+        if problem:
+            return render_template("password.html", error=problem), 400
+        recent().clear()  # the user's other sessions see the new password with their next request
+        changed = store.user(user["name"])
+        if changed is None:  # removed meanwhile
+            session.clear()
+            return redirect(url_for("pages.login"))
+        keep_session(changed)
+        store.audit(f"web:{user['name']}", "user.password", user["name"], "own")
+        logger.info("password changed user=%s ip=%s", user["name"], request.remote_addr)
+        flash(_("Password changed. Your other logins (another phone) have ended; this one goes on."))
+        return redirect(url_for("pages.home") if user["must_change"] else url_for("pages.system"))
+    return render_template("password.html", error=None)
 
 
 @pages.post("/language")

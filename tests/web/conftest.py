@@ -47,11 +47,12 @@ def add_user(app: App) -> Callable[..., str]:
 
 
 def log_in(client: FlaskClient, name: str, password: str = PASSWORD) -> str:
-    """Log in through the form (with its CSRF token); returns the session's CSRF token."""
+    """Log in through the form (with its CSRF token); returns the session's CSRF token (a
+    user who must choose their own password first lands on /password)."""
     page = client.get("/login")
     resp = client.post("/login", data={"name": name, "password": password, "csrf_token": csrf_of(page.text)})
     assert resp.status_code == 302, resp.text
-    return csrf_of(client.get("/").text)
+    return csrf_of(client.get("/", follow_redirects=True).text)
 
 
 @pytest.fixture

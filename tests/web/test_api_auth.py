@@ -119,13 +119,20 @@ def test_credentials_changed_by_another_process_apply_when_the_cache_ages(app, w
     assert client.get("/api/v1/relays").status_code == 401
 
 
-def test_role_change_applies_to_an_open_session(app, session_as, token_for):
+def test_role_change_ends_the_open_session_and_the_new_role_applies(app, session_as, token_for):
     client, _ = session_as("head")
     assert client.get("/api/v1/relays").status_code == 200
     changed = client.post("/api/v1/users", json={"name": "user-head", "role": "viewer", "password": PASSWORD},
                           headers=token_for("admin"))
     assert changed.status_code == 201
-    assert client.get("/api/v1/relays").status_code == 403
+    ended = client.get("/api/v1/relays")  # a reset by the technician ends the user's open logins
+    assert ended.status_code == 401 and "password was changed" in ended.json["error"]
+    csrf = log_in(client, "user-head")
+    assert client.get("/api/v1/status").status_code == 403  # first their own password (test_password_page)
+    form = {"current": PASSWORD, "password": "Lua-chin 2027 vang", "password2": "Lua-chin 2027 vang", "csrf_token": csrf}
+    assert client.post("/password", data=form).status_code == 302
+    refused = client.get("/api/v1/relays")
+    assert refused.status_code == 403 and "lacks the 'control' scope" in refused.json["error"]
 
 
 def test_logout_form_needs_csrf(client, add_user):

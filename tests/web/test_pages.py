@@ -22,6 +22,7 @@ def test_first_run_forces_creating_a_user_with_a_real_password(app, client):
     ok = client.post("/setup", data={"name": "hoa", "role": "tech", "password": PASSWORD, "password2": PASSWORD, "csrf_token": token})
     assert ok.status_code == 302
     assert [u["name"] for u in app.house.store.users()] == ["hoa"]
+    assert app.house.store.user("hoa")["must_change"] == 0  # chosen by the user themself
     assert client.get("/").status_code == 200  # logged in straight away
     assert client.get("/setup").status_code == 404  # set-up is gone once a user exists
 
