@@ -1,7 +1,7 @@
 """End to end in real headless Chromium at a phone's size against a running App:
 log in, switch the TV, see a relay switched elsewhere arrive live, hear a preview and
-announce (the text reaches the WAV sink and the log), open an event clip and seek in it.
-Screenshots stay in tests/artifacts/."""
+announce (the text reaches the WAV sink and the log), open an event clip and seek in it,
+change the password. Screenshots stay in tests/artifacts/."""
 from __future__ import annotations
 
 import json
@@ -164,6 +164,12 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
 
     browser.find_element(By.LINK_TEXT, "Hệ thống").click()
     wait.until(lambda d: "Dung lượng trống" in d.page_source)
+    # Đổi mật khẩu from the System page: the page confirms, and the phone stays logged in
+    browser.find_element(By.LINK_TEXT, "Đổi mật khẩu").click()
+    for field, value in (("current", PASSWORD), ("password", "Lua-chin 2027 vang"), ("password2", "Lua-chin 2027 vang")):
+        wait.until(lambda d: d.find_elements(By.NAME, field))[0].send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait.until(lambda d: "Đã đổi mật khẩu" in d.page_source and "Dung lượng trống" in d.page_source)
     assert requested_hosts(browser) == {urlparse(app.url).netloc}  # nothing external on any page
     expected = "/api/v1/relays/tv - Failed to load resource: the server responded with a status of 409"  # the second tap
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and expected not in e["message"]]
