@@ -91,9 +91,10 @@ def cmd_web_users(args: argparse.Namespace) -> int:
 
     with _admin_store(args, "web users") as store:  # as root, a first open leaves no root-owned files
         users, tokens = store.users(), store.tokens()
-    print(f"{'user':<24} {'role':<8} created")
+    print(f"{'user':<24} {'role':<8} {'created':<16} password")
     for user in users:
-        print(f"{user['name']:<24} {user['role']:<8} {time.strftime('%Y-%m-%d %H:%M', time.localtime(user['created_at']))}")
+        print(f"{user['name']:<24} {user['role']:<8} {time.strftime('%Y-%m-%d %H:%M', time.localtime(user['created_at'])):<16} "
+              f"{'set by a technician: chosen at the next login' if user['must_change'] else 'own'}")
     print()
     print(f"{'token':<24} {'id':>4} scopes")
     for token in tokens:

@@ -145,4 +145,5 @@ def test_web_users_lists_users_and_tokens_never_secrets(tmp_path, monkeypatch, c
     assert main(["--config", str(config), "web", "users"]) == 0
     out = capsys.readouterr().out
     assert "lan" in out and "head" in out and "ioc" in out and "events:read" in out
+    assert "chosen at the next login" in out  # the technician typed lan's password
     assert token not in out and "argon2" not in out

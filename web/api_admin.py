@@ -8,9 +8,10 @@ from flask import g, jsonify
 from pydantic import BaseModel, Field
 from spectree import Response
 
+from controller.commands import Actor
 from controller.passwords import WeakPassword
 from web.api import Error, api, house, spec
-from web.auth import recent, require
+from web.auth import keep_session, recent, require
 
 NAME = r"^[A-Za-z0-9._-]{1,32}$"
 Scope = Literal["control", "broadcast", "events:read", "admin"]
@@ -20,6 +21,7 @@ class UserOut(BaseModel):
     name: str
     role: str
     created_at: float
+    must_change: bool = Field(False, description="true until the user replaces the password someone else set")
 
 
 class UserList(BaseModel):
@@ -64,7 +66,7 @@ class Done(BaseModel):
 @require("admin")
 def users():
     """Web users and their roles (never their password hashes)."""
-    return jsonify(users=house().store.users())
+    return jsonify(users=[{**u, "must_change": bool(u["must_change"])} for u in house().store.users()])
 
 
 @api.post("/users")
@@ -72,16 +74,20 @@ def users():
 @require("admin")
 def add_user(json: UserIn):
     """Create a user or reset an existing user's role and password. The user's open logins
-    end, and at the next login the page asks them to choose their own password."""
+    end, and at the next login the page asks them to choose their own password (unless
+    the user set it for themselves: their own session goes on)."""
     store = house().store
+    own = g.actor == Actor("web", json.name)
     try:
-        store.add_user(json.name, json.role, json.password, must_change=True)
+        store.add_user(json.name, json.role, json.password, must_change=not own)
     except WeakPassword as err:
         return jsonify(error=f"password: {err}"), 400
     recent().clear()  # a new role or password applies at once (open logins end)
     store.audit(str(g.actor), "user.add", json.name, json.role)
     user = store.user(json.name)
-    return jsonify(name=user["name"], role=user["role"], created_at=user["created_at"]), 201
+    if own:
+        keep_session(user)
+    return jsonify(name=user["name"], role=user["role"], created_at=user["created_at"], must_change=bool(user["must_change"])), 201
 
 
 @api.delete("/users/<name>")

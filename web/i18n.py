@@ -131,6 +131,7 @@ def _js_strings() -> dict[str, str]:
     return {
         "on": _("On"), "off": _("Off"), "saved": _("Saved"),
         "confirm_delete": _("Delete this?"), "cancel": _("Cancel"), "delete": _("Delete"),
+        "password_pending": _("has not chosen their own password yet"),
         "playing": _("Playing now"), "queue_empty": _("Nothing waiting."), "log_empty": _("No broadcasts yet."),
         "no_events": _("No events."), "offline": _("Connection lost, retrying..."),
         "recording": _("Recording... tap again to stop"), "record": _("Record on the phone"),

@@ -76,6 +76,7 @@ def test_users_create_list_delete(app, client, token_for):
     assert verify_password(app.house.store.user("lan")["password_hash"], PASSWORD)
     users = client.get("/api/v1/users", headers=auth).json["users"]
     assert [u["name"] for u in users] == ["lan"] and "password_hash" not in users[0]
+    assert users[0]["must_change"] is True  # set by the technician: lan chooses her own at the next login
     assert client.delete("/api/v1/users/lan", headers=auth).json == {"ok": True}
     assert client.delete("/api/v1/users/lan", headers=auth).status_code == 404
 

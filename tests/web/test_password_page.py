@@ -107,3 +107,12 @@ def test_a_user_created_by_the_technician_chooses_their_own_password_first(app, 
     assert client.get("/").status_code == 200 and client.get("/api/v1/relays").status_code == 200
     assert app.house.store.user("lan")["must_change"] == 0
 
+
+
+def test_a_technician_resetting_their_own_password_is_not_asked_again(app, session_as):
+    client, csrf = session_as("tech")
+    body = {"name": "user-tech", "role": "tech", "password": NEW}
+    assert client.post("/api/v1/users", json=body, headers={"X-CSRFToken": csrf}).status_code == 201
+    user = app.house.store.user("user-tech")
+    assert verify_password(user["password_hash"], NEW) and user["must_change"] == 0
+    assert client.get("/system").status_code == 200  # this session goes on with the new password
