@@ -1,7 +1,8 @@
 """Broadcast commands from the IOC through the real audio wing: a real mosquitto, the
 house's broadcast queue, espeak-ng, PyAV decoding of media made in the test, the WAV sink
 and the amp relay on MockFactory pins. The IOC sees the reply with the queued item, the
-amp relay ON/OFF, the retained broadcast state and the proof of broadcast on `…/broadcast/log`."""
+amp relay ON/OFF, the retained broadcast state and the proof of broadcast on `…/broadcast/log`;
+a normal bulletin from the district waits in the village head's inbox until approved."""
 from __future__ import annotations
 
 import json
@@ -91,13 +92,23 @@ def test_audio_url_and_stream_url_from_a_web_server_are_played(site, http_server
     assert wav_seconds(played(app, "file-1")[0]) >= 1.0
 
 
-def test_normal_priority_from_the_district_waits_in_the_inbox(site):
+def test_a_district_bulletin_waits_in_the_inbox_until_the_village_head_approves_it(site):
     app, ioc = site
-    ioc.publish(f"{SITE}/broadcast/set", {"id": "binh-thuong", "text": "Lịch tiêm phòng tuần sau."})
-    result = ioc.reply("binh-thuong")["result"]
-    assert result["state"] == "inbox"  # audio.inbox_sources: the village head approves it on the phone page
-    assert [i["id"] for i in app.house.broadcasts.listing()["inbox"]] == ["binh-thuong"]
-    assert played(app, "binh-thuong") == []
+    ioc.publish("langso/group/yen-dinh/broadcast/set", {"cmd_id": "c-2", "id": "binh-thuong",
+                                                        "text": "Lịch tiêm phòng tuần sau."})
+    reply = ioc.reply("c-2")
+    assert reply["ok"] is True and reply["result"]["state"] == "inbox"  # audio.inbox_sources: normal from the district
+    listing = app.house.broadcasts.listing()
+    assert [i["id"] for i in listing["inbox"]] == ["binh-thuong"] and listing["queue"] == []
+    ioc.wait(f"{SITE}/broadcast/state")
+    assert json.loads(ioc.on(f"{SITE}/broadcast/state")[-1])["playing"] is None
+    assert played(app, "binh-thuong") == [] and logs(ioc) == []  # not played without the village head
+
+    app.house.broadcasts.approve("binh-thuong", "web:truong-thon")  # what the phone page's approve button calls
+    [record] = wait_logs(ioc, 1)
+    assert (record["id"], record["outcome"], record["priority"]) == ("binh-thuong", "played", "normal")
+    states = [json.loads(p) for p in ioc.on(f"{SITE}/broadcast/state")]
+    assert any((s["playing"] or {}).get("id") == "binh-thuong" for s in states)
 
 
 def test_emergency_preempts_what_plays(site, http_server, tmp_path):
@@ -105,10 +116,14 @@ def test_emergency_preempts_what_plays(site, http_server, tmp_path):
     http_server.routes["/long.mp3"] = (200, "audio/mpeg", make_audio(tmp_path / "l.mp3", "mp3", 8.0).read_bytes())
     ioc.publish(f"{SITE}/broadcast/set", {"id": "dai", "audio_url": f"{http_server.url}/long.mp3", "priority": "priority"})
     ioc.wait(f"{SITE}/broadcast/state", lambda p: (json.loads(p)["playing"] or {}).get("id") == "dai")
-    ioc.publish(f"{SITE}/broadcast/set", {"id": "lu-ve", "text": "Khẩn cấp: lũ về.", "priority": "emergency"})
+    ioc.publish(f"{SITE}/broadcast/set", {"cmd_id": "c-1", "id": "lu-ve", "text": "Khẩn cấp: lũ về.",
+                                         "priority": "emergency"})
+    reply = ioc.reply("c-1")  # answered by cmd_id; the item keeps its own id
+    assert reply["ok"] is True and reply["result"]["id"] == "lu-ve"
     records = wait_logs(ioc, 3)
     assert [(r["id"], r["outcome"]) for r in records] == [("dai", "preempted"), ("lu-ve", "played"), ("dai", "played")]
     assert "lu-ve" in records[0]["reason"] and records[0]["ended"] <= records[1]["started"]
+    assert records[1]["priority"] == "emergency"
 
 
 def test_group_broadcast_reaches_every_site_of_the_group(broker, ioc, make_config, start_app, tmp_path):
