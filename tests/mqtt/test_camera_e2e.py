@@ -1,6 +1,6 @@
 """Camera events from the real camera wing to the IOC: a house whose file camera plays a
-cut of OpenCV's vtest.avi (people walking, then a still picture, looped), a real mosquitto,
-the site's real events API. The IOC gets motion ON/OFF (retained) and event new/update/end
+synthetic H.264 scene (a figure crossing, then calm, looped), a real mosquitto, the site's
+real events API. The IOC gets motion ON/OFF (retained) and event new/update/end
 with URLs that download with an events:read token; `langso ioc pull` fetches the same
 files; the events of a broker outage arrive afterwards, all and in order."""
 from __future__ import annotations
@@ -15,36 +15,18 @@ from typing import Any
 import av
 import pytest
 
+from camera.synthetic import Scene, Walk, write_scene
 from controller.cli import main
 from tests.mqtt.conftest import free_port, wait_until
 
 SITE = "langso/test-site"
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # Debian's opencv-doc
-WALK_S, STILL_S = 3.0, 12.0
+# a figure crosses in about 3 s, then 12 s of calm: the file camera loops it every 15 s
+WALK_THEN_CALM = Scene(seconds=15, walks=(Walk(1.0, speed=220),), seed=11)
 
 
-def walk_then_still(path: Path) -> Path:
-    """WALK_S seconds of vtest.avi, then its last frame held for STILL_S (10 fps, H.264)."""
-    if not VTEST.exists():
-        raise AssertionError(f"{VTEST} missing: install Debian's opencv-doc (make test does)")
-    with av.open(str(VTEST)) as src, av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": "10"}
-        frames = []
-        for frame in src.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if len(frames) >= WALK_S * 10:
-                break
-        frames += [frames[-1]] * int(STILL_S * 10)
-        for i, picture in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_scene(WALK_THEN_CALM, tmp_path_factory.mktemp("camera") / "walk-then-calm.mp4")
 
 
 def get(url: str, token: str) -> tuple[int, str, bytes]:
@@ -66,11 +48,10 @@ def ended(ioc: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def camera_site(broker, ioc, make_config, start_app, tmp_path):
+def camera_site(broker, ioc, make_config, start_app, clip):
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     district = ioc([f"{SITE}/camera/#", f"{SITE}/status"], client_id="ioc-cameras", persistent=True)
-    clip = walk_then_still(tmp_path / "vtest-cut.mp4")
     app = start_app(make_config(
         cameras=[{"name": "cong-lang", "source": str(clip), "pre_s": 1, "post_s": 1}],
         web={"listen": f"127.0.0.1:{port}"}, mqtt=broker.mqtt_config(public_url=public)))
@@ -134,14 +115,13 @@ def test_camera_events_reach_the_ioc_through_an_outage_with_working_urls(camera_
     assert "uplink" not in app.house.status()["problems"]
 
 
-def test_events_in_the_outbox_survive_a_power_cut(broker, ioc, daemon, tmp_path):
+def test_events_in_the_outbox_survive_a_power_cut(broker, ioc, daemon, clip):
     """`langso run` killed with SIGKILL while the link is down: what the camera saw is sent
     after the restart, in order."""
     import signal
     import sqlite3
 
     broker.stop()
-    clip = walk_then_still(tmp_path / "vtest-cut.mp4")
     sections = {"cameras": [{"name": "cong-lang", "source": str(clip), "pre_s": 1, "post_s": 1}],
                 "mqtt": broker.mqtt_config()}
     first = daemon(**sections)
