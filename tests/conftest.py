@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -167,6 +168,13 @@ def daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     for d in started:
         if d.proc and d.proc.poll() is None:
             d.stop(signal.SIGKILL)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on at the moment (the OS's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 # (container format, codec, file suffix) of what phones and the district send
 FORMATS = {
@@ -137,11 +137,7 @@ def silent_port() -> Iterator[int]:
 @pytest.fixture
 def closed_port() -> int:
     """A port nobody listens on: no network at all."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    return free_port()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import requests
 from audio.media import decode
 from controller.client import Client
 from tests.audio.conftest import make_audio, wait_for
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RATE = 16000
@@ -28,10 +28,7 @@ RATE = 16000
 
 class Demo:
     def __init__(self, tmp_path: Path):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
+        self.port = free_port()
         self.data = tmp_path / "demo"
         self.log = tmp_path / "demo.log"
         self._logf = open(self.log, "wb")

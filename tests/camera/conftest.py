@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from camera.synthetic import LABELLED_SCENES as SCENES, write_scene
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 HERE = Path(__file__).parent
@@ -94,12 +94,6 @@ def start_camera_app(start_app, wait_for) -> Iterator[Callable[..., Any]]:
         server = app.server
         wait_for(lambda: not any(type(c).__name__ == "HTTPChannel" for c in list(server._map.values())),
                  timeout=10, what="waitress to close finished connections")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RtspServer:

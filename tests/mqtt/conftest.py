@@ -18,18 +18,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import wait_until  # noqa: F401  (re-exported to the mqtt tests)
+from tests.conftest import free_port, wait_until  # noqa: F401  (wait_until: re-exported to the mqtt tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = "/usr/sbin/mosquitto"
 USERS = {"test-site": "site-pass-1", "other-site": "other-pass-2", "ioc": "ioc-pass-3"}
 GROUPS = {"test-site": ["yen-dinh"], "other-site": ["khac", "yen-dinh"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_ca(d: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from camera.synthetic import Scene, Walk, write_scene
 from controller.cli import main
-from tests.mqtt.conftest import free_port, wait_until
+from tests.conftest import free_port, wait_until
 
 SITE = "langso/test-site"
 # a figure crosses in about 3 s, then 12 s of calm: the file camera loops it every 15 s
