@@ -4,7 +4,6 @@ relay goes on before and off after; an emergency preempts a normal item, which p
 again; the proof-of-broadcast records and the daemon's log say what happened."""
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -18,9 +17,8 @@ import pytest
 import requests
 
 from audio.media import decode
-from controller.client import Client
 from tests.audio.conftest import make_audio, wait_for
-from tests.conftest import free_port
+from tests.conftest import cli_client, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RATE = 16000
@@ -36,9 +34,8 @@ class Demo:
                                       "--data-dir", str(self.data)], stdout=self._logf, stderr=subprocess.STDOUT, cwd=ROOT)
         wait_for(lambda: self.proc.poll() is not None or b"langso ready" in self.log.read_bytes(), 90, "langso demo ready")
         assert self.proc.poll() is None, self.log.read_text()
-        info = json.loads((self.data / "cli.json").read_text())
-        self.url, self.token = info["url"], info["token"]
-        self.api = Client(self.url, self.token)
+        self.api = cli_client(self.data)
+        self.url, self.token = self.api.url, self.api.token
 
     def upload(self, path: Path, **fields: str) -> dict:
         with open(path, "rb") as f:

@@ -16,6 +16,7 @@ import requests
 from audio.media import decode
 from controller.client import ApiError, Client
 from controller.scheduler import Due
+from tests.conftest import cli_client
 import pytest
 
 
@@ -37,8 +38,7 @@ class Recorder:
 
 
 def client_for(app) -> Client:
-    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
-    return Client(info["url"], info["token"])
+    return cli_client(app.config.storage.dir)
 
 
 def upload(app, path: Path, token: str | None = None, **fields) -> requests.Response:

@@ -3,7 +3,6 @@ published on the bus, the events API (cursor, snapshot, clip with Range, scopes)
 camera status, latest picture, self-test; a camera that cannot be reached."""
 from __future__ import annotations
 
-import json
 import threading
 import urllib.error
 import urllib.request
@@ -16,7 +15,7 @@ import pytest
 
 from camera.service import CAMERA_NICE
 from camera.synthetic import Scene, Walk, write_scene
-from controller.client import Client
+from tests.conftest import cli_client
 
 
 def get(url: str, token: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -41,7 +40,7 @@ def test_file_camera_events_api_and_bus(make_config, start_camera_app, quick_wal
     app = start_camera_app(config)
     house = app.house
     house.bus.subscribe(lambda topic, p: seen.append((topic, p, house.events.get(p["id"]) if topic == "camera.event" else None)))
-    api = Client(app.url, json.loads((Path(config.storage.dir) / "cli.json").read_text())["token"])
+    api = cli_client(app.config.storage.dir)
     token = api.token
 
     first = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["clip_url"]], what="a finished event")[0]
@@ -116,7 +115,7 @@ def test_camera_threads_yield_the_cpu_to_the_rest_of_the_house(make_config, star
 
 def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config, start_camera_app, wait_for):
     app = start_camera_app(make_config(cameras=[{"name": "ho-ca", "source": "rtsp://user:secret@127.0.0.1:9/none"}]))
-    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    api = cli_client(app.config.storage.dir)
     problems = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
     assert "ho-ca" in problems and "secret" not in problems
     cam = api.request("GET", "/cameras")["cameras"][0]
@@ -130,7 +129,7 @@ def test_corrupt_stream_is_counted_and_the_camera_goes_on(make_config, start_cam
                                                           corrupt, wait_for):
     video = corrupt(quick_walk, tmp_path / "corrupt.mp4", first=20)   # 2 s in, while the walker crosses
     app = start_camera_app(make_config(cameras=[{"name": "cong", "source": str(video), "pre_s": 1, "post_s": 1}]))
-    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    api = cli_client(app.config.storage.dir)
     cam = wait_for(lambda: (c := api.request("GET", "/cameras")["cameras"][0])["decode_errors"] and c,
                    what="a corrupt packet counted")
     assert cam["connected"] is True and cam["error"] is None and cam["reconnects"] == 0
@@ -147,7 +146,7 @@ def test_clips_that_cannot_be_written_are_a_problem_and_events_are_kept(make_con
     (Path(config.storage.dir) / "clips").mkdir(parents=True, exist_ok=True)
     (Path(config.storage.dir) / "clips" / "cong").write_text("in the way")
     app = start_camera_app(config)
-    api = Client(app.url, json.loads((Path(config.storage.dir) / "cli.json").read_text())["token"])
+    api = cli_client(app.config.storage.dir)
     event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["end"] is not None],
                      what="a finished event")[0]
     assert event["clip_url"] is None and event["snapshot_url"] is None
@@ -169,7 +168,7 @@ def test_a_main_stream_that_cannot_be_copied_is_a_problem_that_names_record_sour
     app = start_camera_app(make_config(cameras=[
         {"name": "cong", "source": str(quick_walk), "record_source": str(mpeg4)},
         {"name": "ho", "source": str(quick_walk), "record_source": "rtsp://admin:secret@127.0.0.1:9/101"}]))
-    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    api = cli_client(app.config.storage.dir)
     problem = wait_for(lambda: (p := api.request("GET", "/status")["problems"].get("cameras", "")) and "ho:" in p and "cong:" in p
                        and p, what="both main streams reported")
     assert "record_source" in problem and "not H.264" in problem and "leave record_source empty" in problem

@@ -2,7 +2,6 @@
 live stream, a camera that drops and comes back, wrong credentials."""
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import pytest
 
 from camera.errors import CameraError
 from camera.sources import Frame, Packet, PyavSource
-from controller.client import Client
+from tests.conftest import cli_client
 
 
 def test_rtsp_source_gives_frames_and_h264_packets(rtsp_server):
@@ -43,7 +42,7 @@ def test_wrong_credentials_give_a_clear_error(rtsp_server):
 def test_wrong_credentials_in_the_daemon_say_so_in_status(make_config, start_camera_app, rtsp_server, wait_for):
     server = rtsp_server("one-walker", auth=("admin", "right"))
     app = start_camera_app(make_config(cameras=[{"name": "cong", "source": server.url("admin", "wrong")}]))
-    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    api = cli_client(app.config.storage.dir)
     problem = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
     assert "cong" in problem and "refused the user name or password" in problem and "wrong" not in problem
     cam = api.request("GET", "/cameras")["cameras"][0]
@@ -54,7 +53,7 @@ def test_wrong_credentials_in_the_daemon_say_so_in_status(make_config, start_cam
 def test_camera_drops_and_comes_back(make_config, start_camera_app, rtsp_server, wait_for):
     server = rtsp_server("walkers-with-gaps")
     app = start_camera_app(make_config(cameras=[{"name": "duong-lang", "source": server.url(), "pre_s": 2, "post_s": 1}]))
-    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    api = cli_client(app.config.storage.dir)
 
     def camera() -> dict[str, Any]:
         return api.request("GET", "/cameras")["cameras"][0]
@@ -87,7 +86,7 @@ def test_main_stream_is_stream_copied_into_clips(make_config, start_camera_app, 
     sub, main = rtsp_server("one-walker"), rtsp_server("one-walker", size=(1280, 720))
     app = start_camera_app(make_config(cameras=[{"name": "cong", "source": sub.url(), "record_source": main.url(),
                                           "pre_s": 2, "post_s": 1}]))
-    api = Client(app.url, json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
+    api = cli_client(app.config.storage.dir)
     event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["clip_url"]], what="a clip")[0]
     clip = Path(app.house.events.get(event["id"])["clip"])
     with av.open(str(clip)) as container:

@@ -79,7 +79,7 @@ def test_native_libraries_work_under_the_rule():
 
 def run_demo(tmp_path: Path, notify_socket, mdwe: bool) -> dict:
     """Start `langso demo`, switch the TV over the API, read /status, SIGTERM; the status."""
-    from controller.client import Client
+    from tests.conftest import cli_client
 
     name = "mdwe" if mdwe else "plain"
     data = tmp_path / name
@@ -92,8 +92,7 @@ def run_demo(tmp_path: Path, notify_socket, mdwe: bool) -> dict:
         try:
             notify_socket.wait_for("READY=1", timeout=120)
             notify_socket.wait_for("WATCHDOG=1")
-            info = json.loads((data / "cli.json").read_text())
-            client = Client(info["url"], info["token"])
+            client = cli_client(data)
             assert client.request("POST", "/relays/tv", {"state": "on"})["on"] is True
             # parts that start in the background may report a problem for a moment: wait a little
             deadline = time.monotonic() + 20
