@@ -7,6 +7,7 @@ import http.server
 import json
 import socket
 import threading
+import wave
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
@@ -51,6 +52,12 @@ def make_audio(path: Path, kind: str = "mp3", seconds: float = 1.0, freq: float 
         for packet in stream.encode(None):
             out.mux(packet)
     return path
+
+
+def wav_seconds(path: Path) -> float:
+    """The length of a WAV file (what the WAV sink wrote) in seconds."""
+    with wave.open(str(path)) as wav:
+        return wav.getnframes() / wav.getframerate()
 
 
 @pytest.fixture

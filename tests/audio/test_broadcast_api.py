@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import wave
 from datetime import datetime, time as dtime
 from pathlib import Path
 
@@ -16,13 +15,9 @@ import requests
 from audio.media import decode
 from controller.client import ApiError, Client
 from controller.scheduler import Due
+from tests.audio.conftest import wav_seconds
 from tests.conftest import cli_client
 import pytest
-
-
-def wav_seconds(path: Path) -> float:
-    with wave.open(str(path)) as wav:
-        return wav.getnframes() / wav.getframerate()
 
 
 class Recorder:

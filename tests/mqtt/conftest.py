@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.audio.conftest import http_server  # noqa: F401  (the audio wing's local web server, for broadcasts from URLs)
 from tests.conftest import free_port, wait_until  # noqa: F401  (wait_until: re-exported to the mqtt tests)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,21 +6,13 @@ a normal bulletin from the district waits in the village head's inbox until appr
 from __future__ import annotations
 
 import json
-import wave
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.audio.conftest import Server, make_audio
+from tests.audio.conftest import make_audio, wav_seconds
 from tests.mqtt.conftest import Ioc, close_web_in_its_own_thread, wait_until
 
 SITE = "langso/test-site"
-
-
-def wav_seconds(path: Path) -> float:
-    with wave.open(str(path)) as wav:
-        return wav.getnframes() / wav.getframerate()
 
 
 def played(app: Any, item_id: str) -> list[Path]:
@@ -34,13 +26,6 @@ def logs(ioc: Ioc, site: str = "test-site") -> list[dict[str, Any]]:
 def wait_logs(ioc: Ioc, count: int, site: str = "test-site", timeout: float = 60) -> list[dict[str, Any]]:
     wait_until(lambda: len(logs(ioc, site)) >= count, timeout, f"{count} broadcast/log records from {site}")
     return logs(ioc, site)
-
-
-@pytest.fixture
-def http_server() -> Any:
-    server = Server()
-    yield server
-    server.close()
 
 
 def test_text_broadcast_is_played_with_the_amp_around_and_logged_to_the_ioc(site):
