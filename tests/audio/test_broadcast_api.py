@@ -274,12 +274,12 @@ def test_a_missing_sound_card_fails_items_clearly_and_the_daemon_keeps_running(a
     assert rec.logs()[1]["id"] == second["id"]
 
 
-def test_the_queue_survives_a_daemon_restart(make_config, start_app, tmp_path: Path):
-    audio = {"output": f"wav:{tmp_path / 'data' / 'audio-out'}", "tts": ["espeak"], "amp_warmup_s": 0, "amp_tail_s": 0}
-    app = start_app(make_config(audio=audio))
+def test_the_queue_survives_a_daemon_restart(make_config, start_app):
+    config = make_config()
+    app = start_app(config)
     later = client_for(app).request("POST", "/broadcasts", {"text": "Tối nay 19h họp thôn", "at": 4_000_000_000, "repeat": 3})
     app.stop()
-    again = start_app(make_config(audio=audio))
+    again = start_app(config)
     [kept] = client_for(again).request("GET", "/broadcasts")["queue"]
     assert (kept["id"], kept["repeat"], kept["at"], kept["state"]) == (later["id"], 3, 4_000_000_000, "queued")
 

@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from controller.config import parse_config
 from tests.audio.conftest import make_audio, wav_seconds
+from tests.conftest import house_data
 from tests.mqtt.conftest import Ioc, close_web_in_its_own_thread, wait_until
 
 SITE = "langso/test-site"
@@ -111,15 +113,12 @@ def test_emergency_preempts_what_plays(site, http_server, tmp_path):
     assert records[1]["priority"] == "emergency"
 
 
-def test_group_broadcast_reaches_every_site_of_the_group(broker, ioc, make_config, start_app, tmp_path):
+def test_group_broadcast_reaches_every_site_of_the_group(broker, ioc, start_app, tmp_path):
     district = ioc()
     apps = {}
     for site, user, groups in (("test-site", "test-site", ["yen-dinh"]), ("other-site", "other-site", ["khac", "yen-dinh"])):
-        data = tmp_path / f"data-{site}"
-        apps[site] = start_app(make_config(
-            site={"id": site, "groups": groups}, storage={"dir": str(data), "min_free_mb": 0},
-            audio={"output": f"wav:{data / 'audio-out'}", "tts": ["espeak"], "amp_warmup_s": 0, "amp_tail_s": 0},
-            mqtt=broker.mqtt_config(user=user)))
+        data = house_data(tmp_path / f"data-{site}", site={"id": site, "groups": groups}, mqtt=broker.mqtt_config(user=user))
+        apps[site] = start_app(parse_config(data, "test"))  # two houses, each with its own data dir
     for site in apps:
         district.wait(f"langso/{site}/status", lambda p: p == b"online")
     district.publish("langso/group/yen-dinh/broadcast/set",
