@@ -3,7 +3,7 @@ JSON; a recorded file as multipart/form-data), cancel, approve from the inbox, r
 and a spoken preview for the phone."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Response as FlaskResponse
 from flask import g, jsonify, request
@@ -17,16 +17,26 @@ from web.auth import require
 
 
 
-class BroadcastIn(BaseModel):
+# no length limit here: the audio part refuses a text over its audio.max_text_chars, and says so
+Text = Annotated[str, Field(description="announcement text (Vietnamese), read aloud")]
+
+
+class BroadcastFields(BaseModel):
+    """What an announcement says or relays, and how: shared by a broadcast queued now
+    (BroadcastIn) and a "broadcast" programme (web.api_schedules.BroadcastPayload)."""
     model_config = ConfigDict(extra="forbid")
-    id: str = Field("", max_length=64, description="your id (an MQTT retry with the same id is not queued twice)")
-    text: str = Field("", description="announcement text (Vietnamese)")
-    audio_url: str = Field("", description="an audio file to fetch and play")
-    stream_url: str = Field("", description="a radio stream (HTTP/HLS) to relay")
+    text: Text = ""
+    stream_url: str = Field("", pattern=r"^((https?|rtsp|rtmp)://\S+)?$",
+                            description="a radio stream (HTTP/HLS, RTSP or RTMP) to relay")
     priority: Priority = Field("normal", description="emergency (khẩn cấp), priority (ưu tiên) or normal (thông thường)")
     repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="how many times to play it")
+    duration_s: float | None = Field(None, gt=0, le=86400, description="streams: stop after this long (seconds)")
+
+
+class BroadcastIn(BroadcastFields):
+    id: str = Field("", max_length=64, description="your id (an MQTT retry with the same id is not queued twice)")
+    audio_url: str = Field("", description="an audio file to fetch and play")
     at: float | None = Field(None, description="play at this time (epoch seconds); empty = now")
-    duration_s: float | None = Field(None, gt=0, description="streams: stop after this long")
 
 
 class BroadcastUpload(BaseModel):

@@ -3,14 +3,14 @@ announcements) over house.store's schedules; the scheduler is poked after each c
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from flask import current_app, g, jsonify
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from spectree import Response
 
-from controller.commands import MAX_REPEAT, Priority
 from web.api import Error, api, describe, house, spec
+from web.api_broadcasts import BroadcastFields, Text
 from web.auth import has_scope, require
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -41,15 +41,13 @@ class ScheduleIn(BaseModel):
         return sorted(set(value))
 
 
-class BroadcastPayload(BaseModel):
-    """What a "broadcast" programme plays. Files on the house's disk (audio_path) are not
-    accepted from the API: a programme plays a text or relays a stream."""
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field("", max_length=5000, description="announcement read aloud at the start")
-    stream_url: str = Field("", pattern=r"^(https?://\S+)?$", description="http(s) radio stream relayed for the window")
-    priority: Priority = "normal"
-    repeat: int = Field(1, ge=1, le=MAX_REPEAT)
-    duration_s: float | None = Field(None, gt=0, le=86400)
+class BroadcastPayload(BroadcastFields):
+    """What a "broadcast" programme plays: a text read aloud at the start, or a stream
+    relayed for the window. Files on the house's disk (audio_path) are not accepted from
+    the API."""
+    # stored and played later, unattended: a text longer than audio.max_text_chars's
+    # default is refused now rather than when the programme is due
+    text: Annotated[Text, Field(max_length=5000)] = ""
 
     @model_validator(mode="after")
     def _one_source(self) -> "BroadcastPayload":
