@@ -145,7 +145,7 @@ class BroadcastWorker:
             except Exception as err:
                 out = ""
                 logger.error("sink close failed error=%r", str(err))
-            underruns = int(getattr(sink, "underruns", 0))
+            underruns = sink.underruns
             self.underruns += underruns
             if underruns:
                 logger.warning("audio underruns id=%s count=%d", item.id, underruns)

@@ -1,6 +1,7 @@
-"""Where the sound goes: a 3-method protocol `AudioSink` (open, write, close) with one
-real adapter (PyAudio on the configured device) and one file-backed one (WAV files,
-for simulation and tests: output = "wav:DIR"). Volume is applied before the sink."""
+"""Where the sound goes: a 3-method protocol `AudioSink` (open, write, close, and an
+`underruns` count) with one real adapter (PyAudio on the configured device) and one
+file-backed one (WAV files, for simulation and tests: output = "wav:DIR"). Volume is
+applied before the sink."""
 from __future__ import annotations
 
 import logging
@@ -20,6 +21,8 @@ class HardwareUnavailable(Exception):
 
 
 class AudioSink(Protocol):
+    underruns: int  # blocks that reached the output after it had run dry, since open()
+
     def open(self, name: str, rate: int) -> None: ...
     def write(self, pcm: np.ndarray) -> None: ...
     def close(self, drain: bool = True) -> str: ...  # what was written (a file path or the device);
@@ -47,6 +50,7 @@ class WavSink:
         self._wav: wave.Wave_write | None = None
         self._path: Path | None = None
         self._written, self._rate = 0, 1    # frames written since open(), at its rate
+        self.underruns, self.min_headroom_s = 0, float("inf")
 
     def open(self, name: str, rate: int) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +127,7 @@ class PyAudioSink:
         except ImportError as err:
             raise HardwareUnavailable("PyAudio is not installed (apt-get install portaudio19-dev; pip install PyAudio)") from err
         self._underflowed = pyaudio.paOutputUnderflowed
+        self.underruns = 0
         self._pa = pyaudio.PyAudio()
         try:
             self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=rate, output=True,
