@@ -44,7 +44,7 @@ class WavSink:
     out (`underruns`), and the least audio left queued once the buffer has filled
     (`min_headroom_s`)."""
 
-    def __init__(self, directory: str | Path, realtime: bool = True, buffer_s: float = 0.1):
+    def __init__(self, directory: str | Path, *, buffer_s: float, realtime: bool = True):
         self.dir = Path(directory)
         self.realtime, self.buffer_s = realtime, buffer_s
         self._wav: wave.Wave_write | None = None
@@ -103,7 +103,7 @@ class PyAudioSink:
     """The sound card through PortAudio. `device` is a name (substring match), an index,
     or "default"."""
 
-    def __init__(self, device: str = "default", buffer_s: float = 1.0):
+    def __init__(self, device: str = "default", *, buffer_s: float):
         self.device, self.buffer_s = device, buffer_s
         self._pa = None
         self._stream = None
@@ -161,7 +161,8 @@ class PyAudioSink:
         return f"device:{self.device}"
 
 
-def make_sink(output: str, buffer_s: float = 1.0) -> AudioSink:
+def make_sink(output: str, buffer_s: float) -> AudioSink:
+    """The sink of audio.output, with audio.buffer_s queued ahead of the card."""
     if output.startswith("wav:"):
         return WavSink(output[4:], buffer_s=buffer_s)
-    return PyAudioSink(output, buffer_s)
+    return PyAudioSink(output, buffer_s=buffer_s)

@@ -143,6 +143,7 @@ def cpu_while(play) -> float:
 
 
 def bench_cpu(tmp: Path) -> None:
+    from audio.config import AudioConfig
     from audio.player import WavSink
 
     print("CPU while playing (this process, % of one core; WAV sink paced as a sound card)")
@@ -150,7 +151,7 @@ def bench_cpu(tmp: Path) -> None:
     mp3.write_bytes(encode(tone(440, 10.0, 44100), 44100))
 
     def play(source: str) -> None:
-        sink = WavSink(tmp / "cpu")
+        sink = WavSink(tmp / "cpu", buffer_s=AudioConfig().buffer_s)
         sink.open("cpu", 44100)
         for block in decode(source, 44100):
             sink.write(block)

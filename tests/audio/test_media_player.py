@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 
+from audio.config import AudioConfig
 from audio.media import MediaError, decode, probe
 from audio.player import WavSink, apply_volume
 
@@ -94,7 +95,7 @@ def test_a_stream_that_never_answers_or_is_missing_fails_clearly(silent_port: in
 def test_wav_sink_counts_a_block_that_comes_after_the_card_ran_dry(tmp_path: Path):
     import time
 
-    sink = WavSink(tmp_path)
+    sink = WavSink(tmp_path, buffer_s=0.1)  # the first block fills the buffer
     sink.open("late", 8000)
     sink.write(np.zeros(800, dtype=np.int16))     # 0.1 s of audio
     time.sleep(0.3)                                # the card has played it and waits
@@ -104,7 +105,7 @@ def test_wav_sink_counts_a_block_that_comes_after_the_card_ran_dry(tmp_path: Pat
 
 
 def test_wav_sink_writes_what_was_played(tmp_path: Path):
-    sink = WavSink(tmp_path / "out", realtime=False)
+    sink = WavSink(tmp_path / "out", buffer_s=AudioConfig().buffer_s, realtime=False)
     sink.open("b1", RATE)
     sink.write(np.full(RATE // 2, 1000, dtype=np.int16))
     path = Path(sink.close())
@@ -117,8 +118,9 @@ def test_wav_sink_writes_what_was_played(tmp_path: Path):
 PLAY = """
 import numpy as np
 from audio.media import tone
+from audio.config import AudioConfig
 from audio.player import PyAudioSink
-sink = PyAudioSink("default")
+sink = PyAudioSink("default", buffer_s=AudioConfig().buffer_s)
 sink.open("t", 44100)
 sink.write(tone(440, 1.0, 44100))
 print(sink.close())
