@@ -51,6 +51,7 @@ class House:
         self._status_generation = 0
         self._relay_read: tuple[int, dict[str, Any]] | None = None
         self._relay_generation = 0
+        self._generation_lock = threading.Lock()  # bus listeners run on the publishers' threads
         bus.subscribe(self._status_changed)  # any event makes the status readings old
         # read-side services plugged in by App when their wing is built (None = not built):
         self.broadcasts: Any = None   # audio wing: queue listing, log, uploads
@@ -256,9 +257,10 @@ class House:
                 and time.monotonic() - read[1] < max_age_s)
 
     def _status_changed(self, topic: str, payload: dict[str, Any]) -> None:
-        self._status_generation += 1  # bus listener: only marks the readings old
-        if topic == "relay":
-            self._relay_generation += 1
+        with self._generation_lock:  # bus listener: only marks the readings old
+            self._status_generation += 1
+            if topic == "relay":
+                self._relay_generation += 1
 
     def _read_slow_status(self) -> tuple[dict[str, Any], dict[str, str]]:
         clock = self.clock()
