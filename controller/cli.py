@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
-from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config
+from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config, local_config_path
 from drivers.errors import HardwareUnavailable
 
 def command_modules() -> list[str]:
@@ -41,11 +41,8 @@ def client(args: argparse.Namespace) -> Client:
 
 def _local_config(args: argparse.Namespace):
     """The config of this machine's daemon: --config, /etc/langso/langso.toml, else the demo's."""
-    if args.config:
-        return load_config(args.config)
-    if DEFAULT_CONFIG_PATH.exists():
-        return load_config(DEFAULT_CONFIG_PATH)
-    return demo_config(demo_data_dir())
+    path = local_config_path(args.config)
+    return load_config(path) if path else demo_config(demo_data_dir())
 
 
 # daemon ---------------------------------------------------------------------
@@ -136,7 +133,7 @@ def _admin_store(args: argparse.Namespace, command: str) -> Iterator[Any]:
     if args.config:
         command = f"--config {args.config} {command}"
     try:
-        with as_service_files(data, command, create=bool(args.config) or DEFAULT_CONFIG_PATH.exists()):
+        with as_service_files(data, command, create=local_config_path(args.config) is not None):
             db = Database(data / "langso.db")
             try:
                 yield Store(db)

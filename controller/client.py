@@ -10,7 +10,7 @@ from typing import Any
 
 import platformdirs
 
-from controller.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from controller.config import ConfigError, load_config, local_config_path
 
 SYSTEM_DATA_DIR = Path("/var/lib/langso")
 
@@ -32,8 +32,8 @@ class ApiError(Exception):
 
 def _candidates(config_path: str | None) -> list[Path]:
     dirs: list[Path] = []
-    path = Path(config_path) if config_path else DEFAULT_CONFIG_PATH
-    if config_path or path.exists():
+    path = local_config_path(config_path)
+    if path:
         try:
             dirs.append(Path(load_config(path).storage.dir))
         except ConfigError:

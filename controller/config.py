@@ -274,6 +274,14 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return parse_config(data, str(path))
 
 
+def local_config_path(given: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file of this machine's daemon: the one given (--config), else
+    /etc/langso/langso.toml when it exists; None when there is neither (the demo's)."""
+    if given:
+        return Path(given)
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
 def demo_config(data_dir: Path, port: int = 8080, sample_video: Path | None = None) -> Config:
     """The simulated house of `langso demo`: no config file needed."""
     data: dict[str, Any] = {
