@@ -3,11 +3,13 @@ web/translations/*/LC_MESSAGES/messages.po at start (the .mo files are build out
 git-ignored, so `make run`, `make test` and the package all get fresh ones)."""
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from zoneinfo import ZoneInfo
@@ -39,11 +41,18 @@ def compile_catalogues(root: Path = TRANSLATIONS) -> list[Path]:
     return written
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     chosen = session.get("lang")
     if chosen in LANGUAGES:
-        return chosen
-    return "vi"  # the village head's language, whatever the phone's browser says
+        return _locale(chosen)
+    return _locale("vi")  # the village head's language, whatever the phone's browser says
+
+
+@functools.cache
+def _locale(lang: str) -> Locale:
+    """Parsed once: flask-babel parses what select_locale returns on every request, and
+    parsing a name looks for babel's data file on disk; a Locale is taken as it is."""
+    return Locale.parse(lang)
 
 
 def init_i18n(app: Flask, timezone: str) -> Babel:
