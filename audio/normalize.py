@@ -97,14 +97,19 @@ def _month(m: int) -> str:
 
 def _dates(text: str) -> str:
     def full(m: re.Match[str]) -> str:
-        d, mo = int(m["d"]), int(m["m"])
-        if not (1 <= d <= 31 and 1 <= mo <= 12):
-            return m[0] if "d1" not in m.groupdict() else f"{m['d']}/{m['m']}" + (f"/{m['y']}" if m["y"] else "")
-        return _date(m["d"], m["m"], m["y"], m.groupdict().get("lead") or "")
+        if not (1 <= int(m["d"]) <= 31 and 1 <= int(m["m"]) <= 12):
+            return m[0]
+        return _date(m["d"], m["m"], m["y"], m["lead"] or "")
+
+    def span(m: re.Match[str]) -> str:
+        d1, d, mo = int(m["d1"]), int(m["d"]), int(m["m"])
+        if 1 <= d1 < d <= 31 and 1 <= mo <= 12:
+            return f"{cardinal(d1)} đến {_date(m['d'], m['m'], m['y'], '')}"
+        # not a span of days (20-25/13, 5-3/12): the numbers, so that no later rule reads "5-3" as a date
+        return f"{cardinal(d1)} đến {cardinal(d)} trên {cardinal(mo)}" + (f" trên {cardinal(int(m['y']))}" if m["y"] else "")
 
     # 20-25/11, 3-5/12/2024: hai mươi đến ngày hai mươi lăm tháng mười một
-    text = _sub(NB + r"(?P<d1>\d{1,2})\s?[-–]\s?(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?" + E,
-                lambda m: f"{cardinal(int(m['d1']))} đến {full(m)}" if int(m["d1"]) < int(m["d"]) <= 31 else m[0], text)
+    text = _sub(NB + r"(?P<d1>\d{1,2})\s?[-–]\s?(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?" + E, span, text)
     text = _sub(NB + r"24/7" + E, "hai mươi tư trên bảy", text)   # round the clock
     text = _sub(NB + r"(\d{1,2})/(\d{1,2})(?=\s" + COUNTED + E + ")",
                 lambda m: f"{cardinal(int(m[1]))} trên {cardinal(int(m[2]))}", text)   # 3/5 thôn

@@ -1,6 +1,7 @@
 """The Vietnamese normaliser on real commune and district news, and its number rules."""
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -70,3 +71,20 @@ def test_cli_tts_normalize_leaves_no_digits():
                          capture_output=True, text=True, timeout=60, check=True).stdout
     assert "ủy ban nhân dân xã" in out and "ngày hai tháng chín" in out and "tám giờ" in out
     assert not re.search(r"\d", out), out
+
+
+@pytest.mark.parametrize("typed,spoken", [
+    ("20-25/11", "hai mươi đến ngày hai mươi lăm tháng mười một"),
+    ("20-25/13", "hai mươi đến hai mươi lăm trên mười ba"),
+    ("5-3/13", "năm đến ba trên mười ba"),          # was "ngày năm tháng ba/mười ba"
+    ("12-5/13/2024", "mười hai đến năm trên mười ba trên hai nghìn không trăm hai mươi tư"),
+    ("10-5/11", "mười đến năm trên mười một"),      # not a span of days either: was "ngày mười tháng năm/..."
+])
+def test_a_day_range_is_a_date_only_when_it_can_be_one(typed: str, spoken: str):
+    assert normalize(typed) == spoken
+
+
+def test_an_impossible_month_after_a_day_range_is_never_read_as_a_date():
+    for d1, d, month in itertools.product(range(1, 32, 2), range(1, 32, 2), (0, 13, 25, 99)):
+        spoken = normalize(f"{d1}-{d}/{month}")
+        assert not re.search(r"ngày|tháng|/|\d", spoken), (d1, d, month, spoken)
