@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from flask import current_app, g, jsonify
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from spectree import Response
 
 from web.api import Error, api, describe, house, spec
@@ -30,14 +31,14 @@ class ScheduleIn(BaseModel):
     @classmethod
     def _hhmm(cls, value: str | None) -> str | None:
         if value is not None and not HHMM.match(value):
-            raise ValueError('use "HH:MM" 24-hour time, e.g. "18:00"')
+            raise PydanticCustomError("time_hhmm", 'use "HH:MM" 24-hour time, e.g. "18:00"')
         return value
 
     @field_validator("days")
     @classmethod
     def _days(cls, value: list[int]) -> list[int]:
         if any(d < 0 or d > 6 for d in value):
-            raise ValueError("days are 0 (Monday) ... 6 (Sunday)")
+            raise PydanticCustomError("weekday", "days are 0 (Monday) ... 6 (Sunday)")
         return sorted(set(value))
 
 
@@ -52,7 +53,7 @@ class BroadcastPayload(BroadcastFields):
     @model_validator(mode="after")
     def _one_source(self) -> "BroadcastPayload":
         if bool(self.text.strip()) == bool(self.stream_url):
-            raise ValueError("give either text (read aloud) or stream_url (relayed), not both or neither")
+            raise PydanticCustomError("text_or_stream", "give either text (read aloud) or stream_url (relayed), not both or neither")
         return self
 
 

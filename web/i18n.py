@@ -199,6 +199,15 @@ def validation_detail(error: dict) -> str:
         return _("give true or false.")
     if kind == "extra_forbidden":
         return _("not a field of this form; leave it out.")
+    if kind == "string_pattern_mismatch":
+        return _("not in the right form.")
+    # the house's own checks (PydanticCustomError kinds)
+    if kind == "time_hhmm":
+        return _("use 24-hour time HH:MM, e.g. 18:00.")
+    if kind == "weekday":
+        return _("days are 0 (Monday) to 6 (Sunday).")
+    if kind == "text_or_stream":
+        return _("give either a text to read aloud or a stream to relay, not both or neither.")
     return str(error.get("msg", "")).removeprefix("Value error, ")
 
 

@@ -174,3 +174,20 @@ def test_validation_detail_is_vietnamese_for_the_page_and_english_for_programs(a
     assert "priority: hãy chọn một trong: 'emergency', 'priority', 'normal'" in error, error
     assert "colour: không thuộc biểu mẫu này" in error, error
     assert shown.json["problems"] == machine.json["problems"]             # the English list stays for programs
+
+
+def test_the_houses_own_schedule_checks_are_vietnamese_for_the_page_too(client, session_as, token_for):
+    body = {"kind": "broadcast", "target": "loa", "days": [0, 9], "start": "25:00",
+            "payload": {"text": "Họp thôn.", "stream_url": "http://radio.example/vov1"}}
+    machine = client.post("/api/v1/schedules", json=body, headers=token_for("control", "broadcast"))
+    assert machine.status_code == 400
+    assert 'start: use "HH:MM" 24-hour time' in machine.json["error"], machine.json  # programs keep the English
+    page, csrf = session_as("head")
+    error = page.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf}).json["error"]
+    assert "start: ghi giờ theo dạng 24 giờ GG:PP" in error and "days: ngày là 0 (thứ Hai) đến 6 (Chủ nhật)." in error, error
+    body.update(days=[0], start="18:00")
+    error = page.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf}).json["error"]
+    assert error == "payload: nhập văn bản để đọc hoặc luồng phát để tiếp sóng, chỉ một trong hai.", error
+    body["payload"] = {"stream_url": "radio.example/vov1"}
+    error = page.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf}).json["error"]
+    assert error == "payload.stream_url: không đúng dạng.", error
