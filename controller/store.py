@@ -128,8 +128,9 @@ class Store:
         return dict(row) if row else None
 
     def users(self) -> list[dict[str, Any]]:
-        """Names, roles, creation times and must_change (1: a password set by someone else, not yet replaced)."""
-        return [dict(r) for r in self.db.query("SELECT name, role, created_at, must_change FROM users ORDER BY name")]
+        """Names, roles, creation times and must_change (True: a password set by someone else, not yet replaced)."""
+        return [{**r, "must_change": bool(r["must_change"])}
+                for r in self.db.query("SELECT name, role, created_at, must_change FROM users ORDER BY name")]
 
     def delete_user(self, name: str) -> bool:
         return self.db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount > 0

@@ -66,7 +66,7 @@ class Done(BaseModel):
 @require("admin")
 def users():
     """Web users and their roles (never their password hashes)."""
-    return jsonify(users=[{**u, "must_change": bool(u["must_change"])} for u in house().store.users()])
+    return jsonify(users=house().store.users())
 
 
 @api.post("/users")
