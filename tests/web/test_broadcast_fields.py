@@ -3,6 +3,7 @@ controller.broadcast_request (the same as MQTT's), and the text limit the house 
 configured with (audio.max_text_chars, here 6000 instead of the default 5000)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +31,14 @@ def text_of(n: int) -> str:
 
 def programme(text: str) -> dict[str, Any]:
     return {"kind": "broadcast", "target": "loa", "start": "07:00", "days": [0], "payload": {"text": text}}
+
+
+def test_the_pages_text_boxes_take_the_configured_length(session_as):
+    client, _ = session_as("head")
+    for page in ("/broadcasts", "/schedules"):
+        html = client.get(page).text
+        [box] = re.findall(r'<textarea name="text"[^>]*>', html)
+        assert f'maxlength="{LIMIT}"' in box, (page, box)
 
 
 def test_a_text_within_the_configured_limit_is_taken_and_a_longer_one_refused(app, client, token_for):
