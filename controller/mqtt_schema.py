@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from controller.broadcast_request import BroadcastRequest
 from controller.commands import Actor, Broadcast, SetRelay
 
-MAX_PAYLOAD = 16 * 1024  # bytes; a command is a few hundred
+# bytes; a command is a few hundred, a text of 5000 characters (audio.max_text_chars's
+# default) about 6 KB of Vietnamese as UTF-8, 9.5 KB sent as \u escapes (json.dumps's default)
+MAX_PAYLOAD = 16 * 1024
 CMD_ID = r"^[A-Za-z0-9._:@/-]{1,100}$"
 
 
@@ -100,7 +102,7 @@ def parse_command(topic: str, payload: bytes, site_id: str, groups: list[str]) -
     """Validate one inbound message; raises BadCommand naming the field and the fix."""
     if len(payload) > MAX_PAYLOAD:
         raise BadCommand(f"payload: {len(payload)} bytes is too large (at most {MAX_PAYLOAD}); "
-                         "send audio as audio_url, not inline")
+                         "send audio as audio_url, not inline, and a longer text as several announcements")
     root = f"langso/{site_id}/"
     parts = topic.split("/")
     if topic.startswith(root) and len(parts) == 5 and parts[2] == "relay" and parts[4] == "set":
