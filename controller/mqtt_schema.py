@@ -14,13 +14,15 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from controller.commands import MAX_REPEAT, Actor, Broadcast, Priority, SetRelay
+from controller.broadcast_request import BroadcastRequest
+from controller.commands import Actor, Broadcast, SetRelay
 
-MAX_PAYLOAD = 16 * 1024  # bytes; a command is a few hundred
+# bytes; a command is a few hundred, a text of 5000 characters (audio.max_text_chars's
+# default) about 6 KB of Vietnamese as UTF-8, 9.5 KB sent as \u escapes (json.dumps's default)
+MAX_PAYLOAD = 16 * 1024
 CMD_ID = r"^[A-Za-z0-9._:@/-]{1,100}$"
 
 
@@ -42,45 +44,13 @@ class RelaySet(_Payload):
         return value.upper() if isinstance(value, str) else value
 
 
-def _url(value: str, schemes: tuple[str, ...], field: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.hostname:
-        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo a password
-        raise ValueError(f"{field} must be a {' or '.join(schemes)} URL with a host (got {shown[:80]!r})")
-    return value
+class BroadcastSet(BroadcastRequest):
+    """One announcement: the fields every way in takes (controller.broadcast_request), and
+    the command's idempotency key."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-class BroadcastSet(_Payload):
-    """One announcement; exactly one of text / audio_url / stream_url."""
-
-    id: str = Field("", pattern=r"^[A-Za-z0-9._:-]{0,64}$", description="broadcast id chosen by the IOC")
     cmd_id: str | None = Field(None, pattern=CMD_ID, description="idempotency key; defaults to id")
-    text: str = Field("", max_length=2000, description="text read aloud (Vietnamese)")
-    audio_url: str = Field("", max_length=2000, description="http(s) URL of an audio file")
-    stream_url: str = Field("", max_length=2000, description="http(s)/rtsp/rtmp URL of a live stream (radio relay)")
-    priority: Priority = Field(
-        "normal", description="emergency / priority / normal (khẩn cấp / ưu tiên / thông thường)")
-    repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="times to play (as the audio queue allows)")
-    at: float | None = Field(None, ge=0, description="start time, Unix epoch seconds; null = now")
-    duration_s: float | None = Field(None, gt=0, le=24 * 3600, description="streams: stop after this long")
-
-    @field_validator("audio_url")
-    @classmethod
-    def _audio(cls, v: str) -> str:
-        return _url(v, ("http", "https"), "audio_url") if v else v
-
-    @field_validator("stream_url")
-    @classmethod
-    def _stream(cls, v: str) -> str:
-        return _url(v, ("http", "https", "rtsp", "rtmp"), "stream_url") if v else v
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "BroadcastSet":
-        given = [name for name in ("text", "audio_url", "stream_url") if getattr(self, name).strip()]
-        if len(given) != 1:
-            raise ValueError("give exactly one of text, audio_url or stream_url"
-                             + (f" (got {', '.join(given)})" if given else ""))
-        return self
 
 
 @dataclass(frozen=True)
@@ -132,7 +102,7 @@ def parse_command(topic: str, payload: bytes, site_id: str, groups: list[str]) -
     """Validate one inbound message; raises BadCommand naming the field and the fix."""
     if len(payload) > MAX_PAYLOAD:
         raise BadCommand(f"payload: {len(payload)} bytes is too large (at most {MAX_PAYLOAD}); "
-                         "send audio as audio_url, not inline")
+                         "send audio as audio_url, not inline, and a longer text as several announcements")
     root = f"langso/{site_id}/"
     parts = topic.split("/")
     if topic.startswith(root) and len(parts) == 5 and parts[2] == "relay" and parts[4] == "set":
@@ -150,9 +120,7 @@ def parse_command(topic: str, payload: bytes, site_id: str, groups: list[str]) -
         except ValidationError as err:
             raise BadCommand(_problems(err)) from None
         actor = Actor("mqtt", f"group:{group}" if group else "ioc")
-        command = Broadcast(id=msg.id, text=msg.text, audio_url=msg.audio_url, stream_url=msg.stream_url,
-                            priority=msg.priority, repeat=msg.repeat, at=msg.at, duration_s=msg.duration_s, actor=actor)
-        return Inbound(command, msg.cmd_id or msg.id or None, topic)
+        return Inbound(msg.command(actor), msg.cmd_id or msg.id or None, topic)
     raise BadCommand(f"topic: {topic!r} is not a command topic of site {site_id!r} or its groups {groups}")
 
 

@@ -11,40 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
-from controller.commands import MAX_REPEAT, Broadcast, CancelBroadcast, CommandError, Priority
+from controller.broadcast_request import AnnouncementText, BroadcastRequest, QueueOptions, StartAt
+from controller.commands import CancelBroadcast, CommandError, Priority
 from web.api import Error, api, command_error, house, spec
 from web.auth import require
 
 
-
-# no length limit here: the audio part refuses a text over its audio.max_text_chars, and says so
-Text = Annotated[str, Field(description="announcement text (Vietnamese), read aloud")]
-
-
-class BroadcastFields(BaseModel):
-    """What an announcement says or relays, and how: shared by a broadcast queued now
-    (BroadcastIn) and a "broadcast" programme (web.api_schedules.BroadcastPayload)."""
-    model_config = ConfigDict(extra="forbid")
-    text: Text = ""
-    stream_url: str = Field("", pattern=r"^((https?|rtsp|rtmp)://\S+)?$",
-                            description="a radio stream (HTTP/HLS, RTSP or RTMP) to relay")
-    priority: Priority = Field("normal", description="emergency (khẩn cấp), priority (ưu tiên) or normal (thông thường)")
-    repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="how many times to play it")
-    duration_s: float | None = Field(None, gt=0, le=86400, description="streams: stop after this long (seconds)")
-
-
-class BroadcastIn(BroadcastFields):
-    id: str = Field("", max_length=64, description="your id (an MQTT retry with the same id is not queued twice)")
-    audio_url: str = Field("", description="an audio file to fetch and play")
-    at: float | None = Field(None, description="play at this time (epoch seconds); empty = now")
-
-
-class BroadcastUpload(BaseModel):
+class BroadcastUpload(QueueOptions):
+    """A recording uploaded as multipart/form-data, with the fields of an announcement
+    queued now (controller.broadcast_request)."""
     file: BaseFile = Field(description="the recording: MP3, M4A/AAC, WebM/Opus, OGG or WAV")
-    priority: Priority = "normal"
-    repeat: int = Field(1, ge=1, le=MAX_REPEAT)
-    at: float | None = None
-    id: str = Field("", max_length=64)
 
 
 class Item(BaseModel):
@@ -86,7 +62,7 @@ class Cancelled(BaseModel):
 
 
 class Approve(BaseModel):
-    at: float | None = Field(None, description="play at this time (epoch seconds); empty = now")
+    at: StartAt = None
 
 
 class Order(BaseModel):
@@ -94,7 +70,7 @@ class Order(BaseModel):
 
 
 class PreviewIn(BaseModel):
-    text: str = Field(min_length=1, description="the text to hear")
+    text: Annotated[AnnouncementText, Field(min_length=1)]
 
 
 def _service() -> Any:
@@ -116,7 +92,7 @@ def list_broadcasts():
 
 
 @api.post("/broadcasts")
-@spec.validate(json=BroadcastIn, form=BroadcastUpload,
+@spec.validate(json=BroadcastRequest, form=BroadcastUpload,
                resp=Response(HTTP_201=Item, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_409=Error,
                              HTTP_413=Error, HTTP_503=Error), tags=["broadcasts"])
 @require("broadcast")
@@ -126,11 +102,10 @@ def create_broadcast():
         if request.context.form is not None:  # type: ignore[attr-defined]
             form: BroadcastUpload = request.context.form  # type: ignore[attr-defined]
             path = _service().save_upload(form.file.stream, form.file.filename or "")
-            command = Broadcast(id=form.id, audio_path=path, priority=form.priority, repeat=form.repeat, at=form.at, actor=g.actor)
+            command = form.command(g.actor, audio_path=path)
         else:
-            body: BroadcastIn = request.context.json  # type: ignore[attr-defined]
-            command = Broadcast(id=body.id, text=body.text, audio_url=body.audio_url, stream_url=body.stream_url,
-                                priority=body.priority, repeat=body.repeat, at=body.at, duration_s=body.duration_s, actor=g.actor)
+            body: BroadcastRequest = request.context.json  # type: ignore[attr-defined]
+            command = body.command(g.actor)
         return jsonify(house().handle(command)), 201
     except CommandError as err:
         return command_error(err)

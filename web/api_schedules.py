@@ -3,16 +3,16 @@ announcements) over house.store's schedules; the scheduler is poked after each c
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
 from flask import current_app, g, jsonify
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from spectree import Response
 
+from controller.broadcast_request import BroadcastContent
 from controller.commands import CommandError
 from web.api import Error, api, command_error, describe, house, spec
-from web.api_broadcasts import BroadcastFields, Text
 from web.auth import has_scope, require
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -43,13 +43,10 @@ class ScheduleIn(BaseModel):
         return sorted(set(value))
 
 
-class BroadcastPayload(BroadcastFields):
+class BroadcastPayload(BroadcastContent):
     """What a "broadcast" programme plays: a text read aloud at the start, or a stream
-    relayed for the window. Files on the house's disk (audio_path) are not accepted from
-    the API."""
-    # stored and played later, unattended: a text longer than audio.max_text_chars's
-    # default is refused now rather than when the programme is due
-    text: Annotated[Text, Field(max_length=5000)] = ""
+    relayed for the window (controller.broadcast_request's fields). Files on the house's
+    disk (audio_path) are not accepted from the API."""
 
     @model_validator(mode="after")
     def _one_source(self) -> "BroadcastPayload":
@@ -63,8 +60,8 @@ def payload_problem(kind: str, payload: dict[str, Any]) -> str | None:
     if kind == "relay":
         return "payload: must be empty for a relay programme" if payload else None
     if kind == "broadcast":
-        try:
-            BroadcastPayload.model_validate(payload)
+        try:  # stored and played later, unattended: a text over the house's limit is refused now
+            BroadcastPayload.model_validate(payload, context={"max_text_chars": house().config.audio.max_text_chars})
         except ValidationError as err:
             return describe(err.errors(include_url=False), under="payload")[0]
     return None

@@ -182,7 +182,7 @@ def validation_detail(error: dict) -> str:
         return _("required: fill it in.")
     if kind == "string_too_short":
         return _("too short: at least %(n)s characters.", n=ctx.get("min_length", ""))
-    if kind == "string_too_long":
+    if kind in ("string_too_long", "text_too_long"):  # text_too_long: over audio.max_text_chars
         return _("too long: at most %(n)s characters.", n=ctx.get("max_length", ""))
     if kind in ("greater_than_equal", "greater_than"):
         return _("too small: at least %(n)s.", n=ctx.get("ge", ctx.get("gt", "")))
@@ -200,7 +200,7 @@ def validation_detail(error: dict) -> str:
         return _("give true or false.")
     if kind == "extra_forbidden":
         return _("not a field of this form; leave it out.")
-    if kind == "string_pattern_mismatch":
+    if kind in ("string_pattern_mismatch", "url", "broadcast_id"):  # the last two: controller.broadcast_request
         return _("not in the right form.")
     # the house's own checks (PydanticCustomError kinds)
     if kind == "time_hhmm":

@@ -203,14 +203,15 @@ def home():
 @pages.get("/broadcasts")
 @needs("broadcast")
 def broadcasts():
-    return render_template("broadcasts.html")
+    return render_template("broadcasts.html", max_text_chars=_house().config.audio.max_text_chars)
 
 
 @pages.get("/schedules")
 @needs("control")
 def schedules():
     h = _house()
-    return render_template("schedules.html", relays=h.relays(), kinds=h.schedule_kinds())
+    return render_template("schedules.html", relays=h.relays(), kinds=h.schedule_kinds(),
+                           max_text_chars=h.config.audio.max_text_chars)
 
 
 @pages.get("/cameras")

@@ -48,7 +48,8 @@ def test_unknown_relay_and_malformed_payloads_get_an_error_reply_and_change_noth
     bad = ioc.reply("b-2")  # the field first, then the values it takes
     assert bad["ok"] is False and bad["error"].startswith("priority:") and "emergency" in bad["error"]
     ioc.publish(f"{SITE}/broadcast/set", {"cmd_id": "b-3", "text": "x" * 20_000})
-    assert "too large" in ioc.reply("b-3")["error"]
+    too_large = ioc.reply("b-3")["error"]
+    assert "too large" in too_large and "several announcements" in too_large  # a text that long: split it
     assert [r["on"] for r in app.house.relays()] == before
     listing = app.house.broadcasts.listing()
     assert listing["queue"] == [] and listing["inbox"] == [] and listing["playing"] is None
@@ -92,6 +93,19 @@ def test_broadcast_fields_reach_the_audio_queue_and_other_topics_are_ignored(sit
     assert "repeat" in ioc.reply("s-2")["error"]
     assert {r["cmd_id"] for r in ioc.replies()} == {"s-1", "s-2"}
     assert not relay_on(app, "tv")
+
+
+def test_a_text_is_held_to_audio_max_text_chars_not_to_a_limit_of_its_own(site):
+    app, ioc = site
+    sentence = "Mời bà con họp thôn lúc 19 giờ 30 tại nhà văn hóa. "
+    ioc.publish(f"{SITE}/broadcast/set", {"id": "dai-3000", "text": (sentence * 60)[:3000], "at": 1_900_000_000.0})
+    queued = ioc.reply("dai-3000")
+    assert queued["ok"] is True and queued["result"]["state"] == "queued", queued  # the default limit is 5000
+    ioc.publish(f"{SITE}/broadcast/set", {"id": "dai-6000", "text": (sentence * 120)[:6000], "at": 1_900_000_000.0})
+    refused = ioc.reply("dai-6000")
+    assert refused["ok"] is False and refused["error"].startswith("text: 6000 characters") \
+        and "audio.max_text_chars" in refused["error"], refused
+    assert [i["id"] for i in app.house.broadcasts.listing()["queue"]] == ["dai-3000"]
 
 
 def test_a_command_that_failed_inside_the_house_may_be_retried_with_the_same_cmd_id(site):

@@ -37,6 +37,8 @@ def test_broadcast_payload_becomes_the_typed_command():
     ("langso/ho-thon/broadcast/set", {"text": "a", "repeat": 0}, "repeat"),
     ("langso/ho-thon/broadcast/set", {"text": "a", "volume": 100}, "volume: unknown field"),
     ("langso/ho-thon/broadcast/set", {"text": "a", "cmd_id": "có dấu"}, "cmd_id"),
+    ("langso/ho-thon/broadcast/set", {"text": "a", "id": "bão số 3"}, "id: use at most 64 letters"),
+    ("langso/ho-thon/broadcast/set", {"text": "a", "at": -1}, "at: Input should be greater than or equal to 0"),
     ("langso/ho-thon/broadcast/set", b"[1, 2]", "JSON object"),
     ("langso/ho-thon/broadcast/set", b"\xff\xfe", "UTF-8"),
     ("langso/ho-thon/relay/tv/set", b"BLINK", "state"),
@@ -47,6 +49,12 @@ def test_broadcast_payload_becomes_the_typed_command():
 def test_bad_commands_name_the_field(topic, payload, field):
     with pytest.raises(BadCommand, match=field):
         parse(topic, payload)
+
+
+def test_a_long_text_is_left_to_the_audio_wings_configured_limit():
+    text = ("Mời bà con họp thôn lúc 19 giờ 30 tại nhà văn hóa. " * 60)[:3000]  # over the old fixed 2000
+    inbound = parse("langso/ho-thon/broadcast/set", {"id": "hop-thon", "text": text})
+    assert inbound.command.text == text
 
 
 def test_a_rejected_url_is_not_echoed_with_its_password():
