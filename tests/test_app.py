@@ -130,3 +130,24 @@ def test_cli_file_is_private(app):
     mode = (Path(app.config.storage.dir) / "cli.json").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
     assert cli_client(app.config.storage.dir).request("GET", "/status")
+
+
+def test_stop_closes_open_connections_and_ends_the_web_thread(app):
+    """A phone's keep-alive connection and a connection that never sent a request are
+    closed by stop, from inside waitress's own loop; the web thread ends, and nothing raises."""
+    import http.client
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(app.url)
+    phone = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    phone.request("GET", "/")
+    phone.getresponse().read()  # the connection stays open (HTTP/1.1 keep-alive)
+    idle = socket.create_connection((url.hostname, url.port), timeout=10)
+    web = next(t for t in app._threads if t.name == "web")
+    app.stop()
+    assert not web.is_alive()
+    assert idle.recv(1) == b""  # closed by the server
+    assert phone.sock is not None and phone.sock.recv(1) == b""
+    idle.close()
+    phone.close()
