@@ -117,7 +117,7 @@ def test_outbox_survives_a_restart(broker, ioc, make_config, start_app):
     first.stop()  # like a power cut: the link never came back while it ran
     broker.start(first=False)
     district = ioc([f"{SITE}/camera/+/event"])
-    second = start_app(config)
+    start_app(config)
     wait_until(lambda: len(district.on(f"{SITE}/camera/cong-lang/event")) >= 5, 30, "stored events delivered")
     assert [json.loads(p)["id"] for p in district.on(f"{SITE}/camera/cong-lang/event")] == [0, 1, 2, 3, 4]
     assert json.loads(district.on(f"{SITE}/camera/cong-lang/event")[0])["snapshot_url"] == "/api/v1/events/0/snapshot.jpg"
