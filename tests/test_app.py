@@ -147,7 +147,10 @@ def test_stop_closes_open_connections_and_ends_the_web_thread(app):
     web = next(t for t in app._threads if t.name == "web")
     app.stop()
     assert not web.is_alive()
-    assert idle.recv(1) == b""  # closed by the server
-    assert phone.sock is not None and phone.sock.recv(1) == b""
+    assert phone.sock is not None and phone.sock.recv(1) == b""  # closed by the server
+    try:
+        assert idle.recv(1) == b""
+    except ConnectionResetError:
+        pass  # never accepted (still in the listen backlog when stop began): reset, closed all the same
     idle.close()
     phone.close()
