@@ -202,7 +202,7 @@ class App:
 
     def _write_cli_file(self, house: House) -> None:
         """A local admin token for the `langso` CLI, readable only by the service user and root."""
-        token = house.store.add_token("cli", {"admin"}, replace=True)
+        token = house.store.renew_cli_token()
         path = Path(self.config.storage.dir) / CLI_FILE
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

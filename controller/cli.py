@@ -50,6 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from controller.app import App
     from controller.logs import setup_logging
 
+    if not args.config:
+        raise CliError("run: give the config file: langso run --config /etc/langso/langso.toml "
+                       "(or `langso demo` for simulated hardware)", BAD_INPUT)
     setup_logging(args.log_level)
     config = load_config(args.config)
     return App(config).run()
@@ -143,9 +146,19 @@ def _admin_store(args: argparse.Namespace, command: str) -> Iterator[Any]:
         raise CliError(str(err)) from None
 
 
+def _name(name: str) -> str:
+    from controller.store import Refused, check_name
+
+    try:
+        return check_name(name)
+    except Refused as err:
+        raise CliError(f"NAME: {err.reason}", BAD_INPUT) from None
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from controller.passwords import WeakPassword
 
+    _name(args.name)  # before the password is asked for
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -162,12 +175,14 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_token_add(args: argparse.Namespace) -> int:
+    from controller.store import Refused
+
     scopes = {s.strip() for item in args.scope for s in item.split(",") if s.strip()}
     try:
         with _admin_store(args, f"token add {args.name} --scope {','.join(sorted(scopes))}") as store:
             token = store.add_token(args.name, scopes)
-    except ValueError as err:
-        raise CliError(f"--scope: {err}", BAD_INPUT) from None
+    except Refused as err:
+        raise CliError(f"{ {'name': 'NAME', 'scopes': '--scope'}[err.field]}: {err.reason}", BAD_INPUT) from None
     print(token)
     print(f"(token {args.name!r} with scopes {sorted(scopes)}: shown once, keep it safe)", file=sys.stderr)
     return OK
@@ -185,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("run", cmd_run, "run the daemon (systemd runs this)")
-    p.add_argument("--config", required=True, help="config file, e.g. /etc/langso/langso.toml")
+    p.add_argument("--config", default=argparse.SUPPRESS, help="config file, e.g. /etc/langso/langso.toml (before or after `run`)")
     p.add_argument("--log-level", default="INFO")
     p = add("demo", cmd_demo, "run the daemon on simulated hardware with built-in defaults")
     p.add_argument("--port", type=int, default=8080)
