@@ -61,11 +61,16 @@ class TlsServer:
         from cheroot import wsgi
         from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+        from controller.config import ConfigError
+
+        problems = []
         for field, path in (("web.tls_cert", cert), ("web.tls_key", key)):
             try:
                 open(path, "rb").close()
             except OSError as err:
-                raise OSError(err.errno, f"{field}: cannot read {path} ({err.strerror}); make it with `langso web cert`") from err
+                problems.append(f"{field}: cannot read {path} ({err.strerror}); make it with `langso web cert`")
+        if problems:  # a config error (exit 2, no restart), not a busy port
+            raise ConfigError(problems, "web")
         self._server = wsgi.Server((host, port), app, numthreads=threads, server_name="langso")
         self._server.ssl_adapter = BuiltinSSLAdapter(cert, key)
         self._server.prepare()  # binds now, so a busy port fails at build time
