@@ -35,7 +35,7 @@ class CliError(Exception):
 
 
 def client(args: argparse.Namespace) -> Client:
-    url, token = find_daemon(getattr(args, "config", None))
+    url, token = find_daemon(getattr(args, "config", None), getattr(args, "data_dir", None))
     return Client(url, token)
 
 
@@ -194,6 +194,8 @@ def cmd_token_add(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="langso", description="langso — the village cultural house controller")
     parser.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG_PATH} when it exists)")
+    parser.add_argument("--data-dir", help="the running daemon's data directory, where its cli.json is "
+                                           "(default: the config's storage.dir, /var/lib/langso, the demo's)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str, parent: Any = sub) -> argparse.ArgumentParser:
@@ -206,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="INFO")
     p = add("demo", cmd_demo, "run the daemon on simulated hardware with built-in defaults")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--data-dir", help=f"where the demo keeps its state (default {demo_data_dir()})")
+    p.add_argument("--data-dir", default=argparse.SUPPRESS,  # before or after `demo`: the same directory
+                   help=f"where the demo keeps its state (default {demo_data_dir()})")
     p.add_argument("--log-level", default="INFO")
 
     config = sub.add_parser("config", help="config file tools").add_subparsers(dest="config_command", required=True)
