@@ -173,9 +173,13 @@ def test_web_users_lists_users_and_tokens_never_secrets(tmp_path, monkeypatch, c
     monkeypatch.setattr(sys, "stdin", io.StringIO("Trống-đồng-2026\n"))
     assert main(["--config", str(config), "user", "add", "lan", "--role", "head", "--password-stdin"]) == 0
     assert main(["--config", str(config), "token", "add", "ioc", "--scope", "events:read"]) == 0
-    token = capsys.readouterr().out.strip()
+    token = capsys.readouterr().out.strip().splitlines()[-1]
     assert main(["--config", str(config), "web", "users"]) == 0
     out = capsys.readouterr().out
     assert "lan" in out and "head" in out and "ioc" in out and "events:read" in out
     assert "chosen at the next login" in out  # the technician typed lan's password
     assert token not in out and "argon2" not in out
+    assert "never" in out  # the token's last use
+    assert store(tmp_path).check_token(token) is not None
+    assert main(["--config", str(config), "web", "users"]) == 0
+    assert "never" not in capsys.readouterr().out

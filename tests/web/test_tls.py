@@ -57,6 +57,13 @@ def test_https_with_a_certificate_from_langso_web_cert(tmp_path, make_config, st
         urllib.request.urlopen(app.url.replace("https", "http") + "/api/v1/status", timeout=5)
 
 
+@pytest.mark.parametrize("host", ["", "bad host", "x_y.local", "ä.vn"])
+def test_web_cert_names_a_bad_host(tmp_path, capsys, host):
+    assert main(["web", "cert", "--dir", str(tmp_path / "tls"), "--host", host]) == 2
+    assert "--host:" in capsys.readouterr().err
+    assert not (tmp_path / "tls").exists()
+
+
 def test_missing_certificate_file_is_a_config_error(tmp_path, make_config, start_app, capsys):
     """`config check` finds it (install.sh runs it), and `run` stops with exit 2 naming the
     field (systemd does not restart it), not blaming web.listen with a busy-port hint."""
