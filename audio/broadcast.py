@@ -29,11 +29,12 @@ URL_RE = re.compile(r"(https?|rtsp|rtmp)://\S+")
 
 
 class BroadcastRefused(Exception):
-    """Bad or impossible request; `status` as in CommandError (400, 404, 409, 413, 503)."""
+    """Bad or impossible request; `status`, `kind` and `values` as in CommandError (400,
+    404, 409, 413, 503; e.g. "text_too_long", length=6000, limit=5000)."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, kind: str = "", **values: Any):
         super().__init__(message)
-        self.message, self.status = message, status
+        self.message, self.status, self.kind, self.values = message, status, kind, values
 
 
 class BroadcastQueue:
@@ -98,10 +99,11 @@ class BroadcastQueue:
         if text:
             text = text.strip()
             if not text:
-                raise BroadcastRefused("text: is empty; type the announcement")
+                raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
             if len(text) > self.config.max_text_chars:
                 raise BroadcastRefused(f"text: {len(text)} characters is longer than the {self.config.max_text_chars} "
-                                       "character limit (audio.max_text_chars); split the announcement")
+                                       "character limit (audio.max_text_chars); split the announcement",
+                                       kind="text_too_long", length=len(text), limit=self.config.max_text_chars)
         for name, url in (("audio_url", audio_url), ("stream_url", stream_url)):
             if url and not URL_RE.fullmatch(url):
                 raise BroadcastRefused(f"{name}: {url[:80]!r} is not an http(s)/rtsp/rtmp URL")
@@ -109,7 +111,7 @@ class BroadcastQueue:
             try:
                 probe(audio_path, self.config.max_upload_mb * 2**20, self.config.max_audio_s)
             except (MediaError, OSError) as err:
-                raise BroadcastRefused(str(err)) from err
+                raise BroadcastRefused(str(err), 400, getattr(err, "kind", ""), **getattr(err, "values", {})) from err
         kind = "text" if text else "stream" if stream_url else "audio"
         return Item(id=id or uuid.uuid4().hex[:12], kind=kind, priority=priority, source=source, who=who, text=text,
                     audio_path=audio_path, audio_url=audio_url, stream_url=stream_url, repeat=repeat if kind != "stream" else 1,
@@ -135,7 +137,7 @@ class BroadcastQueue:
                 self.items.save(item)
                 self.discard_upload(item)
             else:
-                raise BroadcastRefused(f"no queued or playing broadcast with id {item_id!r}", 404)
+                raise BroadcastRefused(f"no queued or playing broadcast with id {item_id!r}", 404, "not_queued", id=item_id)
             self.changed.notify_all()
         logger.info("broadcast cancelled id=%s by=%s", item_id, who)
         self.publish_state()
@@ -146,7 +148,7 @@ class BroadcastQueue:
         with self.changed:
             item = self._waiting.get(item_id)
             if item is None or item.state != "inbox":
-                raise BroadcastRefused(f"no broadcast with id {item_id!r} waits in the inbox", 404)
+                raise BroadcastRefused(f"no broadcast with id {item_id!r} waits in the inbox", 404, "not_in_inbox", id=item_id)
             item = item.with_(state="queued", at=at)
             self.items.save(item)
             self._waiting[item_id] = item
@@ -184,13 +186,14 @@ class BroadcastQueue:
                 if copied > limit:
                     out.close()
                     path.unlink(missing_ok=True)
-                    raise BroadcastRefused(f"file: larger than the {self.config.max_upload_mb} MB limit (audio.max_upload_mb)", 413)
+                    raise BroadcastRefused(f"file: larger than the {self.config.max_upload_mb} MB limit (audio.max_upload_mb)", 413,
+                                           "file_too_large", limit_mb=self.config.max_upload_mb)
                 out.write(chunk)
         try:
             probe(path, limit, self.config.max_audio_s)
         except MediaError as err:
             path.unlink(missing_ok=True)
-            raise BroadcastRefused(str(err)) from err
+            raise BroadcastRefused(str(err), 400, err.kind, **err.values) from err
         return str(path)
 
     def discard_upload(self, item: Item) -> None:

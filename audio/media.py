@@ -7,7 +7,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import av
 import numpy as np
@@ -18,7 +18,12 @@ CHANNELS = 1  # loudspeaker systems are mono; every source is downmixed
 
 
 class MediaError(Exception):
-    """Input that cannot be played: the message says why and what to send instead."""
+    """Input that cannot be played: the message says why and what to send instead; `kind`
+    and `values` say the same for machines (e.g. "file_too_large", limit_mb=30)."""
+
+    def __init__(self, message: str, kind: str = "", **values: Any):
+        super().__init__(message)
+        self.kind, self.values = kind, values
 
 
 @dataclass(frozen=True)
@@ -34,29 +39,32 @@ def probe(path: str | Path, max_bytes: int, max_seconds: float) -> MediaInfo:
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise MediaError(f"file: {size // 2**20} MB is larger than the {max_bytes // 2**20} MB limit (audio.max_upload_mb)")
+        raise MediaError(f"file: {size // 2**20} MB is larger than the {max_bytes // 2**20} MB limit (audio.max_upload_mb)",
+                         "file_too_large", limit_mb=max_bytes // 2**20)
     if size == 0:
-        raise MediaError("file: the file is empty")
+        raise MediaError("file: the file is empty", "file_empty")
     try:
         with av.open(str(path), timeout=10) as container:
             if not container.streams.audio:
-                raise MediaError("file: no audio in this file; send an MP3, M4A, WebM/Opus, OGG or WAV recording")
+                raise MediaError("file: no audio in this file; send an MP3, M4A, WebM/Opus, OGG or WAV recording", "file_no_audio")
             stream = container.streams.audio[0]
             duration = _duration(container, stream)
             if duration is not None and duration > max_seconds:
-                raise MediaError(f"file: {duration:.0f} s is longer than the {max_seconds:.0f} s limit (audio.max_audio_s)")
+                raise MediaError(f"file: {duration:.0f} s is longer than the {max_seconds:.0f} s limit (audio.max_audio_s)",
+                                 "file_too_long", seconds=duration, limit_s=max_seconds)
             decoded = 0
             for frame in container.decode(stream):
                 decoded += frame.samples
                 if decoded >= stream.codec_context.sample_rate:  # one second decodes: good enough
                     break
             if decoded == 0:
-                raise MediaError("file: the audio decodes to nothing")
+                raise MediaError("file: the audio decodes to nothing", "file_unplayable")
             return MediaInfo(stream.codec_context.name, container.format.name, duration, stream.codec_context.sample_rate)
     except MediaError:
         raise
     except (av.FFmpegError, ValueError, UnicodeDecodeError) as err:
-        raise MediaError(f"file: not a playable audio file ({err}); send an MP3, M4A, WebM/Opus, OGG or WAV recording") from err
+        raise MediaError(f"file: not a playable audio file ({err}); send an MP3, M4A, WebM/Opus, OGG or WAV recording",
+                         "file_unplayable") from err
 
 
 def _duration(container: "av.container.InputContainer", stream: "av.AudioStream") -> float | None:

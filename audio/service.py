@@ -160,14 +160,15 @@ class Broadcasts:
     def preview(self, text: str) -> bytes:
         """The spoken text as a small MP3 for the phone's preview button."""
         if not text.strip():
-            raise BroadcastRefused("text: is empty; type the announcement")
+            raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
         if len(text) > self.config.max_text_chars:
-            raise BroadcastRefused(f"text: longer than the {self.config.max_text_chars} character limit (audio.max_text_chars)")
+            raise BroadcastRefused(f"text: longer than the {self.config.max_text_chars} character limit (audio.max_text_chars)",
+                                   kind="text_too_long", length=len(text), limit=self.config.max_text_chars)
         rate = 22050
         try:
             blocks = [b for path in self.speech.render_all(text) for b in decode(path, rate)]
         except SpeechFailed as err:
-            raise BroadcastRefused(str(err), 503) from err
+            raise BroadcastRefused(str(err), 503, "tts_unavailable") from err
         if not blocks:
             raise BroadcastRefused("text: nothing to say after normalisation")
         return encode(np.concatenate(blocks), rate)

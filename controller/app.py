@@ -126,7 +126,7 @@ class App:
                 try:
                     return call(*args, **kwargs)
                 except BroadcastRefused as err:
-                    raise CommandError(err.message, err.status) from err
+                    raise CommandError(err.message, err.status, err.kind, **err.values) from err
             return run
 
         def broadcast(cmd: Broadcast) -> dict[str, Any]:

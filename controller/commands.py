@@ -3,7 +3,7 @@ build these and hand them to `House.handle()`; there is no second code path."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,17 @@ SYSTEM = Actor("system")
 
 class CommandError(Exception):
     """A command was refused; `status` is the HTTP-like code (400 bad input, 404 unknown,
-    409 conflict such as min_interval_s, 503 part unavailable)."""
+    409 conflict such as min_interval_s, 503 part unavailable). `message` is the English
+    said to programs and logs (API, MQTT, CLI); `kind` and `values`, when given, say the
+    same for machines, as pydantic's error type and ctx do (e.g. kind "text_too_long",
+    length=6000, limit=5000): the web words known kinds in the page's language."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, kind: str = "", **values: Any):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.kind = kind
+        self.values = values
 
 
 @dataclass(frozen=True)

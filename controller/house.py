@@ -113,9 +113,10 @@ class House:
                 want = (not relay.is_on) if cmd.action == "toggle" else cmd.action == "on"
                 changed = relay.switch(want, force=cmd.force)
             except UnknownRelay as err:
-                raise CommandError(str(err), 404) from err
+                raise CommandError(str(err), 404, "relay_unknown", name=cmd.name) from err
             except TooSoon as err:
-                raise CommandError(str(err), 409) from err
+                raise CommandError(str(err), 409, "relay_too_soon", name=cmd.name, label=relay.config.label or relay.name,
+                                   wait_s=err.wait_s) from err
             except RelayError as err:
                 raise CommandError(str(err), 503) from err
             if changed:

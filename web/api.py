@@ -145,7 +145,12 @@ def house() -> Any:
 
 
 def command_error(err: CommandError):
-    return jsonify(error=err.message), err.status
+    """A refusal as JSON: its English message for programs; for the page (a session) a
+    known kind in the page's language, as describe() does for validation errors."""
+    from web.i18n import refusal_detail
+
+    said = refusal_detail(err.kind, err.values) if err.kind and g.get("via_session") else None
+    return jsonify(error=said or err.message), err.status
 
 
 @api.get("/status")

@@ -100,7 +100,7 @@ class PreviewIn(BaseModel):
 def _service() -> Any:
     service = house().broadcasts
     if service is None:
-        raise CommandError("the audio part is not running; see `langso status`", 503)
+        raise CommandError("the audio part is not running; see `langso status`", 503, "audio_unavailable")
     return service
 
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_core import PydanticCustomError
 from spectree import Response
 
-from web.api import Error, api, describe, house, spec
+from controller.commands import CommandError
+from web.api import Error, api, command_error, describe, house, spec
 from web.api_broadcasts import BroadcastFields, Text
 from web.auth import has_scope, require
 
@@ -123,9 +124,11 @@ def add_schedule(json: ScheduleIn):
     if json.kind == "relay":
         names = [r["name"] for r in h.relays()]
         if json.target not in names:
-            return jsonify(error=f"target: no relay {json.target!r}; choose from {names}"), 400
+            return command_error(CommandError(f"target: no relay {json.target!r}; choose from {names}", 400,
+                                              "relay_unknown", name=json.target))
         if json.end == json.start:
-            return jsonify(error="end: must differ from start (or leave it empty for a single switch-on)"), 400
+            return command_error(CommandError("end: must differ from start (or leave it empty for a single switch-on)", 400,
+                                              "end_is_start"))
     problem = payload_problem(json.kind, json.payload)
     if problem:
         return jsonify(error=problem), 400

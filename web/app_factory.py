@@ -17,8 +17,10 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from markupsafe import Markup
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
+
+from controller.commands import CommandError
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["house"] = house
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from web.api import api, spec
+    from web.api import api, command_error, spec
     import web.api_broadcasts  # noqa: F401  (broadcast routes on the api blueprint)
     import web.api_events  # noqa: F401  camera events routes on the api blueprint
     from web import api_admin, api_schedules, live  # noqa: F401  (routes on the api blueprint)
@@ -122,6 +124,9 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         if wants_json():
+            if isinstance(err, RequestEntityTooLarge):  # a body over the limit is a recording: said as the audio part says it
+                return command_error(CommandError(err.description or err.name, 413, "file_too_large",
+                                                  limit_mb=house.config.audio.max_upload_mb))
             return jsonify(error=err.description or err.name), err.code
         return render_template("error.html", code=err.code, message=err.description or err.name), err.code
 

@@ -15,6 +15,7 @@ from flask import current_app, g, jsonify, request, session
 
 from controller.commands import Actor
 from controller.store import CLI_TOKEN
+from web.i18n import LANGUAGES
 
 ROLES = ("head", "tech", "viewer")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -90,16 +91,16 @@ def session_user() -> dict[str, Any] | None:
     now = time.time()
     idle = current_app.config["SESSION_IDLE_S"]
     if now - session.get("login_at", 0) > current_app.config["SESSION_MAX_S"] or now - session.get("seen", 0) > idle:
-        session.clear()
+        fresh_session()
         g.session_ended = "expired"
         return None
     user = recent().get("user", name, _house().store.user)
     if user is None or user["role"] not in ROLE_SCOPES:
-        session.clear()
+        fresh_session()
         return None
     mark = session.get("pw")
     if mark != password_mark(user["password_hash"]):
-        session.clear()
+        fresh_session()
         g.session_ended = "password" if mark else "expired"  # no mark: a login from before marks
         return None
     if now - session.get("seen", 0) > 60:  # keep the cookie small and writes rare
@@ -107,8 +108,18 @@ def session_user() -> dict[str, Any] | None:
     return user
 
 
-def login(user: dict[str, Any]) -> None:
+def fresh_session() -> None:
+    """Start the session afresh: nothing of the old one goes on (no session fixation: no
+    CSRF token, user or mark from before), only the page's language, a choice from a
+    closed list made on this phone, which logging in or out should not undo."""
+    lang = session.get("lang")
     session.clear()
+    if lang in LANGUAGES:
+        session["lang"] = lang
+
+
+def login(user: dict[str, Any]) -> None:
+    fresh_session()
     session.permanent = True
     now = time.time()
     session.update(user=user["name"], login_at=now, seen=now)

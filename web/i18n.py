@@ -8,9 +8,10 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import math
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from babel import Locale
 from babel.support import Translations
@@ -213,6 +214,44 @@ def validation_detail(error: dict) -> str:
     if kind == "text_or_stream":
         return _("give either a text to read aloud or a stream to relay, not both or neither.")
     return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
+def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
+    """A refusal by a part of the house (CommandError's kind and values) said for the
+    village head in the page's language, the field first as validation errors name it
+    ("text: ..."); None for a kind not worded here (the English message stands)."""
+    v = values
+    if kind == "text_empty":
+        return "text: " + _("empty; type the announcement.")
+    if kind == "text_too_long":
+        return "text: " + _("%(length)s characters, over the limit of %(limit)s; split the announcement.",
+                            length=v["length"], limit=v["limit"])
+    if kind == "file_too_large":
+        return "file: " + _("larger than the limit of %(limit)s MB; send a shorter recording.", limit=v["limit_mb"])
+    if kind == "file_too_long":
+        return "file: " + _("%(seconds)s seconds long, over the limit of %(limit)s seconds; record a shorter announcement.",
+                            seconds=round(v["seconds"]), limit=round(v["limit_s"]))
+    if kind == "file_empty":
+        return "file: " + _("the file is empty; choose or record it again.")
+    if kind == "file_no_audio":
+        return "file: " + _("this file has no sound; choose an audio recording (MP3, M4A, WebM, OGG or WAV).")
+    if kind == "file_unplayable":
+        return "file: " + _("this file cannot be played; choose an audio recording (MP3, M4A, WebM, OGG or WAV).")
+    if kind == "tts_unavailable":
+        return _("no voice can read the text aloud right now; send a recording instead.")
+    if kind == "audio_unavailable":
+        return _("the loudspeaker part is not running.")
+    if kind == "not_queued":
+        return _("This announcement is no longer waiting or playing: it has ended or was cancelled.")
+    if kind == "not_in_inbox":
+        return _("This announcement no longer waits for approval: someone let it play or cancelled it.")
+    if kind == "relay_unknown":
+        return _("There is no equipment named %(name)s; reload the page.", name=v["name"])
+    if kind == "relay_too_soon":
+        return _("%(label)s: try again in %(seconds)s seconds.", label=v["label"], seconds=max(1, math.ceil(v["wait_s"])))
+    if kind == "end_is_start":
+        return "end: " + _("must differ from the start; leave it empty to switch on only.")
+    return None
 
 
 def wants_language() -> str | None:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from controller.passwords import WeakPassword, verify_password
 from web.api import STATUS_MAX_AGE_S
-from web.auth import ROLE_SCOPES, LoginThrottle, has_scope, keep_session, login, recent, session_user
+from web.auth import ROLE_SCOPES, LoginThrottle, fresh_session, has_scope, keep_session, login, recent, session_user
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def login_page() -> Any:
 
 @pages.post("/logout")
 def logout():
-    session.clear()
+    fresh_session()
     return redirect(url_for("pages.login"))
 
 
@@ -175,7 +175,7 @@ def password():
         recent().clear()  # the user's other sessions see the new password with their next request
         changed = store.user(user["name"])
         if changed is None:  # removed meanwhile
-            session.clear()
+            fresh_session()
             return redirect(url_for("pages.login"))
         keep_session(changed)
         store.audit(f"web:{user['name']}", "user.password", user["name"], "own")

@@ -82,6 +82,8 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     # a second tap inside min_interval_s (5 s) protects the TV, and the page says why, in Vietnamese
     browser.find_element(By.CSS_SELECTOR, '[data-relay="tv"]').click()
     wait.until(lambda d: "Thiết bị vừa được bật/tắt" in d.find_element(By.ID, "status-line").text)
+    said = browser.find_element(By.ID, "status-line").text
+    assert "(tv: hãy thử lại sau " in said and "min_interval_s" not in said, said  # the server's detail in Vietnamese too
     assert app.house.board.get("tv").is_on
 
     # a relay switched by someone else (MQTT, a button, a schedule) shows up without reload

@@ -117,6 +117,30 @@ def test_language_switch_to_english_and_back(session_as):
     assert "Thiết bị" in client.get("/").text
 
 
+def test_the_chosen_language_outlives_login_logout_and_an_expired_session(web, client, add_user):
+    add_user("lan", "head")
+    before = csrf_of(client.get("/login").text)
+    assert client.post("/language", data={"lang": "en", "next": "/login", "csrf_token": before}).status_code == 302
+    with client.session_transaction() as sess:  # what someone may have planted in this phone's session before the login
+        planted = sess["csrf_token"]
+        sess["user"], sess["note"] = "tech-boss", "kept?"
+    csrf = log_in(client, "lan")
+    with client.session_transaction() as sess:  # a fresh session: the language and nothing else goes on
+        assert (sess["lang"], sess["user"], "note" in sess) == ("en", "lan", False)
+        assert sess["csrf_token"] != planted
+    assert client.post("/language", data={"lang": "en", "csrf_token": before}).status_code == 400  # the old form token is dead
+    assert "Equipment" in client.get("/").text
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    page = client.get("/login").text
+    assert 'lang="en"' in page and "User name" in page
+    with client.session_transaction() as sess:
+        assert dict(sess).keys() == {"lang", "csrf_token"}  # logged out: no user, no mark, a new CSRF token
+    log_in(client, "lan")
+    with client.session_transaction() as sess:
+        sess["seen"] = 0  # idle for too long
+    assert "Your session expired; please log in again." in client.get("/", follow_redirects=True).text
+
+
 def test_unknown_page_is_a_page_and_unknown_api_path_is_json(session_as):
     client, _ = session_as("head")
     page = client.get("/no-such-page")

@@ -1,0 +1,126 @@
+"""Refusals by the parts of the house themselves (the audio part, the relays, the
+schedules), not by request validation: the phone page (a session) reads them in its own
+language, field first; programs (a token: the IOC, the CLI) get the English message
+unchanged. Against the real audio part (PyAV, the TTS chain) and MockFactory relays."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.test import encode_multipart
+
+from tests.audio.conftest import make_audio
+from web import create_app
+
+MB = 2**20
+
+
+@pytest.fixture
+def app(make_config, start_app, tmp_path: Path):
+    """Uploads up to 1 MB, and a TTS chain that cannot speak (piper without its voice model)."""
+    audio = {"output": f"wav:{tmp_path / 'data' / 'audio-out'}", "tts": ["piper"], "piper_model": str(tmp_path / "no-voice.onnx"),
+             "amp_warmup_s": 0, "amp_tail_s": 0, "max_upload_mb": 1}
+    return start_app(make_config(audio=audio))
+
+
+@pytest.fixture
+def web(app):
+    """Bodies up to 2 MB (the daemon allows max_upload_mb + 1, at least 32 MB)."""
+    flask_app = create_app(app.house, {"TESTING": True, "MAX_CONTENT_LENGTH": 2 * MB})
+    yield flask_app
+    flask_app.extensions["live_close"]()
+
+
+def upload(client, headers: dict, data: bytes, name: str = "ghi-am.m4a"):
+    """A multipart upload encoded in memory (the test client's own spills large bodies to
+    a temporary file it leaves open when the server refuses the body unread)."""
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), name)})
+    return client.post("/api/v1/broadcasts", data=body, content_type=f"multipart/form-data; boundary={boundary}", headers=headers)
+
+
+def test_text_refusals_are_vietnamese_for_the_page_and_unchanged_for_programs(client, session_as, token_for):
+    long_text = "Họp thôn tại nhà văn hóa. " * 230 + "Mời bà con đúng giờ!"  # 6000 characters
+    machine = client.post("/api/v1/broadcasts", json={"text": long_text}, headers=token_for("broadcast"))
+    assert machine.status_code == 400
+    assert machine.json == {"error": "text: 6000 characters is longer than the 5000 character limit (audio.max_text_chars); "
+                                     "split the announcement"}
+    page, csrf = session_as("head")
+    shown = page.post("/api/v1/broadcasts", json={"text": long_text}, headers={"X-CSRFToken": csrf})
+    assert (shown.status_code, shown.json) == (400, {"error": "text: dài 6000 ký tự, quá giới hạn 5000 ký tự; hãy chia thành nhiều thông báo."})
+    shown = page.post("/api/v1/broadcasts", json={"text": "   "}, headers={"X-CSRFToken": csrf})
+    assert shown.json == {"error": "text: đang trống; hãy nhập nội dung thông báo."}
+    # the spoken preview says the same; the house cannot speak here (503), and says that too
+    shown = page.post("/api/v1/broadcasts/preview", json={"text": long_text}, headers={"X-CSRFToken": csrf})
+    assert shown.json["error"].startswith("text: dài 6000 ký tự"), shown.json
+    machine = client.post("/api/v1/broadcasts/preview", json={"text": "Họp thôn."}, headers=token_for("broadcast"))
+    assert machine.status_code == 503 and machine.json["error"].startswith("no TTS engine worked: piper: audio.piper_model")
+    shown = page.post("/api/v1/broadcasts/preview", json={"text": "Họp thôn."}, headers={"X-CSRFToken": csrf})
+    assert (shown.status_code, shown.json) == (503, {"error": "lúc này không có giọng đọc nào hoạt động; hãy gửi bản ghi âm thay thế."})
+    # in English when the page is in English (its own words, not the programs' message)
+    page.post("/language", data={"lang": "en", "csrf_token": csrf})
+    shown = page.post("/api/v1/broadcasts", json={"text": long_text}, headers={"X-CSRFToken": csrf})
+    assert shown.json == {"error": "text: 6000 characters, over the limit of 5000; split the announcement."}
+
+
+def test_recording_refusals_are_vietnamese_for_the_page_and_unchanged_for_programs(app, client, session_as, token_for, tmp_path):
+    token = token_for("broadcast")
+    page, csrf = session_as("head")
+    session = {"X-CSRFToken": csrf}
+    junk = os.urandom(4000)
+    machine = upload(client, token, junk)
+    assert machine.status_code == 400 and machine.json["error"].startswith("file: not a playable audio file (")
+    assert machine.json["error"].endswith("; send an MP3, M4A, WebM/Opus, OGG or WAV recording")
+    shown = upload(page, session, junk)
+    assert (shown.status_code, shown.json) == (400, {
+        "error": "file: không phát được tệp này; hãy chọn bản ghi âm (MP3, M4A, WebM, OGG hoặc WAV)."})
+    assert upload(page, session, b"").json == {"error": "file: tệp trống; hãy chọn hoặc ghi âm lại."}
+    # over audio.max_upload_mb (checked by the audio part while it saves the file) ...
+    big = os.urandom(3 * MB // 2)
+    machine = upload(client, token, big)
+    assert (machine.status_code, machine.json) == (413, {"error": "file: larger than the 1 MB limit (audio.max_upload_mb)"})
+    shown = upload(page, session, big)
+    assert (shown.status_code, shown.json) == (413, {"error": "file: lớn hơn giới hạn 1 MB; hãy gửi bản ghi âm ngắn hơn."})
+    # ... and over the whole request's limit (refused before it is read): the same words on the page
+    huge = os.urandom(3 * MB)
+    machine = upload(client, token, huge)
+    assert (machine.status_code, machine.json) == (413, {"error": RequestEntityTooLarge.description})
+    shown = upload(page, session, huge)
+    assert (shown.status_code, shown.json) == (413, {"error": "file: lớn hơn giới hạn 1 MB; hãy gửi bản ghi âm ngắn hơn."})
+    assert not list((Path(app.config.storage.dir) / "broadcasts" / "uploads").iterdir())  # nothing refused is kept
+    # a real recording within the limits is taken
+    recording = make_audio(tmp_path / "ghi-am.m4a", "m4a", seconds=1.0)
+    assert upload(page, session, recording.read_bytes()).status_code == 201
+
+
+def test_relay_schedule_and_queue_refusals_for_the_page(client, session_as, token_for):
+    token = token_for("control", "broadcast")
+    page, csrf = session_as("head")
+    session = {"X-CSRFToken": csrf}
+    assert page.post("/api/v1/relays/tv", json={"state": "on"}, headers=session).status_code == 200
+    machine = client.post("/api/v1/relays/tv", json={"state": "off"}, headers=token)
+    assert machine.status_code == 409
+    assert machine.json["error"].startswith("relay 'tv' was switched less than its min_interval_s ago; try again in ")
+    shown = page.post("/api/v1/relays/tv", json={"state": "off"}, headers=session)
+    assert shown.status_code == 409 and shown.json["error"].startswith("tv: hãy thử lại sau "), shown.json
+    assert shown.json["error"].endswith(" giây.")
+    machine = client.post("/api/v1/relays/quat", json={"state": "on"}, headers=token)
+    assert (machine.status_code, machine.json) == (404, {"error": "no relay named 'quat'; known relays: tv, radio, amp"})
+    shown = page.post("/api/v1/relays/quat", json={"state": "on"}, headers=session)
+    assert (shown.status_code, shown.json) == (404, {"error": "Không có thiết bị tên quat; hãy tải lại trang."})
+    # a programme that would switch on and off at the same minute
+    body = {"kind": "relay", "target": "tv", "start": "18:00", "end": "18:00"}
+    machine = client.post("/api/v1/schedules", json=body, headers=token)
+    assert machine.json == {"error": "end: must differ from start (or leave it empty for a single switch-on)"}
+    shown = page.post("/api/v1/schedules", json=body, headers=session)
+    assert (shown.status_code, shown.json) == (400, {"error": "end: phải khác giờ bắt đầu; để trống nếu chỉ cần bật."})
+    # cancel or approve what has already gone (another phone, the district)
+    machine = client.delete("/api/v1/broadcasts/da-xong", headers=token)
+    assert machine.json == {"error": "no queued or playing broadcast with id 'da-xong'"}
+    shown = page.delete("/api/v1/broadcasts/da-xong", headers=session)
+    assert (shown.status_code, shown.json) == (404, {"error": "Thông báo này không còn chờ hay đang phát: đã phát xong hoặc đã bị hủy."})
+    shown = page.post("/api/v1/broadcasts/da-xong/approve", json={}, headers=session)
+    assert (shown.status_code, shown.json) == (404, {"error": "Thông báo này không còn chờ duyệt: đã có người cho phát hoặc hủy."})
