@@ -182,9 +182,8 @@ class App:
         self._on_stop("uplink", uplink.stop)
 
     def _build_web(self, house: House) -> None:
-        from waitress.server import create_server
-
         from web import create_app
+        from web.servers import make_server
 
         app = create_app(house)
         app.extensions["scheduler_poke"] = self.scheduler.poke  # schedules API: programmes changed
@@ -192,24 +191,18 @@ class App:
         self._on_stop("web live updates", self._live_close)
         web = self.config.web
         try:
-            if web.tls_cert:
-                from web.tls_server import TlsServer
-
-                self.server = TlsServer(app, web.host, web.port, web.threads, web.tls_cert, web.tls_key)
-            else:
-                self.server = create_server(app, host=web.host, port=web.port, threads=web.threads, ident="langso",
-                                            asyncore_use_poll=True)  # poll(): closing from App.stop cannot hit EBADF in select()
+            self.server = make_server(app, web)
         except OSError as err:
-            raise OSError(f"web.listen: cannot listen on {self.config.web.listen} ({err.strerror}); "
+            raise OSError(f"web.listen: cannot listen on {web.listen} ({err.strerror}); "
                           "is another langso running? choose another port") from err
-        self.url = local_url(web.host, self.server.effective_port)  # type: ignore[attr-defined]
+        self.url = local_url(web.host, self.server.effective_port)
         if web.tls_cert:
             self.url = "https" + self.url[4:]
         self._write_cli_file(house)
 
     def _write_cli_file(self, house: House) -> None:
         """A local admin token for the `langso` CLI, readable only by the service user and root."""
-        token = house.store.add_token("cli", {"admin"}, replace=True)
+        token = house.store.renew_cli_token()
         path = Path(self.config.storage.dir) / CLI_FILE
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -241,26 +234,16 @@ class App:
         self.scheduler.start()
         beats.watch("scheduler", self.scheduler.alive)
         self._on_stop("scheduler", self.scheduler.stop)
-        beats.watch("web", self._thread("web", self._serve).is_alive, beats=False)
+        beats.watch("web", self._thread("web", self.server.run).is_alive, beats=False)
         self._on_stop("web", self._close_web)
         self._thread("housekeeping", self._housekeeping)
         self.notifier.ready(f"serving {self.url}")
         logger.info("langso ready url=%s site=%s seconds=%.2f", self.url, self.config.site.id, time.monotonic() - started)
 
-    def _serve(self) -> None:
-        try:
-            self.server.run()
-        except (OSError, ValueError):
-            if not self._stop.is_set():  # closing the sockets ends the loop with EBADF
-                raise
-
     def _close_web(self) -> None:
         """Live streams end first (both servers wait for their request threads), then the server."""
         self._live_close()
         self.server.close()
-        dispatcher = getattr(self.server, "task_dispatcher", None)  # waitress; cheroot's stop() joins its own
-        if dispatcher is not None:
-            dispatcher.shutdown(timeout=2)
 
     def _housekeeping(self) -> None:
         """Auto-off, and the systemd watchdog: pinged only while the critical loops make

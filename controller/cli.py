@@ -35,7 +35,7 @@ class CliError(Exception):
 
 
 def client(args: argparse.Namespace) -> Client:
-    url, token = find_daemon(getattr(args, "config", None))
+    url, token = find_daemon(getattr(args, "config", None), getattr(args, "data_dir", None))
     return Client(url, token)
 
 
@@ -50,6 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from controller.app import App
     from controller.logs import setup_logging
 
+    if not args.config:
+        raise CliError("run: give the config file: langso run --config /etc/langso/langso.toml "
+                       "(or `langso demo` for simulated hardware)", BAD_INPUT)
     setup_logging(args.log_level)
     config = load_config(args.config)
     return App(config).run()
@@ -70,6 +73,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     config = load_config(args.file)
+    if config.missing_files():
+        raise ConfigError(config.missing_files(), args.file)
     print(f"{args.file}: OK (site {config.site.id}, {len(config.relays)} relays, {len(config.cameras)} cameras)")
     return OK
 
@@ -143,9 +148,19 @@ def _admin_store(args: argparse.Namespace, command: str) -> Iterator[Any]:
         raise CliError(str(err)) from None
 
 
+def _name(name: str) -> str:
+    from controller.store import Refused, check_name
+
+    try:
+        return check_name(name)
+    except Refused as err:
+        raise CliError(f"NAME: {err.reason}", BAD_INPUT) from None
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from controller.passwords import WeakPassword
 
+    _name(args.name)  # before the password is asked for
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -162,12 +177,14 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_token_add(args: argparse.Namespace) -> int:
+    from controller.store import Refused
+
     scopes = {s.strip() for item in args.scope for s in item.split(",") if s.strip()}
     try:
         with _admin_store(args, f"token add {args.name} --scope {','.join(sorted(scopes))}") as store:
             token = store.add_token(args.name, scopes)
-    except ValueError as err:
-        raise CliError(f"--scope: {err}", BAD_INPUT) from None
+    except Refused as err:
+        raise CliError(f"{ {'name': 'NAME', 'scopes': '--scope'}[err.field]}: {err.reason}", BAD_INPUT) from None
     print(token)
     print(f"(token {args.name!r} with scopes {sorted(scopes)}: shown once, keep it safe)", file=sys.stderr)
     return OK
@@ -177,6 +194,8 @@ def cmd_token_add(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="langso", description="langso — the village cultural house controller")
     parser.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG_PATH} when it exists)")
+    parser.add_argument("--data-dir", help="the running daemon's data directory, where its cli.json is "
+                                           "(default: the config's storage.dir, /var/lib/langso, the demo's)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str, parent: Any = sub) -> argparse.ArgumentParser:
@@ -185,11 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("run", cmd_run, "run the daemon (systemd runs this)")
-    p.add_argument("--config", required=True, help="config file, e.g. /etc/langso/langso.toml")
+    p.add_argument("--config", default=argparse.SUPPRESS, help="config file, e.g. /etc/langso/langso.toml (before or after `run`)")
     p.add_argument("--log-level", default="INFO")
     p = add("demo", cmd_demo, "run the daemon on simulated hardware with built-in defaults")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--data-dir", help=f"where the demo keeps its state (default {demo_data_dir()})")
+    p.add_argument("--data-dir", default=argparse.SUPPRESS,  # before or after `demo`: the same directory
+                   help=f"where the demo keeps its state (default {demo_data_dir()})")
     p.add_argument("--log-level", default="INFO")
 
     config = sub.add_parser("config", help="config file tools").add_subparsers(dest="config_command", required=True)

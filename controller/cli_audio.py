@@ -23,8 +23,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 def cmd_tts_normalize(args: argparse.Namespace) -> int:
     from audio.normalize import normalize
 
-    extra = _local_audio_config(args).abbreviations if args.config else {}
-    print(normalize(args.text, extra))
+    print(normalize(args.text, _local_audio_config(args).abbreviations))
     return OK
 
 

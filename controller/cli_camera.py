@@ -16,6 +16,8 @@ def _camera_config(args: argparse.Namespace) -> Any:
     from controller.config import load_config
 
     if not args.config:
+        if args.camera:
+            raise CliError(f"--camera: give the config that names {args.camera!r} too (--config FILE)", BAD_INPUT)
         return CameraConfig(name="analyze", source=args.video)
     cameras = load_config(args.config).cameras
     if args.camera:
@@ -74,7 +76,8 @@ def add_commands(sub: Any, add: Any) -> None:
     p.add_argument("video", metavar="VIDEO")
     p.add_argument("--json", action="store_true", help='print {"frames", "fps", "events": [...]}')
     p.add_argument("--record", metavar="DIR", help="write each event's clip (.mp4) and snapshot (.jpg) into DIR")
-    p.add_argument("--config", help="take the motion settings from this config's [[cameras]]")
+    p.add_argument("--config", default=argparse.SUPPRESS,  # given before the command (langso --config F camera ...) too
+                   help="take the motion settings from this config's [[cameras]]")
     p.add_argument("--camera", help="which [[cameras]] entry of --config (default: the first)")
     p = add("events", cmd_events, "list camera events (through the daemon)")
     p.add_argument("--since", type=int, help="only events with a larger id (cursor)")

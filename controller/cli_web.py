@@ -10,6 +10,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -67,10 +68,26 @@ def make_certificate(directory: Path, hosts: list[str], days: int) -> tuple[Path
     return cert, key
 
 
+def _host_name(name: str) -> bool:
+    """An IP address, or a DNS name a certificate can carry (RFC 1123 labels)."""
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    labels = name.rstrip(".").split(".")
+    return len(name) <= 253 and all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label) for label in labels)
+
+
 def cmd_web_cert(args: argparse.Namespace) -> int:
     if args.days < 1 or args.days > 10000:
         print("error: --days: choose 1 ... 10000", file=sys.stderr)
         return BAD_INPUT
+    for name in args.host:
+        if not _host_name(name):
+            print(f"error: --host: {name!r} is neither an IP address nor a host name (letters, digits, '-' and '.'); "
+                  "give the name or address the phones use, e.g. --host nvh-thon-dong.local --host 192.168.1.20", file=sys.stderr)
+            return BAD_INPUT
     host = socket.gethostname()
     hosts = [host, f"{host}.local", "localhost", *local_addresses(), *args.host]
     try:
@@ -96,9 +113,10 @@ def cmd_web_users(args: argparse.Namespace) -> int:
         print(f"{user['name']:<24} {user['role']:<8} {time.strftime('%Y-%m-%d %H:%M', time.localtime(user['created_at'])):<16} "
               f"{'set by a technician: chosen at the next login' if user['must_change'] else 'own'}")
     print()
-    print(f"{'token':<24} {'id':>4} scopes")
+    print(f"{'token':<24} {'id':>4} {'last used':<16} scopes")
     for token in tokens:
-        print(f"{token['name']:<24} {token['id']:>4} {','.join(token['scopes'])}")
+        used = time.strftime('%Y-%m-%d %H:%M', time.localtime(token['last_used'])) if token['last_used'] else "never"
+        print(f"{token['name']:<24} {token['id']:>4} {used:<16} {','.join(token['scopes'])}")
     return OK
 
 

@@ -30,8 +30,8 @@ class ApiError(Exception):
         self.message = message
 
 
-def _candidates(config_path: str | None) -> list[Path]:
-    dirs: list[Path] = []
+def _candidates(config_path: str | None, data_dir: str | None) -> list[Path]:
+    dirs: list[Path] = [Path(data_dir)] if data_dir else []
     path = local_config_path(config_path)
     if path:
         try:
@@ -42,22 +42,43 @@ def _candidates(config_path: str | None) -> list[Path]:
     return [d / "cli.json" for d in dirs]
 
 
-def find_daemon(config_path: str | None = None) -> tuple[str, str]:
-    """URL and token: $LANGSO_URL/$LANGSO_TOKEN, else the cli.json the daemon wrote."""
+def _running(pid: Any) -> bool:
+    """Is the daemon that wrote a cli.json still there? (a stale file from a stopped demo
+    must not hide the daemon that runs)"""
+    if not isinstance(pid, int):
+        return True  # cannot tell: let the request say
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process (the service user): alive
+    return True
+
+
+def find_daemon(config_path: str | None = None, data_dir: str | None = None) -> tuple[str, str]:
+    """URL and token: $LANGSO_URL/$LANGSO_TOKEN, else the cli.json of the first running
+    daemon found in: --data-dir, the config's storage.dir, /var/lib/langso, the demo's."""
     if os.environ.get("LANGSO_URL") and os.environ.get("LANGSO_TOKEN"):
         return os.environ["LANGSO_URL"], os.environ["LANGSO_TOKEN"]
-    denied = []
-    for candidate in _candidates(config_path):
+    denied, stopped = [], []
+    for candidate in _candidates(config_path, data_dir):
         try:
             info = json.loads(candidate.read_text())
-            return info["url"], info["token"]
+            url, token = info["url"], info["token"]
         except PermissionError:
             denied.append(str(candidate))
-        except (OSError, ValueError, KeyError):
             continue
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if _running(info.get("pid")):
+            return url, token
+        stopped.append(str(candidate.parent))
     if denied:
         raise DaemonUnreachable(f"cannot read {denied[0]}: run as root or the langso user (sudo langso ...)")
-    raise DaemonUnreachable("no running langso daemon found (start it: `systemctl start langso` or `langso demo`)")
+    was = f" (the one that used {stopped[0]} has stopped)" if stopped else ""
+    raise DaemonUnreachable(f"no running langso daemon found{was}; start it: `systemctl start langso` or `langso demo` "
+                            "(a demo with --data-dir DIR: `langso --data-dir DIR status`)")
 
 
 class Client:

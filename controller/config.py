@@ -158,6 +158,19 @@ class Config(Section):
     web: WebConfig = WebConfig()
     clock: ClockConfig = ClockConfig()
 
+    def missing_files(self) -> list[str]:
+        """Problems with the files this config names (certificates, keys, the MQTT
+        password), as `langso config check` reports them. Names relative to systemd's
+        $CREDENTIALS_DIRECTORY exist only inside the service, so they are not checked here."""
+        files = {"web.tls_cert": self.web.tls_cert, "web.tls_key": self.web.tls_key,
+                 "mqtt.ca_file": self.mqtt.ca_file, "mqtt.cert_file": self.mqtt.cert_file,
+                 "mqtt.key_file": self.mqtt.key_file, "mqtt.password_file": self.mqtt.password_file}
+        problems = []
+        for key, name in files.items():
+            if name and Path(name).is_absolute() and not Path(name).is_file():
+                fix = "make them with `langso web cert`" if key.startswith("web.") else "check the path"
+                problems.append(f"{key}: {name} is not a file; {fix}")
+        return problems
 
 
 def cross_checks(data: dict[str, Any]) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -37,6 +38,23 @@ SCHEMA = [
 ]
 
 SCOPES = ("control", "broadcast", "events:read", "admin")
+NAME = r"^[A-Za-z0-9._-]{1,32}$"  # users and tokens: what the page, the API and the CLI accept
+CLI_TOKEN = "cli"  # the daemon's own admin token for the `langso` command (cli.json), renewed at each start
+LAST_USED_EVERY_S = 60.0  # a token's last use is written at most this often (not once per request)
+
+
+class Refused(ValueError):
+    """A name or scope the store does not take; `field` is the API's name for it."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def check_name(name: str) -> str:
+    if not re.fullmatch(NAME, name):
+        raise Refused("name", f"{name!r} is not a name: use 1-32 letters, digits, '.', '_' or '-' (no spaces or accents)")
+    return name
 
 
 def hash_token(token: str) -> str:
@@ -105,7 +123,7 @@ class Store:
         add`), so the page asks the user for their own before anything else."""
         from controller.passwords import strong_hash  # argon2: when needed
 
-        password_hash = strong_hash(password, name)
+        password_hash = strong_hash(password, check_name(name))
         with self.db.tx() as conn:
             conn.execute(
                 "INSERT INTO users(name, role, password_hash, created_at, must_change) VALUES (?,?,?,?,?) "
@@ -136,32 +154,60 @@ class Store:
         return self.db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount > 0
 
     # tokens -------------------------------------------------------------
-    def add_token(self, name: str, scopes: set[str] | frozenset[str], replace: bool = False) -> str:
-        """Create a token and return it; only its hash is kept, so it is shown once."""
+    def add_token(self, name: str, scopes: set[str] | frozenset[str]) -> str:
+        """Create a token and return it; only its hash is kept, so it is shown once. Names
+        are unique (a second "ioc" would be one nobody can tell apart) and "cli" is the
+        daemon's own (Refused)."""
         bad = set(scopes) - set(SCOPES)
         if bad:
-            raise ValueError(f"unknown scope(s) {sorted(bad)}; choose from {list(SCOPES)}")
-        token = "lsk_" + secrets.token_urlsafe(32)
+            raise Refused("scopes", f"unknown scope(s) {sorted(bad)}; choose from {list(SCOPES)}")
+        if not scopes:
+            raise Refused("scopes", f"give at least one of {list(SCOPES)}")
+        if check_name(name) == CLI_TOKEN:
+            raise Refused("name", f"{CLI_TOKEN!r} is the daemon's own token for the langso command; choose another name")
         with self.db.tx() as conn:
-            if replace:
-                conn.execute("DELETE FROM tokens WHERE name=?", (name,))
-            conn.execute(
-                "INSERT INTO tokens(name, token_hash, scopes, created_at) VALUES (?,?,?,?)",
-                (name, hash_token(token), json.dumps(sorted(scopes)), time.time()),
-            )
+            row = conn.execute("SELECT id FROM tokens WHERE name=?", (name,)).fetchone()
+            if row is not None:
+                raise Refused("name", f"a token named {name!r} exists (id {row[0]}); revoke it first "
+                                      f"(Hệ thống page, or DELETE /api/v1/tokens/{row[0]}) or choose another name")
+            return self._insert_token(conn, name, scopes)
+
+    def renew_cli_token(self) -> str:
+        """The daemon's own admin token (cli.json), replaced at each start."""
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM tokens WHERE name=?", (CLI_TOKEN,))
+            return self._insert_token(conn, CLI_TOKEN, {"admin"})
+
+    @staticmethod
+    def _insert_token(conn: Any, name: str, scopes: set[str] | frozenset[str]) -> str:
+        token = "lsk_" + secrets.token_urlsafe(32)
+        conn.execute("INSERT INTO tokens(name, token_hash, scopes, created_at) VALUES (?,?,?,?)",
+                     (name, hash_token(token), json.dumps(sorted(scopes)), time.time()))
         return token
 
     def check_token(self, token: str) -> TokenInfo | None:
-        row = self.db.one("SELECT id, name, scopes FROM tokens WHERE token_hash=?", (hash_token(token),))
+        """The token's id, name and scopes (None: unknown or revoked); its last use is
+        recorded, at most once a minute."""
+        row = self.db.one("SELECT id, name, scopes, last_used FROM tokens WHERE token_hash=?", (hash_token(token),))
         if row is None:
             return None
+        now = time.time()
+        if row["last_used"] is None or now - row["last_used"] >= LAST_USED_EVERY_S:
+            self.db.execute("UPDATE tokens SET last_used=? WHERE id=?", (now, row["id"]))
         return TokenInfo(row["id"], row["name"], frozenset(json.loads(row["scopes"])))
 
     def tokens(self) -> list[dict[str, Any]]:
+        """Every token (never the token itself); `revocable` is false for the daemon's own."""
         rows = self.db.query("SELECT id, name, scopes, created_at, last_used FROM tokens ORDER BY id")
-        return [dict(r) | {"scopes": json.loads(r["scopes"])} for r in rows]
+        return [dict(r) | {"scopes": json.loads(r["scopes"]), "revocable": r["name"] != CLI_TOKEN} for r in rows]
 
     def delete_token(self, token_id: int) -> bool:
+        """Revoke a token; False when there is none with this id. The daemon's own is Refused:
+        the `langso` command on this machine would stop working until the next start."""
+        row = self.db.one("SELECT name FROM tokens WHERE id=?", (token_id,))
+        if row is not None and row["name"] == CLI_TOKEN:
+            raise Refused("id", f"token {token_id} is the daemon's own token for the langso command on this "
+                                "machine (renewed at each start); it cannot be revoked")
         return self.db.execute("DELETE FROM tokens WHERE id=?", (token_id,)).rowcount > 0
 
     # schedules ----------------------------------------------------------

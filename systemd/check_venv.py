@@ -5,7 +5,8 @@ apt's python3-picamera2 (and simplejpeg, python3-av) are built against Debian's 
 1.24. A numpy 2 wheel in the venv (pulled in by OpenCV >= 4.12) shadows it and breaks
 `import picamera2`. So: numpy and OpenCV must satisfy the pins the installed langso
 declares (pyproject.toml: numpy<2, opencv-python-headless<4.12, read here from the
-package metadata, never copied), numpy must be the system's when apt has one, cv2 must
+installed package's metadata, or from the pyproject.toml beside this script before langso
+is installed; never copied), numpy must be the system's when apt has one, cv2 must
 import, picamera2 must import when apt installed it. Exit 0 ok, 1 with the fixes.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import sys
+import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -28,12 +30,19 @@ def satisfies(version: str, spec: str) -> bool:
     return SpecifierSet(spec).contains(version, prereleases=True)
 
 
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"  # the source tree install.sh runs from
+
+
 def pins() -> dict[str, str]:
-    """Version specifiers of langso's own requirements (extras excluded), by distribution name."""
+    """Version specifiers of langso's own requirements (extras excluded), by distribution name:
+    the installed langso's, else the source tree's pyproject.toml; {} when neither is there."""
     try:
         requires = importlib.metadata.requires("langso") or []
     except importlib.metadata.PackageNotFoundError:
-        return {}
+        try:
+            requires = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return {}
     out = {}
     for line in requires:
         req = Requirement(line)
@@ -43,16 +52,17 @@ def pins() -> dict[str, str]:
 
 
 def numpy_problems(version: str | None, location: str | None, system_numpy: bool,
-                   numpy_pin: str = "<2", opencv_pin: str = "<4.12") -> list[str]:
+                   numpy_pin: str, opencv_pin: str) -> list[str]:
     """The pure rule, given what `import numpy` found in the venv and langso's pins."""
     if version is None:
         return ["numpy cannot be imported in the venv: install python3-numpy (apt) and make the venv "
                 "with --system-site-packages (install.sh does both)"]
     problems = []
     if not satisfies(version, numpy_pin) or (system_numpy and not version.startswith("1.")):
+        fix = ("`/opt/langso/venv/bin/pip uninstall numpy` (the venv then uses apt's) and run install.sh again"
+               if system_numpy else f"`/opt/langso/venv/bin/pip install 'numpy{numpy_pin}'`")
         problems.append(f"numpy {version} in the venv: langso needs numpy{numpy_pin} (apt's picamera2 is built "
-                        f"against Debian's numpy 1.x); keep numpy{numpy_pin} and {OPENCV}{opencv_pin} "
-                        "(pyproject.toml), then `/opt/langso/venv/bin/pip uninstall numpy` and run install.sh again")
+                        f"against Debian's numpy 1.x) with {OPENCV}{opencv_pin} (pyproject.toml); {fix}")
     if system_numpy and location and not location.startswith(SYSTEM_DIST):
         problems.append(f"numpy is loaded from {location}, not the system's {SYSTEM_DIST}: a pip copy shadows "
                         "the one picamera2 was built against; `/opt/langso/venv/bin/pip uninstall numpy`")
@@ -89,13 +99,17 @@ def try_import(name: str) -> tuple[object | None, str]:
 def main() -> int:
     problems: list[str] = []
     pinned = pins()
+    if not pinned:
+        print(f"venv check FAILED: langso is not installed in this venv and {PYPROJECT} cannot be read; "
+              "run install.sh from the langso source tree", file=sys.stderr)
+        return 1
     numpy, error = try_import("numpy")
     system_numpy = Path(SYSTEM_DIST, "numpy").is_dir()
     if numpy is None and not (system_numpy or "numpy" in pinned):
         print("venv check: numpy not used by this install")
     else:
         problems += numpy_problems(getattr(numpy, "__version__", None), getattr(numpy, "__file__", None), system_numpy,
-                                   pinned.get("numpy", "<2"), pinned.get(OPENCV, "<4.12"))
+                                   pinned.get("numpy", ""), pinned.get(OPENCV, ""))
         if numpy is not None:
             print(f"venv check: numpy {numpy.__version__} from {Path(numpy.__file__).parent} (langso pins numpy{pinned.get('numpy', '')})")
     if OPENCV in pinned:

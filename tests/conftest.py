@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+import tomli_w
 from gpiozero.pins.mock import MockFactory
 
 from controller.app import App
@@ -125,30 +126,7 @@ class Daemon:
 
 
 def write_toml(path: Path, data: dict[str, Any]) -> Path:
-    """Tiny TOML writer for test configs (tables, arrays of tables, scalars, lists)."""
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v, ensure_ascii=False)
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        raise TypeError(v)
-
-    lines: list[str] = []
-    for key, section in data.items():
-        if isinstance(section, list) and section and isinstance(section[0], dict):
-            for item in section:
-                lines.append(f"[[{key}]]")
-                lines += [f"{k} = {value(v)}" for k, v in item.items()]
-        elif isinstance(section, dict):
-            lines.append(f"[{key}]")
-            lines += [f"{k} = {value(v)}" for k, v in section.items()]
-        else:
-            lines.insert(0, f"{key} = {value(section)}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
     return path
 
 

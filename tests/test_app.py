@@ -130,3 +130,52 @@ def test_cli_file_is_private(app):
     mode = (Path(app.config.storage.dir) / "cli.json").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
     assert cli_client(app.config.storage.dir).request("GET", "/status")
+
+
+def test_stop_closes_open_connections_and_ends_the_web_thread(app):
+    """A phone's keep-alive connection and a connection that never sent a request are
+    closed by stop, from inside waitress's own loop; the web thread ends, and nothing raises."""
+    import http.client
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(app.url)
+    phone = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    phone.request("GET", "/")
+    phone.getresponse().read()  # the connection stays open (HTTP/1.1 keep-alive)
+    idle = socket.create_connection((url.hostname, url.port), timeout=10)
+    web = next(t for t in app._threads if t.name == "web")
+    app.stop()
+    assert not web.is_alive()
+    assert phone.sock is not None and phone.sock.recv(1) == b""  # closed by the server
+    try:
+        assert idle.recv(1) == b""
+    except ConnectionResetError:
+        pass  # never accepted (still in the listen backlog when stop began): reset, closed all the same
+    idle.close()
+    phone.close()
+
+
+def test_the_cli_finds_the_running_daemon_by_its_data_dir_and_skips_stopped_ones(app, tmp_path, monkeypatch, capsys):
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from controller import client as client_module
+    from controller.cli import main
+
+    monkeypatch.delenv("LANGSO_URL", raising=False)
+    monkeypatch.delenv("LANGSO_TOKEN", raising=False)
+    stale = tmp_path / "stopped-demo"
+    stale.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (stale / "cli.json").write_text(json.dumps({"url": "http://127.0.0.1:9", "token": "x", "pid": gone.pid}))
+    monkeypatch.setattr(client_module, "demo_data_dir", lambda: stale)  # the default demo stopped; its file stayed
+    monkeypatch.setattr(client_module, "SYSTEM_DATA_DIR", tmp_path / "no-service")
+    data = Path(app.config.storage.dir)
+    assert main(["--data-dir", str(data), "status"]) == 0
+    assert app.config.site.id in capsys.readouterr().out
+    assert main(["status"]) == 1  # only the stopped demo's file is left to find
+    err = capsys.readouterr().err
+    assert f"the one that used {stale} has stopped" in err and "langso --data-dir DIR status" in err

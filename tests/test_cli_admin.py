@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from controller.cli import main
 from controller.data_owner import as_service_files
 from controller.db import Database
@@ -57,6 +59,36 @@ def test_token_add_unknown_scope(tmp_path, capsys):
     config = config_file(tmp_path)
     assert main(["--config", str(config), "token", "add", "x", "--scope", "everything"]) == 2
     assert "--scope: unknown scope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["", "bad name!", "trưởng-thôn", "x" * 33])
+def test_names_the_page_refuses_are_refused_here_too(tmp_path, capsys, name):
+    config = config_file(tmp_path)
+    assert main(["--config", str(config), "user", "add", name, "--role", "tech", "--password-stdin"]) == 2
+    assert "NAME:" in capsys.readouterr().err  # before any password is read
+    assert main(["--config", str(config), "token", "add", name, "--scope", "admin"]) == 2
+    err = capsys.readouterr().err
+    assert "NAME:" in err and "letters, digits" in err
+
+
+def test_token_names_are_unique_and_cli_is_the_daemons(tmp_path, capsys):
+    config = config_file(tmp_path)
+    assert main(["--config", str(config), "token", "add", "ioc", "--scope", "events:read"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "token", "add", "ioc", "--scope", "events:read"]) == 2
+    assert "a token named 'ioc' exists" in capsys.readouterr().err
+    assert main(["--config", str(config), "token", "add", "cli", "--scope", "admin"]) == 2
+    assert "the daemon's own token" in capsys.readouterr().err
+    assert [t["name"] for t in store(tmp_path).tokens()] == ["ioc"]
+
+
+def test_config_may_come_before_or_after_run(tmp_path, capsys):
+    from controller.cli import build_parser
+
+    assert build_parser().parse_args(["--config", "a.toml", "run"]).config == "a.toml"
+    assert build_parser().parse_args(["run", "--config", "b.toml"]).config == "b.toml"
+    assert main(["run"]) == 2
+    assert "langso run --config /etc/langso/langso.toml" in capsys.readouterr().err
 
 
 def owners(data_dir):
@@ -141,9 +173,13 @@ def test_web_users_lists_users_and_tokens_never_secrets(tmp_path, monkeypatch, c
     monkeypatch.setattr(sys, "stdin", io.StringIO("Trống-đồng-2026\n"))
     assert main(["--config", str(config), "user", "add", "lan", "--role", "head", "--password-stdin"]) == 0
     assert main(["--config", str(config), "token", "add", "ioc", "--scope", "events:read"]) == 0
-    token = capsys.readouterr().out.strip()
+    token = capsys.readouterr().out.strip().splitlines()[-1]
     assert main(["--config", str(config), "web", "users"]) == 0
     out = capsys.readouterr().out
     assert "lan" in out and "head" in out and "ioc" in out and "events:read" in out
     assert "chosen at the next login" in out  # the technician typed lan's password
     assert token not in out and "argon2" not in out
+    assert "never" in out  # the token's last use
+    assert store(tmp_path).check_token(token) is not None
+    assert main(["--config", str(config), "web", "users"]) == 0
+    assert "never" not in capsys.readouterr().out

@@ -138,6 +138,20 @@ def test_cli_config_check_exit_codes(tmp_path, capsys):
     assert main(["config", "check", str(tmp_path / "missing.toml")]) == 2
 
 
+def test_config_check_finds_files_that_are_not_there(tmp_path, capsys):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    config = tmp_path / "langso.toml"
+    config.write_text(GOOD + f'[mqtt]\nhost = "ioc.example.vn"\ntls = true\nca_file = "{ca}"\n'
+                      f'password_file = "{tmp_path / "no-pass"}"\nusername = "site"\n', encoding="utf-8")
+    assert main(["config", "check", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"mqtt.password_file: {tmp_path / 'no-pass'} is not a file" in err and "ca_file" not in err
+    relative = config.read_text().replace(str(tmp_path / "no-pass"), "mqtt.pass")  # systemd's LoadCredential: only in the service
+    config.write_text(relative, encoding="utf-8")
+    assert main(["config", "check", str(config)]) == 0
+
+
 def test_python_m_controller_entry_point(tmp_path):
     good = tmp_path / "good.toml"
     good.write_text(GOOD, encoding="utf-8")

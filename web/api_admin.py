@@ -10,10 +10,10 @@ from spectree import Response
 
 from controller.commands import Actor
 from controller.passwords import WeakPassword
+from controller.store import NAME, Refused
 from web.api import Error, api, house, spec
 from web.auth import keep_session, recent, require
 
-NAME = r"^[A-Za-z0-9._-]{1,32}$"
 Scope = Literal["control", "broadcast", "events:read", "admin"]
 
 
@@ -39,7 +39,8 @@ class TokenOut(BaseModel):
     name: str
     scopes: list[str]
     created_at: float
-    last_used: float | None
+    last_used: float | None = Field(description="last request made with it (recorded at most once a minute)")
+    revocable: bool = Field(description="false for the daemon's own token of the langso command (cli), renewed at each start")
 
 
 class TokenList(BaseModel):
@@ -116,24 +117,33 @@ def tokens():
 
 
 @api.post("/tokens")
-@spec.validate(json=TokenIn, resp=Response(HTTP_201=TokenCreated, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error), tags=["admin"])
+@spec.validate(json=TokenIn, resp=Response(HTTP_201=TokenCreated, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_409=Error),
+               tags=["admin"])
 @require("admin")
 def add_token(json: TokenIn):
-    """Create a token for the IOC or a script; the response is the only time it is shown."""
+    """Create a token for the IOC or a script; the response is the only time it is shown.
+    Names are unique, and "cli" is the daemon's own (409)."""
     store = house().store
-    token = store.add_token(json.name, set(json.scopes))
+    try:
+        token = store.add_token(json.name, set(json.scopes))
+    except Refused as err:
+        return jsonify(error=str(err)), 409
     info = store.check_token(token)
     store.audit(str(g.actor), "token.add", json.name, ",".join(sorted(json.scopes)))
     return jsonify(id=info.id, name=json.name, token=token), 201
 
 
 @api.delete("/tokens/<int:token_id>")
-@spec.validate(resp=Response(HTTP_200=Done, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error), tags=["admin"])
+@spec.validate(resp=Response(HTTP_200=Done, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error, HTTP_409=Error), tags=["admin"])
 @require("admin")
 def delete_token(token_id: int):
-    """Revoke a token at once."""
+    """Revoke a token at once (not the daemon's own, 409)."""
     store = house().store
-    if not store.delete_token(token_id):
+    try:
+        deleted = store.delete_token(token_id)
+    except Refused as err:
+        return jsonify(error=str(err)), 409
+    if not deleted:
         return jsonify(error=f"no token {token_id}"), 404
     recent().clear()  # revoked at once, not when the credentials cache ages
     store.audit(str(g.actor), "token.delete", str(token_id))

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from flask import current_app, g, jsonify, request, session
 
 from controller.commands import Actor
+from controller.store import CLI_TOKEN
 from web.i18n import LANGUAGES
 
 ROLES = ("head", "tech", "viewer")
@@ -136,7 +137,7 @@ def current_principal() -> tuple[Actor, frozenset[str]] | None:
         info = recent().get("token", header[7:].strip(), _house().store.check_token)
         if info is not None:
             # the daemon's own local token (cli.json) is the technician's CLI
-            return (Actor("cli") if info.name == "cli" else Actor("token", info.name)), info.scopes
+            return (Actor("cli") if info.name == CLI_TOKEN else Actor("token", info.name)), info.scopes
         return None
     user = session_user()
     if user is not None:

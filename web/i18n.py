@@ -1,9 +1,12 @@
-"""Vietnamese first, English switchable: Flask-Babel with the catalogue compiled from
-web/translations/*/LC_MESSAGES/messages.po at start (the .mo files are build output and
-git-ignored, so `make run`, `make test` and the package all get fresh ones)."""
+"""Vietnamese first, English switchable: Flask-Babel, with each catalogue read from
+web/translations/*/LC_MESSAGES/messages.po at start and compiled in memory. No .mo file is
+written or shipped, so an install the service cannot write to (/opt/langso under
+ProtectSystem=strict) is as Vietnamese as a checkout, and the page always has the .po's
+current words."""
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import math
 from datetime import datetime
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from babel import Locale
+from babel.support import Translations
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from zoneinfo import ZoneInfo
@@ -24,22 +28,19 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGES = ("vi", "en")  # msgids are English; vi is the default catalogue
 
 
-def compile_catalogues(root: Path = TRANSLATIONS) -> list[Path]:
-    """(Re)write every messages.mo older than its .po; returns the files written."""
-    written = []
+def load_catalogues(root: Path = TRANSLATIONS) -> dict[str, Translations]:
+    """Every messages.po under `root`, compiled in memory, by language."""
+    catalogues = {}
     for po in sorted(root.glob("*/LC_MESSAGES/messages.po")):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
+        lang = po.parent.parent.name
         with po.open("rb") as f:
-            catalog = read_po(f, locale=po.parent.parent.name)
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as f:
-            write_mo(f, catalog, use_fuzzy=False)
-        tmp.replace(mo)
-        written.append(mo)
-        logger.info("translations compiled file=%s messages=%d", mo, len(catalog))
-    return written
+            catalog = read_po(f, locale=lang)
+        mo = io.BytesIO()
+        write_mo(mo, catalog, use_fuzzy=False)
+        mo.seek(0)
+        catalogues[lang] = Translations(mo)
+        logger.debug("translations loaded lang=%s messages=%d", lang, len(catalog))
+    return catalogues
 
 
 def select_locale() -> Locale:
@@ -57,14 +58,16 @@ def _locale(lang: str) -> Locale:
 
 
 def init_i18n(app: Flask, timezone: str) -> Babel:
-    try:
-        compile_catalogues()
-    except OSError as err:  # read-only install: the packaged .mo files are used as they are
-        logger.warning("translations not compiled error=%r", str(err))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", timezone)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     babel = Babel(app, locale_selector=select_locale)
+    # flask-babel's documented cache of (locale, domain) -> translations, filled before the
+    # first request so it never looks for .mo files; English is the msgids themselves
+    with app.app_context():
+        domain = babel.domain_instance  # made once per Babel (a cached property that reads the app's config)
+    domain.cache.update({(lang, "messages"): t for lang, t in load_catalogues().items()})
+    domain.cache.setdefault(("en", "messages"), Translations())
     # the same catalogue, looked up once per request: flask-babel's own template callables
     # look it up again for every string (a third of the home page's render time)
     app.jinja_env.install_gettext_callables(
@@ -147,7 +150,8 @@ def _js_strings() -> dict[str, str]:
         "recording": _("Recording... tap again to stop"), "record": _("Record on the phone"),
         "token_once": _("Copy this token now; it is shown only once:"),
         "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
-        "connected": _("connected"), "revoke": _("Revoke"),
+        "connected": _("connected"), "revoke": _("Revoke"), "last_used": _("last used"),
+        "cli_token": _("the langso command on this machine"),
         "every_day": _("every day"), "days_short": _("Mon Tue Wed Thu Fri Sat Sun"), "stop": _("Stop"), "approve": _("Play it"), "in_inbox": _("Waiting for approval."),
         "recording_item": _("recording"), "recording_now": _("recording now"), "play_clip": _("Play the clip"),
         "prio_emergency": _("emergency"), "prio_priority": _("priority"), "prio_normal": _("normal"),

@@ -73,6 +73,15 @@ def test_cli_tts_normalize_leaves_no_digits():
     assert not re.search(r"\d", out), out
 
 
+def test_cli_tts_normalize_spells_the_configured_abbreviations(tmp_path, capsys):
+    from controller.cli import main
+    from tests.conftest import house_data, write_toml
+
+    config = write_toml(tmp_path / "langso.toml", house_data(tmp_path / "data", audio={"abbreviations": {"ND": "nông dân"}}))
+    assert main(["--config", str(config), "tts", "normalize", "Hội ND thôn"]) == 0
+    assert capsys.readouterr().out.strip() == "Hội nông dân thôn"
+
+
 @pytest.mark.parametrize("typed,spoken", [
     ("20-25/11", "hai mươi đến ngày hai mươi lăm tháng mười một"),
     ("20-25/13", "hai mươi đến hai mươi lăm trên mười ba"),

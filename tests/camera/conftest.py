@@ -77,25 +77,6 @@ def wait_for() -> Callable[..., Any]:
     return wait_until
 
 
-@pytest.fixture
-def start_camera_app(start_app, wait_for) -> Iterator[Callable[..., Any]]:
-    """start_app, and at teardown first wait until waitress has closed the connections of
-    finished requests: App.stop closing the server while one is still in its select map
-    crashes the web thread (Bad file descriptor), a race of the shared stop path."""
-    apps: list[Any] = []
-
-    def start(config: Any) -> Any:
-        app = start_app(config)
-        apps.append(app)
-        return app
-
-    yield start
-    for app in apps:
-        server = app.server
-        wait_for(lambda: not any(type(c).__name__ == "HTTPChannel" for c in list(server._map.values())),
-                 timeout=10, what="waitress to close finished connections")
-
-
 class RtspServer:
     """gst-rtsp-server serving FILE at rtsp://127.0.0.1:PORT/cam; stop() and start() again
     on the same port make a camera that drops and comes back."""

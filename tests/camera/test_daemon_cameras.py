@@ -34,10 +34,10 @@ def quick_walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_scene(Scene(seconds=8, walks=(Walk(1.0, speed=200),), seed=11), tmp_path_factory.mktemp("v") / "walk.mp4")
 
 
-def test_file_camera_events_api_and_bus(make_config, start_camera_app, quick_walk: Path, wait_for):
+def test_file_camera_events_api_and_bus(make_config, start_app, quick_walk: Path, wait_for):
     config = make_config(cameras=[{"name": "cong-lang", "source": str(quick_walk), "pre_s": 1, "post_s": 1}])
     seen: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
-    app = start_camera_app(config)
+    app = start_app(config)
     house = app.house
     house.bus.subscribe(lambda topic, p: seen.append((topic, p, house.events.get(p["id"]) if topic == "camera.event" else None)))
     api = cli_client(app.config.storage.dir)
@@ -83,8 +83,8 @@ def test_file_camera_events_api_and_bus(make_config, start_camera_app, quick_wal
     assert selftest["cameras"]["ok"] and "cong-lang 640x360" in selftest["cameras"]["detail"]
 
 
-def test_events_api_scopes_and_bad_input(make_config, start_camera_app, quick_walk: Path):
-    app = start_camera_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk)}]))
+def test_events_api_scopes_and_bad_input(make_config, start_app, quick_walk: Path):
+    app = start_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk)}]))
     reader = app.house.store.add_token("ioc", {"events:read"})
     control = app.house.store.add_token("phone", {"control"})
     assert get(app.url + "/api/v1/events", reader)[0] == 200
@@ -104,8 +104,8 @@ def thread_nice(thread: threading.Thread) -> int:
     return int(stat.rsplit(")", 1)[1].split()[16])  # field 19 of proc(5), counted after the name
 
 
-def test_camera_threads_yield_the_cpu_to_the_rest_of_the_house(make_config, start_camera_app, quick_walk: Path, wait_for):
-    app = start_camera_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk), "record_source": str(quick_walk)}]))
+def test_camera_threads_yield_the_cpu_to_the_rest_of_the_house(make_config, start_app, quick_walk: Path, wait_for):
+    app = start_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk), "record_source": str(quick_walk)}]))
     worker = app.house.cameras.workers["cam"]
     wait_for(lambda: worker.frames > 0, what="a frame")
     house_nice = thread_nice(threading.main_thread())  # playback, the page and commands keep theirs
@@ -113,8 +113,8 @@ def test_camera_threads_yield_the_cpu_to_the_rest_of_the_house(make_config, star
     assert [thread_nice(t) for t in worker.threads] == [lowered, lowered]  # detection and main stream
 
 
-def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config, start_camera_app, wait_for):
-    app = start_camera_app(make_config(cameras=[{"name": "ho-ca", "source": "rtsp://user:secret@127.0.0.1:9/none"}]))
+def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config, start_app, wait_for):
+    app = start_app(make_config(cameras=[{"name": "ho-ca", "source": "rtsp://user:secret@127.0.0.1:9/none"}]))
     api = cli_client(app.config.storage.dir)
     problems = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
     assert "ho-ca" in problems and "secret" not in problems
@@ -125,10 +125,10 @@ def test_unreachable_camera_is_reported_and_the_house_keeps_running(make_config,
     assert row["ok"] is False and "ho-ca" in row["detail"]
 
 
-def test_corrupt_stream_is_counted_and_the_camera_goes_on(make_config, start_camera_app, quick_walk: Path, tmp_path: Path,
+def test_corrupt_stream_is_counted_and_the_camera_goes_on(make_config, start_app, quick_walk: Path, tmp_path: Path,
                                                           corrupt, wait_for):
     video = corrupt(quick_walk, tmp_path / "corrupt.mp4", first=20)   # 2 s in, while the walker crosses
-    app = start_camera_app(make_config(cameras=[{"name": "cong", "source": str(video), "pre_s": 1, "post_s": 1}]))
+    app = start_app(make_config(cameras=[{"name": "cong", "source": str(video), "pre_s": 1, "post_s": 1}]))
     api = cli_client(app.config.storage.dir)
     cam = wait_for(lambda: (c := api.request("GET", "/cameras")["cameras"][0])["decode_errors"] and c,
                    what="a corrupt packet counted")
@@ -137,7 +137,7 @@ def test_corrupt_stream_is_counted_and_the_camera_goes_on(make_config, start_cam
     assert api.request("GET", "/status")["cameras"][0]["decode_errors"] >= 1
 
 
-def test_clips_that_cannot_be_written_are_a_problem_and_events_are_kept(make_config, start_camera_app, quick_walk: Path,
+def test_clips_that_cannot_be_written_are_a_problem_and_events_are_kept(make_config, start_app, quick_walk: Path,
                                                                          wait_for):
     """The camera's clip folder cannot be made (a file is in its way, as a card that went
     read-only or full): events are still stored and published, without files, and status
@@ -145,7 +145,7 @@ def test_clips_that_cannot_be_written_are_a_problem_and_events_are_kept(make_con
     config = make_config(cameras=[{"name": "cong", "source": str(quick_walk), "pre_s": 1, "post_s": 1}])
     (Path(config.storage.dir) / "clips").mkdir(parents=True, exist_ok=True)
     (Path(config.storage.dir) / "clips" / "cong").write_text("in the way")
-    app = start_camera_app(config)
+    app = start_app(config)
     api = cli_client(app.config.storage.dir)
     event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["end"] is not None],
                      what="a finished event")[0]
@@ -157,7 +157,7 @@ def test_clips_that_cannot_be_written_are_a_problem_and_events_are_kept(make_con
     assert api.request("POST", "/relays/tv", {"state": "on"})["on"] is True
 
 
-def test_a_main_stream_that_cannot_be_copied_is_a_problem_that_names_record_source(make_config, start_camera_app,
+def test_a_main_stream_that_cannot_be_copied_is_a_problem_that_names_record_source(make_config, start_app,
                                                                                     quick_walk: Path, tmp_path: Path,
                                                                                     wait_for):
     """record_source in MPEG-4 (not H.264) and one that cannot be reached: status says so and
@@ -165,7 +165,7 @@ def test_a_main_stream_that_cannot_be_copied_is_a_problem_that_names_record_sour
     from camera.synthetic import Scene, Walk, write_scene
 
     mpeg4 = write_scene(Scene(seconds=8, walks=(Walk(1.0, speed=200),), seed=11), tmp_path / "main.mp4", codec="mpeg4")
-    app = start_camera_app(make_config(cameras=[
+    app = start_app(make_config(cameras=[
         {"name": "cong", "source": str(quick_walk), "record_source": str(mpeg4)},
         {"name": "ho", "source": str(quick_walk), "record_source": "rtsp://admin:secret@127.0.0.1:9/101"}]))
     api = cli_client(app.config.storage.dir)

@@ -89,10 +89,10 @@ def test_retention_by_age_and_by_free_space(store: EventStore, tmp_path: Path):
     assert "no finished clip left" in tight.problem and "min_free_mb" in tight.problem
 
 
-def test_langso_events_lists_through_the_daemon(make_config, start_camera_app, tmp_path: Path, capsys, monkeypatch):
+def test_langso_events_lists_through_the_daemon(make_config, start_app, tmp_path: Path, capsys, monkeypatch):
     from controller.cli import main
 
-    app = start_camera_app(make_config())
+    app = start_app(make_config())
     clips = Path(app.config.storage.dir) / "clips" / "cam"
     for _ in range(3):
         add(app.house.events, clips)

@@ -39,9 +39,9 @@ def test_wrong_credentials_give_a_clear_error(rtsp_server):
     ok.close()
 
 
-def test_wrong_credentials_in_the_daemon_say_so_in_status(make_config, start_camera_app, rtsp_server, wait_for):
+def test_wrong_credentials_in_the_daemon_say_so_in_status(make_config, start_app, rtsp_server, wait_for):
     server = rtsp_server("one-walker", auth=("admin", "right"))
-    app = start_camera_app(make_config(cameras=[{"name": "cong", "source": server.url("admin", "wrong")}]))
+    app = start_app(make_config(cameras=[{"name": "cong", "source": server.url("admin", "wrong")}]))
     api = cli_client(app.config.storage.dir)
     problem = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
     assert "cong" in problem and "refused the user name or password" in problem and "wrong" not in problem
@@ -50,9 +50,9 @@ def test_wrong_credentials_in_the_daemon_say_so_in_status(make_config, start_cam
     assert api.request("POST", "/relays/tv", {"state": "on"})["on"] is True  # the house keeps working
 
 
-def test_camera_drops_and_comes_back(make_config, start_camera_app, rtsp_server, wait_for):
+def test_camera_drops_and_comes_back(make_config, start_app, rtsp_server, wait_for):
     server = rtsp_server("walkers-with-gaps")
-    app = start_camera_app(make_config(cameras=[{"name": "duong-lang", "source": server.url(), "pre_s": 2, "post_s": 1}]))
+    app = start_app(make_config(cameras=[{"name": "duong-lang", "source": server.url(), "pre_s": 2, "post_s": 1}]))
     api = cli_client(app.config.storage.dir)
 
     def camera() -> dict[str, Any]:
@@ -78,13 +78,13 @@ def test_camera_drops_and_comes_back(make_config, start_camera_app, rtsp_server,
 
 
 
-def test_main_stream_is_stream_copied_into_clips(make_config, start_camera_app, rtsp_server, wait_for):
+def test_main_stream_is_stream_copied_into_clips(make_config, start_app, rtsp_server, wait_for):
     """Detection on the 640x360 substream, clips from the 1280x720 main stream (a second
     RTSP server, the same scene), stream-copied."""
     import av
 
     sub, main = rtsp_server("one-walker"), rtsp_server("one-walker", size=(1280, 720))
-    app = start_camera_app(make_config(cameras=[{"name": "cong", "source": sub.url(), "record_source": main.url(),
+    app = start_app(make_config(cameras=[{"name": "cong", "source": sub.url(), "record_source": main.url(),
                                           "pre_s": 2, "post_s": 1}]))
     api = cli_client(app.config.storage.dir)
     event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["clip_url"]], what="a clip")[0]

@@ -58,7 +58,7 @@ def test_demo_camera_clip_is_made_once_and_shows_its_walkers(tmp_path: Path):
 
 
 def test_looped_file_keeps_time_and_timestamps_rising(tmp_path: Path):
-    from camera.sources import Frame, Packet
+    from camera.sources import Frame
     from camera.synthetic import Scene, write_scene
 
     video = write_scene(Scene(seconds=2), tmp_path / "short.mp4")

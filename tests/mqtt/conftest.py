@@ -9,7 +9,6 @@ import queue
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -231,41 +230,3 @@ def site(broker: Broker, make_config: Callable[..., Any], start_app: Callable[..
     wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
     district.wait("langso/test-site/status", lambda p: p == b"online")
     return app, district
-
-
-def close_waitress(server: Any) -> None:
-    """Close a waitress server from inside its own loop (a trigger thunk).
-
-    server.close() from another thread can close the trigger pipe between waitress
-    building its select() list and calling select(); the server thread then dies with
-    EBADF (App.stop() does this: about 1 stop in 10-40 here). Reported to the lead."""
-    done = threading.Event()
-
-    def close() -> None:
-        server.close()
-        done.set()
-
-    server.trigger.pull_trigger(close)
-    done.wait(5)
-
-
-def close_web_in_its_own_thread(app: Any) -> None:
-    server = getattr(app, "server", None)
-    if server is not None and not getattr(server, "closed_by_test", False):  # once: a test may have closed it
-        close_waitress(server)
-        server.closed_by_test = True
-
-
-@pytest.fixture
-def start_app(start_app: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
-    """The shared start_app, with the web server closed safely before App.stop()."""
-    apps: list[Any] = []
-
-    def start(*args: Any, **kwargs: Any) -> Any:
-        app = start_app(*args, **kwargs)
-        apps.append(app)
-        return app
-
-    yield start
-    for app in apps:
-        close_web_in_its_own_thread(app)

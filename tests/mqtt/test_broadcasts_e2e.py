@@ -12,7 +12,7 @@ from typing import Any
 from controller.config import parse_config
 from tests.audio.conftest import make_audio, wav_seconds
 from tests.conftest import house_data
-from tests.mqtt.conftest import Ioc, close_web_in_its_own_thread, wait_until
+from tests.mqtt.conftest import Ioc, wait_until
 
 SITE = "langso/test-site"
 
@@ -142,7 +142,6 @@ def test_the_queue_is_retained_from_the_first_connect(broker, ioc, make_config, 
     district = ioc()
     district.publish(f"{SITE}/broadcast/set", {"id": "sang-mai", "text": "Sáng mai họp thôn.", "priority": "priority"})
     assert district.reply("sang-mai")["ok"] is True
-    close_web_in_its_own_thread(first)
     first.stop()
     broker.stop()
     broker.wipe()  # a replaced broker: nothing retained

@@ -12,10 +12,9 @@ from typing import Any, Iterator
 
 import pytest
 from flask import Flask, abort, jsonify, request, send_file
-from waitress.server import create_server
 
 from controller.cli import main
-from tests.mqtt.conftest import close_waitress
+from web.servers import HttpServer
 
 TOKEN = "events-read-token"
 
@@ -47,8 +46,8 @@ class Site:
                 self.ranges.append(request.headers["Range"])
             return send_file(path, conditional=True)
 
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=2)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[attr-defined]
+        self.server = HttpServer(app, "127.0.0.1", 0, threads=2)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
 
@@ -63,8 +62,7 @@ class Site:
 def site(tmp_path: Path) -> Iterator[Site]:
     s = Site(tmp_path)
     yield s
-    close_waitress(s.server)
-    s.thread.join(5)
+    s.server.close()
 
 
 def pull(site: Site, out: Path, token: str = TOKEN) -> int:

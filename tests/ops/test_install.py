@@ -209,8 +209,19 @@ def test_venv_check_refuses_a_venv_without_the_system_numpy(tmp_path):
 
     shared = bare_venv(tmp_path / "shared", "--system-site-packages")
     result = subprocess.run([str(shared), str(SYSTEMD / "check_venv.py")], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "numpy 1." in result.stdout
+    assert "numpy 1." in result.stdout and "numpy" not in result.stderr  # apt's numpy passes
+    # langso is not installed in this venv: its pins come from the source tree's pyproject.toml,
+    # which asks for the OpenCV wheel this bare venv lacks
+    assert result.returncode == 1 and "opencv-python-headless is not installed" in result.stderr
+
+
+def test_venv_check_without_langso_or_its_source_says_so(tmp_path):
+    script = tmp_path / "systemd" / "check_venv.py"  # no pyproject.toml beside it
+    script.parent.mkdir()
+    shutil.copy(SYSTEMD / "check_venv.py", script)
+    result = subprocess.run([str(bare_venv(tmp_path / "venv", "--system-site-packages")), str(script)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "langso is not installed" in result.stderr and "install.sh" in result.stderr
 
 
 def load_check_venv():
@@ -223,13 +234,18 @@ def load_check_venv():
 def test_numpy_rule_names_the_fix():
     check = load_check_venv()
     system = "/usr/lib/python3/dist-packages/numpy/__init__.py"
-    assert check.numpy_problems("1.24.2", system, system_numpy=True) == []
-    numpy2 = check.numpy_problems("2.1.3", "/opt/langso/venv/lib/python3.11/site-packages/numpy/__init__.py", True)
+    pip = "/opt/langso/venv/lib/python3.11/site-packages/numpy/__init__.py"
+    pinned = (">=1.24,<2", ">=4.8,<4.12")
+    assert check.numpy_problems("1.24.2", system, True, *pinned) == []
+    numpy2 = check.numpy_problems("2.1.3", pip, True, *pinned)
     assert len(numpy2) == 2
-    assert "numpy<2" in numpy2[0] and "opencv-python-headless<4.12" in numpy2[0]
-    assert "shadows" in numpy2[1]
+    assert "numpy>=1.24,<2" in numpy2[0] and "opencv-python-headless>=4.8,<4.12" in numpy2[0]
+    assert "pip uninstall numpy" in numpy2[0] and "shadows" in numpy2[1]
+    # without apt's numpy there is none to fall back on: the fix is pip's numpy within the pin
+    [alone] = check.numpy_problems("2.1.3", pip, False, *pinned)
+    assert "pip install 'numpy>=1.24,<2'" in alone and "uninstall" not in alone
     # a pip numpy 1.x without apt's numpy present is fine (no picamera2 to break)
-    assert check.numpy_problems("1.26.4", "/opt/langso/venv/lib/python3.11/site-packages/numpy/__init__.py", False) == []
+    assert check.numpy_problems("1.26.4", pip, False, *pinned) == []
 
 
 def test_venv_check_uses_the_pins_of_pyproject():

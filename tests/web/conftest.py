@@ -2,6 +2,7 @@
 SQLite), users with real Argon2 hashes, and a logged-in session with its CSRF token."""
 from __future__ import annotations
 
+import collections
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -68,8 +69,14 @@ def session_as(client: FlaskClient, add_user: Callable[..., str]) -> Callable[[s
 @pytest.fixture
 def token_for(app: App) -> Callable[..., dict[str, Any]]:
     """token_for("control", ...) -> Authorization header for a new token with those scopes."""
+    made: collections.Counter[str] = collections.Counter()
+
     def make(*scopes: str) -> dict[str, Any]:
-        return {"Authorization": "Bearer " + app.house.store.add_token("t-" + "-".join(scopes).replace(":", ""), set(scopes))}
+        name = "t-" + "-".join(scopes).replace(":", "")
+        made[name] += 1
+        if made[name] > 1:
+            name += f"-{made[name]}"  # token names are unique
+        return {"Authorization": "Bearer " + app.house.store.add_token(name, set(scopes))}
 
     return make
 

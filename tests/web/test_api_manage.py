@@ -1,6 +1,9 @@
 """Schedules, users and tokens through the API: validation, storage, and their effects."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from controller.passwords import verify_password
 from tests.web.conftest import PASSWORD
 
@@ -114,9 +117,24 @@ def test_token_shown_once_works_and_can_be_revoked(client, token_for):
     listed = client.get("/api/v1/tokens", headers=auth).json["tokens"]
     row = next(t for t in listed if t["name"] == "ioc-huyen")
     assert row["scopes"] == ["events:read"] and made.json["token"] not in str(listed)
+    assert row["last_used"] is not None and row["revocable"] is True  # used for /status just above
     assert client.delete(f"/api/v1/tokens/{row['id']}", headers=auth).status_code == 200
     assert client.get("/api/v1/status", headers=new).status_code == 401
     assert client.delete(f"/api/v1/tokens/{row['id']}", headers=auth).status_code == 404
+
+
+def test_token_names_are_unique_and_the_daemons_own_cannot_be_revoked(app, client, token_for):
+    auth = token_for("admin")
+    assert client.post("/api/v1/tokens", json={"name": "ioc", "scopes": ["events:read"]}, headers=auth).status_code == 201
+    again = client.post("/api/v1/tokens", json={"name": "ioc", "scopes": ["control"]}, headers=auth)
+    assert again.status_code == 409 and again.json["error"].startswith("name: a token named 'ioc' exists")
+    taken = client.post("/api/v1/tokens", json={"name": "cli", "scopes": ["admin"]}, headers=auth)
+    assert taken.status_code == 409 and "the daemon's own" in taken.json["error"]
+    [own] = [t for t in client.get("/api/v1/tokens", headers=auth).json["tokens"] if t["name"] == "cli"]
+    assert own["revocable"] is False
+    refused = client.delete(f"/api/v1/tokens/{own['id']}", headers=auth)
+    assert refused.status_code == 409 and "cannot be revoked" in refused.json["error"]
+    assert app.house.store.check_token(json.loads((Path(app.config.storage.dir) / "cli.json").read_text())["token"])
 
 
 def test_token_bad_scope_is_refused(client, token_for):

@@ -146,7 +146,12 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     # schedule: a recurring announcement through the form; the scheduler gets it at once
     browser.find_element(By.LINK_TEXT, "Lịch").click()
     wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "schedules")
-    browser.execute_script("const k = document.querySelector('select[name=kind]'); k.value = 'broadcast'; k.dispatchEvent(new Event('change'))")
+    shown = lambda css: browser.find_element(By.CSS_SELECTOR, css).is_displayed()  # noqa: E731
+    kind = "const k = document.querySelector('select[name=kind]'); k.value = arguments[0]; k.dispatchEvent(new Event('change'))"
+    browser.execute_script(kind, "relay")
+    assert shown("select[name=target]") and not shown("textarea[name=text]")  # switching equipment: no text to read
+    browser.execute_script(kind, "broadcast")
+    assert shown("textarea[name=text]") and not shown("select[name=target]")  # `hidden` wins over the stylesheet
     browser.find_element(By.CSS_SELECTOR, "textarea[name=text]").send_keys("Nhắc đóng quỹ khuyến học.")
     browser.execute_script("document.querySelector('input[name=start]').value = '07:00'")
     browser.find_element(By.CSS_SELECTOR, "#add-schedule button[type=submit]").click()

@@ -167,6 +167,15 @@ def test_every_page_string_has_a_vietnamese_translation():
     assert len(used) > 100 and untranslated == []
 
 
+def test_the_page_is_vietnamese_without_writing_into_the_install(app, client):
+    """The catalogues are compiled in memory: a package the service cannot write to
+    (/opt/langso under ProtectSystem=strict) serves the same Vietnamese page."""
+    from web.i18n import TRANSLATIONS
+
+    assert "Khởi động lần đầu" in client.get("/setup").text
+    assert list(TRANSLATIONS.rglob("*.mo")) == []  # nothing compiled to disk, so nothing to ship or go stale
+
+
 def test_pages_carry_a_content_security_policy_that_allows_only_this_house(session_as):
     client, _ = session_as("head")
     resp = client.get("/")

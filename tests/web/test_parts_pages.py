@@ -7,7 +7,7 @@ import io
 import time
 import wave
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import av
 import pytest

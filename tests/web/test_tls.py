@@ -57,7 +57,27 @@ def test_https_with_a_certificate_from_langso_web_cert(tmp_path, make_config, st
         urllib.request.urlopen(app.url.replace("https", "http") + "/api/v1/status", timeout=5)
 
 
-def test_missing_certificate_file_names_the_field(tmp_path, make_config, start_app):
-    cfg = make_config(web={"listen": "127.0.0.1:0", "tls_cert": str(tmp_path / "no.crt"), "tls_key": str(tmp_path / "no.key")})
-    with pytest.raises(OSError, match="web.tls_cert"):
-        start_app(cfg)
+@pytest.mark.parametrize("host", ["", "bad host", "x_y.local", "ä.vn"])
+def test_web_cert_names_a_bad_host(tmp_path, capsys, host):
+    assert main(["web", "cert", "--dir", str(tmp_path / "tls"), "--host", host]) == 2
+    assert "--host:" in capsys.readouterr().err
+    assert not (tmp_path / "tls").exists()
+
+
+def test_missing_certificate_file_is_a_config_error(tmp_path, make_config, start_app, capsys):
+    """`config check` finds it (install.sh runs it), and `run` stops with exit 2 naming the
+    field (systemd does not restart it), not blaming web.listen with a busy-port hint."""
+    from controller.config import ConfigError
+    from tests.conftest import house_data, write_toml
+
+    tls = {"listen": "127.0.0.1:0", "tls_cert": str(tmp_path / "no.crt"), "tls_key": str(tmp_path / "no.key")}
+    with pytest.raises(ConfigError) as err:
+        start_app(make_config(web=tls))
+    assert [p.split(":")[0] for p in err.value.problems] == ["web.tls_cert", "web.tls_key"]
+    config = write_toml(tmp_path / "langso.toml", house_data(tmp_path / "data", web=tls))
+    assert main(["config", "check", str(config)]) == 2
+    out = capsys.readouterr().err
+    assert "web.tls_cert: " in out and "langso web cert" in out
+    assert main(["run", "--config", str(config)]) == 2
+    out = capsys.readouterr().err
+    assert "web.tls_cert: cannot read" in out and "web.listen" not in out

@@ -248,8 +248,10 @@ const pages = {
       const [u, t] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/tokens")]);
       $("#users").replaceChildren(...u.users.map((x) => h("li", {}, h("span", {}, `${x.name} (${x.role})` + (x.must_change ? ` · ${T.password_pending}` : "")),
         h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/users/${encodeURIComponent(x.name)}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
-      $("#tokens").replaceChildren(...t.tokens.map((x) => h("li", {}, h("span", {}, `${x.name} · ${x.scopes.join(", ")} · ${when(x.created_at)}`),
-        h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/tokens/${x.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.revoke))));
+      $("#tokens").replaceChildren(...t.tokens.map((x) => h("li", {},
+        h("span", {}, `${x.name} · ${x.scopes.join(", ")} · ${when(x.created_at)}` + (x.last_used ? ` · ${T.last_used} ${when(x.last_used)}` : "")),
+        x.revocable ? h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/tokens/${x.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.revoke)
+          : h("span", { class: "hint" }, T.cli_token))));
     }
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
