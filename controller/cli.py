@@ -10,6 +10,7 @@ import getpass
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -92,21 +93,69 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"site      {status['site']['id']} ({status['site']['name']})")
     print(f"uptime    {status['uptime_s']:.0f} s")
     clock = status["clock"]
-    print(f"clock     {'synced' if clock['synced'] else 'NOT SYNCED'} ({clock['reason']})")
+    checked = "synced" if clock["synced"] else "NOT SYNCED"
+    print(f"clock     {'not checked' if 'check off' in clock['reason'] else checked} ({clock['reason']})")
     disk = status["disk"]
     print(f"disk      {disk['free_mb']} MB free of {disk['total_mb']} MB in {disk['dir']}")
     print("relays")
     for r in status["relays"]:
         print(f"  {r['name']:<10} {'ON ' if r['on'] else 'off'}  since {_when(r['changed_at'])} by {r['changed_by'] or '-'}")
-    known = {"site", "time", "uptime_s", "clock", "disk", "relays", "problems"}
-    for key, value in status.items():
-        if key not in known:
+    shown = {"site", "time", "uptime_s", "clock", "disk", "relays", "problems"}
+    for key, lines in _status_parts(status).items():
+        shown.add(key)
+        print(f"{key:<9} {lines[0]}")
+        for line in lines[1:]:
+            print(f"{'':<9} {line}")
+    for key, value in status.items():  # a part this version does not know how to say
+        if key not in shown:
             print(f"{key:<9} {json.dumps(value, ensure_ascii=False)}")
     problems = status.get("problems") or {}
     print("problems  " + ("none" if not problems else ""))
     for part, text in problems.items():
         print(f"  {part}: {text}")
     return OK
+
+
+def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
+    """The wings' parts of a status, a line or a few each, for a technician's terminal."""
+    parts: dict[str, list[str]] = {}
+    if isinstance(audio := status.get("audio"), dict) and "output" in audio:
+        playing = audio.get("playing")
+        now = f"{playing['kind']} {playing['id']} ({playing['priority']}, {playing['who']})" if playing else "nothing"
+        parts["audio"] = [f"output {audio['output']} · playing {now} · queue {audio.get('queue', 0)} · "
+                          f"inbox {audio.get('inbox', 0)} · underruns {audio.get('underruns', 0)}"
+                          + (" · quiet hours now" if audio.get("quiet_now") else "")]
+        for engine in (audio.get("tts") or {}).get("engines", []):
+            state = "usable" if engine.get("usable") else f"NOT USABLE ({engine.get('last_error') or engine.get('breaker')})"
+            parts["audio"].append(f"speech {engine['name']}: {state}")
+        if audio.get("last_failure"):
+            parts["audio"].append(f"last failure: {audio['last_failure']}")
+    if isinstance(cameras := status.get("cameras"), list):
+        parts["cameras"] = [
+            f"{c['name']:<12} " + (f"connected  {c.get('fps') or 0:.1f} fps  last frame {_when(c.get('last_frame'))}"
+                                   if c.get("connected") else f"NOT CONNECTED ({c.get('error') or 'no frames yet'})")
+            + f"  reconnects {c.get('reconnects', 0)}  decode errors {c.get('decode_errors', 0)}"
+            + (f"  clips: {c['clip_error']}" if c.get("clip_error") else "")
+            for c in cameras] or ["none configured"]
+    if isinstance(schedules := status.get("schedules"), dict) and "programmes" in schedules:
+        upcoming = schedules.get("next")
+        after = (f"next {_when(upcoming['at'])}: {upcoming['kind']} {upcoming['target']} ({upcoming['edge']})"
+                 if upcoming else "nothing due")
+        waiting = f" · WAITING for {schedules['waiting_for']}" if schedules.get("waiting_for") else ""
+        parts["schedules"] = [f"{schedules['programmes']} programmes · {after}{waiting}"]
+    if isinstance(uplink := status.get("uplink"), dict) and "state" in uplink:
+        if "broker" not in uplink:
+            parts["uplink"] = [f"{uplink['state']} ({uplink.get('reason', '')})"]
+        else:
+            parts["uplink"] = [f"{uplink['state']} to {uplink['broker']} since {_when(uplink.get('since'))} · "
+                               f"outbox {uplink.get('outbox_depth', 0)} waiting"]
+            if uplink.get("last_error"):
+                parts["uplink"].append(f"last error: {uplink['last_error']}")
+    if isinstance(machine := status.get("machine"), dict) and "mem_total_mb" in machine:
+        temp = machine.get("cpu_temp_c")
+        parts["machine"] = [f"memory {machine.get('mem_used_mb')} of {machine['mem_total_mb']} MB used · "
+                            f"CPU {'-' if temp is None else f'{temp:.0f} °C'}"]
+    return parts
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
@@ -191,6 +240,16 @@ def cmd_token_add(args: argparse.Namespace) -> int:
 
 
 # parser ---------------------------------------------------------------------------
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port; choose 1-65535, e.g. 8080")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="langso", description="langso — the village cultural house controller")
     parser.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG_PATH} when it exists)")
@@ -207,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=argparse.SUPPRESS, help="config file, e.g. /etc/langso/langso.toml (before or after `run`)")
     p.add_argument("--log-level", default="INFO")
     p = add("demo", cmd_demo, "run the daemon on simulated hardware with built-in defaults")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=_port, default=8080)
     p.add_argument("--data-dir", default=argparse.SUPPRESS,  # before or after `demo`: the same directory
                    help=f"where the demo keeps its state (default {demo_data_dir()})")
     p.add_argument("--log-level", default="INFO")
@@ -220,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("relay", cmd_relay, "switch a relay through the daemon")
     p.add_argument("name")
-    p.add_argument("state", choices=["on", "off", "toggle"])
+    p.add_argument("state", choices=["on", "off", "toggle"], type=str.lower)  # ON as MQTT says it, too
     add("selftest", cmd_selftest, "click each relay, play a test tone, grab a frame per camera, ping the broker")
 
     user = sub.add_parser("user", help="web users").add_subparsers(dest="user_command", required=True)
@@ -256,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(err, "code", FAILED)
     except KeyboardInterrupt:
         return FAILED
+    except BrokenPipeError:  # `langso status | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return OK
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return FAILED

@@ -179,3 +179,29 @@ def test_the_cli_finds_the_running_daemon_by_its_data_dir_and_skips_stopped_ones
     assert main(["status"]) == 1  # only the stopped demo's file is left to find
     err = capsys.readouterr().err
     assert f"the one that used {stale} has stopped" in err and "langso --data-dir DIR status" in err
+
+
+def test_cli_status_says_each_part_in_a_line_and_relay_takes_upper_case(app, monkeypatch, capsys):
+    from pathlib import Path
+
+    from controller.cli import main
+
+    monkeypatch.delenv("LANGSO_URL", raising=False)
+    data = str(Path(app.config.storage.dir))
+    assert main(["--data-dir", data, "relay", "tv", "ON"]) == 0  # as MQTT writes it
+    assert capsys.readouterr().out.strip() == "tv: on"
+    assert main(["--data-dir", data, "status"]) == 0
+    out = capsys.readouterr().out
+    assert "\nschedules 0 programmes · nothing due\n" in out
+    assert "\nuplink    disabled (mqtt.host is empty)\n" in out
+    assert "\nmachine   memory " in out and "{" not in out  # no raw JSON left for the technician to read
+
+
+def test_demo_port_out_of_range_names_the_option(capsys):
+    import pytest
+
+    from controller.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["demo", "--port", "99999"])
+    assert exit.value.code == 2 and "--port: '99999' is not a TCP port" in capsys.readouterr().err
