@@ -7,6 +7,7 @@ controller owns (site, storage, mqtt, clock) and checks the rules that cross sec
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -237,7 +238,11 @@ def format_errors(err: ValidationError) -> list[str]:
         if e["type"] == "extra_forbidden":
             msg = "unknown key; remove it or check its spelling (see systemd/langso.example.toml)"
         elif e["type"] == "missing":
-            msg = "required key is missing"
+            section, _, key = loc.rpartition(".")
+            table = re.sub(r"\[\d+\]$", "", section)
+            where = f"to this [[{table}]] entry" if table != section else f"under [{section}]"
+            msg = (f"required key is missing; add {key} = ... {where}" if section else f"required table is missing; add [{key}]")
+            msg += " (systemd/langso.example.toml shows every key)"
         elif e["type"] == "string_pattern_mismatch" and loc.endswith("id"):
             msg = "must be a slug of lowercase letters, digits and '-' (e.g. \"dinh-hung-ho-thon\")"
         elif e["type"].startswith(("less_than", "greater_than")) and loc.endswith("pin"):

@@ -87,7 +87,9 @@ volume = 150
 
 
 def test_missing_site_id_and_toml_syntax(tmp_path):
-    assert problems("[site]\nname = 'x'\n", tmp_path) == ["site.id: required key is missing"]
+    assert problems("[site]\nname = 'x'\n", tmp_path) == ["site.id: required key is missing; add id = ... under [site] (systemd/langso.example.toml shows every key)"]
+    assert problems("[site]\nid = 'x'\n[[relays]]\nname = 'tv'\n", tmp_path)[0].startswith(
+        "relays[0].pin: required key is missing; add pin = ... to this [[relays]] entry")
     found = problems("[site\nid = 1", tmp_path)
     assert len(found) == 1 and found[0].startswith("TOML syntax:")
 
