@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -65,7 +66,19 @@ AudioUrl = Annotated[str, Field(max_length=MAX_URL_CHARS, json_schema_extra=_sch
 StreamUrl = Annotated[str, Field(max_length=MAX_URL_CHARS, json_schema_extra=_schema_pattern(STREAM_URL),
                                  description="a live stream to relay (radio: HTTP/HLS, RTSP or RTMP)"),
                       AfterValidator(functools.partial(_url, schemes=STREAM_URL, said="an http(s), rtsp or rtmp"))]
-StartAt = Annotated[float | None, Field(ge=0, allow_inf_nan=False, description="start time, Unix epoch seconds; empty = now")]
+MAX_AHEAD_S = 366 * 86400  # an announcement queued more than a year ahead is a mistake (milliseconds, most often)
+
+
+def _not_too_far(at: float | None) -> float | None:
+    if at is not None and at > time.time() + MAX_AHEAD_S:
+        raise PydanticCustomError("start_too_far", "{at} is more than a year ahead; give Unix epoch seconds, not milliseconds",
+                                  {"at": at})
+    return at
+
+
+StartAt = Annotated[float | None, Field(ge=0, allow_inf_nan=False,
+                                        description="start time, Unix epoch seconds (at most a year ahead); empty = now"),
+                    AfterValidator(_not_too_far)]
 
 
 class BroadcastOptions(BaseModel):

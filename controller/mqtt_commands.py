@@ -16,10 +16,16 @@ logger = logging.getLogger(__name__)
 class CommandRunner:
     def __init__(self, house: Any, outbox: Outbox, site: str, groups: list[str]):
         self.house, self.outbox, self.site, self.groups = house, outbox, site, groups
-        self.counts = {"ok": 0, "refused": 0, "duplicate": 0, "invalid": 0}
+        self.counts = {"ok": 0, "refused": 0, "duplicate": 0, "invalid": 0, "cleared": 0}
 
-    def run(self, topic: str, payload: bytes, retained: bool = False) -> dict[str, Any]:
-        """The reply body `{"cmd_id","ok","error","topic", ...}` for one inbound message."""
+    def run(self, topic: str, payload: bytes, retained: bool = False) -> dict[str, Any] | None:
+        """The reply body `{"cmd_id","ok","error","topic", ...}` for one inbound message;
+        None (no reply) for an empty message: it clears a retained command, as the reply to
+        one advises, and no command is ever empty."""
+        if not payload.strip():
+            self.counts["cleared"] += 1
+            logger.info("mqtt empty message ignored topic=%s (clears a retained command)", topic)
+            return None
         try:
             if retained:  # a retained command would run again on every reconnect
                 raise BadCommand("retain: commands must be published with retain=false; "

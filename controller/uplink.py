@@ -21,6 +21,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from controller.ha_discovery import discovery_messages
 from controller.mqtt_commands import CommandRunner
@@ -138,7 +139,10 @@ class Uplink:
             self._put(("refused", str(reason)))
             return
         # subscriptions renewed on every connect (clean session); state republished
-        client.subscribe([(t, 1) for t in command_topics(self.site, self.groups)])
+        # MQTT 5: retain-as-published, so a command published retained while the house is
+        # connected is refused at once too (3.1.1 brokers clear the flag for live subscribers)
+        qos: Any = SubscribeOptions(qos=1, retainAsPublished=True) if self.cfg.protocol == "5" else 1
+        client.subscribe([(t, qos) for t in command_topics(self.site, self.groups)])
         client.publish(f"{self.root}/status", "online", qos=1, retain=True)
         self._put(("connected",))
 
@@ -285,7 +289,8 @@ class Uplink:
 
     def _do_message(self, topic: str, payload: bytes, retained: bool) -> None:
         body = self.commands.run(topic, payload, retained)
-        self._publish(f"{self.root}/reply", json.dumps(body, ensure_ascii=False, default=str))
+        if body is not None:
+            self._publish(f"{self.root}/reply", json.dumps(body, ensure_ascii=False, default=str))
 
     # status and self-test -----------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 limits never refuse what the audio wing takes, nor take what it refuses."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from pydantic import ValidationError
 
@@ -60,6 +62,11 @@ def test_urls_the_schema_takes_are_urls_the_audio_wing_takes(field, url, taken):
 def test_the_refusals_name_the_field_and_the_fix():
     assert refusal({"text": "x", "at": -1}) == (("at",), "Input should be greater than or equal to 0")
     assert refusal({"text": "x", "at": float("inf")}) == (("at",), "Input should be a finite number")  # MQTT's JSON has Infinity
+    assert refusal({"text": "x", "at": float("nan")}) == (("at",), "Input should be a finite number")
+    ms = int(time.time() * 1000)  # an easy mistake of a program: milliseconds
+    assert refusal({"text": "x", "at": ms}) == (
+        ("at",), f"{float(ms)} is more than a year ahead; give Unix epoch seconds, not milliseconds")
+    assert QueueOptions(at=time.time() + 300 * 86400).at  # a programme of next season is fine
     assert refusal({"stream_url": "mms://radio:s3cret@vov.vn/live"}) == (
         ("stream_url",), "must be an http(s), rtsp or rtmp URL with a host and no spaces (got 'mms://vov.vn/live')")
     assert refusal({"text": "x", "audio_url": "https://x/a.mp3"}) == (
@@ -75,11 +82,14 @@ def test_a_text_over_the_configured_limit_is_refused_when_the_limit_is_given():
     assert BroadcastContent.model_validate({"text": text}).text == text  # no limit given: the audio wing's to say
 
 
+SOON = int(time.time()) + 3600
+
+
 def test_the_command_carries_every_field():
     request = BroadcastRequest.model_validate({"id": "b-1", "stream_url": "http://r.vn/x", "priority": "priority",
-                                               "at": 1_900_000_000, "duration_s": 60})
+                                               "at": SOON, "duration_s": 60})
     assert request.command(Actor("mqtt", "ioc")) == Broadcast(
-        id="b-1", stream_url="http://r.vn/x", priority="priority", at=1_900_000_000, duration_s=60, actor=Actor("mqtt", "ioc"))
+        id="b-1", stream_url="http://r.vn/x", priority="priority", at=SOON, duration_s=60, actor=Actor("mqtt", "ioc"))
     upload = QueueOptions.model_validate({"repeat": 2})
     assert upload.command(Actor("web", "lan"), audio_path="/tmp/x.m4a") == Broadcast(
         audio_path="/tmp/x.m4a", repeat=2, actor=Actor("web", "lan"))

@@ -213,6 +213,10 @@ def validation_detail(error: dict) -> str:
         return _("days are 0 (Monday) to 6 (Sunday).")
     if kind == "text_or_stream":
         return _("give either a text to read aloud or a stream to relay, not both or neither.")
+    if kind == "finite_number":
+        return _("give a number.")
+    if kind == "start_too_far":
+        return _("more than a year ahead; check the date and time.")
     return str(error.get("msg", "")).removeprefix("Value error, ")
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, time as dtime
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from controller.scheduler import Due
 from tests.audio.conftest import wav_seconds
 from tests.conftest import cli_client
 import pytest
+
+LATER = time.time() + 30 * 86400  # queued to play in a month: it waits
 
 
 class Recorder:
@@ -228,7 +231,7 @@ def test_later_items_are_rendered_ahead_into_the_cache(audio_app, until):
     app = audio_app()
     service = app.house.broadcasts
     later = client_for(app).request("POST", "/broadcasts", {"text": "Chủ nhật tuần này 7h tổng vệ sinh đường làng.",
-                                                            "at": 4_000_000_000})
+                                                            "at": LATER})
     assert later["state"] == "queued"
     spoken = service.speech.parts(later["text"])
     until(lambda: all(service.speech.cache.get(service.speech.engines[0], part) for part in spoken), what="render ahead")
@@ -277,11 +280,11 @@ def test_a_missing_sound_card_fails_items_clearly_and_the_daemon_keeps_running(a
 def test_the_queue_survives_a_daemon_restart(make_config, start_app):
     config = make_config()
     app = start_app(config)
-    later = client_for(app).request("POST", "/broadcasts", {"text": "Tối nay 19h họp thôn", "at": 4_000_000_000, "repeat": 3})
+    later = client_for(app).request("POST", "/broadcasts", {"text": "Tối nay 19h họp thôn", "at": LATER, "repeat": 3})
     app.stop()
     again = start_app(config)
     [kept] = client_for(again).request("GET", "/broadcasts")["queue"]
-    assert (kept["id"], kept["repeat"], kept["at"], kept["state"]) == (later["id"], 3, 4_000_000_000, "queued")
+    assert (kept["id"], kept["repeat"], kept["at"], kept["state"]) == (later["id"], 3, LATER, "queued")
 
 
 def test_weekly_announcement_read_three_times(audio_app, until):

@@ -3,10 +3,13 @@ and duplicate cmd_ids, against a real mosquitto."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
+from tests.conftest import wait_until
 
 SITE = "langso/test-site"
+LATER = time.time() + 30 * 86400  # queued to play in a month: it waits
 
 
 def relay_on(app: Any, name: str) -> bool:
@@ -64,6 +67,25 @@ def test_a_retained_command_is_not_run_on_connect(broker, ioc, make_config, star
     assert not relay_on(app, "tv")
 
 
+def test_clearing_a_retained_command_gets_no_error_reply(site):
+    app, ioc = site
+    ioc.client.publish(f"{SITE}/relay/tv/set", b"", qos=1, retain=True).wait_for_publish(10)  # as the refusal advises
+    ioc.publish(f"{SITE}/relay/radio/set", "ON")  # a command after it: its reply is the first one
+    assert ioc.reply()["topic"] == f"{SITE}/relay/radio/set"
+    commands = app.house.status()["uplink"]["commands"]
+    assert commands["cleared"] == 1 and commands["invalid"] == 0
+
+
+def test_mqtt5_refuses_a_command_published_retained_while_connected(broker, ioc, make_config, start_app):
+    app = start_app(make_config(mqtt=broker.mqtt_config(protocol="5")))
+    wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
+    district = ioc()
+    district.client.publish(f"{SITE}/relay/tv/set", "ON", qos=1, retain=True).wait_for_publish(10)
+    reply = district.reply()
+    assert reply["ok"] is False and reply["error"].startswith("retain:")
+    assert not relay_on(app, "tv")  # with 3.1.1 the broker clears the flag for a live subscriber: it would run once
+
+
 def test_duplicate_cmd_id_runs_once(site):
     app, ioc = site
     for _ in range(2):
@@ -82,10 +104,10 @@ def test_broadcast_fields_reach_the_audio_queue_and_other_topics_are_ignored(sit
     ioc.publish("langso/group/khac/broadcast/set", {"id": "g-other", "text": "không phải thôn này", "priority": "emergency"})
     ioc.publish("langso/other-site/relay/tv/set", "ON")
     ioc.publish(f"{SITE}/broadcast/set", {"id": "s-1", "stream_url": "http://radio.example.vn/vov1", "duration_s": 600,
-                                         "at": 1_900_000_000.0, "priority": "priority"})
+                                         "at": LATER, "priority": "priority"})
     result = ioc.reply("s-1")["result"]
     assert result["kind"] == "stream" and result["url"] == "http://radio.example.vn/vov1" and result["state"] == "queued"
-    assert result["at"] == 1_900_000_000.0 and result["duration_s"] == 600
+    assert result["at"] == LATER and result["duration_s"] == 600
     assert result["priority"] == "priority" and result["who"] == "mqtt:ioc"
     assert [i["id"] for i in app.house.broadcasts.listing()["queue"]] == ["s-1"]
     ioc.publish(f"{SITE}/broadcast/set", {"id": "s-2", "text": "x", "repeat": 11})
@@ -97,10 +119,10 @@ def test_broadcast_fields_reach_the_audio_queue_and_other_topics_are_ignored(sit
 def test_a_text_is_held_to_audio_max_text_chars_not_to_a_limit_of_its_own(site):
     app, ioc = site
     sentence = "Mời bà con họp thôn lúc 19 giờ 30 tại nhà văn hóa. "
-    ioc.publish(f"{SITE}/broadcast/set", {"id": "dai-3000", "text": (sentence * 60)[:3000], "at": 1_900_000_000.0})
+    ioc.publish(f"{SITE}/broadcast/set", {"id": "dai-3000", "text": (sentence * 60)[:3000], "at": LATER})
     queued = ioc.reply("dai-3000")
     assert queued["ok"] is True and queued["result"]["state"] == "queued", queued  # the default limit is 5000
-    ioc.publish(f"{SITE}/broadcast/set", {"id": "dai-6000", "text": (sentence * 120)[:6000], "at": 1_900_000_000.0})
+    ioc.publish(f"{SITE}/broadcast/set", {"id": "dai-6000", "text": (sentence * 120)[:6000], "at": LATER})
     refused = ioc.reply("dai-6000")
     assert refused["ok"] is False and refused["error"].startswith("text: 6000 characters") \
         and "audio.max_text_chars" in refused["error"], refused
