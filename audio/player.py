@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from audio.media import open_wav
+
 logger = logging.getLogger(__name__)
 
 
@@ -57,10 +59,8 @@ class WavSink:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
         self._path = self.dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}.wav"
         self._part = self._path.with_suffix(".part")
-        self._wav = wave.open(str(self._part), "wb")
-        self._wav.setnchannels(1)
-        self._wav.setsampwidth(2)
-        self._wav.setframerate(rate)
+        self._file = open(self._part, "wb")
+        self._wav = open_wav(self._file, rate)
         self._rate = rate
         self._written = 0
         self._t0 = 0.0
@@ -93,6 +93,7 @@ class WavSink:
         if self._wav is None:
             return ""
         self._wav.close()
+        self._file.close()
         self._wav = None
         assert self._path is not None
         self._part.replace(self._path)  # a finished file appears whole

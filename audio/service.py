@@ -16,7 +16,7 @@ import numpy as np
 from audio.broadcast import BroadcastQueue, BroadcastRefused
 from audio.broadcast_worker import BroadcastWorker
 from audio.config import AudioConfig
-from audio.media import decode, encode, write_wav
+from audio.media import decode, encode
 from audio.player import make_sink
 from audio.tts import Speech, SpeechFailed, TtsCache
 from audio.tts_engines import Engine, EspeakEngine, GttsEngine, PiperEngine
@@ -39,12 +39,25 @@ def build_speech(config: AudioConfig, cache_dir: Path) -> Speech:
                   config.breaker_failures, config.breaker_cooldown_s)
 
 
-def speak_to_wav(speech: Speech, text: str, out: str | Path, rate: int = 22050) -> float:
-    """`langso tts say`: the whole text through the chain into one WAV; returns seconds."""
-    blocks = [block for path in speech.render_all(text) for block in decode(path, rate)]
-    pcm = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
-    write_wav(out, pcm, rate)
-    return len(pcm) / rate
+SAY_RATE = 22050  # speech on its own (preview, `langso tts say`): plenty for a voice
+
+
+def speak(speech: Speech, text: str, rate: int, max_chars: int) -> np.ndarray:
+    """The whole text through the chain as one PCM block (the phone's preview, `langso
+    tts say`). Refused like a broadcast: empty, too long, nothing left to say (400), no
+    engine could speak (503)."""
+    if not text.strip():
+        raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
+    if len(text) > max_chars:
+        raise BroadcastRefused(f"text: longer than the {max_chars} character limit (audio.max_text_chars)",
+                               kind="text_too_long", length=len(text), limit=max_chars)
+    try:
+        blocks = [b for path in speech.render_all(text) for b in decode(path, rate)]
+    except SpeechFailed as err:
+        raise BroadcastRefused(str(err), 503, "tts_unavailable") from err
+    if not blocks:
+        raise BroadcastRefused("text: nothing to say after normalisation")
+    return np.concatenate(blocks)
 
 
 class Broadcasts:
@@ -159,19 +172,7 @@ class Broadcasts:
 
     def preview(self, text: str) -> bytes:
         """The spoken text as a small MP3 for the phone's preview button."""
-        if not text.strip():
-            raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
-        if len(text) > self.config.max_text_chars:
-            raise BroadcastRefused(f"text: longer than the {self.config.max_text_chars} character limit (audio.max_text_chars)",
-                                   kind="text_too_long", length=len(text), limit=self.config.max_text_chars)
-        rate = 22050
-        try:
-            blocks = [b for path in self.speech.render_all(text) for b in decode(path, rate)]
-        except SpeechFailed as err:
-            raise BroadcastRefused(str(err), 503, "tts_unavailable") from err
-        if not blocks:
-            raise BroadcastRefused("text: nothing to say after normalisation")
-        return encode(np.concatenate(blocks), rate)
+        return encode(speak(self.speech, text, SAY_RATE, self.config.max_text_chars), SAY_RATE)
 
     # the "broadcast" schedule kind --------------------------------------------------
     def fire_programme(self, due: Any) -> None:

@@ -214,14 +214,16 @@ def test_langso_say_goes_through_the_daemon(audio_app, until):
     rec = Recorder(app)
     api = client_for(app)
     env = dict(os.environ, LANGSO_URL=api.url, LANGSO_TOKEN=api.token)
-    done = subprocess.run([sys.executable, "-m", "controller", "say", "Mời bà con đi họp lúc 8h", "--priority", "priority",
-                           "--repeat", "2"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "controller", "say", "Mời", "bà", "con", "đi họp lúc 8h", "--priority",
+                           "priority", "--repeat", "2"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "(priority, x2) added to the queue" in done.stdout
+    assert "(priority, x2) added to the queue" in done.stdout and "warning" not in done.stderr
     until(lambda: rec.logs(), what="the CLI broadcast played")
     assert rec.logs()[0]["priority"] == "priority" and rec.logs()[0]["source"] == "cli"
-    bad = subprocess.run([sys.executable, "-m", "controller", "say", " "], env=env, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "text: is empty" in bad.stderr
+    assert rec.logs()[0]["text"] == "Mời bà con đi họp lúc 8h"  # unquoted words, joined with spaces
+    for empty in ([" "], [""], ["", " "]):
+        bad = subprocess.run([sys.executable, "-m", "controller", "say", *empty], env=env, capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and bad.stderr.startswith("error: text: is empty"), bad.stderr
 
 
 def test_later_items_are_rendered_ahead_into_the_cache(audio_app, until):
