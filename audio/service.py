@@ -93,9 +93,15 @@ class Broadcasts:
         logger.info("broadcasts stopped")
 
     def submit(self, **request: Any) -> dict[str, Any]:
+        """The queued item; while the output is known unusable it is queued all the same
+        (it plays once the card works) and the reply carries a `warning` saying so."""
         item = self.queue.submit(**request)
         if item["kind"] == "text" and (item["state"] == "inbox" or (item["at"] or 0) > time.time()):
             self.prerender(item["text"])  # rendered now, while the link is up
+        problem = self.worker.output_problem
+        if problem:
+            item["warning"] = (f"the sound output does not work: {problem}. This broadcast waits in the queue "
+                               "and plays once it works; see `langso status`")
         return item
 
     # render ahead: scheduled and queued texts play even when the link is down ------
@@ -132,6 +138,9 @@ class Broadcasts:
     def _problems(self, tts: dict[str, Any], missing: list[str]) -> list[str]:
         """From the speech chain's status and each engine's check() (what it lacks, "" if nothing)."""
         problems = [p for p in (self.worker.problem,) if p]
+        if self.worker.output_problem:
+            problems.append(f"audio output {self.config.output!r} unusable: {self.worker.output_problem}; "
+                            "broadcasts wait in the queue and play once it works")
         for engine in tts["engines"]:
             if engine["breaker"] != "closed":
                 problems.append(f"tts {engine['name']} skipped (breaker {engine['breaker']}): {engine['last_error']}")
@@ -149,7 +158,7 @@ class Broadcasts:
         return {
             "playing": None if playing is None else {k: playing[k] for k in ("id", "kind", "priority", "who")},
             "queue": len(listing["queue"]), "inbox": len(listing["inbox"]),
-            "output": self.config.output, "amp_relay": self.config.amp_relay or None,
+            "output": self.config.output, "output_usable": not self.worker.output_problem, "amp_relay": self.config.amp_relay or None,
             "quiet_now": self.queue.quiet_now(), "tts": tts, "underruns": self.worker.underruns,
             "last_failure": self.worker.last_failure, "problems": self._problems(tts, missing),
         }

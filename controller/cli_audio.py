@@ -31,6 +31,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     item = client(args).request("POST", "/broadcasts", body)
     where = "inbox (waits for approval)" if item["state"] == "inbox" else "queue"
     print(f"broadcast {item['id']} ({item['priority']}, x{item['repeat']}) added to the {where}")
+    if item.get("warning"):  # queued all the same: it plays once the output works
+        print(f"warning: {item['warning']}", file=sys.stderr)
     return OK
 
 
