@@ -239,6 +239,18 @@ class BroadcastQueue:
         self.publish("broadcast.log", record)
         self.publish_state()
 
+    def put_back(self, item: Item, reason: str) -> None:
+        """The output could not be opened for `item`: it waits in its place again, with no
+        log record (it has not played)."""
+        with self.changed:
+            again = item.with_(state="queued")
+            self._waiting[item.id] = again
+            self.items.save(again)
+            self.playing = None
+            self.changed.notify_all()
+        logger.warning("broadcast waits for the output id=%s reason=%r", item.id, reason)
+        self.publish_state()
+
     def wait_change(self, timeout: float) -> None:
         with self.changed:
             self.changed.wait(timeout)

@@ -1,7 +1,12 @@
 """The one thread that owns the sound output and the amplifier: takes items from the
 queue in order and plays them — amplifier on → warm-up → chime → item × repeat →
 chime → (next items) → tail → amplifier off, the amplifier inside try/finally and
-forced off at start."""
+forced off at start.
+
+The output is checked at start (silently, `AudioSink.check`). While it is unusable —
+no sound card, a USB card unplugged — the worker takes nothing from the queue and
+checks again every OUTPUT_RECHECK_S: items wait, nothing is failed or lost, and they
+play once the card is back."""
 from __future__ import annotations
 
 import logging
@@ -21,6 +26,7 @@ from audio.tts import Speech, SpeechFailed
 logger = logging.getLogger(__name__)
 
 BLOCK = 2048  # samples written at a time: a stop is heard within ~50 ms
+OUTPUT_RECHECK_S = 30.0  # while the output is unusable, look for it again this often
 
 
 class Stopped(Exception):
@@ -35,6 +41,8 @@ class BroadcastWorker:
         self.rate = config.sample_rate
         self.output_lock = threading.Lock()
         self.problem = ""
+        self.output_problem = ""  # why the output is unusable ("" = it was usable when last tried)
+        self._output_checked = 0.0  # time.monotonic() of the last check
         self.last_failure: dict[str, object] | None = None  # {id, reason, at}: what a technician looks for first
         self.underruns = 0  # blocks that reached the card after it had run dry, since start
         self._stop = threading.Event()
@@ -43,6 +51,7 @@ class BroadcastWorker:
     # lifecycle ---------------------------------------------------------------
     def start(self) -> None:
         self._switch_amp(False)  # forced off at start, whatever a crash left behind
+        self.check_output()  # so the first `langso status` already says when the sound card is missing
         self._thread = threading.Thread(target=self._run, name="broadcast", daemon=True)
         self._thread.start()
 
@@ -56,6 +65,15 @@ class BroadcastWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self.output_problem:
+                if time.monotonic() - self._output_checked >= OUTPUT_RECHECK_S and self.output_lock.acquire(blocking=False):
+                    try:  # never while a self-test plays the tone: one user of the device at a time
+                        self.check_output()
+                    finally:
+                        self.output_lock.release()
+                if self.output_problem:  # the queue waits for the card
+                    self._stop.wait(min(1.0, OUTPUT_RECHECK_S))
+                    continue
             item = self.queue.take_next()
             if item is None:
                 self.queue.wait_change(0.5)
@@ -77,16 +95,41 @@ class BroadcastWorker:
                 self._stop.wait(self.config.amp_warmup_s)
                 item: Item | None = first
                 while item is not None:
-                    self._play(item)
-                    played += 1
-                    item = self.queue.take_next() if not self._stop.is_set() else None
+                    played += self._play(item)
+                    item = self.queue.take_next() if self._may_play() else None
                     deadline = time.monotonic() + self.config.amp_tail_s
-                    while item is None and not self._stop.is_set() and time.monotonic() < deadline:
+                    while item is None and self._may_play() and time.monotonic() < deadline:
                         self.queue.wait_change(min(0.2, max(0.0, deadline - time.monotonic())))
                         item = self.queue.take_next()
             finally:
                 self._switch_amp(False)
         logger.info("broadcast session ended items=%d seconds=%.1f", played, time.monotonic() - started)
+
+    def _may_play(self) -> bool:
+        return not self._stop.is_set() and not self.output_problem
+
+    # the output ----------------------------------------------------------------
+    def check_output(self) -> str:
+        """Is the output usable now? Asked at start and, while it is not, every
+        OUTPUT_RECHECK_S; "" = yes, else what is wrong (also in `output_problem`)."""
+        try:
+            problem = self.sink_factory().check(self.rate)
+        except Exception as err:  # a check must never stop the worker
+            problem = f"{type(err).__name__}: {err}"
+        self._output_state(problem)
+        return problem
+
+    def _output_state(self, problem: str) -> None:
+        """Record what the last check, open or self-test found; log only the changes."""
+        self._output_checked = time.monotonic()
+        if problem and problem != self.output_problem:
+            logger.error("audio output unusable output=%s error=%r (broadcasts wait in the queue; checked again every %g s)",
+                         self.config.output, problem, OUTPUT_RECHECK_S)
+        elif not problem and self.output_problem:
+            logger.info("audio output usable again output=%s", self.config.output)
+            with self.queue.changed:
+                self.queue.changed.notify_all()
+        self.output_problem = problem
 
     def _switch_amp(self, on: bool) -> None:
         if self.amp is None:
@@ -100,7 +143,9 @@ class BroadcastWorker:
             logger.error("amp switch failed on=%s error=%r", on, str(err))
 
     # one item ------------------------------------------------------------------
-    def _play(self, item: Item) -> None:
+    def _play(self, item: Item) -> int:
+        """Play `item`; 1 if it was tried, 0 if the output could not be opened (the item
+        waits in the queue again, with no log record: it has not played)."""
         started = time.time()
         stop = self.queue.stop_current
         sink = self.sink_factory()
@@ -109,10 +154,13 @@ class BroadcastWorker:
         try:
             sink.open(item.id, self.rate)
         except (HardwareUnavailable, OSError) as err:
-            self.problem = f"audio output {self.config.output!r} unusable: {err}"
-            self.last_failure = {"id": item.id, "reason": self.problem, "at": time.time()}
-            self.queue.finish(item, started, "failed", self.problem)
-            return
+            self._output_state(str(err) or type(err).__name__)
+            if stop.is_set() and not self.queue.requeue_current and not self._stop.is_set():  # cancelled meanwhile
+                self.queue.finish(item, None, "preempted", self.queue.stop_reason)
+            else:
+                self.queue.put_back(item, self.output_problem)
+            return 0
+        self._output_state("")
         outcome, reason = "played", ""
         try:
             chimes = self.config.chime and item.kind != "stream"
@@ -162,6 +210,7 @@ class BroadcastWorker:
             self.problem = ""
         logger.info("broadcast item done id=%s outcome=%s seconds=%.1f out=%s", item.id, outcome, played_s, out)
         self.queue.finish(item, started, outcome, reason, remaining)
+        return 1
 
     def _blocks(self, item: Item, stop: threading.Event) -> Iterator[np.ndarray]:
         cfg = self.config
@@ -202,8 +251,10 @@ class BroadcastWorker:
                     out = sink.close()
             finally:
                 self._switch_amp(False)
+            self._output_state("")
             return True, f"played a 1 s test tone to {out}"
-        except HardwareUnavailable as err:
+        except (HardwareUnavailable, OSError) as err:
+            self._output_state(str(err) or type(err).__name__)
             return False, str(err)
         finally:
             self.output_lock.release()

@@ -3,11 +3,13 @@ radio streams — into 16-bit PCM at the output format, through PyAV (its wheel 
 FFmpeg). Non-audio, corrupt and oversized input is refused with a clear error."""
 from __future__ import annotations
 
+import io
 import logging
 import threading
+import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import av
 import numpy as np
@@ -138,8 +140,6 @@ def silence(seconds: float, rate: int) -> np.ndarray:
 
 def encode(pcm: np.ndarray, rate: int, codec: str = "libmp3lame", container: str = "mp3", bitrate: int = 48000) -> bytes:
     """Mono int16 PCM -> a small encoded file in memory (the phone's preview button)."""
-    import io
-
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate, layout="mono")
@@ -156,14 +156,31 @@ def encode(pcm: np.ndarray, rate: int, codec: str = "libmp3lame", container: str
     return buf.getvalue()
 
 
-def write_wav(path: str | Path, pcm: np.ndarray, rate: int) -> None:
-    import wave
+def open_wav(file: BinaryIO, rate: int) -> wave.Wave_write:
+    """A mono 16-bit WAV written into an open file (the caller closes both). Opening the
+    file first matters: `wave.open(path)` that cannot create it prints a stray
+    `Exception ignored in Wave_write.__del__` traceback besides the real error."""
+    wav = wave.open(file, "wb")
+    wav.setnchannels(1)
+    wav.setsampwidth(2)
+    wav.setframerate(rate)
+    return wav
 
+
+def wav_bytes(pcm: np.ndarray, rate: int) -> bytes:
+    """Mono int16 PCM -> a WAV file in memory."""
+    buf = io.BytesIO()
+    with open_wav(buf, rate) as wav:
+        wav.writeframes(pcm.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def write_file(path: str | Path, data: bytes) -> None:
+    """Written as NAME.part, then renamed: the file appears whole or not at all."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
-    with wave.open(str(tmp), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm.astype("<i2").tobytes())
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,17 +1,24 @@
-"""Where the sound goes: a 3-method protocol `AudioSink` (open, write, close, and an
+"""Where the sound goes: a small protocol `AudioSink` (check, open, write, close, and an
 `underruns` count) with one real adapter (PyAudio on the configured device) and one
 file-backed one (WAV files, for simulation and tests: output = "wav:DIR"). Volume is
 applied before the sink."""
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
+import tempfile
+import threading
 import time
 import wave
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
+
+from audio.media import open_wav
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +30,8 @@ class HardwareUnavailable(Exception):
 class AudioSink(Protocol):
     underruns: int  # blocks that reached the output after it had run dry, since open()
 
+    def check(self, rate: int) -> str: ...  # "" if open() would work now, else what is wrong;
+    # cheap and silent (nothing is played), so it can be asked at start and again while it fails
     def open(self, name: str, rate: int) -> None: ...
     def write(self, pcm: np.ndarray) -> None: ...
     def close(self, drain: bool = True) -> str: ...  # what was written (a file path or the device);
@@ -52,15 +61,22 @@ class WavSink:
         self._written, self._rate = 0, 1    # frames written since open(), at its rate
         self.underruns, self.min_headroom_s = 0, float("inf")
 
+    def check(self, rate: int) -> str:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            return f"audio.output: cannot create the WAV directory {self.dir} ({err.strerror})"
+        if not os.access(self.dir, os.W_OK | os.X_OK):
+            return f"audio.output: cannot write WAV files into {self.dir} (permission denied)"
+        return ""
+
     def open(self, name: str, rate: int) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
         self._path = self.dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}.wav"
         self._part = self._path.with_suffix(".part")
-        self._wav = wave.open(str(self._part), "wb")
-        self._wav.setnchannels(1)
-        self._wav.setsampwidth(2)
-        self._wav.setframerate(rate)
+        self._file = open(self._part, "wb")
+        self._wav = open_wav(self._file, rate)
         self._rate = rate
         self._written = 0
         self._t0 = 0.0
@@ -93,10 +109,53 @@ class WavSink:
         if self._wav is None:
             return ""
         self._wav.close()
+        self._file.close()
         self._wav = None
         assert self._path is not None
         self._part.replace(self._path)  # a finished file appears whole
         return str(self._path)
+
+
+# PortAudio's device scan (every PyAudio()) makes ALSA and JACK print dozens of lines to
+# stderr on a machine without a sound card, or with a card and ALSA's stock config:
+# unknown PCMs, no JACK server. Re-checking a missing card must not fill the journal.
+CHATTER = re.compile(r"ALSA lib |Cannot connect to server|jack server is not running|Jack|Expression '.*' failed in ")
+_stderr_lock = threading.Lock()
+
+
+@contextmanager
+def portaudio_chatter_to_debug() -> Iterator[None]:
+    """While PortAudio runs, fd 2 goes to a temporary file; afterwards the lines that are
+    ALSA's or JACK's chatter are logged at debug level (`--log-level DEBUG`) and anything
+    else — another thread's output in the meantime — is written back to stderr."""
+    with _stderr_lock, tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to keep quiet
+            yield
+            return
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            chatter, other = [], []
+            for line in capture.read().decode("utf-8", "replace").splitlines():
+                if line.strip():
+                    (chatter if CHATTER.match(line) else other).append(line)
+            if chatter:
+                logger.debug("portaudio chatter lines=%d first=%r", len(chatter), chatter[0])
+            if other:
+                os.write(2, ("\n".join(other) + "\n").encode())
+
+
+def _pa_reason(err: Exception) -> str:
+    """PyAudio's errors carry (code, text) or (text, code): the text."""
+    return next((a for a in err.args if isinstance(a, str)), str(err))
 
 
 class PyAudioSink:
@@ -109,9 +168,23 @@ class PyAudioSink:
         self._stream = None
         self.underruns = 0
 
-    def _device_index(self, pa) -> int | None:
+    def _portaudio(self) -> tuple[Any, Any]:
+        """(the pyaudio module, a fresh PortAudio instance): each one scans the devices
+        again, so a USB card plugged in since the last one is seen."""
+        try:
+            import pyaudio
+        except ImportError as err:
+            raise HardwareUnavailable("PyAudio is not installed (apt-get install portaudio19-dev; pip install PyAudio)") from err
+        with portaudio_chatter_to_debug():
+            return pyaudio, pyaudio.PyAudio()
+
+    def _output_index(self, pa: Any) -> int:
         if self.device == "default":
-            return None
+            try:
+                return int(pa.get_default_output_device_info()["index"])
+            except OSError as err:
+                raise HardwareUnavailable(f"audio.output: no sound card for 'default' ({_pa_reason(err)}); plug one "
+                                          "in (check with `aplay -l`) or name another device") from err
         if self.device.isdigit():
             return int(self.device)
         for i in range(pa.get_device_count()):
@@ -121,22 +194,45 @@ class PyAudioSink:
         raise HardwareUnavailable(f"audio.output: no output device named {self.device!r}; "
                                   "list them with `aplay -L` or use \"default\"")
 
-    def open(self, name: str, rate: int) -> None:
+    def _cannot_open(self, err: Exception) -> HardwareUnavailable:
+        return HardwareUnavailable(f"audio.output: cannot open sound device {self.device!r} ({_pa_reason(err)})")
+
+    def check(self, rate: int) -> str:
+        """Asks PortAudio whether the device takes mono 16-bit at `rate`: the device is
+        opened for a moment and nothing is written (no sound)."""
         try:
-            import pyaudio
-        except ImportError as err:
-            raise HardwareUnavailable("PyAudio is not installed (apt-get install portaudio19-dev; pip install PyAudio)") from err
+            pyaudio, pa = self._portaudio()
+        except HardwareUnavailable as err:
+            return str(err)
+        try:
+            with portaudio_chatter_to_debug():
+                pa.is_format_supported(rate, output_device=self._output_index(pa), output_channels=1,
+                                       output_format=pyaudio.paInt16)
+        except HardwareUnavailable as err:
+            return str(err)
+        except (OSError, ValueError) as err:
+            return str(self._cannot_open(err))
+        finally:
+            with portaudio_chatter_to_debug():
+                pa.terminate()
+        return ""
+
+    def open(self, name: str, rate: int) -> None:
+        pyaudio, self._pa = self._portaudio()
         self._underflowed = pyaudio.paOutputUnderflowed
         self.underruns = 0
-        self._pa = pyaudio.PyAudio()
         try:
-            self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=rate, output=True,
-                                         output_device_index=self._device_index(self._pa),
-                                         frames_per_buffer=max(256, int(rate * self.buffer_s / 2)))  # two periods
-        except (OSError, ValueError) as err:
-            self._pa.terminate()
+            with portaudio_chatter_to_debug():
+                self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=rate, output=True,
+                                             output_device_index=self._output_index(self._pa),
+                                             frames_per_buffer=max(256, int(rate * self.buffer_s / 2)))  # two periods
+        except (HardwareUnavailable, OSError, ValueError) as err:
+            with portaudio_chatter_to_debug():
+                self._pa.terminate()
             self._pa = None
-            raise HardwareUnavailable(f"audio.output: cannot open sound device {self.device!r} ({err})") from err
+            if isinstance(err, HardwareUnavailable):
+                raise
+            raise self._cannot_open(err) from err
 
     def write(self, pcm: np.ndarray) -> None:
         assert self._stream is not None, "open() first"

@@ -16,7 +16,7 @@ import numpy as np
 from audio.broadcast import BroadcastQueue, BroadcastRefused
 from audio.broadcast_worker import BroadcastWorker
 from audio.config import AudioConfig
-from audio.media import decode, encode, write_wav
+from audio.media import decode, encode
 from audio.player import make_sink
 from audio.tts import Speech, SpeechFailed, TtsCache
 from audio.tts_engines import Engine, EspeakEngine, GttsEngine, PiperEngine
@@ -39,12 +39,25 @@ def build_speech(config: AudioConfig, cache_dir: Path) -> Speech:
                   config.breaker_failures, config.breaker_cooldown_s)
 
 
-def speak_to_wav(speech: Speech, text: str, out: str | Path, rate: int = 22050) -> float:
-    """`langso tts say`: the whole text through the chain into one WAV; returns seconds."""
-    blocks = [block for path in speech.render_all(text) for block in decode(path, rate)]
-    pcm = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
-    write_wav(out, pcm, rate)
-    return len(pcm) / rate
+SAY_RATE = 22050  # speech on its own (preview, `langso tts say`): plenty for a voice
+
+
+def speak(speech: Speech, text: str, rate: int, max_chars: int) -> np.ndarray:
+    """The whole text through the chain as one PCM block (the phone's preview, `langso
+    tts say`). Refused like a broadcast: empty, too long, nothing left to say (400), no
+    engine could speak (503)."""
+    if not text.strip():
+        raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
+    if len(text) > max_chars:
+        raise BroadcastRefused(f"text: longer than the {max_chars} character limit (audio.max_text_chars)",
+                               kind="text_too_long", length=len(text), limit=max_chars)
+    try:
+        blocks = [b for path in speech.render_all(text) for b in decode(path, rate)]
+    except SpeechFailed as err:
+        raise BroadcastRefused(str(err), 503, "tts_unavailable") from err
+    if not blocks:
+        raise BroadcastRefused("text: nothing to say after normalisation")
+    return np.concatenate(blocks)
 
 
 class Broadcasts:
@@ -80,9 +93,15 @@ class Broadcasts:
         logger.info("broadcasts stopped")
 
     def submit(self, **request: Any) -> dict[str, Any]:
+        """The queued item; while the output is known unusable it is queued all the same
+        (it plays once the card works) and the reply carries a `warning` saying so."""
         item = self.queue.submit(**request)
         if item["kind"] == "text" and (item["state"] == "inbox" or (item["at"] or 0) > time.time()):
             self.prerender(item["text"])  # rendered now, while the link is up
+        problem = self.worker.output_problem
+        if problem:
+            item["warning"] = (f"the sound output does not work: {problem}. This broadcast waits in the queue "
+                               "and plays once it works; see `langso status`")
         return item
 
     # render ahead: scheduled and queued texts play even when the link is down ------
@@ -119,6 +138,9 @@ class Broadcasts:
     def _problems(self, tts: dict[str, Any], missing: list[str]) -> list[str]:
         """From the speech chain's status and each engine's check() (what it lacks, "" if nothing)."""
         problems = [p for p in (self.worker.problem,) if p]
+        if self.worker.output_problem:
+            problems.append(f"audio output {self.config.output!r} unusable: {self.worker.output_problem}; "
+                            "broadcasts wait in the queue and play once it works")
         for engine in tts["engines"]:
             if engine["breaker"] != "closed":
                 problems.append(f"tts {engine['name']} skipped (breaker {engine['breaker']}): {engine['last_error']}")
@@ -136,7 +158,7 @@ class Broadcasts:
         return {
             "playing": None if playing is None else {k: playing[k] for k in ("id", "kind", "priority", "who")},
             "queue": len(listing["queue"]), "inbox": len(listing["inbox"]),
-            "output": self.config.output, "amp_relay": self.config.amp_relay or None,
+            "output": self.config.output, "output_usable": not self.worker.output_problem, "amp_relay": self.config.amp_relay or None,
             "quiet_now": self.queue.quiet_now(), "tts": tts, "underruns": self.worker.underruns,
             "last_failure": self.worker.last_failure, "problems": self._problems(tts, missing),
         }
@@ -159,19 +181,7 @@ class Broadcasts:
 
     def preview(self, text: str) -> bytes:
         """The spoken text as a small MP3 for the phone's preview button."""
-        if not text.strip():
-            raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
-        if len(text) > self.config.max_text_chars:
-            raise BroadcastRefused(f"text: longer than the {self.config.max_text_chars} character limit (audio.max_text_chars)",
-                                   kind="text_too_long", length=len(text), limit=self.config.max_text_chars)
-        rate = 22050
-        try:
-            blocks = [b for path in self.speech.render_all(text) for b in decode(path, rate)]
-        except SpeechFailed as err:
-            raise BroadcastRefused(str(err), 503, "tts_unavailable") from err
-        if not blocks:
-            raise BroadcastRefused("text: nothing to say after normalisation")
-        return encode(np.concatenate(blocks), rate)
+        return encode(speak(self.speech, text, SAY_RATE, self.config.max_text_chars), SAY_RATE)
 
     # the "broadcast" schedule kind --------------------------------------------------
     def fire_programme(self, due: Any) -> None:

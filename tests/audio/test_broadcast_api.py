@@ -217,14 +217,16 @@ def test_langso_say_goes_through_the_daemon(audio_app, until):
     rec = Recorder(app)
     api = client_for(app)
     env = dict(os.environ, LANGSO_URL=api.url, LANGSO_TOKEN=api.token)
-    done = subprocess.run([sys.executable, "-m", "controller", "say", "Mời bà con đi họp lúc 8h", "--priority", "priority",
-                           "--repeat", "2"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "controller", "say", "Mời", "bà", "con", "đi họp lúc 8h", "--priority",
+                           "priority", "--repeat", "2"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "(priority, x2) added to the queue" in done.stdout
+    assert "(priority, x2) added to the queue" in done.stdout and "warning" not in done.stderr
     until(lambda: rec.logs(), what="the CLI broadcast played")
     assert rec.logs()[0]["priority"] == "priority" and rec.logs()[0]["source"] == "cli"
-    bad = subprocess.run([sys.executable, "-m", "controller", "say", " "], env=env, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "text: is empty" in bad.stderr
+    assert rec.logs()[0]["text"] == "Mời bà con đi họp lúc 8h"  # unquoted words, joined with spaces
+    for empty in ([" "], [""], ["", " "]):
+        bad = subprocess.run([sys.executable, "-m", "controller", "say", *empty], env=env, capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and bad.stderr.startswith("error: text: is empty"), bad.stderr
 
 
 def test_later_items_are_rendered_ahead_into_the_cache(audio_app, until):
@@ -257,24 +259,67 @@ def test_a_stream_dying_mid_way_fails_and_cancel_stops_what_plays(audio_app, htt
     assert f"last broadcast {dying['id']} failed" in " ".join(api.request("GET", "/status")["audio"]["problems"])
 
 
-def test_a_missing_sound_card_fails_items_clearly_and_the_daemon_keeps_running(audio_app, until):
-    app = audio_app(output="no-such-card")
+ASOUNDRC = 'pcm.!default {{\n type file\n slave.pcm "null"\n file "{out}"\n format "wav"\n}}\n'
+
+
+def test_a_missing_sound_card_shows_at_start_and_broadcasts_wait_until_it_is_plugged_in(audio_app, tmp_path: Path,
+                                                                                        monkeypatch, until):
+    """The real default output through PortAudio: this machine has no sound card. ALSA's
+    `file` plugin, configured in $HOME/.asoundrc later on, stands for the card plugged in."""
+    from audio import broadcast_worker
+    from controller.telemetry import telemetry
+
+    home, played = tmp_path / "home", tmp_path / "played.wav"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("ALSA_CONFIG_PATH", raising=False)
+    monkeypatch.setattr(broadcast_worker, "OUTPUT_RECHECK_S", 0.2)
+    app = audio_app(output="default")
     rec = Recorder(app)
     api = client_for(app)
-    first = api.request("POST", "/broadcasts", {"text": "Thử loa"})
-    until(lambda: rec.logs(), what="the record")
-    assert rec.logs()[0]["id"] == first["id"] and rec.logs()[0]["outcome"] == "failed"
-    assert "no output device named 'no-such-card'" in rec.logs()[0]["reason"]
+    status = api.request("GET", "/status")  # the technician's first `langso status`, before anything has played
+    assert status["problems"]["audio"].startswith("audio output 'default' unusable: audio.output: no sound card")
+    assert "broadcasts wait in the queue" in status["problems"]["audio"]
+    assert status["audio"]["output_usable"] is False and status["audio"]["last_failure"] is None
+    assert "no sound card" in telemetry(app.house.status())["problems"]["audio"]  # the IOC sees it too
+
+    env = dict(os.environ, LANGSO_URL=api.url, LANGSO_TOKEN=api.token)
+    said = subprocess.run([sys.executable, "-m", "controller", "say", "Thử", "loa"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert said.returncode == 0 and "added to the queue" in said.stdout
+    assert said.stderr.startswith("warning: the sound output does not work: audio.output: no sound card for 'default'")
+    assert "This broadcast waits in the queue and plays once it works" in said.stderr
+    emergency = api.request("POST", "/broadcasts", {"text": "Cháy", "priority": "emergency"})
+    assert emergency["state"] == "queued" and "the sound output does not work" in emergency["warning"]
+    listing = api.request("GET", "/broadcasts")
+    assert [i["text"] for i in listing["queue"]] == ["Cháy", "Thử loa"] and listing["log"] == []
+    assert rec.amp() == []  # the amplifier stays off: nothing can play
+
+    (home / ".asoundrc").write_text(ASOUNDRC.format(out=played))  # the card is plugged in
+    until(lambda: len(rec.logs()) == 2, what="both broadcasts played once the card was there")
+    assert [(r["text"], r["outcome"]) for r in rec.logs()] == [("Cháy", "played"), ("Thử loa", "played")]
+    assert rec.amp() == [True, False]
+    assert wav_seconds(played) > 1.0  # the last item reached the card (the file plugin keeps one at a time)
     status = api.request("GET", "/status")
-    assert "no-such-card" in " ".join(status["audio"]["problems"])
-    assert "no-such-card" in status["problems"]["audio"]            # in `langso status` problems too
-    assert status["audio"]["output"] == "no-such-card"
-    assert status["audio"]["last_failure"]["id"] == first["id"]
-    assert "no output device named" in status["audio"]["last_failure"]["reason"]
-    assert {r["name"]: r["on"] for r in status["relays"]}["amp"] is False
-    second = api.request("POST", "/broadcasts", {"text": "Lần nữa"})
-    until(lambda: len(rec.logs()) == 2, what="the second record")
-    assert rec.logs()[1]["id"] == second["id"]
+    assert "audio" not in status["problems"] and status["audio"]["output_usable"] is True
+    assert "warning" not in api.request("POST", "/broadcasts", {"text": "Xong", "at": 4_000_000_000})
+
+
+def test_a_sound_card_named_wrong_is_reported_at_start_and_the_queue_keeps_its_items(audio_app):
+    app = audio_app(output="no-such-card")
+    api = client_for(app)
+    status = api.request("GET", "/status")
+    assert "no output device named 'no-such-card'" in status["problems"]["audio"]
+    assert status["audio"]["output"] == "no-such-card" and status["audio"]["output_usable"] is False
+    first = api.request("POST", "/broadcasts", {"text": "Thử loa"})
+    assert "no output device named 'no-such-card'" in first["warning"]
+    listing = api.request("GET", "/broadcasts")
+    assert [i["id"] for i in listing["queue"]] == [first["id"]] and listing["log"] == []
+    assert api.request("DELETE", f"/broadcasts/{first['id']}") == {"id": first["id"], "cancelled": True}
+    result = api.request("POST", "/selftest")
+    audio = [r for r in result["results"] if r["part"] == "audio"][0]
+    assert not audio["ok"] and "no output device named 'no-such-card'" in audio["detail"]
+    assert {r["name"]: r["on"] for r in api.request("GET", "/status")["relays"]}["amp"] is False
 
 
 def test_the_queue_survives_a_daemon_restart(make_config, start_app):

@@ -16,7 +16,7 @@ import pytest
 
 from audio.config import AudioConfig
 from audio.media import MediaError, decode, probe
-from audio.player import WavSink, apply_volume
+from audio.player import HardwareUnavailable, PyAudioSink, WavSink, apply_volume
 
 RATE = 44100
 
@@ -113,6 +113,28 @@ def test_wav_sink_writes_what_was_played(tmp_path: Path):
     with wave.open(str(path)) as wav:
         assert (wav.getnframes(), wav.getframerate(), wav.getnchannels()) == (RATE // 2, RATE, 1)
     assert apply_volume(np.array([10000], dtype=np.int16), 50)[0] == 2500
+
+
+def test_wav_sink_check_names_a_directory_it_cannot_write(tmp_path: Path):
+    assert WavSink(tmp_path / "out", buffer_s=1.0).check(RATE) == "" and (tmp_path / "out").is_dir()
+    (tmp_path / "a-file").write_text("")
+    problem = WavSink(tmp_path / "a-file" / "out", buffer_s=1.0).check(RATE)
+    assert problem.startswith(f"audio.output: cannot create the WAV directory {tmp_path / 'a-file' / 'out'}")
+    assert list(tmp_path.glob("out/*")) == []  # nothing written by a check
+
+
+def test_pyaudio_check_without_a_sound_card_names_it_quietly(tmp_path: Path, monkeypatch, capfd):
+    """This machine has no sound card: PortAudio finds no default output. The check says
+    so in one line; ALSA's and JACK's dozens of lines of chatter stay out of stderr."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.asoundrc
+    monkeypatch.delenv("ALSA_CONFIG_PATH", raising=False)
+    problem = PyAudioSink("default", buffer_s=1.0).check(RATE)
+    assert problem.startswith("audio.output: no sound card for 'default' (No Default Output Device Available)")
+    assert "no output device named 'no-such-card'" in PyAudioSink("no-such-card", buffer_s=1.0).check(RATE)
+    with pytest.raises(HardwareUnavailable, match="no sound card for 'default'"):
+        PyAudioSink("default", buffer_s=1.0).open("x", RATE)
+    out, err = capfd.readouterr()
+    assert "ALSA lib" not in err and "jack" not in err.lower() and out == ""
 
 
 PLAY = """

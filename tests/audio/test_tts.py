@@ -9,6 +9,8 @@ import sys
 import wave
 from pathlib import Path
 
+import av
+
 from audio.media import decode
 from audio.tts import Breaker, Speech, SpeechFailed, TtsCache, split_sentences
 from audio.tts_engines import EngineFailed, EspeakEngine, GttsEngine
@@ -101,12 +103,38 @@ def test_long_text_is_split_and_rendered_one_part_ahead(tmp_path: Path):
     assert split_sentences("a, " * 200, max_chars=100) and all(len(p) <= 101 for p in split_sentences("a, " * 200, max_chars=100))
 
 
-def test_cli_tts_say_writes_a_wav(tmp_path: Path):
+def tts_say(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "controller", "tts", "say", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_tts_say_writes_a_wav_or_an_mp3(tmp_path: Path):
     out = tmp_path / "say.wav"
-    subprocess.run([sys.executable, "-m", "controller", "tts", "say", "Xin chào thôn Hổ Thôn.", "--out", str(out)],
-                   check=True, capture_output=True, timeout=120)
+    done = tts_say("Xin", "chào", "thôn Hổ Thôn.", "--out", str(out))  # unquoted words are one text
+    assert done.returncode == 0, done.stderr
     with wave.open(str(out)) as wav:
         assert wav.getnchannels() == 1 and wav.getnframes() / wav.getframerate() > 1.0
+    mp3 = tmp_path / "say.mp3"
+    assert tts_say("Xin chào thôn Hổ Thôn.", "--out", str(mp3)).returncode == 0
+    with av.open(str(mp3)) as f:  # an MP3 for a .mp3 name, not WAV data under that name
+        assert f.format.name == "mp3" and f.streams.audio[0].codec_context.name.startswith("mp3")
+    assert seconds(mp3) > 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["say.mp3", "say.wav"]  # no .part left
+
+
+@pytest.mark.parametrize("args, message", [
+    (["Xin chào", "--out", "/nonexistent/x.wav"], "error: --out: the directory '/nonexistent' does not exist; create it"),
+    (["", "--out", "{tmp}/empty.wav"], "error: text: is empty"),
+    (["  ", "", "--out", "{tmp}/blank.wav"], "error: text: is empty"),
+    (["x", "--out", "{tmp}/t3.ogg"], "error: --out: '{tmp}/t3.ogg' is neither .wav nor .mp3"),
+    (["x", "--out", "{tmp}"], "error: --out: '{tmp}' is neither .wav nor .mp3"),
+    (["x", "--out", "{tmp}/dir.wav"], "error: --out: cannot write '{tmp}/dir.wav' (a directory"),
+])
+def test_cli_tts_say_bad_input_exits_2_naming_it_and_writes_nothing(tmp_path: Path, args: list[str], message: str):
+    (tmp_path / "dir.wav").mkdir()
+    done = tts_say(*(a.format(tmp=tmp_path) for a in args))
+    assert done.returncode == 2 and done.stderr.startswith(message.format(tmp=tmp_path)), done.stderr
+    assert len(done.stderr.splitlines()) == 1  # one line, no stray traceback
+    assert [p.name for p in tmp_path.iterdir()] == ["dir.wav"]
 
 
 def test_piper_in_the_chain_without_a_model_is_a_config_error_naming_the_key(tmp_path: Path):
