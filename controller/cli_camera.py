@@ -65,7 +65,8 @@ def cmd_events(args: argparse.Namespace) -> int:
         start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["start"]))
         length = f"{e['end'] - e['start']:.1f} s" if e["end"] is not None else "ongoing"
         print(f"{e['id']:>6}  {e['camera']:<12} {start}  {length:>9}  score {e['score']:.4f}  "
-              f"{','.join(e['tags']) or '-':<8} {'clip' if e['clip_url'] else '-'}")
+              f"{','.join(e['tags']) or '-':<8} {'clip' if e['clip_url'] else '-'}"
+              + ("  interrupted (closed at the next start)" if e.get("interrupted") else ""))
     print(f"(next: langso events --since {result['next_since']})")
     return OK
 

@@ -32,6 +32,8 @@ class EventOut(BaseModel):
     tags: list[str]
     snapshot_url: str | None
     clip_url: str | None
+    interrupted: bool = Field(description="closed by the start-up repair after a crash or power cut: `end` is the "
+                              "last motion stored before it (a few seconds early at most), and there is no clip")
 
 
 class EventList(BaseModel):
@@ -60,7 +62,7 @@ def _events() -> Any:
 
 
 def _out(event: dict[str, Any]) -> dict[str, Any]:
-    out = {k: event[k] for k in ("id", "camera", "start", "end", "score", "boxes", "tags")}
+    out = {k: event[k] for k in ("id", "camera", "start", "end", "score", "boxes", "tags", "interrupted")}
     out["snapshot_url"] = url_for("api.event_snapshot", event_id=event["id"]) if event["snapshot"] else None
     out["clip_url"] = url_for("api.event_clip", event_id=event["id"]) if event["clip"] else None
     return out

@@ -53,7 +53,7 @@ def test_file_camera_events_api_and_bus(make_config, start_app, quick_walk: Path
         assert all(stored is not None and stored["id"] == p["id"] for p, stored in events)
     assert {"camera": "cong-lang", "on": False} in [p for t, p, _ in seen if t == "camera.motion"]
     # the bus contract of docs/internals.md, which the uplink and the page rely on
-    contract = {"camera", "id", "type", "start", "end", "score", "boxes", "tags", "snapshot", "clip"}
+    contract = {"camera", "id", "type", "start", "end", "score", "boxes", "tags", "snapshot", "clip", "interrupted"}
     assert all(set(p) == contract and p["type"] in ("new", "update", "end") for t, p, _ in seen if t == "camera.event")
     assert all(set(p) == {"camera", "on"} for t, p, _ in seen if t == "camera.motion")
 
