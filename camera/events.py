@@ -82,6 +82,10 @@ class EventStore:
         row = self.db.one("SELECT * FROM camera_events WHERE id = ?", (event_id,))
         return _event(row) if row else None
 
+    def has_camera(self, camera: str) -> bool:
+        """Whether any stored event is of this camera (one that left the config may have some)."""
+        return self.db.one("SELECT 1 FROM camera_events WHERE camera = ? LIMIT 1", (camera,)) is not None
+
     def last_id(self) -> int:
         row = self.db.one("SELECT MAX(id) AS id FROM camera_events")
         return int(row["id"] or 0)

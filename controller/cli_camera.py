@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from controller.cli import BAD_INPUT, OK, CliError, client
 
@@ -56,7 +57,7 @@ def cmd_camera_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    query = "&".join(f"{k}={v}" for k, v in (("since", args.since), ("camera", args.camera), ("limit", args.limit)) if v is not None)
+    query = urlencode({k: v for k, v in (("since", args.since), ("camera", args.camera), ("limit", args.limit)) if v is not None})
     result = client(args).request("GET", "/events" + (f"?{query}" if query else ""))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -82,6 +83,6 @@ def add_commands(sub: Any, add: Any) -> None:
     p.add_argument("--camera", help="which [[cameras]] entry of --config (default: the first)")
     p = add("events", cmd_events, "list camera events (through the daemon)")
     p.add_argument("--since", type=int, help="only events with a larger id (cursor)")
-    p.add_argument("--camera", help="only this camera")
+    p.add_argument("--camera", help="only this camera (a name from `langso status`)")
     p.add_argument("--limit", type=int)
     p.add_argument("--json", action="store_true")

@@ -151,3 +151,26 @@ def test_langso_events_lists_through_the_daemon(make_config, start_app, tmp_path
     app.house.events.repair(clips.parent)
     assert main(["events", "--since", "3"]) == 0
     assert "interrupted (closed at the next start)" in capsys.readouterr().out
+    assert main(["events", "--camera", "cam", "--json"]) == 0
+    assert [e["interrupted"] for e in json.loads(capsys.readouterr().out)["events"]] == [False] * 3 + [True]
+
+
+def test_langso_events_bad_input_names_the_option(make_config, start_app, capsys, monkeypatch):
+    """Bad --since / --camera: exit 2 with the daemon's message naming the field, never a
+    traceback; the camera name is sent as one query value, whatever it contains."""
+    from controller.cli import main
+
+    app = start_app(make_config(cameras=[{"name": "cong-lang", "source": "/nonexistent.mp4"}]))
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    monkeypatch.setenv("LANGSO_URL", info["url"])
+    monkeypatch.setenv("LANGSO_TOKEN", info["token"])
+    assert main(["events", "--since", "99999999999999999999"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: since: ") and "9223372036854775807" in err
+    for name in ("cổng làng", "a b", "x&limit=5", "nope"):
+        assert main(["events", "--camera", name]) == 2, name
+        captured = capsys.readouterr()
+        assert captured.err == f"error: camera: no camera named {name!r}; known cameras: cong-lang\n"
+        assert "Traceback" not in captured.err + captured.out
+    assert main(["events", "--camera", "cong-lang", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == []
