@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,30 @@ def _camera_config(args: argparse.Namespace) -> Any:
     return cameras[0]
 
 
+def _writable_folder(path: Path) -> None:
+    """Make --record's folder and write a file there, as the clips will be written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise CliError(f"--record: cannot write clips into {path} ({err.strerror or err}); "
+                       "give a folder you can write to (it is made if missing)", BAD_INPUT) from None
+
+
 def cmd_camera_analyze(args: argparse.Namespace) -> int:
     from camera.analyze import analyze
     from camera.errors import CameraError
 
     video = Path(args.video)
+    if video.is_dir():
+        raise CliError(f"VIDEO: {video} is a folder; give the path of a video file", BAD_INPUT)
     if not video.is_file():
         raise CliError(f"VIDEO: no such file {video}; give the path of a video file", BAD_INPUT)
     camera = _camera_config(args)
     record = Path(args.record) if args.record else None
     if record is not None:
-        record.mkdir(parents=True, exist_ok=True)
+        _writable_folder(record)
     try:
         result = analyze(video, camera, record)
     except CameraError as err:
