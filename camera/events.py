@@ -27,16 +27,32 @@ SCHEMA = [
     );
     CREATE INDEX camera_events_camera ON camera_events(camera, id);
     CREATE INDEX camera_events_start ON camera_events(start)""",
+    # last_motion: stored every few seconds while an event is open, so one a crash left
+    # open ends there; interrupted: closed by the start-up repair, not by its camera
+    """ALTER TABLE camera_events ADD COLUMN last_motion REAL;
+    ALTER TABLE camera_events ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0""",
 ]
 
 FIELDS = ("id", "camera", "start", "end", "score", "boxes", "tags", "snapshot", "clip")
+WRITABLE = FIELDS[2:] + ("closed", "last_motion")
 
 
 def _event(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"], "camera": row["camera"], "start": row["start"], "end": row["end"],
         "score": row["score"], "boxes": json.loads(row["boxes"]), "tags": json.loads(row["tags"]),
-        "snapshot": row["snapshot"], "clip": row["clip"],
+        "snapshot": row["snapshot"], "clip": row["clip"], "interrupted": bool(row["interrupted"]),
+    }
+
+
+def bus_event(event: dict[str, Any], kind: str) -> dict[str, Any]:
+    """`camera.event` on the bus (docs/internals.md): an event as stored, as new / update /
+    end, its times to the millisecond."""
+    return {
+        "camera": event["camera"], "id": event["id"], "type": kind, "start": round(event["start"], 3),
+        "end": None if event["end"] is None else round(event["end"], 3), "score": event["score"],
+        "boxes": event["boxes"], "tags": list(event["tags"]), "snapshot": event["snapshot"], "clip": event["clip"],
+        "interrupted": event["interrupted"],
     }
 
 
@@ -66,6 +82,10 @@ class EventStore:
         row = self.db.one("SELECT * FROM camera_events WHERE id = ?", (event_id,))
         return _event(row) if row else None
 
+    def has_camera(self, camera: str) -> bool:
+        """Whether any stored event is of this camera (one that left the config may have some)."""
+        return self.db.one("SELECT 1 FROM camera_events WHERE camera = ? LIMIT 1", (camera,)) is not None
+
     def last_id(self) -> int:
         row = self.db.one("SELECT MAX(id) AS id FROM camera_events")
         return int(row["id"] or 0)
@@ -81,7 +101,7 @@ class EventStore:
     def update(self, event_id: int, **fields: Any) -> dict[str, Any] | None:
         sets, params = [], []
         for key, value in fields.items():
-            if key not in FIELDS[2:] and key != "closed":
+            if key not in WRITABLE:
                 raise ValueError(f"unknown event field {key!r}")
             sets.append(f'"{key}" = ?')
             params.append(json.dumps(value) if key in ("boxes", "tags") else value)
@@ -90,14 +110,16 @@ class EventStore:
         self.db.execute(f"UPDATE camera_events SET {', '.join(sets)} WHERE id = ?", (*params, event_id))
         return self.get(event_id)
 
-    def repair(self, clip_root: Path) -> int:
-        """At start: close events a crash left open, forget clips that never finished."""
-        rows = self.db.query("SELECT id, start, clip FROM camera_events WHERE closed = 0")
+    def repair(self, clip_root: Path) -> list[dict[str, Any]]:
+        """At start: close the events a crash left open, forget clips that never finished.
+        Each ends at its last motion stored (its start if none was), marked interrupted,
+        without its clip; returned as stored, oldest first, for their `end` to be published."""
+        rows = self.db.query("SELECT id, clip, snapshot FROM camera_events WHERE closed = 0 ORDER BY id")
         for row in rows:
-            clip = row["clip"]
-            keep = clip if clip and Path(clip).exists() else None
-            self.db.execute('UPDATE camera_events SET "end" = COALESCE("end", start), clip = ?, closed = 1, updated_at = ? WHERE id = ?',
-                            (keep, time.time(), row["id"]))
+            clip, snapshot = (path if path and Path(path).exists() else None for path in (row["clip"], row["snapshot"]))
+            self.db.execute('UPDATE camera_events SET "end" = COALESCE("end", last_motion, start), clip = ?, snapshot = ?, '
+                            "closed = 1, interrupted = 1, updated_at = ? WHERE id = ?",
+                            (clip, snapshot, time.time(), row["id"]))
         removed = 0
         if clip_root.exists():
             for part in clip_root.rglob("*.part"):
@@ -105,7 +127,7 @@ class EventStore:
                 removed += 1
         if rows or removed:
             logger.info("camera events repaired closed=%d partial_clips_removed=%d", len(rows), removed)
-        return len(rows)
+        return [event for event in (self.get(row["id"]) for row in rows) if event is not None]
 
     # retention ------------------------------------------------------------------
     def closed_before(self, before: float, limit: int = 500) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import cv2
 
 from camera.config import CameraConfig
+from camera.events import bus_event
 from camera.motion import Motion, MotionDetector, MotionSettings
 from camera.people import MIN_WEIGHT, PersonDetector
 from camera.recorder import FinishedClip, Recorder
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 PERSON_EVERY_S = 1.0    # HOG looks 0, 1, 3, 7, 15, ... s into an event (about 1 ms each at 640x360)
 PERSON_MAX_CHECKS = 8   # an event that is no person after 8 looks stays untagged
 PERSON_HITS = 2         # hits needed before an event is tagged "person"
+LAST_MOTION_EVERY_S = 5.0  # an open event's last motion is stored this often: a crash ends it at most this early
 
 Publish = Callable[[str, dict[str, Any]], None]
 
@@ -50,6 +52,7 @@ class CameraPipeline:
         self._snapshot: str | None = None
         self._ending: dict[Any, dict[str, Any]] = {}  # events waiting for their clip's post-roll
         self._snapshot_failure = ""
+        self._stored_motion = 0.0                     # the open event's last motion as stored (source time)
 
     @property
     def file_problem(self) -> str:
@@ -93,6 +96,9 @@ class CameraPipeline:
         track = self.tracker.track
         if track is not None and motion.moving:
             self._look_for_person(track, frame, motion)
+            if self.store is not None and track.last_motion - self._stored_motion >= LAST_MOTION_EVERY_S:
+                self._stored_motion = track.last_motion
+                self.store.update(self._id, last_motion=self.anchor + track.last_motion)
         return motion
 
     def finish(self) -> None:
@@ -105,18 +111,18 @@ class CameraPipeline:
 
     # event lifecycle ----------------------------------------------------------
     def _payload(self, event_id: Any, kind: str, track: Track, snapshot: str | None, clip: str | None) -> dict[str, Any]:
-        return {
-            "camera": self.camera.name, "id": event_id, "type": kind,
-            "start": round(self.anchor + track.start, 3),
-            "end": None if track.end is None else round(self.anchor + track.end, 3),
-            "score": track.score, "boxes": track.boxes, "tags": list(track.tags),
-            "snapshot": snapshot, "clip": clip,
-        }
+        return bus_event({
+            "camera": self.camera.name, "id": event_id, "start": self.anchor + track.start,
+            "end": None if track.end is None else self.anchor + track.end,
+            "score": track.score, "boxes": track.boxes, "tags": track.tags,
+            "snapshot": snapshot, "clip": clip, "interrupted": False,
+        }, kind)
 
     def _start(self, frame: Frame) -> None:
         track = self.tracker.track
         assert track is not None
         self._best_picture = frame.picture
+        self._stored_motion = track.start
         if self.store is not None:
             self._id = self.store.open(self.camera.name, self.anchor + track.start, track.score, track.boxes, [])
         else:

@@ -17,7 +17,7 @@ import cv2
 
 from camera.config import CameraConfig
 from camera.errors import CameraError, CameraUnavailable
-from camera.events import EventStore
+from camera.events import EventStore, bus_event
 from camera.people import PersonDetector
 from camera.pipeline import CameraPipeline, Publish
 from camera.retention import Retention
@@ -200,12 +200,17 @@ class Cameras:
         self.stop_event = threading.Event()
         clip_root.mkdir(parents=True, exist_ok=True)
         self.clip_root = clip_root
+        self.store, self.publish = store, publish
         persons = PersonDetector()
         self.workers = {c.name: CameraWorker(c, clip_root, store, publish, persons, self.stop_event) for c in cameras}
         self.retention = Retention(store, clip_root, keep_days, min_free_mb, free_mb)
         self._housekeeper = threading.Thread(target=self._housekeeping, name="camera-retention", daemon=True)
 
     def start(self) -> None:
+        """Close the events a crash left open and publish their `end` (start this after
+        whoever must hear it has subscribed: the MQTT uplink), then start the cameras."""
+        for event in self.store.repair(self.clip_root):
+            self.publish("camera.event", bus_event(event, "end"))
         for worker in self.workers.values():
             for thread in worker.threads:
                 thread.start()

@@ -98,6 +98,7 @@ class App:
         self._build_audio(house)
         self._build_camera(house)
         self._build_uplink(house)
+        self._start_cameras(house)
         self._build_web(house)
         return house
 
@@ -147,22 +148,26 @@ class App:
 
     def _build_camera(self, house: House) -> None:
         """Camera sources, motion, recorder, events (camera wing): events are stored first,
-        then published on the bus; house.events and house.cameras serve the web and MQTT."""
+        then published on the bus; house.events and house.cameras serve the web and MQTT.
+        Started by _start_cameras, once the uplink listens."""
         from camera.events import EventStore
         from camera.service import Cameras
 
         cfg = self.config
         store = EventStore(house.store.db)
-        clip_root = Path(cfg.storage.dir) / "clips"
-        store.repair(clip_root)
         house.events = store
-        cameras = Cameras(list(cfg.cameras), clip_root, store, house.bus.publish,
+        cameras = Cameras(list(cfg.cameras), Path(cfg.storage.dir) / "clips", store, house.bus.publish,
                           cfg.storage.keep_days, cfg.storage.min_free_mb)
         house.cameras = cameras
         house.add_status("cameras", cameras.list, problems=cameras.problems)
         house.add_selftest("cameras", cameras.selftest)
-        cameras.start()
-        self._on_stop("cameras", cameras.stop)
+
+    def _start_cameras(self, house: House) -> None:
+        """After the uplink has subscribed to the bus, so that the `end` of each event a
+        crash left open (published by the start-up repair) and every event after it reach
+        its outbox; stopped before the uplink, so the events closed at stop reach it too."""
+        house.cameras.start()
+        self._on_stop("cameras", house.cameras.stop)
 
     def _build_uplink(self, house: House) -> None:
         """MQTT uplink to the district IOC (issue 6): off when mqtt.host is empty."""

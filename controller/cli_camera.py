@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from controller.cli import BAD_INPUT, OK, CliError, client
 
@@ -29,17 +31,30 @@ def _camera_config(args: argparse.Namespace) -> Any:
     return cameras[0]
 
 
+def _writable_folder(path: Path) -> None:
+    """Make --record's folder and write a file there, as the clips will be written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise CliError(f"--record: cannot write clips into {path} ({err.strerror or err}); "
+                       "give a folder you can write to (it is made if missing)", BAD_INPUT) from None
+
+
 def cmd_camera_analyze(args: argparse.Namespace) -> int:
     from camera.analyze import analyze
     from camera.errors import CameraError
 
     video = Path(args.video)
+    if video.is_dir():
+        raise CliError(f"VIDEO: {video} is a folder; give the path of a video file", BAD_INPUT)
     if not video.is_file():
         raise CliError(f"VIDEO: no such file {video}; give the path of a video file", BAD_INPUT)
     camera = _camera_config(args)
     record = Path(args.record) if args.record else None
     if record is not None:
-        record.mkdir(parents=True, exist_ok=True)
+        _writable_folder(record)
     try:
         result = analyze(video, camera, record)
     except CameraError as err:
@@ -56,7 +71,7 @@ def cmd_camera_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    query = "&".join(f"{k}={v}" for k, v in (("since", args.since), ("camera", args.camera), ("limit", args.limit)) if v is not None)
+    query = urlencode({k: v for k, v in (("since", args.since), ("camera", args.camera), ("limit", args.limit)) if v is not None})
     result = client(args).request("GET", "/events" + (f"?{query}" if query else ""))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -65,7 +80,8 @@ def cmd_events(args: argparse.Namespace) -> int:
         start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["start"]))
         length = f"{e['end'] - e['start']:.1f} s" if e["end"] is not None else "ongoing"
         print(f"{e['id']:>6}  {e['camera']:<12} {start}  {length:>9}  score {e['score']:.4f}  "
-              f"{','.join(e['tags']) or '-':<8} {'clip' if e['clip_url'] else '-'}")
+              f"{','.join(e['tags']) or '-':<8} {'clip' if e['clip_url'] else '-'}"
+              + ("  interrupted (closed at the next start)" if e.get("interrupted") else ""))
     print(f"(next: langso events --since {result['next_since']})")
     return OK
 
@@ -81,6 +97,6 @@ def add_commands(sub: Any, add: Any) -> None:
     p.add_argument("--camera", help="which [[cameras]] entry of --config (default: the first)")
     p = add("events", cmd_events, "list camera events (through the daemon)")
     p.add_argument("--since", type=int, help="only events with a larger id (cursor)")
-    p.add_argument("--camera", help="only this camera")
+    p.add_argument("--camera", help="only this camera (a name from `langso status`)")
     p.add_argument("--limit", type=int)
     p.add_argument("--json", action="store_true")

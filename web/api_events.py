@@ -13,12 +13,15 @@ from pydantic import BaseModel, Field
 from spectree import Response
 
 from web.api import Error, api, house, spec
+from web.app_factory import SQLITE_INT_MAX
 from web.auth import require
 
 
 class EventQuery(BaseModel):
-    since: int | None = Field(None, ge=0, description="return events with a larger id (the previous next_since)")
-    camera: str | None = Field(None, max_length=32, description="only this camera")
+    since: int | None = Field(None, ge=0, le=SQLITE_INT_MAX,
+                              description="return events with a larger id (the previous next_since)")
+    camera: str | None = Field(None, max_length=32, description="only this camera (404 when no such camera is "
+                               "configured and none has stored events)")
     limit: int = Field(100, ge=1, le=1000, description="at most this many events")
 
 
@@ -32,6 +35,8 @@ class EventOut(BaseModel):
     tags: list[str]
     snapshot_url: str | None
     clip_url: str | None
+    interrupted: bool = Field(description="closed by the start-up repair after a crash or power cut: `end` is the "
+                              "last motion stored before it (a few seconds early at most), and there is no clip")
 
 
 class EventList(BaseModel):
@@ -60,19 +65,22 @@ def _events() -> Any:
 
 
 def _out(event: dict[str, Any]) -> dict[str, Any]:
-    out = {k: event[k] for k in ("id", "camera", "start", "end", "score", "boxes", "tags")}
+    out = {k: event[k] for k in ("id", "camera", "start", "end", "score", "boxes", "tags", "interrupted")}
     out["snapshot_url"] = url_for("api.event_snapshot", event_id=event["id"]) if event["snapshot"] else None
     out["clip_url"] = url_for("api.event_clip", event_id=event["id"]) if event["clip"] else None
     return out
 
 
 @api.get("/events")
-@spec.validate(query=EventQuery, resp=Response(HTTP_200=EventList, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error),
-               tags=["events"])
+@spec.validate(query=EventQuery, resp=Response(HTTP_200=EventList, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error,
+                                               HTTP_404=Error), tags=["events"])
 @require("events:read")
 def events(query: EventQuery):
     """Camera events oldest first after `since`; without `since`, the newest `limit`."""
     store = _events()
+    known = [c.name for c in house().config.cameras]
+    if query.camera and query.camera not in known and not (store and store.has_camera(query.camera)):
+        return jsonify(error=f"camera: no camera named {query.camera!r}; known cameras: {', '.join(known) or 'none'}"), 404
     found = store.list(since=query.since, camera=query.camera, limit=query.limit) if store else []
     next_since = found[-1]["id"] if found else (query.since if query.since is not None else (store.last_id() if store else 0))
     return jsonify(events=[_out(e) for e in found], next_since=next_since)

@@ -39,12 +39,15 @@ def secret_key(data_dir: Path) -> bytes:
         return key
 
 
+SQLITE_INT_MAX = 2**63 - 1  # SQLite's INTEGER (64-bit signed): ids and cursors in requests stay within it
+
+
 class RowId(IntegerConverter):
     """`<int:...>` in every route: ids fit SQLite's INTEGER, so a huge number in a path is a
     404 like any other unknown id (not an OverflowError deep in the store)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", SQLITE_INT_MAX)
         super().__init__(map, *args, **kwargs)
 
 

@@ -3,6 +3,7 @@ published on the bus, the events API (cursor, snapshot, clip with Range, scopes)
 camera status, latest picture, self-test; a camera that cannot be reached."""
 from __future__ import annotations
 
+import json
 import threading
 import urllib.error
 import urllib.request
@@ -53,7 +54,7 @@ def test_file_camera_events_api_and_bus(make_config, start_app, quick_walk: Path
         assert all(stored is not None and stored["id"] == p["id"] for p, stored in events)
     assert {"camera": "cong-lang", "on": False} in [p for t, p, _ in seen if t == "camera.motion"]
     # the bus contract of docs/internals.md, which the uplink and the page rely on
-    contract = {"camera", "id", "type", "start", "end", "score", "boxes", "tags", "snapshot", "clip"}
+    contract = {"camera", "id", "type", "start", "end", "score", "boxes", "tags", "snapshot", "clip", "interrupted"}
     assert all(set(p) == contract and p["type"] in ("new", "update", "end") for t, p, _ in seen if t == "camera.event")
     assert all(set(p) == {"camera", "on"} for t, p, _ in seen if t == "camera.motion")
 
@@ -95,7 +96,19 @@ def test_events_api_scopes_and_bad_input(make_config, start_app, quick_walk: Pat
     assert status == 400 and b"limit" in body
     status, _, body = get(app.url + "/api/v1/events?since=abc", reader)
     assert status == 400 and b"since" in body
+    for query in ("since=99999999999999999999", "since=9223372036854775808", "limit=99999999999999999999"):
+        status, _, body = get(app.url + f"/api/v1/events?{query}", reader)  # beyond SQLite's INTEGER
+        assert status == 400 and query.split("=")[0].encode() in body, body
+    assert get(app.url + "/api/v1/events?since=9223372036854775807", reader)[0] == 200
+    status, _, body = get(app.url + "/api/v1/events?camera=nope", reader)
+    assert status == 404 and json.loads(body)["error"] == "camera: no camera named 'nope'; known cameras: cam"
+    status, _, body = get(app.url + "/api/v1/events?camera=c%E1%BB%95ng%20l%C3%A0ng", reader)
+    assert status == 404 and "no camera named 'cổng làng'" in json.loads(body)["error"]
+    app.house.events.open("old-gate", 1000.0, 0.1, [], [])  # a camera since removed from the config
+    status, _, body = get(app.url + "/api/v1/events?camera=old-gate", reader)
+    assert status == 200 and [e["camera"] for e in json.loads(body)["events"]] == ["old-gate"]
     assert get(app.url + "/api/v1/events/999/clip.mp4", reader)[0] == 404
+    assert get(app.url + "/api/v1/events/99999999999999999999/snapshot.jpg", reader)[0] == 404
     assert get(app.url + "/api/v1/events/..%2F..%2Fcli.json/clip.mp4", reader)[0] == 404
 
 

@@ -46,21 +46,62 @@ def test_cursor_never_misses_or_repeats(store: EventStore, tmp_path: Path):
     assert [e["id"] for e in store.list(limit=2)] == ids[-2:]          # newest, oldest first
     assert all(e["camera"] == "a" for e in store.list(since=0, camera="a"))
     event = store.get(ids[0])
-    assert set(event) == {"id", "camera", "start", "end", "score", "boxes", "tags", "snapshot", "clip"}
+    assert set(event) == {"id", "camera", "start", "end", "score", "boxes", "tags", "snapshot", "clip", "interrupted"}
     assert event["boxes"] == [[1, 2, 3, 4]] and store.get(9999) is None
 
 
 def test_repair_closes_open_events_and_removes_partial_clips(store: EventStore, tmp_path: Path):
     clips = tmp_path / "clips"
     done = add(store, clips / "cam")
-    crashed = store.open("cam", time.time(), 0.2, [], [])
+    crashed = store.open("cam", 1000.0, 0.2, [], [])
     (clips / "cam" / f"{crashed}.mp4.part").write_bytes(b"half")
-    store.update(crashed, clip=str(clips / "cam" / f"{crashed}.mp4"))
-    assert store.repair(clips) == 1
+    (clips / "cam" / f"{crashed}.jpg").write_bytes(b"\xff\xd8")
+    store.update(crashed, clip=str(clips / "cam" / f"{crashed}.mp4"), snapshot=str(clips / "cam" / f"{crashed}.jpg"),
+                 last_motion=1042.5)
+    never_seen_again = store.open("cam", 2000.0, 0.2, [], [])        # crashed before its first last_motion
+    repaired = store.repair(clips)
+    assert [e["id"] for e in repaired] == [crashed, never_seen_again]
     assert not list(clips.rglob("*.part"))
     fixed = store.get(crashed)
-    assert fixed["end"] == fixed["start"] and fixed["clip"] is None
-    assert store.get(done)["clip"] is not None
+    assert repaired[0] == fixed
+    assert fixed["end"] == 1042.5 and fixed["interrupted"] is True     # ended at the last motion it stored
+    assert fixed["clip"] is None and fixed["snapshot"] == str(clips / "cam" / f"{crashed}.jpg")
+    assert store.get(never_seen_again)["end"] == 2000.0
+    assert store.get(done)["clip"] is not None and store.get(done)["interrupted"] is False
+    assert store.repair(clips) == []                                  # once
+
+
+def test_an_open_event_stores_its_last_motion_so_a_crash_ends_it_there(scene_video, store: EventStore, tmp_path: Path):
+    """The pipeline is fed a slow walk and abandoned in the middle of it (the daemon
+    killed): the event is open, and the start-up repair ends it at its last motion stored,
+    at most LAST_MOTION_EVERY_S before the last look, not at its start."""
+    import threading
+
+    from camera.config import CameraConfig
+    from camera.pipeline import LAST_MOTION_EVERY_S, CameraPipeline
+    from camera.sources import Frame, PyavSource
+
+    video = scene_video("slow-far-walker")                              # walks from 3 s to about 28 s
+    pipeline = CameraPipeline(CameraConfig(name="cam", source=str(video), person_tags=False),
+                              clip_dir=tmp_path / "clips" / "cam", store=store)
+    source = PyavSource(str(video), packets=True)
+    try:
+        for item in source.items(threading.Event()):
+            if pipeline.frames == 0:
+                pipeline.use_template(source.copy_template)
+            pipeline.feed(item)
+            if isinstance(item, Frame) and item.t >= 20:
+                break
+    finally:
+        source.close()
+    track = pipeline.tracker.track
+    assert track is not None and track.last_motion >= 19                # the walk goes on: the event is open
+    (open_event,) = store.list(since=0)
+    assert open_event["end"] is None and not open_event["interrupted"]
+    (repaired,) = store.repair(tmp_path / "clips")
+    assert repaired["id"] == open_event["id"] and repaired["interrupted"]
+    assert track.last_motion - LAST_MOTION_EVERY_S <= repaired["end"] <= track.last_motion
+    assert repaired["clip"] is None and not list((tmp_path / "clips").rglob("*.part"))
 
 
 def test_retention_by_age_and_by_free_space(store: EventStore, tmp_path: Path):
@@ -106,3 +147,30 @@ def test_langso_events_lists_through_the_daemon(make_config, start_app, tmp_path
     assert main(["events"]) == 0
     out = capsys.readouterr().out
     assert "cam" in out and "langso events --since 3" in out
+    app.house.events.open("cam", time.time(), 0.1, [], [])  # left open by a crash, closed at the next start
+    app.house.events.repair(clips.parent)
+    assert main(["events", "--since", "3"]) == 0
+    assert "interrupted (closed at the next start)" in capsys.readouterr().out
+    assert main(["events", "--camera", "cam", "--json"]) == 0
+    assert [e["interrupted"] for e in json.loads(capsys.readouterr().out)["events"]] == [False] * 3 + [True]
+
+
+def test_langso_events_bad_input_names_the_option(make_config, start_app, capsys, monkeypatch):
+    """Bad --since / --camera: exit 2 with the daemon's message naming the field, never a
+    traceback; the camera name is sent as one query value, whatever it contains."""
+    from controller.cli import main
+
+    app = start_app(make_config(cameras=[{"name": "cong-lang", "source": "/nonexistent.mp4"}]))
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    monkeypatch.setenv("LANGSO_URL", info["url"])
+    monkeypatch.setenv("LANGSO_TOKEN", info["token"])
+    assert main(["events", "--since", "99999999999999999999"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: since: ") and "9223372036854775807" in err
+    for name in ("cổng làng", "a b", "x&limit=5", "nope"):
+        assert main(["events", "--camera", name]) == 2, name
+        captured = capsys.readouterr()
+        assert captured.err == f"error: camera: no camera named {name!r}; known cameras: cong-lang\n"
+        assert "Traceback" not in captured.err + captured.out
+    assert main(["events", "--camera", "cong-lang", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == []

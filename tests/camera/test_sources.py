@@ -130,3 +130,18 @@ def test_analyze_bad_video_names_the_argument_and_the_fix(tmp_path: Path, capsys
     assert main(["camera", "analyze", str(text), "--json"]) == 2
     err = capsys.readouterr().err
     assert "VIDEO:" in err and "cannot open" in err and "give a readable video file" in err
+
+
+def test_analyze_bad_record_dir_names_the_option_and_the_fix(opencv_clip, tmp_path: Path, capsys):
+    from controller.cli import main
+
+    video = str(opencv_clip("tree.avi"))
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    for record in (a_file / "x", a_file):  # under a file (as /etc/passwd/x), and a file itself
+        assert main(["camera", "analyze", video, "--json", "--record", str(record)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith(f"error: --record: cannot write clips into {record} (")
+        assert "give a folder you can write to" in captured.err and captured.out == ""
+    assert main(["camera", "analyze", str(tmp_path), "--json"]) == 2
+    assert f"VIDEO: {tmp_path} is a folder; give the path of a video file" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from typing import Any
 import av
 import pytest
 
-from camera.synthetic import Scene, Walk, write_scene
+from camera.synthetic import LABELLED_SCENES as SCENES, Scene, Walk, write_scene
 from controller.cli import main
 from tests.conftest import free_port, wait_until
 
@@ -45,6 +45,11 @@ def events_of(ioc: Any) -> list[dict[str, Any]]:
 
 def ended(ioc: Any) -> list[dict[str, Any]]:
     return [e for e in events_of(ioc) if e["type"] == "end"]
+
+
+def end_of(ioc: Any, event_id: int) -> dict[str, Any]:
+    """The `end` of event `event_id`, once the IOC has it."""
+    return wait_until(lambda: next((e for e in ended(ioc) if e["id"] == event_id), None), 60, f"the end of event {event_id}")
 
 
 @pytest.fixture
@@ -137,3 +142,58 @@ def test_events_in_the_outbox_survive_a_power_cut(broker, ioc, daemon, clip):
     daemon(**sections)
     wait_until(lambda: len(events_of(district)) >= len(stored), 60, "the stored events delivered")
     assert events_of(district)[:len(stored)] == stored
+
+
+@pytest.fixture(scope="module")
+def slow_walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A figure walking slowly across for about 25 s (from 3 s on), looped by the camera."""
+    return write_scene(SCENES["slow-far-walker"], tmp_path_factory.mktemp("camera") / "slow-walk.mp4")
+
+
+def test_an_event_open_at_a_crash_ends_on_mqtt_at_the_next_start(broker, ioc, daemon, slow_walk):
+    """`langso run` killed with SIGKILL in the middle of an event: at the next start the
+    IOC gets its `end`, dated at the last motion stored before the kill (not its start),
+    marked interrupted, without the clip that never finished; the API says the same."""
+    import signal
+    import sqlite3
+
+    district = ioc([f"{SITE}/camera/+/event"])
+    sections = {"cameras": [{"name": "cong-lang", "source": str(slow_walk), "pre_s": 1, "post_s": 1}],
+                "mqtt": broker.mqtt_config()}
+    first = daemon(**sections)
+    new = wait_until(lambda: [e for e in events_of(district) if e["type"] == "new"], 60, "an event to start")[0]
+    db_file = first.data_dir / "langso.db"
+
+    def stored() -> Any:
+        with sqlite3.connect(db_file) as db:
+            db.row_factory = sqlite3.Row
+            return db.execute("SELECT * FROM camera_events WHERE id = ?", (new["id"],)).fetchone()
+
+    alive = wait_until(lambda: (row := stored())["last_motion"] is not None and row, 60, "the event's last motion stored")
+    first.stop(signal.SIGKILL)  # a crash in the middle of the walk
+    row = stored()
+    assert row["closed"] == 0 and row["end"] is None and row["last_motion"] >= alive["last_motion"] > row["start"]
+    assert list((first.data_dir / "clips" / "cong-lang").glob("*.part"))  # the clip that was being written
+
+    second = daemon(**sections)
+    end = end_of(district, new["id"])
+    assert end["interrupted"] is True and new["interrupted"] is False
+    assert end["start"] == new["start"] and end["end"] == round(row["last_motion"], 3) > end["start"]
+    assert end["clip_url"] is None and end["snapshot_url"] == f"/api/v1/events/{new['id']}/snapshot.jpg"
+    listed = next(e for e in second.client.request("GET", "/events?since=0")["events"] if e["id"] == new["id"])
+    assert listed["end"] == row["last_motion"] and listed["interrupted"] is True and listed["clip_url"] is None
+    assert "camera events repaired closed=1" in second.output()
+
+
+def test_an_event_open_at_a_clean_stop_ends_on_mqtt(broker, ioc, make_config, start_app, slow_walk):
+    """`systemctl stop` in the middle of an event: the cameras stop before the uplink, so
+    the event's `end` (with its clip) reaches the IOC, at the latest after the next start."""
+    district = ioc([f"{SITE}/camera/+/event"])
+    config = make_config(cameras=[{"name": "cong-lang", "source": str(slow_walk), "pre_s": 1, "post_s": 1}],
+                         mqtt=broker.mqtt_config())
+    app = start_app(config)
+    new = wait_until(lambda: [e for e in events_of(district) if e["type"] == "new"], 60, "an event to start")[0]
+    app.stop()
+    start_app(config)
+    end = end_of(district, new["id"])
+    assert end["interrupted"] is False and end["end"] > end["start"] and end["clip_url"]

@@ -102,7 +102,9 @@ def test_camera_page_pictures_events_and_clip_with_range(make_config, start_app,
         assert client.get("/api/v1/cameras/..%2F..%2Fetc/latest.jpg").status_code == 404
         event = wait_until(lambda: [e for e in client.get("/api/v1/events?camera=san").json["events"] if e["clip_url"] and e["end"]],
                            90, "a finished event with a clip")[0]
-        assert client.get("/api/v1/events?camera=nobody").json["events"] == []  # the page's camera filter
+        assert all(e["camera"] == "san" for e in client.get("/api/v1/events?camera=san").json["events"])  # the page's filter
+        nobody = client.get("/api/v1/events?camera=nobody")  # the filter offers configured cameras only
+        assert nobody.status_code == 404 and nobody.json["error"] == "camera: no camera named 'nobody'; known cameras: san"
         [cam] = client.get("/api/v1/cameras").json["cameras"]
         assert cam["name"] == "san" and cam["connected"] is True
         snap = client.get(event["snapshot_url"])
