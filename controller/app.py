@@ -98,7 +98,7 @@ class App:
         self._build_audio(house)
         self._build_camera(house)
         self._build_uplink(house)
-        self._start_cameras(house)
+        self._start_wings(house)
         self._build_web(house)
         return house
 
@@ -143,13 +143,11 @@ class App:
         house.add_selftest("tts", service.selftest_tts)
         house.add_status("audio", service.status, problems=lambda status: status["problems"])  # also in `langso status`
         house.add_schedule_kind("broadcast", service.fire_programme)
-        service.start()
-        self._on_stop("audio", service.stop)
 
     def _build_camera(self, house: House) -> None:
         """Camera sources, motion, recorder, events (camera wing): events are stored first,
         then published on the bus; house.events and house.cameras serve the web and MQTT.
-        Started by _start_cameras, once the uplink listens."""
+        Started by _start_wings, once the uplink listens."""
         from camera.events import EventStore
         from camera.service import Cameras
 
@@ -162,10 +160,13 @@ class App:
         house.add_status("cameras", cameras.list, problems=cameras.problems)
         house.add_selftest("cameras", cameras.selftest)
 
-    def _start_cameras(self, house: House) -> None:
-        """After the uplink has subscribed to the bus, so that the `end` of each event a
-        crash left open (published by the start-up repair) and every event after it reach
-        its outbox; stopped before the uplink, so the events closed at stop reach it too."""
+    def _start_wings(self, house: House) -> None:
+        """Audio and cameras start after the uplink has subscribed to the bus and stop
+        before it, so that what they publish while starting and stopping reaches its outbox:
+        the `end` of each event a crash left open (the camera start-up repair), the events
+        and the proof of broadcast of an announcement cut short by the stop."""
+        house.broadcasts.start()
+        self._on_stop("audio", house.broadcasts.stop)
         house.cameras.start()
         self._on_stop("cameras", house.cameras.stop)
 

@@ -151,3 +151,16 @@ def test_the_queue_is_retained_from_the_first_connect(broker, ioc, make_config, 
     state = json.loads(late.wait(f"{SITE}/broadcast/state"))
     assert state["playing"] is None and [i["id"] for i in state["queue"]] == ["sang-mai"]
     assert late.seen[0][2] is True  # retained
+
+
+def test_an_announcement_cut_by_a_stop_is_logged_to_the_ioc(site):
+    """The audio part stops before the uplink, so the proof of broadcast of the item the
+    stop cut short still reaches the IOC (it plays again after the restart)."""
+    app, ioc = site
+    text = "Thông báo của ban quản lý thôn về lịch tiêm phòng cho đàn gia súc, gia cầm. " * 12
+    ioc.publish(f"{SITE}/broadcast/set", {"id": "tiem-phong", "text": text, "priority": "priority"})
+    wait_until(lambda: any((json.loads(p)["playing"] or {}).get("id") == "tiem-phong"
+                           for p in ioc.on(f"{SITE}/broadcast/state")), 60, "the announcement playing")
+    app.stop()
+    [record] = wait_logs(ioc, 1, timeout=20)
+    assert (record["id"], record["outcome"]) == ("tiem-phong", "preempted") and "stopping" in record["reason"]
