@@ -245,8 +245,8 @@ def _port(text: str) -> int:
         port = int(text)
     except ValueError:
         port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port; choose 1-65535, e.g. 8080")
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port; choose 1-65535, e.g. 8080 (0: any free port)")
     return port
 
 

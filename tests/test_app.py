@@ -205,3 +205,6 @@ def test_demo_port_out_of_range_names_the_option(capsys):
     with pytest.raises(SystemExit) as exit:
         main(["demo", "--port", "99999"])
     assert exit.value.code == 2 and "--port: '99999' is not a TCP port" in capsys.readouterr().err
+    from controller.cli import build_parser
+
+    assert build_parser().parse_args(["demo", "--port", "0"]).port == 0  # any free port: tests and benches

@@ -302,7 +302,7 @@ def test_a_missing_sound_card_shows_at_start_and_broadcasts_wait_until_it_is_plu
     assert wav_seconds(played) > 1.0  # the last item reached the card (the file plugin keeps one at a time)
     status = api.request("GET", "/status")
     assert "audio" not in status["problems"] and status["audio"]["output_usable"] is True
-    assert "warning" not in api.request("POST", "/broadcasts", {"text": "Xong", "at": 4_000_000_000})
+    assert "warning" not in api.request("POST", "/broadcasts", {"text": "Xong", "at": LATER})
 
 
 def test_a_sound_card_named_wrong_is_reported_at_start_and_the_queue_keeps_its_items(audio_app):
