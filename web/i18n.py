@@ -184,6 +184,10 @@ def validation_detail(error: dict) -> str:
         return _("too short: at least %(n)s characters.", n=ctx.get("min_length", ""))
     if kind == "string_too_long":
         return _("too long: at most %(n)s characters.", n=ctx.get("max_length", ""))
+    if kind == "too_short":  # a list (days, scopes, ids) with too few items
+        return _("choose at least %(n)s.", n=ctx.get("min_length", ""))
+    if kind == "too_long":
+        return _("too many: at most %(n)s.", n=ctx.get("max_length", ""))
     if kind in ("greater_than_equal", "greater_than"):
         return _("too small: at least %(n)s.", n=ctx.get("ge", ctx.get("gt", "")))
     if kind in ("less_than_equal", "less_than"):

@@ -191,3 +191,16 @@ def test_the_houses_own_schedule_checks_are_vietnamese_for_the_page_too(client, 
     body["payload"] = {"stream_url": "radio.example/vov1"}
     error = page.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf}).json["error"]
     assert error == "payload.stream_url: không đúng dạng.", error
+
+
+def test_too_few_or_too_many_items_in_a_list_are_said_in_the_pages_language(client, session_as, token_for):
+    """Lịch with every day unticked: the page reads pydantic's list kinds (too_short /
+    too_long) in Vietnamese, not "List should have at least 1 item after validation"."""
+    body = {"kind": "relay", "target": "tv", "start": "18:00", "days": []}
+    machine = client.post("/api/v1/schedules", json=body, headers=token_for("control"))
+    assert machine.json["error"] == "days: List should have at least 1 item after validation, not 0"  # programs: as before
+    page, csrf = session_as("head")
+    shown = page.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf})
+    assert (shown.status_code, shown.json["error"]) == (400, "days: hãy chọn ít nhất 1.")
+    shown = page.post("/api/v1/schedules", json=body | {"days": [0, 1, 2, 3, 4, 5, 6, 0]}, headers={"X-CSRFToken": csrf})
+    assert shown.json["error"] == "days: quá nhiều: nhiều nhất là 7.", shown.json
