@@ -97,8 +97,9 @@ def when(epoch: float | None) -> str:
 
 
 def actor_labels() -> dict[str, str]:
-    """Who switched or sent something, as the village head says it (Actor kinds); translated
-    once per language (the home page shows one per relay)."""
+    """Who switched or sent something, as the village head says it: Actor kinds, and the
+    known actors of a kind worded whole ("system:broadcast", "mqtt:group"); translated once
+    per language (the home page shows one per relay)."""
     return _per_language(_LABELS_CACHE, _actor_labels)
 
 
@@ -113,20 +114,25 @@ _LABELS_CACHE: dict[str, dict[str, str]] = {}
 
 
 def _actor_labels() -> dict[str, str]:
-    return {"web": "", "token": _("API token"), "cli": _("technician (command line)"), "mqtt": _("district (IOC)"),
+    return {"web": "", "token": _("API token"), "cli": _("technician (command line)"),
+            "mqtt": _("district (IOC)"), "mqtt:ioc": _("district (IOC)"), "mqtt:group": _("district (IOC), group"),
             "button": _("button in the house"), "schedule": _("schedule"), "auto-off": _("automatic switch-off"),
-            "system": _("the system")}
+            # the amplifier, switched on and off around each announcement by the broadcast worker
+            "system": _("the system"), "system:broadcast": _("announcement (automatic)")}
 
 
 def who(actor: str | None) -> str:
-    """"web:lan" -> "lan", "schedule:3" -> "lịch 3", "mqtt" -> "huyện (IOC)"."""
+    """"web:lan" -> "lan", "schedule:3" -> "lịch 3", "system:broadcast" -> "phát thông báo
+    (tự động)", "mqtt:group:yen-dinh" -> "huyện (IOC), nhóm yen-dinh": the longest known
+    start of the actor worded, the rest (a name) as it is. app.js's who() does the same."""
     if not actor:
         return ""
-    kind, _sep, name = actor.partition(":")
-    label = actor_labels().get(kind)
-    if label is None:
-        return actor
-    return " ".join(part for part in (label, name) if part)
+    labels, parts = actor_labels(), actor.split(":")
+    for n in range(len(parts), 0, -1):
+        label = labels.get(":".join(parts[:n]))
+        if label is not None:
+            return " ".join(part for part in (label, ":".join(parts[n:])) if part)
+    return actor
 
 
 def js_strings() -> dict[str, str]:

@@ -88,8 +88,10 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
 
     # a relay switched by someone else (MQTT, a button, a schedule) shows up without reload
     marker = browser.execute_script("window.notReloaded = true; return 1")
-    app.house.handle(SetRelay("radio", "on", Actor("mqtt")))
+    app.house.handle(SetRelay("radio", "on", Actor("mqtt", "group:yen-dinh")))
     wait.until(lambda d: "on" in d.find_element(By.CSS_SELECTOR, '[data-relay="radio"]').get_attribute("class").split())
+    # who switched it, worded by the page's script as the server words it
+    assert browser.find_element(By.CSS_SELECTOR, '[data-relay="radio"] .who').text.startswith("huyện (IOC), nhóm yen-dinh · ")
     assert marker == 1 and browser.execute_script("return window.notReloaded") is True
     browser.save_screenshot(str(ARTIFACTS / "web-home-phone.png"))
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.commands import Actor, SetRelay
+
 from tests.web.conftest import PASSWORD, csrf_of, log_in
 
 
@@ -104,6 +106,22 @@ def test_home_shows_who_switched_last(app, session_as):
     page = client.get("/").text
     assert "user-head ·" in page and "web:user-head" not in page  # who, as the village head says it
     assert 'class="tile on" data-relay="tv"' in page
+
+
+def test_the_house_switching_on_its_own_is_said_in_the_pages_language(app, session_as):
+    """The amplifier switched by the broadcast worker (Actor("system", "broadcast")), the
+    district's group command and the house at power-on, worded whole on the home page."""
+    client, csrf = session_as("head")
+    app.house.handle(SetRelay("amp", "on", Actor("system", "broadcast"), force=True))
+    app.house.handle(SetRelay("radio", "on", Actor("mqtt", "group:yen-dinh"), force=True))
+    app.house.handle(SetRelay("tv", "on", Actor("system"), force=True))
+    page = client.get("/").text
+    assert "phát thông báo (tự động) ·" in page and "hệ thống broadcast" not in page, page
+    assert "huyện (IOC), nhóm yen-dinh ·" in page and "group:" not in page
+    assert "hệ thống ·" in page
+    client.post("/language", data={"lang": "en", "csrf_token": csrf})
+    page = client.get("/").text
+    assert "announcement (automatic) ·" in page and "district (IOC), group yen-dinh ·" in page
 
 
 def test_language_switch_to_english_and_back(session_as):

@@ -52,12 +52,16 @@ function problem(e) {
 // "18:05 23/11/2026" in the house's time zone, as the server writes it
 const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN",
   { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit", year: "numeric", hour12: false, timeZone: document.body.dataset.tz }) : "";
-// "web:lan" -> "lan", "schedule:3" -> "lịch 3" (as web.i18n.who does on the server)
+// "web:lan" -> "lan", "schedule:3" -> "lịch 3", "system:broadcast" -> "phát thông báo (tự động)":
+// the longest known start of the actor worded, the rest as it is (as web.i18n.who does on the server)
 function who(actor) {
   if (!actor) return "";
-  const i = actor.indexOf(":"), kind = i < 0 ? actor : actor.slice(0, i), name = i < 0 ? "" : actor.slice(i + 1);
-  const label = T["actor_" + kind];
-  return label === undefined ? actor : [label, name].filter(Boolean).join(" ");
+  const parts = actor.split(":");
+  for (let n = parts.length; n > 0; n--) {
+    const label = T["actor_" + parts.slice(0, n).join(":")];
+    if (label !== undefined) return [label, parts.slice(n).join(":")].filter(Boolean).join(" ");
+  }
+  return actor;
 }
 
 // live updates ------------------------------------------------------------------------
