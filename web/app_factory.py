@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
@@ -59,6 +59,14 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def reload_url() -> str | None:
+    """Where "reload the page" leads after a refused form: the form's own page (with its
+    query, e.g. the login's `next`) when it can be opened; None for a form that is only ever
+    posted (log out, language)."""
+    rule = request.url_rule
+    return request.full_path.rstrip("?") if rule is not None and "GET" in (rule.methods or ()) else None
+
+
 def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.url_map.converters["int"] = RowId
@@ -94,7 +102,7 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     spec.register(app)
 
-    from web.i18n import init_i18n
+    from web.i18n import init_i18n, stale_page
     from web.auth import LoginThrottle, Recent
     from web.pages import pages
 
@@ -128,6 +136,8 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
                 return command_error(CommandError(err.description or err.name, 413, "file_too_large",
                                                   limit_mb=house.config.audio.max_upload_mb))
             return jsonify(error=err.description or err.name), err.code
+        if isinstance(err, CSRFError):  # a form from a page open for days, or a browser that dropped its cookie
+            return render_template("error.html", code=err.code, message=stale_page(), retry=reload_url()), err.code
         return render_template("error.html", code=err.code, message=err.description or err.name), err.code
 
     @app.errorhandler(Exception)

@@ -165,7 +165,7 @@ def _js_strings() -> dict[str, str]:
         "text_or_stream": _("Give either a text or a stream address, not both."),
         "past_time": _("At: this time has passed; choose a later time or leave it empty for now."),
         "no_microphone": _("The phone did not allow the microphone; allow it in the browser's settings."),
-        "err_csrf": _("The page is too old; reload it and try again."),
+        "err_csrf": stale_page(),
         "err_forbidden": _("Your account may not do this."), "err_conflict": _("Not possible right now."),
         "too_soon": _("Switched a moment ago; wait a few seconds to protect the equipment."), "err_too_large": _("The file is too large."),
         "err_type": _("This kind of file or data is not accepted."), "err_busy": _("Too many tries; wait a moment."),
@@ -177,6 +177,12 @@ def _js_strings() -> dict[str, str]:
         "field_stream_url": _("Stream address"), "field_id": _("Id"),
         **{f"actor_{kind}": label for kind, label in actor_labels().items()},
     }
+
+
+def stale_page() -> str:
+    """A form's CSRF token refused (Flask-WTF: missing, expired, or the session that held it
+    gone): said the same by the error page and by the page's script (js_strings' err_csrf)."""
+    return _("This page is out of date (open too long, or the browser lost its login); reload it and try again.")
 
 
 def validation_detail(error: dict) -> str:

@@ -31,7 +31,7 @@ def test_first_run_forces_creating_a_user_with_a_real_password(app, client):
 
 def test_setup_without_csrf_token_is_refused(app, client):
     resp = client.post("/setup", data={"name": "hoa", "role": "tech", "password": PASSWORD, "password2": PASSWORD})
-    assert resp.status_code == 400 and "CSRF" in resp.text
+    assert resp.status_code == 400 and "hãy tải lại trang rồi thử lại" in resp.text
     assert app.house.store.users() == []
 
 
@@ -48,6 +48,26 @@ def test_login_logout_and_wrong_password(client, add_user):
     assert cookie.http_only and cookie.same_site == "Lax"
     assert client.post("/logout", data={"csrf_token": csrf_of(home.text)}).status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_a_form_sent_after_the_cookie_was_lost_says_why_and_the_fix_in_the_pages_language(client, add_user, session_as):
+    """The login page loaded, then the browser dropped its cookies (or the phone kept the
+    page open for days): the page says what to do, in Vietnamese, not Flask-WTF's English."""
+    said = '<p class="error">Trang đã cũ (mở quá lâu, hoặc trình duyệt đã mất phiên làm việc); hãy tải lại trang rồi thử lại.</p>'
+    add_user("lan", "head")
+    token = csrf_of(client.get("/login?next=/schedules").text)
+    client.delete_cookie("langso_session")
+    resp = client.post("/login?next=/schedules", data={"name": "lan", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 400 and resp.mimetype == "text/html"
+    assert said in resp.text and "CSRF" not in resp.text, resp.text
+    assert '<a class="button primary" href="/login?next=/schedules">Tải lại trang</a>' in resp.text  # one tap: the form again
+    # a form that is only ever posted (log out): no reload link, the way home
+    resp = client.post("/logout", data={"csrf_token": token})
+    assert resp.status_code == 400 and said in resp.text and "Tải lại trang" not in resp.text and 'href="/"' in resp.text
+    # programs (and the page's own script, which words it from T.err_csrf) keep the JSON message
+    page, csrf = session_as("head")
+    resp = page.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": "stale"})
+    assert resp.status_code == 400 and "CSRF" in resp.json["error"]
 
 
 def test_login_is_rate_limited(client, add_user):
