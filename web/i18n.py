@@ -76,6 +76,7 @@ def init_i18n(app: Flask, timezone: str) -> Babel:
     )
     app.extensions["site_tz"] = ZoneInfo(timezone)
     app.jinja_env.globals["js_strings"] = js_strings
+    app.jinja_env.globals["role_labels"] = role_labels
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["who"] = who
     return babel
@@ -135,6 +136,15 @@ def who(actor: str | None) -> str:
     return actor
 
 
+def role_labels() -> dict[str, str]:
+    """Web roles as the village head says them (the footer, the add-user form, Hệ thống's
+    user list), in the add-user form's order; translated once per language."""
+    return _per_language(_ROLES_CACHE, lambda: {"head": _("village head"), "viewer": _("viewer"), "tech": _("technician")})
+
+
+_ROLES_CACHE: dict[str, dict[str, str]] = {}
+
+
 def js_strings() -> dict[str, str]:
     """The few strings the page's script shows, translated on the server (once per language)."""
     return _per_language(_JS_CACHE, _js_strings)
@@ -176,6 +186,7 @@ def _js_strings() -> dict[str, str]:
         "field_password": _("Password"), "field_role": _("Role"), "field_scopes": _("Scopes"), "field_state": _("State"),
         "field_stream_url": _("Stream address"), "field_id": _("Id"),
         **{f"actor_{kind}": label for kind, label in actor_labels().items()},
+        **{f"role_{role}": label for role, label in role_labels().items()},
     }
 
 

@@ -120,6 +120,21 @@ def test_system_page_shows_health_and_admin_only_for_tech(session_as, add_user, 
     assert 'id="add-token"' not in client.get("/system").text
 
 
+def test_the_user_list_words_the_roles_as_the_add_user_form_does(session_as):
+    """Hệ thống's user list (drawn by app.js from GET /api/v1/users) gets the roles' words
+    from the page, the same the add-user form and the footer use, not "kythuat (tech)"."""
+    import json
+
+    client, _ = session_as("tech")
+    page = client.get("/system").text
+    strings = json.loads(page.split('<script id="strings" type="application/json">', 1)[1].split("</script>", 1)[0])
+    assert {k: v for k, v in strings.items() if k.startswith("role_")} == {
+        "role_head": "trưởng thôn", "role_tech": "kỹ thuật viên", "role_viewer": "người xem"}
+    for role, label in (("head", "trưởng thôn"), ("viewer", "người xem"), ("tech", "kỹ thuật viên")):
+        assert f'<option value="{role}">{label}</option>' in page
+    assert "user-tech · kỹ thuật viên" in page  # the footer
+
+
 def test_home_shows_who_switched_last(app, session_as):
     client, csrf = session_as("head")
     assert client.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": csrf}).status_code == 200

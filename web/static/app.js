@@ -250,7 +250,7 @@ const pages = {
     const form = $("#add-user"), tform = $("#add-token");
     async function load() {
       const [u, t] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/tokens")]);
-      $("#users").replaceChildren(...u.users.map((x) => h("li", {}, h("span", {}, `${x.name} (${x.role})` + (x.must_change ? ` · ${T.password_pending}` : "")),
+      $("#users").replaceChildren(...u.users.map((x) => h("li", {}, h("span", {}, `${x.name} (${T["role_" + x.role] || x.role})` + (x.must_change ? ` · ${T.password_pending}` : "")),
         h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/users/${encodeURIComponent(x.name)}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
       $("#tokens").replaceChildren(...t.tokens.map((x) => h("li", {}, h("span", {}, `${x.name} · ${x.scopes.join(", ")} · ${when(x.created_at)}`),
         h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/tokens/${x.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.revoke))));
