@@ -36,15 +36,17 @@ async function api(method, url, body) {
 }
 
 // a failed call as the village head reads it: each field named in the page's language,
-// then the server's detail (which names the fix; in the page's language for a session)
+// then the server's detail (which names the fix; in the page's language for a session).
+// A path names the field the head filled by its most precise known part:
+// "payload.stream_url" is the stream address, "days.1" the days, "payload" the content.
 function problem(e) {
   if (!e.status) return e.message ? T.offline : "";
   if (/CSRF/i.test(e.message)) return T.err_csrf;
   const general = { 403: T.err_forbidden, 409: T.err_conflict, 413: T.err_too_large, 415: T.err_type, 429: T.err_busy, 503: T.err_unavailable }[e.status];
   const detail = e.message.split("; ").map((part) => {
-    const m = /^([a-z_]+)(\.[a-z0-9_.]+)?:\s*(.*)$/s.exec(part);
-    const field = m && T["field_" + m[1]];
-    return field ? `${field}: ${m[3]}` : part;
+    const m = /^([a-z_]+(?:\.[a-z0-9_]+)*):\s*(.*)$/s.exec(part);
+    const field = m && m[1].split(".").reverse().map((name) => T["field_" + name]).find(Boolean);
+    return field ? `${field}: ${m[2]}` : part;
   }).join("; ");
   return general ? `${general} (${detail})` : detail;
 }
