@@ -48,11 +48,14 @@ class RowId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+STATIC = Path(__file__).parent / "static"
+
+
 @functools.cache
 def inline_css() -> Markup:
     """web/static/app.css, put into every page's <head>: on a 3G link (2 s round trips) a
     separate stylesheet would hold the first paint for one more round trip."""
-    return Markup((Path(__file__).parent / "static" / "app.css").read_text(encoding="utf-8"))
+    return Markup((STATIC / "app.css").read_text(encoding="utf-8"))
 
 
 def wants_json() -> bool:
@@ -68,7 +71,7 @@ def reload_url() -> str | None:
 
 
 def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # web.assets serves web/static
     app.url_map.converters["int"] = RowId
     web_cfg = house.config.web
     app.config.update(
@@ -102,11 +105,13 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     spec.register(app)
 
+    from web.assets import init_assets
     from web.i18n import init_i18n, stale_page
     from web.auth import LoginThrottle, Recent
     from web.pages import pages
 
     init_i18n(app, house.config.site.timezone)
+    init_assets(app, STATIC)
     csrf = CSRFProtect(app)
     csrf.exempt(api)  # API writes are checked in web.auth.require (session) or need a bearer token
     app.register_blueprint(pages)
