@@ -164,6 +164,10 @@ def _js_strings() -> dict[str, str]:
         "token_once": _("Copy this token now; it is shown only once:"),
         "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
         "connected": _("connected"), "revoke": _("Revoke"),
+        # a programme in the schedule list; app.js fills the %(...)s places
+        "sched_relay_window": _("%(label)s on at %(start)s, off at %(end)s"), "sched_relay_on": _("%(label)s on at %(start)s"),
+        "sched_read": _("Read aloud at %(start)s: %(text)s"), "sched_play": _("Play a recording at %(start)s"),
+        "sched_stream_window": _("Relay from %(start)s to %(end)s: %(url)s"), "sched_stream": _("Relay from %(start)s: %(url)s"),
         "every_day": _("every day"), "days_short": _("Mon Tue Wed Thu Fri Sat Sun"), "stop": _("Stop"), "approve": _("Play it"), "in_inbox": _("Waiting for approval."),
         "recording_item": _("recording"), "recording_now": _("recording now"), "play_clip": _("Play the clip"),
         "prio_emergency": _("emergency"), "prio_priority": _("priority"), "prio_normal": _("normal"),

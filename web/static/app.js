@@ -51,6 +51,9 @@ function problem(e) {
   return general ? `${general} (${detail})` : detail;
 }
 
+// a translated sentence with its %(name)s places filled: fill("%(label)s bật lúc %(start)s", {label: "Tivi", start: "18:00"})
+const fill = (words, values) => words.replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
+
 // "18:05 23/11/2026" in the house's time zone, as the server writes it
 const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN",
   { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit", year: "numeric", hour12: false, timeZone: document.body.dataset.tz }) : "";
@@ -191,10 +194,20 @@ const pages = {
 
   schedules() {
     const form = $("#add-schedule"), days = T.days_short.split(" ");
+    // what a programme does, as the village head says it: "Tivi bật lúc 18:00, tắt lúc 22:00",
+    // "Tiếp phát từ 06:00 đến 06:30: …/vov1.m3u8" (the equipment's label from the form's list)
+    const labels = Object.fromEntries($$("option", form.target).map((o) => [o.value, o.textContent]));
+    function what(s) {
+      const p = s.payload, words = s.kind === "relay" ? (s.end ? T.sched_relay_window : T.sched_relay_on)
+        : p.stream_url ? (s.end ? T.sched_stream_window : T.sched_stream) : p.text ? T.sched_read : p.audio_path ? T.sched_play : null;
+      if (!words) return `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind} ${s.target}`;  // a kind this page does not know
+      const said = fill(words, { label: labels[s.target] || s.target, start: s.start, end: s.end, text: p.text, url: p.stream_url });
+      return p.repeat > 1 ? `${said} ×${p.repeat}` : said;
+    }
     async function load() {
       const data = await api("GET", "/api/v1/schedules");
       $("#schedules").replaceChildren(...data.schedules.map((s) => h("li", {},
-        h("span", {}, `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind === "relay" ? s.target : (s.payload.text || s.payload.stream_url || s.target)}${s.payload.repeat > 1 ? " ×" + s.payload.repeat : ""} · ${s.days.length === 7 ? T.every_day : s.days.map((d) => days[d]).join(" ")}`),
+        h("span", {}, `${what(s)} · ${s.days.length === 7 ? T.every_day : s.days.map((d) => days[d]).join(" ")}`),
         h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/schedules/${s.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
     }
     const kindChanged = () => { const b = form.kind.value === "broadcast"; $$(".for-broadcast", form).forEach((el) => { el.hidden = !b; }); $(".for-relay", form).hidden = b; };
