@@ -169,6 +169,7 @@ def _js_strings() -> dict[str, str]:
         "sched_read": _("Read aloud at %(start)s: %(text)s"), "sched_play": _("Play a recording at %(start)s"),
         "sched_stream_window": _("Relay from %(start)s to %(end)s: %(url)s"), "sched_stream": _("Relay from %(start)s: %(url)s"),
         "every_day": _("every day"), "days_short": _("Mon Tue Wed Thu Fri Sat Sun"), "stop": _("Stop"), "approve": _("Play it"), "in_inbox": _("Waiting for approval."),
+        "approved_by": _("approved by %(who)s"),
         "recording_item": _("recording"), "recording_now": _("recording now"), "play_clip": _("Play the clip"),
         "prio_emergency": _("emergency"), "prio_priority": _("priority"), "prio_normal": _("normal"),
         "outcome_played": _("played"), "outcome_preempted": _("interrupted"), "outcome_failed": _("failed"),

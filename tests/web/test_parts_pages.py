@@ -135,9 +135,18 @@ def test_district_bulletin_waits_in_the_inbox_until_the_head_approves_it(app, se
     listing = client.get("/api/v1/broadcasts").json
     assert [i["id"] for i in listing["inbox"]] == [sent.json["id"]] and played(client, sent.json["id"]) is None
     assert client.post(f"/api/v1/broadcasts/{sent.json['id']}/approve", json={}).status_code == 400  # CSRF
+    bus: list[dict[str, Any]] = []
+    unsubscribe = app.house.bus.subscribe(lambda topic, payload: topic == "broadcast.log" and bus.append(payload))
     approved = client.post(f"/api/v1/broadcasts/{sent.json['id']}/approve", json={}, headers={"X-CSRFToken": csrf})
     assert approved.status_code == 200 and approved.json["state"] == "queued"
-    assert wait_until(lambda: played(client, sent.json["id"]), 60, "the bulletin played")["outcome"] == "played"
+    # proof of broadcast: who sent it, and who let it play (on the bus, so to the IOC over MQTT, and in the log)
+    [sent_out] = wait_until(lambda: [r for r in bus if r["id"] == sent.json["id"]], 60, "the bulletin played")
+    unsubscribe()
+    assert (sent_out["outcome"], sent_out["who"], sent_out["approved_by"]) == ("played", sent.json["who"], "web:user-head")
+    record = played(client, sent.json["id"])
+    assert (record["outcome"], record["who"], record["approved_by"]) == ("played", sent.json["who"], "web:user-head")
+    [audit] = app.house.store.audit_log(sent.json["id"])
+    assert (audit["actor"], audit["action"]) == ("web:user-head", "broadcast.approve")
     assert client.post("/api/v1/broadcasts/nope/approve", json={}, headers={"X-CSRFToken": csrf}).status_code == 404
 
 

@@ -137,7 +137,8 @@ const pages = {
       $("#inbox-box").hidden = !inbox.children.length;
       log.replaceChildren(...(data.log || []).slice(0, 20).map((b) => h("li", { class: "outcome-" + b.outcome },
         h("span", {}, `${when(b.started || b.ended)} · ${describe(b)}`),
-        h("small", {}, `${T["outcome_" + b.outcome] || b.outcome}${b.reason ? ": " + b.reason : ""} · ${who(b.who)}`))));
+        h("small", {}, `${T["outcome_" + b.outcome] || b.outcome}${b.reason ? ": " + b.reason : ""} · ${who(b.who)}`
+          + (b.approved_by ? ` · ${fill(T.approved_by, { who: who(b.approved_by) })}` : "")))));
       if (!log.children.length) log.append(h("li", {}, T.log_empty));
     }
     $("#preview").addEventListener("click", async () => {
