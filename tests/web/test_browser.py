@@ -153,7 +153,10 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     browser.find_element(By.LINK_TEXT, "Lịch").click()
     wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "schedules")
     wait.until(lambda d: "Tivi bật lúc 18:00, tắt lúc 22:00 · hằng ngày" in d.find_element(By.ID, "schedules").text)
+    browser.execute_script("const k = document.querySelector('select[name=kind]'); k.value = 'relay'; k.dispatchEvent(new Event('change'))")
+    assert browser.find_element(By.NAME, "target").is_displayed() and not browser.find_element(By.NAME, "stream_url").is_displayed()
     browser.execute_script("const k = document.querySelector('select[name=kind]'); k.value = 'broadcast'; k.dispatchEvent(new Event('change'))")
+    assert not browser.find_element(By.NAME, "target").is_displayed()  # only the fields of the chosen kind show
     browser.find_element(By.CSS_SELECTOR, "textarea[name=text]").send_keys("Nhắc đóng quỹ khuyến học.")
     browser.execute_script("document.querySelector('input[name=start]').value = '07:00'")
     browser.find_element(By.CSS_SELECTOR, "#add-schedule button[type=submit]").click()
