@@ -144,12 +144,13 @@ class BroadcastQueue:
         return {"id": item_id, "cancelled": True}
 
     def approve(self, item_id: str, who: str, at: float | None = None) -> dict[str, Any]:
-        """The village head lets an inbox item play (now, or at `at`)."""
+        """The village head lets an inbox item play (now, or at `at`); its log record keeps
+        `who` as approved_by beside the sender."""
         with self.changed:
             item = self._waiting.get(item_id)
             if item is None or item.state != "inbox":
                 raise BroadcastRefused(f"no broadcast with id {item_id!r} waits in the inbox", 404, "not_in_inbox", id=item_id)
-            item = item.with_(state="queued", at=at)
+            item = item.with_(state="queued", at=at, approved_by=who)
             self.items.save(item)
             self._waiting[item_id] = item
             self.changed.notify_all()
@@ -220,7 +221,8 @@ class BroadcastQueue:
 
     def finish(self, item: Item, started: float | None, outcome: str, reason: str = "", remaining_s: float | None = None) -> None:
         """Record how `item` ended; a preempted item goes back to the queue."""
-        record = {"id": item.id, "kind": item.kind, "text": item.text, "source": item.source, "who": item.who, "priority": item.priority,
+        record = {"id": item.id, "kind": item.kind, "text": item.text, "source": item.source, "who": item.who,
+                  "approved_by": item.approved_by, "priority": item.priority,
                   "started": started, "ended": self.clock(), "outcome": outcome, "reason": reason}
         with self.changed:
             requeue = outcome == "preempted" and self.requeue_current and (remaining_s is None or remaining_s > 1)

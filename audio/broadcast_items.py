@@ -38,6 +38,8 @@ SCHEMA = [
     ALTER TABLE broadcast_log ADD COLUMN kind TEXT NOT NULL DEFAULT '';
     ALTER TABLE broadcast_log ADD COLUMN text TEXT NOT NULL DEFAULT ''
     """,
+    # who let an inbox item play (the village head), beside who sent it
+    "ALTER TABLE broadcast_log ADD COLUMN approved_by TEXT NOT NULL DEFAULT ''",
 ]
 
 
@@ -49,6 +51,7 @@ class Item:
     source: str               # web / token / mqtt / cli / schedule / ...
     who: str
     text: str = ""
+    approved_by: str = ""     # who let it out of the inbox ("" for items that never waited there)
     audio_path: str = ""      # an accepted upload, owned by the queue
     audio_url: str = ""
     stream_url: str = ""
@@ -128,13 +131,13 @@ class ItemStore:
 
     def log(self, record: dict[str, Any]) -> None:
         self.db.execute(
-            "INSERT INTO broadcast_log(id, kind, text, source, who, priority, started, ended, outcome, reason) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (record["id"], record["kind"], record["text"], record["source"], record["who"],
+            "INSERT INTO broadcast_log(id, kind, text, source, who, approved_by, priority, started, ended, outcome, reason) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (record["id"], record["kind"], record["text"], record["source"], record["who"], record["approved_by"],
              record["priority"], record["started"], record["ended"], record["outcome"], record["reason"]),
         )
 
     def records(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT id, kind, text, source, who, priority, started, ended, outcome, reason FROM broadcast_log "
-                             "ORDER BY n DESC LIMIT ?", (limit,))
+        rows = self.db.query("SELECT id, kind, text, source, who, approved_by, priority, started, ended, outcome, reason "
+                             "FROM broadcast_log ORDER BY n DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]

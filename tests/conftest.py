@@ -83,10 +83,11 @@ def api(app: App) -> Client:
 
 
 class Daemon:
-    """`langso run --config FILE` as a real subprocess."""
+    """`langso run --config FILE` as a real subprocess, of this checkout or of the one in
+    `root` (bench/bench_page_weight.py runs an earlier revision beside this one)."""
 
-    def __init__(self, config_file: Path, data_dir: Path, env: dict[str, str] | None = None):
-        self.config_file, self.data_dir = config_file, data_dir
+    def __init__(self, config_file: Path, data_dir: Path, env: dict[str, str] | None = None, root: Path = ROOT):
+        self.config_file, self.data_dir, self.root = config_file, data_dir, root
         self.log = data_dir.parent / "daemon.log"
         self.env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -97,7 +98,7 @@ class Daemon:
         self._logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller", "run", "--config", str(self.config_file)],
-            stdout=self._logf, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+            stdout=self._logf, stderr=subprocess.STDOUT, env=self.env, cwd=self.root,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -62,18 +62,44 @@ api.before_request(gate)  # credentials first: 401/403 before 415 or a validatio
 
 
 @api.before_request
-def _body_type() -> Any:
+def _body() -> Any:
     """Writes carry JSON, or a multipart upload where the route takes one; anything else
-    is refused (415) before a view sees it."""
+    is refused (415) before a view sees it. A JSON body must be an object: spectree reads
+    a body that does not parse as no body at all (`get_json(silent=True) or {}`), which
+    would blame a missing field instead of the JSON, so it is refused here, for every route."""
     if request.method not in ("POST", "PUT", "PATCH") or not (request.content_length or request.mimetype):
         return None
     meta = spec._function_metadata.get(current_app.view_functions.get(request.endpoint))
     takes_json = meta is None or getattr(meta, "json", None) is not None
     takes_form = meta is None or getattr(meta, "form", None) is not None or getattr(meta, "json", None) is None
-    if (request.mimetype == "application/json" and takes_json) or (request.mimetype == "multipart/form-data" and takes_form):
+    if request.mimetype == "application/json" and takes_json:
+        problem = json_body_problem()
+        return None if problem is None else (jsonify(error=problem), 400)
+    if request.mimetype == "multipart/form-data" and takes_form:
         return None
     wanted = "application/json" if takes_json else "multipart/form-data"
     return jsonify(error=f"Content-Type {request.mimetype or 'missing'} is not accepted here; send {wanted}"), 415
+
+
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true", type(None): "null"}
+
+
+def json_body_problem() -> str | None:
+    """What is wrong with this request's JSON body, as the MQTT side says it of a payload;
+    None for an object or an empty body (no fields). Parsed once: spectree gets Flask's
+    cached result."""
+    if not request.get_data(cache=True).strip():
+        return None
+    body = request.get_json(silent=True)
+    if isinstance(body, dict):
+        return None
+    if body is None:  # not JSON at all, or a literal null
+        try:
+            json.loads(request.get_data(cache=True))
+        except ValueError as err:  # JSONDecodeError, or UnicodeDecodeError for bytes that are not UTF-8/16/32
+            return f"body: not valid JSON ({err}); send a JSON object"
+    kind = "false" if body is False else JSON_KINDS.get(type(body), type(body).__name__)
+    return f"body: {kind} is not a JSON object; send a JSON object"
 
 
 class Error(BaseModel):

@@ -126,12 +126,16 @@ def cancel_broadcast(item_id: str):
 @spec.validate(json=Approve, resp=Response(HTTP_200=Item, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error), tags=["broadcasts"])
 @require("broadcast")
 def approve_broadcast(item_id: str):
-    """The village head lets a district bulletin from the inbox play (now, or at `at`)."""
+    """The village head lets a district bulletin from the inbox play (now, or at `at`); the
+    broadcast log records who approved it (approved_by), and so does the audit log."""
     try:
         body = request.context.json  # type: ignore[attr-defined]
-        return jsonify(_service().approve(item_id, str(g.actor), body.at if body else None))
+        at = body.at if body else None
+        item = _service().approve(item_id, str(g.actor), at)
     except CommandError as err:
         return command_error(err)
+    house().store.audit(str(g.actor), "broadcast.approve", item_id, f"at={at}" if at else "now")
+    return jsonify(item)
 
 
 @api.post("/broadcasts/order")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
@@ -51,19 +51,30 @@ class RowId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+STATIC = Path(__file__).parent / "static"
+
+
 @functools.cache
 def inline_css() -> Markup:
     """web/static/app.css, put into every page's <head>: on a 3G link (2 s round trips) a
     separate stylesheet would hold the first paint for one more round trip."""
-    return Markup((Path(__file__).parent / "static" / "app.css").read_text(encoding="utf-8"))
+    return Markup((STATIC / "app.css").read_text(encoding="utf-8"))
 
 
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def reload_url() -> str | None:
+    """Where "reload the page" leads after a refused form: the form's own page (with its
+    query, e.g. the login's `next`) when it can be opened; None for a form that is only ever
+    posted (log out, language)."""
+    rule = request.url_rule
+    return request.full_path.rstrip("?") if rule is not None and "GET" in (rule.methods or ()) else None
+
+
 def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # web.assets serves web/static
     app.url_map.converters["int"] = RowId
     web_cfg = house.config.web
     app.config.update(
@@ -97,11 +108,13 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     spec.register(app)
 
-    from web.i18n import init_i18n
+    from web.assets import init_assets
+    from web.i18n import init_i18n, stale_page
     from web.auth import LoginThrottle, Recent
     from web.pages import pages
 
     init_i18n(app, house.config.site.timezone)
+    init_assets(app, STATIC)
     csrf = CSRFProtect(app)
     csrf.exempt(api)  # API writes are checked in web.auth.require (session) or need a bearer token
     app.register_blueprint(pages)
@@ -131,6 +144,8 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
                 return command_error(CommandError(err.description or err.name, 413, "file_too_large",
                                                   limit_mb=house.config.audio.max_upload_mb))
             return jsonify(error=err.description or err.name), err.code
+        if isinstance(err, CSRFError):  # a form from a page open for days, or a browser that dropped its cookie
+            return render_template("error.html", code=err.code, message=stale_page(), retry=reload_url()), err.code
         return render_template("error.html", code=err.code, message=err.description or err.name), err.code
 
     @app.errorhandler(Exception)

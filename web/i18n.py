@@ -79,6 +79,7 @@ def init_i18n(app: Flask, timezone: str) -> Babel:
     )
     app.extensions["site_tz"] = ZoneInfo(timezone)
     app.jinja_env.globals["js_strings"] = js_strings
+    app.jinja_env.globals["role_labels"] = role_labels
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["who"] = who
     return babel
@@ -100,8 +101,9 @@ def when(epoch: float | None) -> str:
 
 
 def actor_labels() -> dict[str, str]:
-    """Who switched or sent something, as the village head says it (Actor kinds); translated
-    once per language (the home page shows one per relay)."""
+    """Who switched or sent something, as the village head says it: Actor kinds, and the
+    known actors of a kind worded whole ("system:broadcast", "mqtt:group"); translated once
+    per language (the home page shows one per relay)."""
     return _per_language(_LABELS_CACHE, _actor_labels)
 
 
@@ -116,20 +118,34 @@ _LABELS_CACHE: dict[str, dict[str, str]] = {}
 
 
 def _actor_labels() -> dict[str, str]:
-    return {"web": "", "token": _("API token"), "cli": _("technician (command line)"), "mqtt": _("district (IOC)"),
+    return {"web": "", "token": _("API token"), "cli": _("technician (command line)"),
+            "mqtt": _("district (IOC)"), "mqtt:ioc": _("district (IOC)"), "mqtt:group": _("district (IOC), group"),
             "button": _("button in the house"), "schedule": _("schedule"), "auto-off": _("automatic switch-off"),
-            "system": _("the system")}
+            # the amplifier, switched on and off around each announcement by the broadcast worker
+            "system": _("the system"), "system:broadcast": _("announcement (automatic)")}
 
 
 def who(actor: str | None) -> str:
-    """"web:lan" -> "lan", "schedule:3" -> "lịch 3", "mqtt" -> "huyện (IOC)"."""
+    """"web:lan" -> "lan", "schedule:3" -> "lịch 3", "system:broadcast" -> "phát thông báo
+    (tự động)", "mqtt:group:yen-dinh" -> "huyện (IOC), nhóm yen-dinh": the longest known
+    start of the actor worded, the rest (a name) as it is. app.js's who() does the same."""
     if not actor:
         return ""
-    kind, _sep, name = actor.partition(":")
-    label = actor_labels().get(kind)
-    if label is None:
-        return actor
-    return " ".join(part for part in (label, name) if part)
+    labels, parts = actor_labels(), actor.split(":")
+    for n in range(len(parts), 0, -1):
+        label = labels.get(":".join(parts[:n]))
+        if label is not None:
+            return " ".join(part for part in (label, ":".join(parts[n:])) if part)
+    return actor
+
+
+def role_labels() -> dict[str, str]:
+    """Web roles as the village head says them (the footer, the add-user form, Hệ thống's
+    user list), in the add-user form's order; translated once per language."""
+    return _per_language(_ROLES_CACHE, lambda: {"head": _("village head"), "viewer": _("viewer"), "tech": _("technician")})
+
+
+_ROLES_CACHE: dict[str, dict[str, str]] = {}
 
 
 def js_strings() -> dict[str, str]:
@@ -152,7 +168,12 @@ def _js_strings() -> dict[str, str]:
         "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
         "connected": _("connected"), "revoke": _("Revoke"), "last_used": _("last used"),
         "cli_token": _("the langso command on this machine"),
+        # a programme in the schedule list; app.js fills the %(...)s places
+        "sched_relay_window": _("%(label)s on at %(start)s, off at %(end)s"), "sched_relay_on": _("%(label)s on at %(start)s"),
+        "sched_read": _("Read aloud at %(start)s: %(text)s"), "sched_play": _("Play a recording at %(start)s"),
+        "sched_stream_window": _("Relay from %(start)s to %(end)s: %(url)s"), "sched_stream": _("Relay from %(start)s: %(url)s"),
         "every_day": _("every day"), "days_short": _("Mon Tue Wed Thu Fri Sat Sun"), "stop": _("Stop"), "approve": _("Play it"), "in_inbox": _("Waiting for approval."),
+        "approved_by": _("approved by %(who)s"),
         "recording_item": _("recording"), "recording_now": _("recording now"), "play_clip": _("Play the clip"),
         "prio_emergency": _("emergency"), "prio_priority": _("priority"), "prio_normal": _("normal"),
         "outcome_played": _("played"), "outcome_preempted": _("interrupted"), "outcome_failed": _("failed"),
@@ -163,7 +184,7 @@ def _js_strings() -> dict[str, str]:
         "text_or_stream": _("Give either a text or a stream address, not both."),
         "past_time": _("At: this time has passed; choose a later time or leave it empty for now."),
         "no_microphone": _("The phone did not allow the microphone; allow it in the browser's settings."),
-        "err_csrf": _("The page is too old; reload it and try again."),
+        "err_csrf": stale_page(),
         "err_forbidden": _("Your account may not do this."), "err_conflict": _("Not possible right now."),
         "too_soon": _("Switched a moment ago; wait a few seconds to protect the equipment."), "err_too_large": _("The file is too large."),
         "err_type": _("This kind of file or data is not accepted."), "err_busy": _("Too many tries; wait a moment."),
@@ -174,7 +195,14 @@ def _js_strings() -> dict[str, str]:
         "field_password": _("Password"), "field_role": _("Role"), "field_scopes": _("Scopes"), "field_state": _("State"),
         "field_stream_url": _("Stream address"), "field_id": _("Id"),
         **{f"actor_{kind}": label for kind, label in actor_labels().items()},
+        **{f"role_{role}": label for role, label in role_labels().items()},
     }
+
+
+def stale_page() -> str:
+    """A form's CSRF token refused (Flask-WTF: missing, expired, or the session that held it
+    gone): said the same by the error page and by the page's script (js_strings' err_csrf)."""
+    return _("This page is out of date (open too long, or the browser lost its login); reload it and try again.")
 
 
 def validation_detail(error: dict) -> str:
@@ -188,6 +216,10 @@ def validation_detail(error: dict) -> str:
         return _("too short: at least %(n)s characters.", n=ctx.get("min_length", ""))
     if kind in ("string_too_long", "text_too_long"):  # text_too_long: over audio.max_text_chars
         return _("too long: at most %(n)s characters.", n=ctx.get("max_length", ""))
+    if kind == "too_short":  # a list (days, scopes, ids) with too few items
+        return _("choose at least %(n)s.", n=ctx.get("min_length", ""))
+    if kind == "too_long":
+        return _("too many: at most %(n)s.", n=ctx.get("max_length", ""))
     if kind in ("greater_than_equal", "greater_than"):
         return _("too small: at least %(n)s.", n=ctx.get("ge", ctx.get("gt", "")))
     if kind in ("less_than_equal", "less_than"):

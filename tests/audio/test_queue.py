@@ -75,6 +75,14 @@ def test_district_bulletins_wait_in_the_inbox_until_approved(make_queue, bus):
     with pytest.raises(BroadcastRefused) as err:
         q.approve("nope", "web:head")
     assert err.value.status == 404
+    # the proof of broadcast names both: who sent it and who let it play (kept across a restart)
+    again = make_queue()
+    for _ in range(2):
+        again.take_next()
+        again.finish(again.playing, 2.0, "played")
+    records = {r["id"]: r for r in again.listing()["log"]}
+    assert (records[district["id"]]["who"], records[district["id"]]["approved_by"]) == ("mqtt:ioc", "web:head")
+    assert records[local["id"]]["approved_by"] == ""  # the village's own announcement never waited
 
 
 def test_village_head_reorders_colliding_priority_items(make_queue):
@@ -131,8 +139,8 @@ def test_queue_and_log_survive_a_restart(make_queue):
     assert nxt.id == playing["id"]
     again.finish(nxt, 5.0, "played")
     assert make_queue().listing()["log"][0] | {"ended": 0} == {
-        "id": playing["id"], "kind": "text", "text": "Đang phát", "source": "web", "who": "web:head", "priority": "priority", "started": 5.0,
-        "ended": 0, "outcome": "played", "reason": ""}
+        "id": playing["id"], "kind": "text", "text": "Đang phát", "source": "web", "who": "web:head", "approved_by": "",
+        "priority": "priority", "started": 5.0, "ended": 0, "outcome": "played", "reason": ""}
 
 
 def test_preempted_item_goes_back_to_the_head_of_its_level(make_queue):

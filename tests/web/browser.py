@@ -1,5 +1,5 @@
 """Debian's headless Chromium driven by its chromedriver (selenium-manager never runs,
-nothing is downloaded), at a phone's viewport. Shared by the e2e test and bench/bench_web.py."""
+nothing is downloaded), at a phone's viewport. Shared by the e2e test, bench/bench_web.py and bench/bench_page_weight.py."""
 from __future__ import annotations
 
 import tempfile

@@ -162,6 +162,32 @@ def test_bad_requests_are_json_4xx(client, token_for):
     assert [c.status_code for c in cases][-2:] == [413, 405]
 
 
+def test_a_body_that_is_not_a_json_object_is_refused_as_such_on_every_route(app, client, token_for):
+    """Malformed JSON is not taken for an empty body ("state: Field required", "send exactly
+    one of text, ..."): the answer says the body is not JSON, with the parser's reason, as
+    the MQTT side does; a JSON value that is not an object is refused the same way."""
+    auth = token_for("admin") | {"Content-Type": "application/json"}
+    for path, body, reason in [
+        ("/api/v1/relays/radio", b'{"state": "on"', "Expecting ',' delimiter: line 1 column 15 (char 14)"),
+        ("/api/v1/broadcasts", b'{"text":"x}', "Unterminated string starting at: line 1 column 9 (char 8)"),
+        ("/api/v1/schedules", b"{kind: relay}", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+        ("/api/v1/broadcasts", b'{"text": "H\xffp"}', "'utf-8' codec can't decode byte 0xff in position 11: invalid start byte"),
+    ]:
+        resp = client.post(path, data=body, headers=auth)
+        assert resp.status_code == 400, (path, resp.json)
+        error = resp.json["error"]
+        assert error == f"body: not valid JSON ({reason}); send a JSON object", error
+    for body, what in [(b"[1]", "an array"), (b"[]", "an array"), (b'"x"', "a string"), (b"0", "a number"), (b"null", "null"),
+                       (b"true", "true")]:
+        resp = client.post("/api/v1/relays/radio", data=body, headers=auth)
+        assert (resp.status_code, resp.json) == (400, {"error": f"body: {what} is not a JSON object; send a JSON object"}), body
+    # an empty body is still no body
+    resp = client.post("/api/v1/relays/radio", headers=auth)
+    assert (resp.status_code, resp.json["error"]) == (400, "state: Field required")
+    assert not any(r["on"] for r in app.house.relays())
+    assert app.house.store.schedules() == [] and app.house.broadcasts.listing()["queue"] == []
+
+
 def test_openapi_lists_the_api_and_not_the_pages(client):
     doc = client.get("/api/v1/openapi.json").json
     paths = set(doc["paths"])
@@ -209,3 +235,16 @@ def test_the_houses_own_schedule_checks_are_vietnamese_for_the_page_too(client, 
     body["payload"] = {"stream_url": "radio.example/vov1"}
     error = page.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf}).json["error"]
     assert error == "payload.stream_url: không đúng dạng.", error
+
+
+def test_too_few_or_too_many_items_in_a_list_are_said_in_the_pages_language(client, session_as, token_for):
+    """Lịch with every day unticked: the page reads pydantic's list kinds (too_short /
+    too_long) in Vietnamese, not "List should have at least 1 item after validation"."""
+    body = {"kind": "relay", "target": "tv", "start": "18:00", "days": []}
+    machine = client.post("/api/v1/schedules", json=body, headers=token_for("control"))
+    assert machine.json["error"] == "days: List should have at least 1 item after validation, not 0"  # programs: as before
+    page, csrf = session_as("head")
+    shown = page.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf})
+    assert (shown.status_code, shown.json["error"]) == (400, "days: hãy chọn ít nhất 1.")
+    shown = page.post("/api/v1/schedules", json=body | {"days": [0, 1, 2, 3, 4, 5, 6, 0]}, headers={"X-CSRFToken": csrf})
+    assert shown.json["error"] == "days: quá nhiều: nhiều nhất là 7.", shown.json

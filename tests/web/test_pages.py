@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.commands import Actor, SetRelay
+
 from tests.web.conftest import PASSWORD, csrf_of, log_in
 
 
@@ -29,7 +31,7 @@ def test_first_run_forces_creating_a_user_with_a_real_password(app, client):
 
 def test_setup_without_csrf_token_is_refused(app, client):
     resp = client.post("/setup", data={"name": "hoa", "role": "tech", "password": PASSWORD, "password2": PASSWORD})
-    assert resp.status_code == 400 and "CSRF" in resp.text
+    assert resp.status_code == 400 and "hãy tải lại trang rồi thử lại" in resp.text
     assert app.house.store.users() == []
 
 
@@ -46,6 +48,26 @@ def test_login_logout_and_wrong_password(client, add_user):
     assert cookie.http_only and cookie.same_site == "Lax"
     assert client.post("/logout", data={"csrf_token": csrf_of(home.text)}).status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_a_form_sent_after_the_cookie_was_lost_says_why_and_the_fix_in_the_pages_language(client, add_user, session_as):
+    """The login page loaded, then the browser dropped its cookies (or the phone kept the
+    page open for days): the page says what to do, in Vietnamese, not Flask-WTF's English."""
+    said = '<p class="error">Trang đã cũ (mở quá lâu, hoặc trình duyệt đã mất phiên làm việc); hãy tải lại trang rồi thử lại.</p>'
+    add_user("lan", "head")
+    token = csrf_of(client.get("/login?next=/schedules").text)
+    client.delete_cookie("langso_session")
+    resp = client.post("/login?next=/schedules", data={"name": "lan", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 400 and resp.mimetype == "text/html"
+    assert said in resp.text and "CSRF" not in resp.text, resp.text
+    assert '<a class="button primary" href="/login?next=/schedules">Tải lại trang</a>' in resp.text  # one tap: the form again
+    # a form that is only ever posted (log out): no reload link, the way home
+    resp = client.post("/logout", data={"csrf_token": token})
+    assert resp.status_code == 400 and said in resp.text and "Tải lại trang" not in resp.text and 'href="/"' in resp.text
+    # programs (and the page's own script, which words it from T.err_csrf) keep the JSON message
+    page, csrf = session_as("head")
+    resp = page.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": "stale"})
+    assert resp.status_code == 400 and "CSRF" in resp.json["error"]
 
 
 def test_login_is_rate_limited(client, add_user):
@@ -98,12 +120,43 @@ def test_system_page_shows_health_and_admin_only_for_tech(session_as, add_user, 
     assert 'id="add-token"' not in client.get("/system").text
 
 
+def test_the_user_list_words_the_roles_as_the_add_user_form_does(session_as):
+    """Hệ thống's user list (drawn by app.js from GET /api/v1/users) gets the roles' words
+    from the page, the same the add-user form and the footer use, not "kythuat (tech)"."""
+    import json
+
+    client, _ = session_as("tech")
+    page = client.get("/system").text
+    strings = json.loads(page.split('<script id="strings" type="application/json">', 1)[1].split("</script>", 1)[0])
+    assert {k: v for k, v in strings.items() if k.startswith("role_")} == {
+        "role_head": "trưởng thôn", "role_tech": "kỹ thuật viên", "role_viewer": "người xem"}
+    for role, label in (("head", "trưởng thôn"), ("viewer", "người xem"), ("tech", "kỹ thuật viên")):
+        assert f'<option value="{role}">{label}</option>' in page
+    assert "user-tech · kỹ thuật viên" in page  # the footer
+
+
 def test_home_shows_who_switched_last(app, session_as):
     client, csrf = session_as("head")
     assert client.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": csrf}).status_code == 200
     page = client.get("/").text
     assert "user-head ·" in page and "web:user-head" not in page  # who, as the village head says it
     assert 'class="tile on" data-relay="tv"' in page
+
+
+def test_the_house_switching_on_its_own_is_said_in_the_pages_language(app, session_as):
+    """The amplifier switched by the broadcast worker (Actor("system", "broadcast")), the
+    district's group command and the house at power-on, worded whole on the home page."""
+    client, csrf = session_as("head")
+    app.house.handle(SetRelay("amp", "on", Actor("system", "broadcast"), force=True))
+    app.house.handle(SetRelay("radio", "on", Actor("mqtt", "group:yen-dinh"), force=True))
+    app.house.handle(SetRelay("tv", "on", Actor("system"), force=True))
+    page = client.get("/").text
+    assert "phát thông báo (tự động) ·" in page and "hệ thống broadcast" not in page, page
+    assert "huyện (IOC), nhóm yen-dinh ·" in page and "group:" not in page
+    assert "hệ thống ·" in page
+    client.post("/language", data={"lang": "en", "csrf_token": csrf})
+    page = client.get("/").text
+    assert "announcement (automatic) ·" in page and "district (IOC), group yen-dinh ·" in page
 
 
 def test_language_switch_to_english_and_back(session_as):

@@ -97,8 +97,10 @@ def test_camera_page_pictures_events_and_clip_with_range(make_config, start_app,
         log_in(client, "xem")
         page = client.get("/cameras").text
         assert 'id="cameras"' in page and 'id="camera-filter"' in page and 'id="clip"' in page
-        latest = wait_until(lambda: (r := client.get("/api/v1/cameras/san/latest.jpg")).status_code == 200 and r, 30, "a picture")
+        latest = wait_until(lambda: (r := client.get("/api/v1/cameras/san/latest.jpg", headers={"Accept-Encoding": "gzip"})).status_code == 200
+                            and r, 30, "a picture")
         assert latest.mimetype == "image/jpeg" and latest.data[:2] == b"\xff\xd8" and latest.headers["Cache-Control"] == "no-store"
+        assert "Content-Encoding" not in latest.headers
         assert client.get("/api/v1/cameras/..%2F..%2Fetc/latest.jpg").status_code == 404
         event = wait_until(lambda: [e for e in client.get("/api/v1/events?camera=san").json["events"] if e["clip_url"] and e["end"]],
                            90, "a finished event with a clip")[0]
@@ -107,14 +109,16 @@ def test_camera_page_pictures_events_and_clip_with_range(make_config, start_app,
         assert nobody.status_code == 404 and nobody.json["error"] == "camera: no camera named 'nobody'; known cameras: san"
         [cam] = client.get("/api/v1/cameras").json["cameras"]
         assert cam["name"] == "san" and cam["connected"] is True
-        snap = client.get(event["snapshot_url"])
-        assert snap.status_code == 200 and snap.data[:2] == b"\xff\xd8"
-        full = client.get(event["clip_url"])
+        browser = {"Accept-Encoding": "gzip, deflate, br, zstd"}  # pictures and clips are sent as they are all the same
+        snap = client.get(event["snapshot_url"], headers=browser)
+        assert snap.status_code == 200 and snap.data[:2] == b"\xff\xd8" and "Content-Encoding" not in snap.headers
+        full = client.get(event["clip_url"], headers=browser)
         assert full.status_code == 200 and full.mimetype == "video/mp4" and full.headers["Accept-Ranges"] == "bytes"
-        part = client.get(event["clip_url"], headers={"Range": "bytes=100-199"})  # what a <video> asks when seeking
-        assert part.status_code == 206 and part.data == full.data[100:200]
+        assert "Content-Encoding" not in full.headers
+        part = client.get(event["clip_url"], headers=browser | {"Range": "bytes=100-199"})  # what a <video> asks when seeking
+        assert part.status_code == 206 and part.data == full.data[100:200] and "Content-Encoding" not in part.headers
         assert part.headers["Content-Range"] == f"bytes 100-199/{len(full.data)}"
-        beyond = client.get(event["clip_url"], headers={"Range": f"bytes={len(full.data) + 10}-"})
+        beyond = client.get(event["clip_url"], headers=browser | {"Range": f"bytes={len(full.data) + 10}-"})
         assert beyond.status_code == 416
         with av.open(io.BytesIO(full.data)) as clip:
             assert clip.streams.video[0].codec_context.name == "h264"
@@ -133,9 +137,18 @@ def test_district_bulletin_waits_in_the_inbox_until_the_head_approves_it(app, se
     listing = client.get("/api/v1/broadcasts").json
     assert [i["id"] for i in listing["inbox"]] == [sent.json["id"]] and played(client, sent.json["id"]) is None
     assert client.post(f"/api/v1/broadcasts/{sent.json['id']}/approve", json={}).status_code == 400  # CSRF
+    bus: list[dict[str, Any]] = []
+    unsubscribe = app.house.bus.subscribe(lambda topic, payload: topic == "broadcast.log" and bus.append(payload))
     approved = client.post(f"/api/v1/broadcasts/{sent.json['id']}/approve", json={}, headers={"X-CSRFToken": csrf})
     assert approved.status_code == 200 and approved.json["state"] == "queued"
-    assert wait_until(lambda: played(client, sent.json["id"]), 60, "the bulletin played")["outcome"] == "played"
+    # proof of broadcast: who sent it, and who let it play (on the bus, so to the IOC over MQTT, and in the log)
+    [sent_out] = wait_until(lambda: [r for r in bus if r["id"] == sent.json["id"]], 60, "the bulletin played")
+    unsubscribe()
+    assert (sent_out["outcome"], sent_out["who"], sent_out["approved_by"]) == ("played", sent.json["who"], "web:user-head")
+    record = played(client, sent.json["id"])
+    assert (record["outcome"], record["who"], record["approved_by"]) == ("played", sent.json["who"], "web:user-head")
+    [audit] = app.house.store.audit_log(sent.json["id"])
+    assert (audit["actor"], audit["action"]) == ("web:user-head", "broadcast.approve")
     assert client.post("/api/v1/broadcasts/nope/approve", json={}, headers={"X-CSRFToken": csrf}).status_code == 404
 
 

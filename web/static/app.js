@@ -36,28 +36,37 @@ async function api(method, url, body) {
 }
 
 // a failed call as the village head reads it: each field named in the page's language,
-// then the server's detail (which names the fix; in the page's language for a session)
+// then the server's detail (which names the fix; in the page's language for a session).
+// A path names the field the head filled by its most precise known part:
+// "payload.stream_url" is the stream address, "days.1" the days, "payload" the content.
 function problem(e) {
   if (!e.status) return e.message ? T.offline : "";
   if (/CSRF/i.test(e.message)) return T.err_csrf;
   const general = { 403: T.err_forbidden, 409: T.err_conflict, 413: T.err_too_large, 415: T.err_type, 429: T.err_busy, 503: T.err_unavailable }[e.status];
   const detail = e.message.split("; ").map((part) => {
-    const m = /^([a-z_]+)(\.[a-z0-9_.]+)?:\s*(.*)$/s.exec(part);
-    const field = m && T["field_" + m[1]];
-    return field ? `${field}: ${m[3]}` : part;
+    const m = /^([a-z_]+(?:\.[a-z0-9_]+)*):\s*(.*)$/s.exec(part);
+    const field = m && m[1].split(".").reverse().map((name) => T["field_" + name]).find(Boolean);
+    return field ? `${field}: ${m[2]}` : part;
   }).join("; ");
   return general ? `${general} (${detail})` : detail;
 }
 
+// a translated sentence with its %(name)s places filled: fill("%(label)s bật lúc %(start)s", {label: "Tivi", start: "18:00"})
+const fill = (words, values) => words.replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
+
 // "18:05 23/11/2026" in the house's time zone, as the server writes it
 const when = (t) => t ? new Date(t * 1000).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN",
   { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit", year: "numeric", hour12: false, timeZone: document.body.dataset.tz }) : "";
-// "web:lan" -> "lan", "schedule:3" -> "lịch 3" (as web.i18n.who does on the server)
+// "web:lan" -> "lan", "schedule:3" -> "lịch 3", "system:broadcast" -> "phát thông báo (tự động)":
+// the longest known start of the actor worded, the rest as it is (as web.i18n.who does on the server)
 function who(actor) {
   if (!actor) return "";
-  const i = actor.indexOf(":"), kind = i < 0 ? actor : actor.slice(0, i), name = i < 0 ? "" : actor.slice(i + 1);
-  const label = T["actor_" + kind];
-  return label === undefined ? actor : [label, name].filter(Boolean).join(" ");
+  const parts = actor.split(":");
+  for (let n = parts.length; n > 0; n--) {
+    const label = T["actor_" + parts.slice(0, n).join(":")];
+    if (label !== undefined) return [label, parts.slice(n).join(":")].filter(Boolean).join(" ");
+  }
+  return actor;
 }
 
 // live updates ------------------------------------------------------------------------
@@ -128,7 +137,8 @@ const pages = {
       $("#inbox-box").hidden = !inbox.children.length;
       log.replaceChildren(...(data.log || []).slice(0, 20).map((b) => h("li", { class: "outcome-" + b.outcome },
         h("span", {}, `${when(b.started || b.ended)} · ${describe(b)}`),
-        h("small", {}, `${T["outcome_" + b.outcome] || b.outcome}${b.reason ? ": " + b.reason : ""} · ${who(b.who)}`))));
+        h("small", {}, `${T["outcome_" + b.outcome] || b.outcome}${b.reason ? ": " + b.reason : ""} · ${who(b.who)}`
+          + (b.approved_by ? ` · ${fill(T.approved_by, { who: who(b.approved_by) })}` : "")))));
       if (!log.children.length) log.append(h("li", {}, T.log_empty));
     }
     $("#preview").addEventListener("click", async () => {
@@ -185,10 +195,20 @@ const pages = {
 
   schedules() {
     const form = $("#add-schedule"), days = T.days_short.split(" ");
+    // what a programme does, as the village head says it: "Tivi bật lúc 18:00, tắt lúc 22:00",
+    // "Tiếp phát từ 06:00 đến 06:30: …/vov1.m3u8" (the equipment's label from the form's list)
+    const labels = Object.fromEntries($$("option", form.target).map((o) => [o.value, o.textContent]));
+    function what(s) {
+      const p = s.payload, words = s.kind === "relay" ? (s.end ? T.sched_relay_window : T.sched_relay_on)
+        : p.stream_url ? (s.end ? T.sched_stream_window : T.sched_stream) : p.text ? T.sched_read : p.audio_path ? T.sched_play : null;
+      if (!words) return `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind} ${s.target}`;  // a kind this page does not know
+      const said = fill(words, { label: labels[s.target] || s.target, start: s.start, end: s.end, text: p.text, url: p.stream_url });
+      return p.repeat > 1 ? `${said} ×${p.repeat}` : said;
+    }
     async function load() {
       const data = await api("GET", "/api/v1/schedules");
       $("#schedules").replaceChildren(...data.schedules.map((s) => h("li", {},
-        h("span", {}, `${s.start}${s.end ? "–" + s.end : ""} · ${s.kind === "relay" ? s.target : (s.payload.text || s.payload.stream_url || s.target)}${s.payload.repeat > 1 ? " ×" + s.payload.repeat : ""} · ${s.days.length === 7 ? T.every_day : s.days.map((d) => days[d]).join(" ")}`),
+        h("span", {}, `${what(s)} · ${s.days.length === 7 ? T.every_day : s.days.map((d) => days[d]).join(" ")}`),
         h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/schedules/${s.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
     }
     const kindChanged = () => { const b = form.kind.value === "broadcast"; $$(".for-broadcast", form).forEach((el) => { el.hidden = !b; }); $(".for-relay", form).hidden = b; };
@@ -246,7 +266,7 @@ const pages = {
     const form = $("#add-user"), tform = $("#add-token");
     async function load() {
       const [u, t] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/tokens")]);
-      $("#users").replaceChildren(...u.users.map((x) => h("li", {}, h("span", {}, `${x.name} (${x.role})` + (x.must_change ? ` · ${T.password_pending}` : "")),
+      $("#users").replaceChildren(...u.users.map((x) => h("li", {}, h("span", {}, `${x.name} (${T["role_" + x.role] || x.role})` + (x.must_change ? ` · ${T.password_pending}` : "")),
         h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/users/${encodeURIComponent(x.name)}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
       $("#tokens").replaceChildren(...t.tokens.map((x) => h("li", {},
         h("span", {}, `${x.name} · ${x.scopes.join(", ")} · ${when(x.created_at)}` + (x.last_used ? ` · ${T.last_used} ${when(x.last_used)}` : "")),
