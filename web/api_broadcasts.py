@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from flask import Response as FlaskResponse
 from flask import g, jsonify, request
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response
 from spectree.model_adapter.pydantic_adapter import BaseFile
@@ -34,6 +35,8 @@ class Item(BaseModel):
     state: str
     created: float
     who: str
+    warning: str | None = Field(None, description="set when the item was queued while the sound output does not work: "
+                                                   "it waits and plays once the output works")
 
 
 class LogRecord(BaseModel):
@@ -42,6 +45,7 @@ class LogRecord(BaseModel):
     text: str = Field("", description="the announcement's text (text items)")
     source: str
     who: str
+    approved_by: str | None = Field(None, description="who let it play from the inbox (district bulletins), if anyone")
     priority: str
     started: float | None
     ended: float
@@ -106,7 +110,11 @@ def create_broadcast():
         else:
             body: BroadcastRequest = request.context.json  # type: ignore[attr-defined]
             command = body.command(g.actor)
-        return jsonify(house().handle(command)), 201
+        item = house().handle(command)
+        if item.get("warning") and g.get("via_session"):  # the village head: said in the page's language
+            item["warning"] = _("Queued, but the loudspeaker output does not work now: the announcement "
+                                "waits and plays once it works. Tell the technician.")
+        return jsonify(item), 201
     except CommandError as err:
         return command_error(err)
 

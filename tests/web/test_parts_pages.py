@@ -97,6 +97,7 @@ def test_camera_page_pictures_events_and_clip_with_range(make_config, start_app,
         log_in(client, "xem")
         page = client.get("/cameras").text
         assert 'id="cameras"' in page and 'id="camera-filter"' in page and 'id="clip"' in page
+        assert "bị ngắt do mất điện hoặc khởi động lại" in page  # how the list says an event a crash closed (interrupted)
         latest = wait_until(lambda: (r := client.get("/api/v1/cameras/san/latest.jpg", headers={"Accept-Encoding": "gzip"})).status_code == 200
                             and r, 30, "a picture")
         assert latest.mimetype == "image/jpeg" and latest.data[:2] == b"\xff\xd8" and latest.headers["Cache-Control"] == "no-store"

@@ -186,7 +186,7 @@ const pages = {
           item = await api("POST", "/api/v1/broadcasts", { text: form.text.value, priority: form.priority.value, repeat, at });
         }
         remember(item, item.kind === "audio" && file && file.name ? file.name : undefined);
-        say(item.state === "inbox" ? T.in_inbox : T.sent); form.reset(); recorded = null; load();
+        say(item.warning || (item.state === "inbox" ? T.in_inbox : T.sent), !!item.warning); form.reset(); recorded = null; load();
       } catch (e) { say(problem(e), true); } finally { btn.disabled = false; }
     });
     on("broadcast.state", load); on("broadcast.log", load); on("resync", load);
@@ -248,7 +248,8 @@ const pages = {
       const events = data.events.filter((ev) => !tagFilter.value || (ev.tags || []).includes(tagFilter.value)).sort((a, b) => b.start - a.start);
       $("#events").replaceChildren(...events.map((ev) => h("li", { "data-event": ev.id },
         ev.snapshot_url ? h("img", { src: ev.snapshot_url, alt: "", loading: "lazy", width: 96, height: 54 }) : null,
-        h("span", {}, `${ev.camera} · ${when(ev.start)}${ev.end ? "" : " · " + T.recording_now} `, ...(ev.tags || []).map((t) => h("span", { class: "tag" }, tag(t)))),
+        h("span", {}, `${ev.camera} · ${when(ev.start)}${ev.end ? "" : " · " + T.recording_now}${ev.interrupted ? " · " + T.interrupted : ""} `,
+          ...(ev.tags || []).map((t) => h("span", { class: "tag" }, tag(t)))),
         ev.clip_url ? h("button", { class: "play", "aria-label": T.play_clip, onclick: () => {
           video.src = ev.clip_url; video.hidden = false; video.play().catch(() => {}); video.scrollIntoView({ block: "center" });
         } }, "▶") : null)));
