@@ -25,7 +25,9 @@ from audio.media import MediaError, probe
 logger = logging.getLogger(__name__)
 
 ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-URL_RE = re.compile(r"(https?|rtsp|rtmp)://\S+")
+URL_RE = re.compile(r"(https?|rtsp|rtmp)://\S+")   # a stream to relay
+AUDIO_URL_RE = re.compile(r"https?://\S+")        # a file to fetch
+USERINFO = re.compile(r"(?<=://)[^/@\s]*@")        # user:password@ in a URL: never said back
 
 
 class BroadcastRefused(Exception):
@@ -104,9 +106,10 @@ class BroadcastQueue:
                 raise BroadcastRefused(f"text: {len(text)} characters is longer than the {self.config.max_text_chars} "
                                        "character limit (audio.max_text_chars); split the announcement",
                                        kind="text_too_long", length=len(text), limit=self.config.max_text_chars)
-        for name, url in (("audio_url", audio_url), ("stream_url", stream_url)):
-            if url and not URL_RE.fullmatch(url):
-                raise BroadcastRefused(f"{name}: {url[:80]!r} is not an http(s)/rtsp/rtmp URL")
+        for name, url, pattern, said in (("audio_url", audio_url, AUDIO_URL_RE, "an http(s)"),
+                                         ("stream_url", stream_url, URL_RE, "an http(s)/rtsp/rtmp")):
+            if url and not pattern.fullmatch(url):
+                raise BroadcastRefused(f"{name}: {USERINFO.sub('', url)[:80]!r} is not {said} URL")
         if audio_path:
             try:
                 probe(audio_path, self.config.max_upload_mb * 2**20, self.config.max_audio_s)

@@ -7,7 +7,7 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from audio.broadcast import ID_RE, URL_RE
+from audio.broadcast import AUDIO_URL_RE, ID_RE, URL_RE
 from audio.config import AudioConfig
 from controller.broadcast_request import MAX_TEXT_CHARS, BroadcastContent, BroadcastRequest, QueueOptions
 from controller.commands import Actor, Broadcast
@@ -56,7 +56,7 @@ def test_urls_the_schema_takes_are_urls_the_audio_wing_takes(field, url, taken):
         assert not taken and err.errors()[0]["loc"] == (field,)
         assert "pw" not in err.errors()[0]["msg"]
     else:
-        assert taken and URL_RE.fullmatch(url)
+        assert taken and (AUDIO_URL_RE if field == "audio_url" else URL_RE).fullmatch(url)
 
 
 def test_the_refusals_name_the_field_and_the_fix():

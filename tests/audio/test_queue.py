@@ -106,6 +106,7 @@ def test_village_head_reorders_colliding_priority_items(make_queue):
     ({"text": "x", "stream_url": "http://a/b"}, "exactly one of"),
     ({}, "exactly one of"),
     ({"stream_url": "file:///etc/passwd"}, "stream_url: 'file:///etc/passwd' is not an http"),
+    ({"audio_url": "rtsp://cam:s3cret@10.0.0.5/live"}, r"audio_url: 'rtsp://10.0.0.5/live' is not an http\(s\) URL"),  # a file, no password said
     ({"text": "x", "id": "a b/c"}, "id: use 1-64"),
 ])
 def test_bad_requests_name_the_field_and_lose_nothing(make_queue, request_, field):
