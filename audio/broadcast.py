@@ -39,6 +39,19 @@ class BroadcastRefused(Exception):
         self.message, self.status, self.kind, self.values = message, status, kind, values
 
 
+def checked_text(text: str, max_chars: int) -> str:
+    """An announcement's text, stripped, or BroadcastRefused naming `text`: empty, or over
+    audio.max_text_chars. Queued items, the phone's spoken preview and `langso tts say`."""
+    text = text.strip()
+    if not text:
+        raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
+    if len(text) > max_chars:
+        raise BroadcastRefused(f"text: {len(text)} characters is longer than the {max_chars} character limit "
+                               "(audio.max_text_chars); split the announcement",
+                               kind="text_too_long", length=len(text), limit=max_chars)
+    return text
+
+
 class BroadcastQueue:
     def __init__(self, config: AudioConfig, db: Any, data_dir: Path, tz: tzinfo,
                  publish: Callable[[str, dict[str, Any]], None], clock: Callable[[], float] = time.time):
@@ -99,13 +112,7 @@ class BroadcastQueue:
         if id and not ID_RE.fullmatch(id):
             raise BroadcastRefused("id: use 1-64 letters, digits, '.', '_', ':' or '-'")
         if text:
-            text = text.strip()
-            if not text:
-                raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
-            if len(text) > self.config.max_text_chars:
-                raise BroadcastRefused(f"text: {len(text)} characters is longer than the {self.config.max_text_chars} "
-                                       "character limit (audio.max_text_chars); split the announcement",
-                                       kind="text_too_long", length=len(text), limit=self.config.max_text_chars)
+            text = checked_text(text, self.config.max_text_chars)
         for name, url, pattern, said in (("audio_url", audio_url, AUDIO_URL_RE, "an http(s)"),
                                          ("stream_url", stream_url, URL_RE, "an http(s)/rtsp/rtmp")):
             if url and not pattern.fullmatch(url):

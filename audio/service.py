@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from audio.broadcast import BroadcastQueue, BroadcastRefused
+from audio.broadcast import BroadcastQueue, BroadcastRefused, checked_text
 from audio.broadcast_worker import BroadcastWorker
 from audio.config import AudioConfig
 from audio.media import decode, encode
@@ -46,11 +46,7 @@ def speak(speech: Speech, text: str, rate: int, max_chars: int) -> np.ndarray:
     """The whole text through the chain as one PCM block (the phone's preview, `langso
     tts say`). Refused like a broadcast: empty, too long, nothing left to say (400), no
     engine could speak (503)."""
-    if not text.strip():
-        raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
-    if len(text) > max_chars:
-        raise BroadcastRefused(f"text: longer than the {max_chars} character limit (audio.max_text_chars)",
-                               kind="text_too_long", length=len(text), limit=max_chars)
+    text = checked_text(text, max_chars)
     try:
         blocks = [b for path in speech.render_all(text) for b in decode(path, rate)]
     except SpeechFailed as err:
