@@ -229,7 +229,7 @@ def validation_detail(error: dict) -> str:
         return _("choose one of: %(choices)s.", choices=str(ctx.get("expected", "")).replace(" or ", ", "))
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return _("give a whole number.")
-    if kind in ("float_parsing", "float_type"):
+    if kind in ("float_parsing", "float_type", "finite_number"):
         return _("give a number.")
     if kind in ("string_type",):
         return _("give a text.")
@@ -246,8 +246,6 @@ def validation_detail(error: dict) -> str:
         return _("days are 0 (Monday) to 6 (Sunday).")
     if kind == "text_or_stream":
         return _("give either a text to read aloud or a stream to relay, not both or neither.")
-    if kind == "finite_number":
-        return _("give a number.")
     if kind == "start_too_far":
         return _("more than a year ahead; check the date and time.")
     return str(error.get("msg", "")).removeprefix("Value error, ")
