@@ -139,3 +139,16 @@ def test_a_command_that_failed_inside_the_house_may_be_retried_with_the_same_cmd
     assert second["ok"] is False and "duplicate" not in second  # ran again: the failure was not the command's fault
     ioc.publish(f"{SITE}/relay/amp/set", json.dumps({"state": "ON", "cmd_id": "hw-2"}))
     assert ioc.reply("hw-2")["ok"] is True  # the uplink runs on
+
+
+def test_a_broadcast_queued_while_the_output_does_not_work_is_answered_with_a_warning(broker, ioc, make_config, start_app,
+                                                                                       tmp_path):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")  # the WAV output's folder cannot be made: the output is unusable, as without a sound card
+    app = start_app(make_config(mqtt=broker.mqtt_config(), audio={"output": f"wav:{blocked / 'out'}", "tts": ["espeak"]}))
+    wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
+    district = ioc()
+    district.publish(f"{SITE}/broadcast/set", {"id": "thu-loa", "text": "Thử loa.", "priority": "priority"})
+    reply = district.reply("thu-loa")
+    assert reply["ok"] is True and reply["result"]["state"] == "queued"
+    assert reply["result"]["warning"].startswith("the sound output does not work")
