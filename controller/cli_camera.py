@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from controller.cli import BAD_INPUT, OK, CliError, client
+from controller.cli import BAD_INPUT, FAILED, OK, CliError, client
 
 
 def _camera_config(args: argparse.Namespace) -> Any:
@@ -61,13 +61,24 @@ def cmd_camera_analyze(args: argparse.Namespace) -> int:
         raise CliError(f"VIDEO: {err}; give a readable video file (MP4, MKV, AVI, ...)", BAD_INPUT) from None
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"{video}: {result['frames']} frames at {result['fps']:.2f} fps, {len(result['events'])} events")
+        for i, e in enumerate(result["events"], 1):
+            tags = ",".join(e["tags"]) or "-"
+            print(f"  {i:>3}  {e['start']:8.2f}s - {e['end']:8.2f}s  score {e['score']:.4f}  tags {tags}"
+                  + (f"  clip {e['clip']}" if e.get("clip") else ""))
+    return OK if record is None else _all_written(result["events"], record)
+
+
+def _all_written(events: list[dict[str, Any]], record: Path) -> int:
+    """--record failed when an event is left without its clip or snapshot (a full disk, a
+    folder gone or unwritable mid-run): the events are still printed, the exit says so."""
+    lost = [e for e in events if not e["clip"] or not e["snapshot"]]
+    if not lost:
         return OK
-    print(f"{video}: {result['frames']} frames at {result['fps']:.2f} fps, {len(result['events'])} events")
-    for i, e in enumerate(result["events"], 1):
-        tags = ",".join(e["tags"]) or "-"
-        print(f"  {i:>3}  {e['start']:8.2f}s - {e['end']:8.2f}s  score {e['score']:.4f}  tags {tags}"
-              + (f"  clip {e['clip']}" if e.get("clip") else ""))
-    return OK
+    raise CliError(f"--record: {len(lost)} of {len(events)} events were not fully written into {record} "
+                   "(no clip or no snapshot; the errors above say why, e.g. a full disk); free some space "
+                   "or give another folder", FAILED)
 
 
 def cmd_events(args: argparse.Namespace) -> int:

@@ -133,7 +133,8 @@ def test_partial_clip_never_looks_whole(scene_video: Callable[[str], Path], tmp_
 
 def test_disk_full_loses_only_the_clips(scene_video: Callable[[str], Path], tmp_path: Path):
     """Files may not grow past 100 kB (RLIMIT_FSIZE, as a full card): analyze still
-    reports every event, with no clip, and no partial file is left."""
+    reports every event, with no clip, and no partial file is left; the exit (1) and the
+    last line say the recording failed."""
     import resource
     import signal
     import subprocess
@@ -146,9 +147,22 @@ def test_disk_full_loses_only_the_clips(scene_video: Callable[[str], Path], tmp_
     out = tmp_path / "rec"
     proc = subprocess.run([sys.executable, "-m", "controller", "camera", "analyze", str(scene_video("walkers-with-gaps")),
                            "--json", "--record", str(out)], capture_output=True, text=True, preexec_fn=limit, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1].startswith(f"error: --record: 3 of 3 events were not fully written into {out}")
     events = json.loads(proc.stdout)["events"]
     assert len(events) == 3 and all(e["clip"] is None for e in events)
     assert all(Path(e["snapshot"]).exists() for e in events)
     assert not list(out.glob("*.part")) and not list(out.glob("*.mp4"))
     assert "clip failed" in proc.stderr or "clip write failed" in proc.stderr
+
+
+def test_record_that_loses_a_snapshot_mid_run_exits_1(scene_video: Callable[[str], Path], tmp_path: Path, capsys):
+    """The folder is writable at the start, but the second event's snapshot cannot be put in
+    place (a folder is in its way): every event is still printed, the exit is 1, naming --record."""
+    out = tmp_path / "rec"
+    (out / "2.jpg").mkdir(parents=True)
+    assert main(["camera", "analyze", str(scene_video("walkers-with-gaps")), "--json", "--record", str(out)]) == 1
+    captured = capsys.readouterr()
+    events = json.loads(captured.out)["events"]
+    assert len(events) == 3 and events[1]["snapshot"] is None and events[1]["clip"] and events[0]["snapshot"]
+    assert "error: --record: 1 of 3 events were not fully written" in captured.err
