@@ -16,6 +16,7 @@ from controller.bus import EventBus
 from controller.clock import ClockStatus, assume_synced, system_clock_status
 from controller.commands import Actor, SetRelay
 from controller.config import Config
+from controller.data_lock import DataLock
 from controller.db import Database
 from controller.house import House
 from controller.liveness import Heartbeats, WatchdogGate
@@ -52,8 +53,9 @@ def local_url(listen_host: str, port: int) -> str:
 
 class App:
     def __init__(self, config: Config, *, pin_factory: Any = None, clock: Callable[[], ClockStatus] | None = None,
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, data_lock: DataLock | None = None):
         self.config = config
+        self._data_lock = data_lock  # taken by the caller (`langso demo` writes its video first)
         self._pin_factory = pin_factory
         self._clock = clock or (system_clock_status if config.clock.require_sync else assume_synced)
         self._stop = threading.Event()
@@ -68,7 +70,9 @@ class App:
     def build(self) -> House:
         cfg = self.config
         data = Path(cfg.storage.dir)
-        data.mkdir(parents=True, exist_ok=True)
+        # first of all: a second daemon on this folder stops here, before any repair or connection
+        lock = self._data_lock or DataLock.acquire(data)
+        self._on_stop("data lock", lock.release)  # released last
         db = Database(data / "langso.db")
         self._on_stop("database", db.close)
         store = Store(db)
@@ -232,6 +236,13 @@ class App:
         return thread
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # a failed start leaves nothing behind: relays safe, database closed, data dir free
+            raise
+
+    def _start(self) -> None:
         started = time.monotonic()
         house = self.house or self.build()
         beats = self.heartbeats

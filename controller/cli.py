@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
 from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config, local_config_path
+from controller.data_lock import DataDirBusy, DataLock
 from drivers.errors import HardwareUnavailable
 
 def command_modules() -> list[str]:
@@ -65,11 +66,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     data = Path(args.data_dir) if args.data_dir else demo_data_dir()
+    lock = DataLock.acquire(data)  # before the demo video is written: another demo may use this folder
     from camera.synthetic import ensure_demo_video  # the demo camera watches a looped synthetic scene
 
     config = demo_config(data, args.port, sample_video=ensure_demo_video(data / "demo-camera.mp4"))
     logging.getLogger("controller.cli").info("demo starting data_dir=%s url=http://127.0.0.1:%d", data, args.port)
-    return App(config).run()
+    return App(config, data_lock=lock).run()
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -310,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     except ApiError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return BAD_INPUT if 400 <= err.status < 500 and err.status not in (401, 403, 409) else FAILED
-    except (DaemonUnreachable, CliError, HardwareUnavailable) as err:
+    except (DaemonUnreachable, CliError, HardwareUnavailable, DataDirBusy) as err:
         print(f"error: {err}", file=sys.stderr)
         return getattr(err, "code", FAILED)
     except KeyboardInterrupt:

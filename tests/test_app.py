@@ -208,3 +208,21 @@ def test_demo_port_out_of_range_names_the_option(capsys):
     from controller.cli import build_parser
 
     assert build_parser().parse_args(["demo", "--port", "0"]).port == 0  # any free port: tests and benches
+
+
+def test_one_app_per_data_dir_and_the_folder_is_free_again_after_stop(make_config):
+    from controller.data_lock import DataDirBusy
+
+    config = make_config()
+    first = App(config, pin_factory=MockFactory())
+    first.start()
+    try:
+        second = App(config, pin_factory=MockFactory())
+        with pytest.raises(DataDirBusy, match="is in use by another langso daemon"):
+            second.start()
+        assert first.house.handle(SetRelay("tv", "on", Actor("cli")))["on"] is True  # the first works on
+    finally:
+        first.stop()
+    again = App(config, pin_factory=MockFactory())
+    again.start()
+    again.stop()

@@ -96,3 +96,44 @@ def test_acknowledged_change_survives_kill_9(daemon):
     d.start()
     assert {r["name"]: r["on"] for r in d.client.request("GET", "/relays")["relays"]}["tv"] is True
     assert d.stop() == 0
+
+
+def test_a_second_daemon_on_the_same_data_dir_leaves_the_running_one_alone(daemon, tmp_path):
+    """The second `langso run` stops before its start-up repair, MQTT client or broadcast
+    worker: the running daemon's open camera event, clip being written and queued
+    announcement are as they were, and it still serves."""
+    import sqlite3
+
+    from tests.conftest import free_port
+
+    first = daemon(web={"listen": f"127.0.0.1:{free_port()}"})
+    now = time.time()
+    with sqlite3.connect(first.data_dir / "langso.db") as db:  # as the running daemon's camera would have them
+        event = db.execute("INSERT INTO camera_events(camera, start, updated_at) VALUES ('cong-lang', ?, ?)", (now, now)).lastrowid
+    part = first.data_dir / "clips" / "cong-lang" / f"{event}.mp4.part"
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(b"recording")
+    queued = first.client.request("POST", "/broadcasts", {"text": "Họp thôn tối nay", "at": now + 3600})
+
+    second = subprocess.run([sys.executable, "-m", "controller", "run", "--config", str(first.config_file)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert second.returncode == 1, second.stderr
+    assert f"storage.dir {first.data_dir} is in use by another langso daemon (pid {first.proc.pid})" in second.stderr
+    assert "systemctl stop langso" in second.stderr and "nothing was changed" in second.stderr
+    assert "repaired" not in second.stdout and "broker" not in second.stdout
+
+    with sqlite3.connect(first.data_dir / "langso.db") as db:
+        assert db.execute('SELECT closed, interrupted, "end" FROM camera_events WHERE id = ?', (event,)).fetchone() == (0, 0, None)
+    assert part.read_bytes() == b"recording"
+    items = {i["id"]: i for i in first.client.request("GET", "/broadcasts")["queue"]}
+    assert items[queued["id"]]["state"] == "queued"
+    assert first.proc.poll() is None and first.stop() == 0
+
+
+def test_demo_on_a_folder_in_use_writes_nothing_there(make_config, start_app, tmp_path):
+    running = start_app(make_config())
+    data = running.config.storage.dir
+    result = subprocess.run([sys.executable, "-m", "controller", "demo", "--data-dir", str(data), "--port", "0"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 1 and f"storage.dir {data} is in use by another langso daemon (pid {os.getpid()})" in result.stderr
+    assert not (data / "demo-camera.mp4").exists()
