@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import quote
 
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
 from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config, local_config_path
@@ -161,7 +162,7 @@ def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
-    result = client(args).request("POST", f"/relays/{args.name}", {"state": args.state})
+    result = client(args).request("POST", f"/relays/{quote(args.name, safe='')}", {"state": args.state})
     state = "on" if result["on"] else "off"
     print(f"{result['name']}: {state}" + ("" if result["changed"] else " (already)"))
     return OK

@@ -112,7 +112,8 @@ class RelayBoard:
         try:
             return self._relays[name]
         except KeyError:
-            raise UnknownRelay(f"no relay named {name!r}; known relays: {', '.join(self._relays) or 'none'}") from None
+            known = ", ".join(f"{r.name} ({r.config.label})" if r.config.label else r.name for r in self)
+            raise UnknownRelay(f"no relay named {name!r}; known relays: {known or 'none'}") from None
 
     def overdue(self) -> list[str]:
         now = self._clock()

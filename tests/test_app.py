@@ -1,4 +1,7 @@
 """The house in-process: power-on states, the API path, min interval over HTTP, safe stop."""
+import json
+from pathlib import Path
+
 import pytest
 from gpiozero.pins.mock import MockFactory
 
@@ -226,3 +229,20 @@ def test_one_app_per_data_dir_and_the_folder_is_free_again_after_stop(make_confi
     again = App(config, pin_factory=MockFactory())
     again.start()
     again.stop()
+
+
+@pytest.mark.parametrize("name", ["đài", "a b", "tv?x", "tv#x", "a/b", "..", "%74v"])
+def test_cli_relay_takes_any_name_and_an_unknown_one_lists_the_relays(make_config, start_app, monkeypatch, capsys, name):
+    """The name goes into the URL quoted: no traceback for Vietnamese or a space, and
+    `tv?x` is not `tv`. The refusal lists the names with the labels the users say."""
+    from controller.cli import main
+
+    app = start_app(make_config(relays=[{"name": "tv", "pin": 17, "label": "Tivi"}, {"name": "radio", "pin": 27, "label": "Đài"},
+                                        {"name": "amp", "pin": 22, "label": "Loa (âm ly)"}]))
+    info = json.loads((Path(app.config.storage.dir) / "cli.json").read_text())
+    monkeypatch.setenv("LANGSO_URL", info["url"])
+    monkeypatch.setenv("LANGSO_TOKEN", info["token"])
+    assert main(["relay", name, "on"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: no relay named {name!r}; known relays: tv (Tivi), radio (Đài), amp (Loa (âm ly))\n"
+    assert not any(r.is_on for r in app.house.board)

@@ -197,7 +197,7 @@ def relays():
     return jsonify(relays=house().relays())
 
 
-@api.post("/relays/<name>")
+@api.post("/relays/<path:name>")  # path: a name with "/" gets the list of relays, not a bare 404
 @spec.validate(
     json=RelaySet,
     resp=Response(HTTP_200=RelaySetResult, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error, HTTP_409=Error),
