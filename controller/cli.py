@@ -76,9 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    config = load_config(args.file)
-    if config.missing_files():
-        raise ConfigError(config.missing_files(), args.file)
+    config = load_config(args.file, check_files=True)  # every problem in one listing, the files' too
     print(f"{args.file}: OK (site {config.site.id}, {len(config.relays)} relays, {len(config.cameras)} cameras)")
     return OK
 

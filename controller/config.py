@@ -159,19 +159,24 @@ class Config(Section):
     web: WebConfig = WebConfig()
     clock: ClockConfig = ClockConfig()
 
-    def missing_files(self) -> list[str]:
-        """Problems with the files this config names (certificates, keys, the MQTT
-        password), as `langso config check` reports them. Names relative to systemd's
-        $CREDENTIALS_DIRECTORY exist only inside the service, so they are not checked here."""
-        files = {"web.tls_cert": self.web.tls_cert, "web.tls_key": self.web.tls_key,
-                 "mqtt.ca_file": self.mqtt.ca_file, "mqtt.cert_file": self.mqtt.cert_file,
-                 "mqtt.key_file": self.mqtt.key_file, "mqtt.password_file": self.mqtt.password_file}
-        problems = []
-        for key, name in files.items():
-            if name and Path(name).is_absolute() and not Path(name).is_file():
-                fix = "make them with `langso web cert`" if key.startswith("web.") else "check the path"
-                problems.append(f"{key}: {name} is not a file; {fix}")
-        return problems
+
+FILE_KEYS = {"web": ("tls_cert", "tls_key"), "mqtt": ("ca_file", "cert_file", "key_file", "password_file")}
+
+
+def missing_files(data: dict[str, Any]) -> list[str]:
+    """Problems with the files a config names (certificates, keys, the MQTT password), as
+    `langso config check` reports them; on the raw data, so that they are listed with the
+    field errors, for every file key whose value is itself valid. Names relative to
+    systemd's $CREDENTIALS_DIRECTORY exist only inside the service: not checked here."""
+    problems = []
+    for section, keys in FILE_KEYS.items():
+        table = data.get(section)
+        for key in keys:
+            name = table.get(key) if isinstance(table, dict) else None
+            if isinstance(name, str) and name and Path(name).is_absolute() and not Path(name).is_file():
+                fix = "make them with `langso web cert`" if section == "web" else "check the path"
+                problems.append(f"{section}.{key}: {name} is not a file; {fix}")
+    return problems
 
 
 def cross_checks(data: dict[str, Any]) -> list[str]:
@@ -265,9 +270,11 @@ def _apply_amp_default(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+def parse_config(data: dict[str, Any], source: str = "config", check_files: bool = False) -> Config:
+    """The Config of `data`, or ConfigError with every problem; with check_files, also the
+    files it names that are not there (missing_files)."""
     data = _apply_amp_default(data)
-    problems = cross_checks(data)
+    problems = cross_checks(data) + (missing_files(data) if check_files else [])
     try:
         config = Config.model_validate(data)
     except ValidationError as err:
@@ -277,7 +284,7 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     return config
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
+def load_config(path: str | os.PathLike[str], check_files: bool = False) -> Config:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -289,7 +296,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError([f"TOML syntax: {err}"], str(path)) from err
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), check_files)
 
 
 def local_config_path(given: str | os.PathLike[str] | None = None) -> Path | None:

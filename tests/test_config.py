@@ -154,6 +154,22 @@ def test_config_check_finds_files_that_are_not_there(tmp_path, capsys):
     assert main(["config", "check", str(config)]) == 0
 
 
+def test_config_check_lists_missing_files_with_the_other_problems_at_once(tmp_path, capsys):
+    """A field error (tls_cert without tls_key, a bad port) does not hide the files that
+    are not there: one run lists them all, line by line."""
+    no = tmp_path / "nowhere"
+    config = tmp_path / "langso.toml"
+    config.write_text(GOOD + f'[web]\ntls_cert = "{no / "site.crt"}"\n'
+                      f'[mqtt]\nhost = "ioc.example.vn"\nport = 0\nca_file = "{no / "ca.pem"}"\ncert_file = "{no / "site.pem"}"\n'
+                      f'password_file = "{no / "mqtt.pass"}"\nkey_file = 7\n', encoding="utf-8")
+    assert main(["config", "check", str(config)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"{config}: 7 problem(s)"
+    keys = sorted(line.strip().split(":")[0] for line in lines[1:])
+    assert keys == ["mqtt.ca_file", "mqtt.cert_file", "mqtt.key_file", "mqtt.password_file", "mqtt.port", "web", "web.tls_cert"]
+    assert f"  mqtt.ca_file: {no / 'ca.pem'} is not a file; check the path" in lines
+
+
 def test_python_m_controller_entry_point(tmp_path):
     good = tmp_path / "good.toml"
     good.write_text(GOOD, encoding="utf-8")
