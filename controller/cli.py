@@ -38,8 +38,8 @@ class CliError(Exception):
 
 
 def client(args: argparse.Namespace) -> Client:
-    url, token = find_daemon(getattr(args, "config", None), getattr(args, "data_dir", None))
-    return Client(url, token)
+    url, token, token_from = find_daemon(getattr(args, "config", None), getattr(args, "data_dir", None))
+    return Client(url, token, token_from=token_from)
 
 
 def _local_config(args: argparse.Namespace):

@@ -159,31 +159,6 @@ def test_stop_closes_open_connections_and_ends_the_web_thread(app):
     phone.close()
 
 
-def test_the_cli_finds_the_running_daemon_by_its_data_dir_and_skips_stopped_ones(app, tmp_path, monkeypatch, capsys):
-    import json
-    import subprocess
-    from pathlib import Path
-
-    from controller import client as client_module
-    from controller.cli import main
-
-    monkeypatch.delenv("LANGSO_URL", raising=False)
-    monkeypatch.delenv("LANGSO_TOKEN", raising=False)
-    stale = tmp_path / "stopped-demo"
-    stale.mkdir()
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    (stale / "cli.json").write_text(json.dumps({"url": "http://127.0.0.1:9", "token": "x", "pid": gone.pid}))
-    monkeypatch.setattr(client_module, "demo_data_dir", lambda: stale)  # the default demo stopped; its file stayed
-    monkeypatch.setattr(client_module, "SYSTEM_DATA_DIR", tmp_path / "no-service")
-    data = Path(app.config.storage.dir)
-    assert main(["--data-dir", str(data), "status"]) == 0
-    assert app.config.site.id in capsys.readouterr().out
-    assert main(["status"]) == 1  # only the stopped demo's file is left to find
-    err = capsys.readouterr().err
-    assert f"the one that used {stale} has stopped" in err and "langso --data-dir DIR status" in err
-
-
 def test_cli_status_says_each_part_in_a_line_and_relay_takes_upper_case(app, monkeypatch, capsys):
     from pathlib import Path
 
