@@ -42,6 +42,7 @@ def _event(row: Any) -> dict[str, Any]:
         "id": row["id"], "camera": row["camera"], "start": row["start"], "end": row["end"],
         "score": row["score"], "boxes": json.loads(row["boxes"]), "tags": json.loads(row["tags"]),
         "snapshot": row["snapshot"], "clip": row["clip"], "interrupted": bool(row["interrupted"]),
+        "closed": bool(row["closed"]),
     }
 
 

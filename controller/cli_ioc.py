@@ -1,13 +1,17 @@
 """`langso ioc pull URL --token T --out DIR`: the district side's reference client.
 
-It pulls a site's new camera events with their snapshots and clips from the site's HTTP
-API (`GET /api/v1/events?since=<id>`, `/events/<id>/snapshot.jpg`, `/events/<id>/clip.mp4`)
-into DIR, incrementally: the cursor is kept in DIR/cursor.json and only advanced after
-an event and its files are on disk, and clips continue with HTTP Range where a previous
-run stopped. An event still open (no end yet) stops the pull, so its clip is fetched
-complete next time. District IT builds on this; MQTT tells it when to pull.
+It pulls a site's camera events with their snapshots and clips from the site's HTTP API
+(`GET /api/v1/events?since=<id>`, `/events/<id>/snapshot.jpg`, `/events/<id>/clip.mp4`)
+into DIR, incrementally. Every closed event is pulled, of every camera; an event still
+open (motion going on, or its clip's tail still being written: `closed` false) is left
+for a later run, which fetches its clip whole, and does not hold back the events after
+it. DIR/cursor.json keeps `since` below the oldest open event and, in `done`, the ids
+above it already pulled, so that across runs no event is fetched twice nor skipped; it is
+written after an event and its files are on disk. Clips continue with HTTP Range where a
+previous run stopped. District IT builds on this; MQTT tells it when to pull.
 
-DIR layout: cursor.json, events.jsonl (one event per line), <event id>/snapshot.jpg, clip.mp4
+DIR layout: cursor.json, events.jsonl (one event per line, in the order pulled),
+<event id>/snapshot.jpg, clip.mp4
 """
 from __future__ import annotations
 
@@ -62,48 +66,76 @@ def download(url: str, token: str, dest: Path, timeout: float = 60) -> bool:
     return True
 
 
-def read_cursor(out: Path) -> int:
-    try:
-        return int(json.loads((out / "cursor.json").read_text())["since"])
-    except FileNotFoundError:
-        return 0
-    except (ValueError, KeyError, TypeError) as err:
-        raise PullError(f"{out / 'cursor.json'}: unreadable ({err}); fix it or delete it to pull everything again") from None
+class Cursor:
+    """Where the pull stands, in DIR/cursor.json: every event up to `since` is on disk, and
+    so are the later ones in `done` (closed while an earlier event was still open)."""
+
+    def __init__(self, out: Path):
+        self.path = out / "cursor.json"
+        try:
+            data = json.loads(self.path.read_text())
+            self.since, self.done = int(data["since"]), {int(i) for i in data.get("done", [])}
+        except FileNotFoundError:
+            self.since, self.done = 0, set()
+        except (ValueError, KeyError, TypeError) as err:
+            raise PullError(f"{self.path}: unreadable ({err}); fix it or delete it to pull everything again") from None
+
+    def save(self) -> None:
+        tmp = self.path.with_name("cursor.json.tmp")
+        tmp.write_text(json.dumps({"since": self.since, "done": sorted(self.done), "updated": time.time()}))
+        os.replace(tmp, self.path)
 
 
-def write_cursor(out: Path, since: int) -> None:
-    tmp = out / "cursor.json.tmp"
-    tmp.write_text(json.dumps({"since": since, "updated": time.time()}))
-    os.replace(tmp, out / "cursor.json")
+def is_open(event: dict[str, Any]) -> bool:
+    """Still going on, or its clip still being written (`closed`); a site older than that
+    field says only `end`."""
+    return not event["closed"] if "closed" in event else event.get("end") is None
 
 
 def pull(url: str, token: str, out: Path, limit: int = 100, say: Callable[[str], None] = print) -> int:
-    """Pull every new event once; returns how many events were stored."""
+    """Pull every closed event not pulled yet; returns how many were stored. Open events
+    are left for a later run, and the cursor stays below the oldest of them."""
     out.mkdir(parents=True, exist_ok=True)
     site = Client(url, token, timeout=60)
     base = url.rstrip("/") + "/api/v1"
-    since, stored = read_cursor(out), 0
-    logger.info("ioc pull start url=%s since=%d", url, since)
+    cursor, stored, waiting = Cursor(out), 0, []
+    after = cursor.since
+    logger.info("ioc pull start url=%s since=%d done_after=%d", url, cursor.since, len(cursor.done))
     while True:
-        page = site.request("GET", f"/events?since={since}&limit={limit}")
-        events = page.get("events", []) if isinstance(page, dict) else page
-        for event in sorted(events, key=lambda e: e["id"]):
-            if event.get("end") is None:  # still recording: fetch it whole next time
-                logger.info("ioc pull stop at open event id=%s", event["id"])
-                return stored
-            folder = out / str(event["id"])
-            folder.mkdir(exist_ok=True)
-            files = [name for name in ("snapshot.jpg", "clip.mp4")
-                     if download(f"{base}/events/{event['id']}/{name}", token, folder / name)]
-            with open(out / "events.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps({**event, "files": files}, ensure_ascii=False) + "\n")
-            since = int(event["id"])
-            write_cursor(out, since)
-            stored += 1
-            say(f"event {event['id']} {event.get('camera', '')} {event.get('type', '')}: {', '.join(files) or 'no files'}")
+        page = site.request("GET", f"/events?since={after}&limit={limit}")
+        events = sorted(page.get("events", []) if isinstance(page, dict) else page, key=lambda e: e["id"])
+        for event in events:
+            eid = int(event["id"])
+            if is_open(event):
+                waiting.append(eid)  # fetched whole by a later run
+            elif eid not in cursor.done:
+                store_event(event, base, token, out)
+                cursor.done.add(eid)
+                stored += 1
+                say(f"event {eid} {event.get('camera', '')} {event.get('type', '')}: {', '.join(event['files']) or 'no files'}")
+                if waiting:
+                    cursor.save()
+            if not waiting:  # nothing open below: the cursor moves on, `done` keeps only what is above it
+                cursor.since = eid
+                cursor.done = {i for i in cursor.done if i > eid}
+                cursor.save()
+        if events:
+            after = int(events[-1]["id"])
         if len(events) < limit:
-            logger.info("ioc pull done url=%s stored=%d since=%d", url, stored, since)
+            logger.info("ioc pull done url=%s stored=%d since=%d open=%s", url, stored, cursor.since,
+                        ",".join(map(str, waiting)) or "-")
             return stored
+
+
+def store_event(event: dict[str, Any], base: str, token: str, out: Path) -> None:
+    """The event's snapshot and clip into out/<id>/, then its line in events.jsonl (with
+    `files`: what the site had)."""
+    folder = out / str(event["id"])
+    folder.mkdir(exist_ok=True)
+    event["files"] = [name for name in ("snapshot.jpg", "clip.mp4")
+                      if download(f"{base}/events/{event['id']}/{name}", token, folder / name)]
+    with open(out / "events.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(event, ensure_ascii=False) + "\n")
 
 
 def cmd_ioc_pull(args: argparse.Namespace) -> int:

@@ -35,6 +35,8 @@ class EventOut(BaseModel):
     tags: list[str]
     snapshot_url: str | None
     clip_url: str | None
+    closed: bool = Field(description="false while the event goes on and after its `end` while the clip's tail is "
+                         "still being written (post_s): a client that wants the whole clip waits for true")
     interrupted: bool = Field(description="closed by the start-up repair after a crash or power cut: `end` is the "
                               "last motion stored before it (a few seconds early at most), and there is no clip")
 
@@ -65,7 +67,7 @@ def _events() -> Any:
 
 
 def _out(event: dict[str, Any]) -> dict[str, Any]:
-    out = {k: event[k] for k in ("id", "camera", "start", "end", "score", "boxes", "tags", "interrupted")}
+    out = {k: event[k] for k in ("id", "camera", "start", "end", "score", "boxes", "tags", "closed", "interrupted")}
     out["snapshot_url"] = url_for("api.event_snapshot", event_id=event["id"]) if event["snapshot"] else None
     out["clip_url"] = url_for("api.event_clip", event_id=event["id"]) if event["clip"] else None
     return out

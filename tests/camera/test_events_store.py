@@ -46,7 +46,7 @@ def test_cursor_never_misses_or_repeats(store: EventStore, tmp_path: Path):
     assert [e["id"] for e in store.list(limit=2)] == ids[-2:]          # newest, oldest first
     assert all(e["camera"] == "a" for e in store.list(since=0, camera="a"))
     event = store.get(ids[0])
-    assert set(event) == {"id", "camera", "start", "end", "score", "boxes", "tags", "snapshot", "clip", "interrupted"}
+    assert set(event) == {"id", "camera", "start", "end", "score", "boxes", "tags", "snapshot", "clip", "interrupted", "closed"}
     assert event["boxes"] == [[1, 2, 3, 4]] and store.get(9999) is None
 
 

@@ -51,8 +51,11 @@ class Site:
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
 
-    def add(self, eid: int, end: float | None = 20.0, clip: bytes | None = None) -> None:
-        self.events.append({"id": eid, "camera": "cong-lang", "type": "end" if end else "new", "start": 10.0, "end": end})
+    def add(self, eid: int, end: float | None = 20.0, clip: bytes | None = None, camera: str = "cong-lang",
+            closed: bool | None = None) -> None:
+        """closed=None: as a site before `closed` was in the API (open = no end yet)."""
+        event = {"id": eid, "camera": camera, "type": "end" if end else "new", "start": 10.0, "end": end}
+        self.events.append(event if closed is None else {**event, "closed": closed})
         (self.files / f"{eid}-snapshot.jpg").write_bytes(b"\xff\xd8jpeg" + bytes([eid]))
         if clip is not None:
             (self.files / f"{eid}-clip.mp4").write_bytes(clip)
@@ -82,15 +85,15 @@ def test_pull_is_incremental_and_resumes_clips(site: Site, tmp_path: Path, capsy
     assert (out / "2" / "snapshot.jpg").read_bytes() == b"\xff\xd8jpeg\x02" and not (out / "2" / "clip.mp4").exists()
     assert (out / "3" / "clip.mp4").read_bytes() == b"clip3" * 1000 and site.ranges == ["bytes=1234-"]
     assert json.loads((out / "cursor.json").read_text())["since"] == 3
-    site.add(4, end=None, clip=b"growing")  # still recording: not yet
+    site.add(4, end=None, clip=b"growing")  # still recording: not yet, but the events after it
     site.add(5)
     assert pull(site, out) == 0
     lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-    assert [e["id"] for e in lines] == [1, 2, 3]
+    assert [e["id"] for e in lines] == [1, 2, 3, 5]
     assert lines[1]["files"] == ["snapshot.jpg"]
     site.events[3]["end"] = 30.0
     assert pull(site, out) == 0
-    assert [json.loads(line)["id"] for line in (out / "events.jsonl").read_text().splitlines()] == [1, 2, 3, 4, 5]
+    assert [json.loads(line)["id"] for line in (out / "events.jsonl").read_text().splitlines()] == [1, 2, 3, 5, 4]
     assert "event 5" in capsys.readouterr().out
 
 
@@ -100,3 +103,70 @@ def test_pull_refuses_a_bad_token_and_a_bad_url(site: Site, tmp_path: Path, caps
     assert "401" in capsys.readouterr().err
     assert main(["ioc", "pull", "ftp://x", "--token", "t", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "ioc" / "cursor.json").exists()
+
+
+def pulled(out: Path) -> list[int]:
+    return [json.loads(line)["id"] for line in (out / "events.jsonl").read_text().splitlines()]
+
+
+def test_one_camera_in_long_motion_does_not_hold_back_the_others(site: Site, tmp_path: Path):
+    """An open event is left for a later run; the closed events after it, of every camera,
+    are pulled now; across runs none is fetched twice and none skipped."""
+    out = tmp_path / "ioc"
+    site.add(1, closed=True)
+    site.add(2, end=None, camera="san-dinh", closed=False, clip=b"half")   # a long motion
+    site.add(3, closed=True, clip=b"clip3")
+    site.add(4, end=25.0, camera="ben-do", closed=False)  # motion over, clip's tail still being written
+    site.add(5, closed=True)
+    site.add(6, closed=True)
+    assert pull(site, out) == 0  # --limit 2: three pages
+    assert pulled(out) == [1, 3, 5, 6]
+    assert json.loads((out / "cursor.json").read_text()) | {"updated": 0} == {"since": 1, "done": [3, 5, 6], "updated": 0}
+    assert not (out / "2").exists()
+    site.add(7, closed=True)
+    assert pull(site, out) == 0
+    assert pulled(out) == [1, 3, 5, 6, 7]
+    site.events[3]["closed"] = True
+    (site.files / "4-clip.mp4").write_bytes(b"clip4 whole")
+    assert pull(site, out) == 0
+    assert pulled(out) == [1, 3, 5, 6, 7, 4] and (out / "4" / "clip.mp4").read_bytes() == b"clip4 whole"
+    site.events[1].update(end=90.0, closed=True)
+    (site.files / "2-clip.mp4").write_bytes(b"the whole long motion")
+    site.add(8, closed=True)
+    assert pull(site, out) == 0
+    assert pulled(out) == [1, 3, 5, 6, 7, 4, 2, 8]
+    assert (out / "2" / "clip.mp4").read_bytes() == b"the whole long motion"
+    assert json.loads((out / "cursor.json").read_text())["since"] == 8
+    assert json.loads((out / "cursor.json").read_text())["done"] == []
+    assert pull(site, out) == 0 and pulled(out) == [1, 3, 5, 6, 7, 4, 2, 8]
+
+
+def test_a_cursor_of_the_earlier_version_is_read(site: Site, tmp_path: Path):
+    out = tmp_path / "ioc"
+    out.mkdir()
+    (out / "cursor.json").write_text(json.dumps({"since": 1, "updated": 0}))
+    site.add(1)
+    site.add(2)
+    assert pull(site, out) == 0 and pulled(out) == [2]
+
+
+def test_pull_from_a_daemon_waits_for_the_clip_of_an_ended_event(make_config, start_app, tmp_path: Path):
+    """The real API: an event whose motion has ended but whose clip's tail is still being
+    written says closed = false, and the pull leaves it until its clip is there."""
+    app = start_app(make_config())
+    events, clips = app.house.events, Path(app.config.storage.dir) / "clips" / "cam"
+    clips.mkdir(parents=True)
+    token = app.house.store.add_token("ioc", {"events:read"})
+    first = events.open("cam", 100.0, 0.2, [], [])
+    events.update(first, end=104.0)  # the recorder goes on for post_s
+    second = events.open("cam", 200.0, 0.2, [], [])
+    (clips / "2.mp4").write_bytes(b"clip 2")
+    events.update(second, end=203.0, clip=str(clips / "2.mp4"), closed=1)
+    out = tmp_path / "ioc"
+    run = ["ioc", "pull", app.url, "--token", token, "--out", str(out)]
+    assert main(run) == 0 and pulled(out) == [second]
+    (clips / "1.mp4").write_bytes(b"clip 1, tail included")
+    events.update(first, clip=str(clips / "1.mp4"), closed=1)
+    assert main(run) == 0 and pulled(out) == [second, first]
+    assert (out / str(first) / "clip.mp4").read_bytes() == b"clip 1, tail included"
+
