@@ -23,6 +23,19 @@ from controller.config import Config, parse_config
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """`langso run`/`demo` run in-process point the root logger at the sys.stdout of their
+    test (setup_logging); put it back, or the next test's output gets "Logging error"s."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def house_data(data_dir: Path, **sections: Any) -> dict[str, Any]:
     """Config data for a test house: mock pins, any free port, relays tv/radio/amp."""
     data: dict[str, Any] = {
