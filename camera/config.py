@@ -23,6 +23,9 @@ class CameraConfig(BaseModel):
     max_area: float = Field(0.35, gt=0, le=1, description="a change over more than this fraction of the frame is lighting, not motion")
     start_frames: int = Field(3, ge=1, le=50, description="consecutive motion frames that start an event")
     quiet_s: float = Field(2.0, ge=0.2, le=60, description="seconds without motion that end an event")
+    max_event_s: float = Field(120.0, ge=10, le=3600, description=(
+        "longest event in seconds: motion that goes on is cut into consecutive events (each with "
+        "its own clip and pre-roll, no gap), so clips stay short and the card can be freed"))
     person_tags: bool = Field(True, description="tag events with 'person' using OpenCV's HOG people detector")
     record: bool = Field(True, description="write a clip (.mp4) and a snapshot (.jpg) for each event")
 

@@ -37,7 +37,7 @@ class CameraPipeline:
         self.persons = persons if camera.person_tags else None
         self.anchor = 0.0                  # added to source times (wall clock in the daemon)
         self.source_fps = 0.0              # the source's frame rate: raw sources are encoded at it
-        self.tracker = EventTracker(camera.start_frames, camera.quiet_s)
+        self.tracker = EventTracker(camera.start_frames, camera.quiet_s, camera.max_event_s)
         self.recorder = Recorder(camera.pre_s, camera.post_s) if self.clip_dir else None
         self.detector: MotionDetector | None = None
         self.frames = 0
@@ -93,6 +93,11 @@ class CameraPipeline:
             self._best_picture = frame.picture
         elif change == "end":
             self._end(self.tracker.ended())
+        elif change == "split":  # max_event_s: the event ends here and the next starts at once
+            logger.info("camera event reached max_event_s camera=%s id=%s max_event_s=%g", self.camera.name, self._id,
+                        self.camera.max_event_s)
+            self._end(self.tracker.ended(), motion_off=False)
+            self._start(frame, motion_on=False)
         track = self.tracker.track
         if track is not None and motion.moving:
             self._look_for_person(track, frame, motion)
@@ -118,7 +123,7 @@ class CameraPipeline:
             "snapshot": snapshot, "clip": clip, "interrupted": False,
         }, kind)
 
-    def _start(self, frame: Frame) -> None:
+    def _start(self, frame: Frame, motion_on: bool = True) -> None:
         track = self.tracker.track
         assert track is not None
         self._best_picture = frame.picture
@@ -133,7 +138,8 @@ class CameraPipeline:
         if self.store is not None and snapshot:
             self.store.update(self._id, snapshot=snapshot)
         logger.info("camera event new camera=%s id=%s start=%.2f", self.camera.name, self._id, self.anchor + track.start)
-        self.publish("camera.motion", {"camera": self.camera.name, "on": True})
+        if motion_on:
+            self.publish("camera.motion", {"camera": self.camera.name, "on": True})
         self.publish("camera.event", self._payload(self._id, "new", track, snapshot, None))
 
     def _look_for_person(self, track: Track, frame: Frame, motion: Motion) -> None:
@@ -151,10 +157,11 @@ class CameraPipeline:
                     self.store.update(self._id, tags=track.tags)
                 self.publish("camera.event", self._payload(self._id, "update", track, self._snapshot, None))
 
-    def _end(self, track: Track) -> None:
+    def _end(self, track: Track, motion_off: bool = True) -> None:
         event_id = self._id
         snapshot = self._write_snapshot(track) if self.clip_dir else None
-        self.publish("camera.motion", {"camera": self.camera.name, "on": False})
+        if motion_off:
+            self.publish("camera.motion", {"camera": self.camera.name, "on": False})
         if self.store is not None:
             self.store.update(event_id, end=self.anchor + (track.end or track.start), score=track.score,
                               boxes=track.boxes, tags=track.tags, snapshot=snapshot)

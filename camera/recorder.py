@@ -3,7 +3,7 @@
 H.264 sources are stream-copied: the last seconds are kept as compressed packets in a
 `PacketRing`, and a clip starts at the last keyframe at or before `start - pre_s`.
 Raw sources (USB, non-H.264 files) go through `FrameEncoder` (libx264
-ultrafast, a keyframe every second) and then the same path. A clip is written to
+ultrafast, a keyframe every second of source time) and then the same path. A clip is written to
 `<name>.mp4.part` and renamed when finished, so a crash never leaves a clip that looks whole."""
 from __future__ import annotations
 
@@ -133,26 +133,41 @@ def h264_stream(width: int, height: int, fps: int) -> tuple[Any, Any]:
 
 
 class FrameEncoder:
-    """Raw frames -> H.264 packets (libx264 ultrafast, keyframe every second)."""
+    """Raw frames -> H.264 packets (libx264 ultrafast, a keyframe every second of source time).
+
+    Keyframes are forced by timestamp, not counted in frames: a source that delivers fewer
+    frames than its container's nominal rate (OpenCV's tree.avi says 15 fps, holds about 2.3)
+    would otherwise get a keyframe only every `fps` frames (~7 s), and a clip's pre-roll,
+    cut at a keyframe, would start that much too early."""
 
     def __init__(self, width: int, height: int, fps: float):
-        self.stream, self._sink = h264_stream(width - width % 2, height - height % 2, round(fps))
-        self.stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
+        from av.video.frame import PictureType
+
+        self._keyframe = PictureType.I
+        self._rate = max(1, round(fps))
+        self.stream, self._sink = h264_stream(width - width % 2, height - height % 2, self._rate)
+        # forced-idr: a forced keyframe is an IDR the MP4 marks as a sync sample; `g` is only a
+        # backstop (frames are never closer than 1/rate, so the forced keyframe comes first)
+        self.stream.options = {"preset": "ultrafast", "tune": "zerolatency", "forced-idr": "1",
+                               "g": str(2 * self._rate)}
         self.stream.codec_context.flags |= GLOBAL_HEADER  # SPS/PPS as MP4 extradata (avcC), not in-band
-        self._fps = fps
         self._first: float | None = None
         self._last_pts = -1
+        self._key_second = -1
 
     def encode(self, frame: Frame) -> list[Packet]:
         picture = frame.picture().reformat(width=self.stream.width, height=self.stream.height, format="yuv420p")
         if self._first is None:
             self._first = frame.t
-        rate = round(self._fps)
+        rate = self._rate
         picture.pts = round((frame.t - self._first) * rate)
         if picture.pts <= self._last_pts:  # faster source than `fps`: drop, never send a pts twice
             return []
         self._last_pts = picture.pts
         picture.time_base = Fraction(1, rate)
+        if picture.pts // rate != self._key_second:  # the first frame of each second of source time
+            self._key_second = picture.pts // rate
+            picture.pict_type = self._keyframe
         out = []
         for p in self.stream.encode(picture):
             tb = p.time_base or Fraction(1, rate)

@@ -86,10 +86,12 @@ def render(scene: Scene, index: int, background: np.ndarray, rng: np.random.Gene
 
 
 def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] = (WIDTH, HEIGHT),
-                codec: str = "libx264") -> Path:
-    """Encode `scene` as H.264 (yuv420p, keyframe every `gop` frames) in an MP4, drawn at
-    640x360 and scaled to `size` (e.g. (1280, 720) for a main stream); codec="mpeg4" makes
-    a source that is not H.264 (its clips must be encoded, not copied)."""
+                codec: str = "libx264", step: int = 1) -> Path:
+    """Encode `scene` as H.264 (yuv420p, keyframe every `gop` frames) in an MP4 (or an AVI
+    when `path` ends in .avi), drawn at 640x360 and scaled to `size` (e.g. (1280, 720) for a
+    main stream); codec="mpeg4" makes a source that is not H.264 (its clips must be encoded,
+    not copied). step=N keeps every Nth frame at its own time: the container still says 10
+    fps but the real rate is 10/N (as OpenCV's tree.avi: 15 fps nominal, about 2.3 real)."""
     import av
     import cv2
 
@@ -97,7 +99,7 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] 
     background = _background(rng)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    with av.open(str(tmp), "w", format="mp4") as out:
+    with av.open(str(tmp), "w", format="avi" if path.suffix == ".avi" else "mp4") as out:
         stream = out.add_stream(codec, rate=FPS)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         if codec == "libx264":
@@ -105,7 +107,7 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] 
         else:
             stream.options = {"g": str(gop)}
             stream.bit_rate = 2_000_000
-        for i in range(int(scene.seconds * FPS)):
+        for i in range(0, int(scene.seconds * FPS), step):
             grey = render(scene, i, background, rng)
             if size != (WIDTH, HEIGHT):
                 grey = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)

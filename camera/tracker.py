@@ -1,6 +1,8 @@
 """Event lifecycle from per-frame motion: hysteresis in (`start_frames` consecutive
 motion frames start an event, dated from the first of them) and out (`quiet_s` without
-motion end it, dated at the last motion). Pure: fed (time, Motion), no I/O."""
+motion end it, dated at the last motion). Motion that goes on past `max_event_s` is cut
+into consecutive events: the open one ends at a motion frame and the next starts at that
+same frame, so clips stay short and nothing is left uncovered. Pure: fed (time, Motion), no I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,7 +10,7 @@ from typing import Literal
 
 from camera.motion import Motion
 
-Change = Literal["start", "better", "end"]
+Change = Literal["start", "better", "end", "split"]
 
 
 @dataclass
@@ -26,16 +28,18 @@ class Track:
 
 
 class EventTracker:
-    def __init__(self, start_frames: int = 3, quiet_s: float = 2.0):
+    def __init__(self, start_frames: int = 3, quiet_s: float = 2.0, max_event_s: float = float("inf")):
         self.start_frames = start_frames
         self.quiet_s = quiet_s
+        self.max_event_s = max_event_s
         self.track: Track | None = None
         self._run = 0
         self._run_start = 0.0
         self._run_best: tuple[float, list[list[int]], float] = (0.0, [], 0.0)
 
     def feed(self, t: float, motion: Motion) -> Change | None:
-        """What changed with this frame: an event started, got a better frame, ended."""
+        """What changed with this frame: an event started, got a better frame, ended, or
+        ("split") ended at `max_event_s` with the next one started at this frame."""
         track = self.track
         if motion.moving:
             if self._run == 0:
@@ -53,6 +57,11 @@ class EventTracker:
             return None
         if motion.moving:
             track.last_motion = t
+            if t - track.start >= self.max_event_s:
+                track.end = t
+                self._ended = track
+                self.track = Track(start=t, last_motion=t, score=motion.score, boxes=motion.boxes, best_t=t)
+                return "split"
             if motion.score > track.score:
                 track.score, track.boxes, track.best_t = motion.score, motion.boxes, t
                 return "better"
@@ -65,7 +74,7 @@ class EventTracker:
         return None
 
     def ended(self) -> Track:
-        """The track that the last "end" closed."""
+        """The track that the last "end" or "split" closed."""
         return self._ended
 
     def flush(self, t: float) -> Track | None:

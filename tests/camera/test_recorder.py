@@ -166,3 +166,27 @@ def test_record_that_loses_a_snapshot_mid_run_exits_1(scene_video: Callable[[str
     events = json.loads(captured.out)["events"]
     assert len(events) == 3 and events[1]["snapshot"] is None and events[1]["clip"] and events[0]["snapshot"]
     assert "error: --record: 1 of 3 events were not fully written" in captured.err
+
+
+def test_raw_source_slower_than_its_nominal_rate_gets_a_keyframe_every_second(tmp_path: Path, capsys):
+    """An AVI that says 10 fps but holds a frame every 0.4 s (as OpenCV's tree.avi: 15 fps
+    nominal, about 2.3 real): the clip still has a keyframe about every second of source
+    time, so its pre-roll starts about `pre_s` before the motion, not up to a GOP of 15
+    frames (6 s here) earlier."""
+    from camera.synthetic import Scene, Walk, write_scene
+
+    video = write_scene(Scene(seconds=40, walks=(Walk(15.0, speed=40),), seed=14), tmp_path / "sparse.avi",
+                        codec="mpeg4", step=4)
+    with av.open(str(video)) as container:
+        assert container.streams.video[0].average_rate == 10                 # the nominal rate
+    out = tmp_path / "rec"
+    assert main(["camera", "analyze", str(video), "--json", "--record", str(out)]) == 0
+    (event,) = json.loads(capsys.readouterr().out)["events"]
+    packets = packets_of(Path(event["clip"]))
+    assert packets[0].is_keyframe
+    keys = [float(p.pts * p.time_base) for p in packets if p.is_keyframe]
+    frame_gap = 0.4
+    assert len(keys) > 1 and all(b - a <= 1.0 + frame_gap + 1e-6 for a, b in zip(keys, keys[1:])), keys
+    last = float(packets[-1].pts * packets[-1].time_base)
+    # pre-roll from the last keyframe at or before start - 5 s, post-roll to end + 10 s
+    assert last <= (event["end"] + 10.0) - (event["start"] - 5.0) + 1.0 + frame_gap, (event, last)
