@@ -86,7 +86,7 @@ class BroadcastQueue:
                 return existing.public()
             if self.items.get(item.id) is not None:
                 raise BroadcastRefused(f"id: {item.id!r} was already used by a finished broadcast; send a new id", 409)
-            inbox = item.priority == "normal" and item.source in self.config.inbox_sources and item.at is None
+            inbox = item.priority == "normal" and item.source in self.config.inbox_sources  # `at` or not
             item = item.with_(state="inbox" if inbox else "queued", seq=self.items.next_seq())
             self.items.save(item)
             self._waiting[item.id] = item
@@ -154,13 +154,14 @@ class BroadcastQueue:
         return {"id": item_id, "cancelled": True}
 
     def approve(self, item_id: str, who: str, at: float | None = None) -> dict[str, Any]:
-        """The village head lets an inbox item play (now, or at `at`); its log record keeps
-        `who` as approved_by beside the sender."""
+        """The village head lets an inbox item play: at `at` if given, else at the time the
+        sender asked for (at once if that has passed); its log record keeps `who` as
+        approved_by beside the sender."""
         with self.changed:
             item = self._waiting.get(item_id)
             if item is None or item.state != "inbox":
                 raise BroadcastRefused(f"no broadcast with id {item_id!r} waits in the inbox", 404, "not_in_inbox", id=item_id)
-            item = item.with_(state="queued", at=at, approved_by=who)
+            item = item.with_(state="queued", at=item.at if at is None else at, approved_by=who)
             self.items.save(item)
             self._waiting[item_id] = item
             self.changed.notify_all()

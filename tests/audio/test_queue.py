@@ -2,6 +2,7 @@
 hours, inbox and approval, reorder, validation, and the queue surviving a restart."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,10 +26,10 @@ def bus() -> list[tuple[str, dict]]:
 def make_queue(tmp_path: Path, bus):
     dbs = []
 
-    def make(**audio) -> BroadcastQueue:
+    def make(clock=time.time, **audio) -> BroadcastQueue:
         db = Database(tmp_path / "langso.db")
         dbs.append(db)
-        return BroadcastQueue(AudioConfig(**audio), db, tmp_path / "broadcasts", TZ, lambda t, p: bus.append((t, p)))
+        return BroadcastQueue(AudioConfig(**audio), db, tmp_path / "broadcasts", TZ, lambda t, p: bus.append((t, p)), clock)
 
     yield make
     for db in dbs:
@@ -83,6 +84,24 @@ def test_district_bulletins_wait_in_the_inbox_until_approved(make_queue, bus):
     records = {r["id"]: r for r in again.listing()["log"]}
     assert (records[district["id"]]["who"], records[district["id"]]["approved_by"]) == ("mqtt:ioc", "web:head")
     assert records[local["id"]]["approved_by"] == ""  # the village's own announcement never waited
+
+
+def test_a_district_bulletin_with_a_time_still_waits_for_the_village_head(make_queue):
+    now = [1000.0]
+    q = make_queue(clock=lambda: now[0])
+    mqtt = q.submit(id="m3", text="Bản tin huyện", source="mqtt", who="mqtt:ioc", at=1004.0)
+    token = q.submit(text="Bản tin qua API", source="token", who="token:ioc", at=1100.0)
+    assert (mqtt["state"], token["state"]) == ("inbox", "inbox")
+    now[0] = 1010.0  # its time has come: without approval it does not play
+    assert q.take_next() is None
+    assert [i["id"] for i in q.listing()["inbox"]] == ["m3", token["id"]]
+    q.approve("m3", "web:head")  # approved after its time: plays at once
+    assert (q.take_next().id, q.playing.approved_by) == ("m3", "web:head")
+    q.finish(q.playing, 1010.0, "played")
+    assert q.approve(token["id"], "web:head")["at"] == 1100.0  # approved before its time: waits for it
+    assert q.take_next() is None
+    now[0] = 1100.0
+    assert q.take_next().id == token["id"]
 
 
 def test_village_head_reorders_colliding_priority_items(make_queue):

@@ -121,12 +121,12 @@ def test_a_text_is_held_to_audio_max_text_chars_not_to_a_limit_of_its_own(site):
     sentence = "Mời bà con họp thôn lúc 19 giờ 30 tại nhà văn hóa. "
     ioc.publish(f"{SITE}/broadcast/set", {"id": "dai-3000", "text": (sentence * 60)[:3000], "at": LATER})
     queued = ioc.reply("dai-3000")
-    assert queued["ok"] is True and queued["result"]["state"] == "queued", queued  # the default limit is 5000
+    assert queued["ok"] is True and queued["result"]["state"] == "inbox", queued  # the default limit is 5000
     ioc.publish(f"{SITE}/broadcast/set", {"id": "dai-6000", "text": (sentence * 120)[:6000], "at": LATER})
     refused = ioc.reply("dai-6000")
     assert refused["ok"] is False and refused["error"].startswith("text: 6000 characters") \
         and "audio.max_text_chars" in refused["error"], refused
-    assert [i["id"] for i in app.house.broadcasts.listing()["queue"]] == ["dai-3000"]
+    assert [i["id"] for i in app.house.broadcasts.listing()["inbox"]] == ["dai-3000"]  # a normal bulletin: the head approves it
 
 
 def test_a_command_that_failed_inside_the_house_may_be_retried_with_the_same_cmd_id(site):

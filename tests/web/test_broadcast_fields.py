@@ -48,7 +48,7 @@ def test_a_text_within_the_configured_limit_is_taken_and_a_longer_one_refused(ap
     made = client.post("/api/v1/schedules", json=programme(text), headers=auth)
     assert made.status_code == 201, made.json
     queued = client.post("/api/v1/broadcasts", json={"text": text, "at": LATER}, headers=auth)
-    assert queued.status_code == 201 and queued.json["state"] == "queued", queued.json
+    assert queued.status_code == 201 and queued.json["state"] == "inbox", queued.json  # a token's: for the head to approve
     too_long = client.post("/api/v1/schedules", json=programme(text_of(LIMIT + 1)), headers=auth)
     assert too_long.status_code == 400
     assert too_long.json["error"] == (f"payload.text: {LIMIT + 1} characters is longer than the {LIMIT} character limit "
