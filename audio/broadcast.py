@@ -129,12 +129,21 @@ class BroadcastQueue:
 
     def _preempt_for(self, item: Item) -> None:
         current = self.playing
-        if current is not None and item.state == "queued" and item.priority == "emergency" \
+        if current is not None and item.state == "queued" and item.priority == "emergency" and not self.stop_current.is_set() \
                 and current.priority != "emergency" and (item.at is None or item.at <= self.clock()):
             self.stop_reason = f"preempted by emergency {item.id}"
             self.requeue_current = True
             self.stop_current.set()
             logger.info("broadcast preempting id=%s by=%s", current.id, item.id)
+
+    def preempt_if_due(self) -> None:
+        """An emergency queued for a time (`at`) that has now come stops the non-emergency
+        item playing, as one sent for "now" does at submit. The worker asks while it plays."""
+        with self.changed:
+            if self.playing is None or self.stop_current.is_set():
+                return
+            for item in list(self._waiting.values()):
+                self._preempt_for(item)
 
     def cancel(self, item_id: str, who: str) -> dict[str, Any]:
         with self.changed:

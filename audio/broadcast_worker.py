@@ -229,6 +229,7 @@ class BroadcastWorker:
     def _write(self, sink: AudioSink, pcm: np.ndarray, stop: threading.Event) -> None:
         pcm = apply_volume(pcm, self.config.volume)
         for i in range(0, len(pcm), BLOCK):
+            self.queue.preempt_if_due()  # an emergency whose time (`at`) has come interrupts this item
             if stop.is_set():
                 raise Stopped
             sink.write(pcm[i:i + BLOCK])

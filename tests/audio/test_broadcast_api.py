@@ -91,6 +91,22 @@ def test_emergency_preempts_a_normal_item_which_plays_again(audio_app, media, un
     assert len(list(out_dir(app).glob(f"*-{normal['id']}.wav"))) == 2
 
 
+def test_an_emergency_for_a_later_time_interrupts_what_plays_when_its_time_comes(audio_app, media, until):
+    app = audio_app(chime=False)
+    rec = Recorder(app)
+    api = client_for(app)
+    normal = upload(app, media("mp3", 20.0)).json()
+    until(lambda: (api.request("GET", "/broadcasts")["playing"] or {}).get("id") == normal["id"], what="normal playing")
+    emergency = api.request("POST", "/broadcasts", {"text": "Khẩn cấp: lũ về.", "priority": "emergency", "at": time.time() + 2})
+    until(lambda: len(rec.logs()) == 2 and (api.request("GET", "/broadcasts")["playing"] or {}).get("id") == normal["id"],
+          what="the emergency played, then the normal item again")
+    api.request("DELETE", f"/broadcasts/{normal['id']}")  # it plays again from the start: enough
+    assert [(r["id"], r["outcome"]) for r in rec.logs()] == [(normal["id"], "preempted"), (emergency["id"], "played")]
+    assert rec.logs()[0]["reason"] == f"preempted by emergency {emergency['id']}"
+    assert rec.logs()[0]["ended"] >= emergency["at"] and rec.logs()[1]["started"] >= emergency["at"]
+    until(lambda: len(rec.logs()) == 3, what="the normal item cancelled")
+
+
 def test_bad_input_is_refused_and_the_queue_keeps_working(audio_app, tmp_path: Path, media, until):
     app = audio_app(max_upload_mb=1, quiet_hours="00:00-23:59")  # quiet: nothing normal plays, the queue holds
     api = client_for(app)
