@@ -66,10 +66,12 @@ class BroadcastQueue:
         self.stop_current = threading.Event()
         self.stop_reason = ""
         self.requeue_current = False
+        self._cut_by_restart: set[str] = set()  # playing when the daemon stopped (a power cut: no log record)
         for item in self.items.waiting():  # the queue survives a restart
             if item.state == "playing":
                 item = item.with_(state="queued")
                 self.items.save(item)
+                self._cut_by_restart.add(item.id)
                 logger.warning("broadcast re-queued after restart id=%s", item.id)
             self._waiting[item.id] = item
         self._clear_orphan_uploads()
@@ -78,8 +80,10 @@ class BroadcastQueue:
     # requests --------------------------------------------------------------
     def submit(self, *, id: str = "", text: str = "", audio_path: str = "", audio_url: str = "", stream_url: str = "",
                priority: str = "normal", repeat: int = 1, at: float | None = None, duration_s: float | None = None,
-               source: str = "system", who: str = "system") -> dict[str, Any]:
+               until: float | None = None, source: str = "system", who: str = "system") -> dict[str, Any]:
+        """`until`: the end of a schedule window; the item never plays after it."""
         item = self._validate(id, text, audio_path, audio_url, stream_url, priority, repeat, at, duration_s, source, who)
+        item = item.with_(until=until)
         with self.changed:
             existing = self._waiting.get(item.id) or (self.playing if self.playing and self.playing.id == item.id else None)
             if existing is not None:  # the same id again (an MQTT retry): the item already queued
@@ -227,6 +231,7 @@ class BroadcastQueue:
 
     def take_next(self) -> Item | None:
         """The next item to play now (marked playing), or None."""
+        self.drop_ended()
         with self.changed:
             item = next_playable(self._waiting.values(), self.clock(), self.quiet_now())
             if item is None:
@@ -241,9 +246,7 @@ class BroadcastQueue:
 
     def finish(self, item: Item, started: float | None, outcome: str, reason: str = "", remaining_s: float | None = None) -> None:
         """Record how `item` ended; a preempted item goes back to the queue."""
-        record = {"id": item.id, "kind": item.kind, "text": item.text, "source": item.source, "who": item.who,
-                  "approved_by": item.approved_by, "priority": item.priority,
-                  "started": started, "ended": self.clock(), "outcome": outcome, "reason": reason}
+        record = self._record(item, started, outcome, reason)
         with self.changed:
             requeue = outcome == "preempted" and self.requeue_current and (remaining_s is None or remaining_s > 1)
             if requeue:
@@ -260,6 +263,35 @@ class BroadcastQueue:
         logger.info("broadcast ended id=%s outcome=%s reason=%r requeued=%s", item.id, outcome, reason, requeue)
         self.publish("broadcast.log", record)
         self.publish_state()
+
+    def _record(self, item: Item, started: float | None, outcome: str, reason: str) -> dict[str, Any]:
+        """The proof-of-broadcast record of `item`, ended now."""
+        return {"id": item.id, "kind": item.kind, "text": item.text, "source": item.source, "who": item.who,
+                "approved_by": item.approved_by, "priority": item.priority,
+                "started": started, "ended": self.clock(), "outcome": outcome, "reason": reason}
+
+    def drop_ended(self) -> None:
+        """Scheduled items whose window has ended while they waited — the daemon was
+        stopped (a power cut) through the window's end — are not played any more: each
+        gets a `failed` record saying why. Called at start and before each take."""
+        now = self.clock()
+        records = []
+        with self.changed:
+            for item in [i for i in self._waiting.values() if i.until is not None and i.until <= now]:
+                ended = datetime.fromtimestamp(item.until, self.tz).strftime("%H:%M")  # type: ignore[arg-type]
+                reason = (f"not played again: it was playing when the daemon stopped (a power cut or restart) and its "
+                          f"schedule window ended at {ended} before the daemon was back" if item.id in self._cut_by_restart
+                          else f"not played: its schedule window ended at {ended} while it waited")
+                del self._waiting[item.id]
+                self.items.save(item.with_(state="failed"))
+                records.append(self._record(item, None, "failed", reason))
+                self.items.log(records[-1])
+                self.discard_upload(item)
+                logger.warning("broadcast not played id=%s reason=%r", item.id, reason)
+        for record in records:
+            self.publish("broadcast.log", record)
+        if records:
+            self.publish_state()
 
     def put_back(self, item: Item, reason: str) -> None:
         """The output could not be opened for `item`: it waits in its place again, with no

@@ -58,6 +58,7 @@ class Item:
     repeat: int = 1
     at: float | None = None
     duration_s: float | None = None
+    until: float | None = None  # end of its schedule window: never played after it (a restart resumes only the rest)
     state: str = "queued"     # inbox | queued | playing | played | failed | cancelled
     created: float = field(default_factory=time.time)
     seq: int = 0
@@ -76,7 +77,13 @@ class Item:
         """The item as the API, the bus and MQTT show it."""
         return {"id": self.id, "kind": self.kind, "text": self.text, "priority": self.priority, "repeat": self.repeat,
                 "at": self.at, "state": self.state, "created": self.created, "who": self.who, "source": self.source,
-                "duration_s": self.duration_s, "url": self.stream_url or self.audio_url}
+                "duration_s": self.duration_s, "until": self.until, "url": self.stream_url or self.audio_url}
+
+    def stream_limit(self, max_stream_s: float, now: float) -> float:
+        """How long a stream relay of this item may play from `now`: its duration_s, at
+        most audio.max_stream_s, and never past the end of its window."""
+        limit = min(self.duration_s or max_stream_s, max_stream_s)
+        return limit if self.until is None else min(limit, self.until - now)
 
     def with_(self, **changes: Any) -> "Item":
         return replace(self, **changes)

@@ -150,6 +150,7 @@ class BroadcastWorker:
         stop = self.queue.stop_current
         sink = self.sink_factory()
         played_s = 0.0
+        limit = item.stream_limit(self.config.max_stream_s, self.queue.clock())  # streams: duration, window end
         logger.info("broadcast playing id=%s kind=%s priority=%s repeat=%d", item.id, item.kind, item.priority, item.repeat)
         try:
             sink.open(item.id, self.rate)
@@ -169,17 +170,15 @@ class BroadcastWorker:
             for n in range(item.repeat):
                 if n:
                     self._write(sink, silence(self.config.repeat_gap_s, self.rate), stop)
-                for block in self._blocks(item, stop):
+                for block in self._blocks(item, stop, limit):
                     self._write(sink, block, stop)
                     played_s += len(block) / self.rate
             if chimes:
                 self._write(sink, chime(self.rate), stop)
             if stop.is_set():
                 raise Stopped
-            if item.kind == "stream":
-                wanted = min(item.duration_s or self.config.max_stream_s, self.config.max_stream_s)
-                if played_s < wanted - 1.0:
-                    outcome, reason = "failed", f"the stream ended after {played_s:.0f} s of {wanted:.0f} s"
+            if item.kind == "stream" and played_s < limit - 1.0:
+                outcome, reason = "failed", f"the stream ended after {played_s:.0f} s of {limit:.0f} s"
         except Stopped:
             outcome, reason = "preempted", self.queue.stop_reason or ("daemon stopping" if self._stop.is_set() else "stopped")
         except (MediaError, SpeechFailed, HardwareUnavailable) as err:
@@ -199,10 +198,7 @@ class BroadcastWorker:
                 logger.warning("audio underruns id=%s count=%d", item.id, underruns)
         if self._stop.is_set() and outcome == "preempted":
             self.queue.requeue_current = True  # a stopping daemon plays it again after the restart
-        remaining = None
-        if item.kind == "stream":
-            total = min(item.duration_s or self.config.max_stream_s, self.config.max_stream_s)
-            remaining = total - played_s
+        remaining = limit - played_s if item.kind == "stream" else None
         if outcome == "failed":
             self.problem = f"last broadcast {item.id} failed: {reason}"
             self.last_failure = {"id": item.id, "reason": reason, "at": time.time()}
@@ -212,7 +208,7 @@ class BroadcastWorker:
         self.queue.finish(item, started, outcome, reason, remaining)
         return 1
 
-    def _blocks(self, item: Item, stop: threading.Event) -> Iterator[np.ndarray]:
+    def _blocks(self, item: Item, stop: threading.Event, stream_limit: float) -> Iterator[np.ndarray]:
         cfg = self.config
         if item.kind == "text":
             for path in self.speech.render(item.text):
@@ -220,8 +216,7 @@ class BroadcastWorker:
                     raise Stopped
                 yield from decode(path, self.rate, stop)
         elif item.kind == "stream":
-            limit = min(item.duration_s or cfg.max_stream_s, cfg.max_stream_s)
-            yield from decode(item.stream_url, self.rate, stop, max_seconds=limit, timeout_s=cfg.stream_timeout_s)
+            yield from decode(item.stream_url, self.rate, stop, max_seconds=stream_limit, timeout_s=cfg.stream_timeout_s)
         else:
             yield from decode(item.audio_path or item.audio_url, self.rate, stop, max_seconds=cfg.max_audio_s,
                               timeout_s=cfg.stream_timeout_s)

@@ -7,7 +7,7 @@ import logging
 import queue
 import threading
 import time
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,6 +76,7 @@ class Broadcasts:
         self.reorder, self.listing, self.save_upload = self.queue.reorder, self.queue.listing, self.queue.save_upload
 
     def start(self) -> None:
+        self.queue.drop_ended()  # windows that ended while the daemon was down (the uplink listens: the IOC hears it)
         self.worker.start()
         self._thread = threading.Thread(target=self._render_ahead, name="tts-ahead", daemon=True)
         self._thread.start()
@@ -181,24 +182,36 @@ class Broadcasts:
 
     # the "broadcast" schedule kind --------------------------------------------------
     def fire_programme(self, due: Any) -> None:
-        """A programme edge (controller.scheduler.Due, duck-typed). Payload: one of text /
-        audio_path / stream_url, plus priority and repeat. A window (start-end) relays a
-        stream until its end; the end edge stops it."""
+        """A programme edge (controller.scheduler.Due, duck-typed; `due.at` is the edge's own
+        time, also when it fires late). Payload: one of text / audio_path / stream_url, plus
+        priority and repeat. A window (start-end) relays a stream until its end: the item
+        carries the end (`until`), so it never plays past it, not even after a restart; the
+        end edge stops it. The item's id names the occurrence, so a start fired again (a
+        restart inside the window) finds what it started instead of queueing a copy."""
         p = due.programme
-        item_id = f"sched-{p.id}-{due.at.astimezone(self.tz).strftime('%Y%m%d-%H%M')}"
+        start = due.at.astimezone(self.tz)
+        item_id = f"sched-{p.id}-{start.strftime('%Y%m%d-%H%M')}"
         if due.edge == "end":
             for item in self.queue.listing(0)["queue"] + [self.queue.listing(0)["playing"] or {}]:
                 if str(item.get("id", "")).startswith(f"sched-{p.id}-"):
                     self.queue.stop_if_from(item["id"], f"schedule window {p.id} ended")
             return
+        if self.queue.get(item_id) is not None:
+            logger.info("schedule start already handled id=%s (queued, playing or done)", item_id)
+            return
         payload = p.payload_dict()
         duration = payload.get("duration_s")
+        until = None
         if p.end is not None:
-            start = due.at.astimezone(self.tz)
             end = datetime.combine(start.date(), p.end, self.tz)
-            window = (end - start).total_seconds() % 86400
-            duration = min(float(duration or window), window) if window > 0 else duration
+            end += timedelta(days=1) if end <= start else timedelta(0)
+            until = end.timestamp()
+            left = until - self.queue.clock()
+            if left <= 0:
+                logger.info("schedule window already over id=%s", item_id)
+                return
+            duration = min(float(duration or left), left)
         self.submit(id=item_id, text=str(payload.get("text", "")), audio_path=str(payload.get("audio_path", "")),
                     stream_url=str(payload.get("stream_url", "")), priority=str(payload.get("priority", "normal")),
-                    repeat=int(payload.get("repeat", 1)), duration_s=float(duration) if duration else None,
+                    repeat=int(payload.get("repeat", 1)), duration_s=float(duration) if duration else None, until=until,
                     source="schedule", who=f"schedule:{p.id}")

@@ -40,7 +40,7 @@ class Programme:
 
 @dataclass(frozen=True)
 class Due:
-    at: datetime
+    at: datetime                   # when the edge is due, also when it fires late (a restart inside a window)
     programme: Programme
     edge: Literal["start", "end"]
 
@@ -80,18 +80,20 @@ def next_due(programmes: Iterable[Programme], now: datetime) -> Due | None:
     return found[0] if found else None
 
 
-def active_windows(programmes: Iterable[Programme], now: datetime) -> list[Programme]:
-    """Windows that contain `now` (used to catch up after a restart or a clock jump)."""
-    active = []
+def open_windows(programmes: Iterable[Programme], now: datetime) -> list[Due]:
+    """The start edges of the windows that contain `now`, each at its own time (06:00 for
+    a 06:00-06:30 window caught up at 06:10): a restart or a clock jump inside a window
+    re-fires the same occurrence, so whatever it started is recognised, not doubled."""
+    found = []
     for p in programmes:
         if p.end is None:
             continue
         for day in (now.date() - timedelta(days=1), now.date()):
             edges = _occurrences(p, day, now.tzinfo)  # type: ignore[arg-type]
             if len(edges) == 2 and edges[0].at <= now < edges[1].at:
-                active.append(p)
+                found.append(edges[0])
                 break
-    return active
+    return found
 
 
 class ScheduleRunner:
@@ -150,15 +152,15 @@ class ScheduleRunner:
         programmes = self._safe_load()
         if self._last is None or now < self._last or now - self._last > JUMP:
             # start, clock sync or jump: put the house in the state the programmes want now
-            for p in active_windows(programmes, now):
-                self._emit(Due(now, p, "start"))
+            for due in open_windows(programmes, now):
+                self._emit(due)
         else:
             for due in due_between(programmes, self._last, now):
                 self._emit(due)
             # a programme added or changed while its window is open starts now
             fresh = [p for p in programmes if repr(p) not in self._seen]
-            for p in active_windows(fresh, now):
-                self._emit(Due(now, p, "start"))
+            for due in open_windows(fresh, now):
+                self._emit(due)
         self._last = now
         self._seen = {repr(p) for p in programmes}
         upcoming = next_due(programmes, now)

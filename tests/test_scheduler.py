@@ -3,7 +3,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from controller.clock import ClockStatus
-from controller.scheduler import Programme, ScheduleRunner, active_windows, due_between, next_due
+from controller.scheduler import Due, Programme, ScheduleRunner, due_between, next_due, open_windows
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 TV = Programme(1, "relay", "tv", time(18), time(22))
@@ -27,8 +27,8 @@ def test_window_across_midnight():
     assert (due.at, due.edge) == (at(24, 1, 15), "end")
     edges = due_between([LATE], at(23, 22), at(24, 2))
     assert [(d.at, d.edge) for d in edges] == [(at(23, 22, 30), "start"), (at(24, 1, 15), "end")]
-    assert active_windows([LATE], at(24, 0, 30)) == [LATE]
-    assert active_windows([LATE], at(24, 1, 15)) == []
+    assert [(d.programme, d.at) for d in open_windows([LATE], at(24, 0, 30))] == [(LATE, at(23, 22, 30))]
+    assert open_windows([LATE], at(24, 1, 15)) == []
 
 
 def test_weekly_programme_on_mondays_only():
@@ -86,7 +86,18 @@ def test_clock_guard_waits_and_says_why_then_catches_up():
     h.synced = True
     h.runner.tick()  # clock synced inside the window: the TV goes on now
     assert [(d.programme.id, d.edge) for d in h.fired] == [(1, "start")]
+    assert h.fired[0].at == at(23, 18)  # the window's own start: the same occurrence at every catch-up
     assert h.runner.status()["running"] is True
+
+
+def test_a_restart_inside_a_window_fires_the_same_occurrence_again():
+    first = Harness([TV])
+    first.now = at(23, 19)
+    first.runner.tick()
+    after_restart = Harness([TV])  # the power came back 40 minutes later, still inside 18:00-22:00
+    after_restart.now = at(23, 19, 40)
+    after_restart.runner.tick()
+    assert first.fired == after_restart.fired == [Due(at(23, 18), TV, "start")]
 
 
 def test_clock_jump_backwards_does_not_replay():

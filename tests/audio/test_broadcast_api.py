@@ -220,12 +220,19 @@ def test_scheduled_stream_relay_window(audio_app, http_server, media, until):
                                        {"stream_url": f"{http_server.url}/vov1.mp3"}, "test")
     programme = [p for p in app.house.programmes() if p.id == pid][0]
     tz = app.house.broadcasts.tz
-    app.house.fire_schedule(Due(datetime.combine(datetime.now(tz).date(), dtime(6, 29, 58), tz), programme, "start"))
+    today = datetime.now(tz).date()
+    shift = datetime.combine(today, dtime(6, 29, 58), tz).timestamp() - time.time()
+    app.house.broadcasts.queue.clock = lambda: time.time() + shift  # the house's clock says 06:29:58
+    app.house.fire_schedule(Due(datetime.combine(today, dtime(6), tz), programme, "start"))  # caught up at 06:29:58
     listing = client_for(app).request("GET", "/broadcasts")
     item = listing["playing"] or listing["queue"][0]
-    assert item["kind"] == "stream" and item["source"] == "schedule" and item["duration_s"] == pytest.approx(2.0)
+    assert item["kind"] == "stream" and item["source"] == "schedule" and item["duration_s"] == pytest.approx(2.0, abs=0.1)
+    assert item["until"] == datetime.combine(today, dtime(6, 30), tz).timestamp()
     until(lambda: rec.logs(), what="the relay ended")
     assert rec.logs()[0]["outcome"] == "played" and rec.logs()[0]["who"] == f"schedule:{pid}"
+    app.house.fire_schedule(Due(datetime.combine(today, dtime(6), tz), programme, "start"))  # a restart at 06:29:59
+    listing = client_for(app).request("GET", "/broadcasts")
+    assert listing["playing"] is None and listing["queue"] == [] and len(listing["log"]) == 1  # not played twice
 
 
 def test_langso_say_goes_through_the_daemon(audio_app, until):

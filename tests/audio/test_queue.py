@@ -163,6 +163,32 @@ def test_queue_and_log_survive_a_restart(make_queue):
         "priority": "priority", "started": 5.0, "ended": 0, "outcome": "played", "reason": ""}
 
 
+def test_a_scheduled_relay_cut_by_a_power_cut_resumes_only_inside_its_window(make_queue, bus):
+    now = [1000.0]
+    q = make_queue(clock=lambda: now[0])
+    relay = dict(stream_url="http://radio.example/vov1.m3u8", duration_s=60.0, until=1060.0, source="schedule",
+                 who="schedule:3")
+    q.submit(id="sched-3-a", **relay)
+    q.submit(id="sched-3-b", **relay)
+    assert q.take_next().id == "sched-3-a"  # it plays; the power goes out (no record is written)
+    now[0] = 1030.0  # power back inside the window: it resumes for the rest of it only
+    inside = make_queue(clock=lambda: now[0])
+    assert inside.take_next().stream_limit(3600.0, now[0]) == 30.0
+    now[0] = 1200.0  # power back after the window has closed: neither plays, the log says why
+    bus.clear()
+    after = make_queue(clock=lambda: now[0])
+    after.drop_ended()
+    assert after.take_next() is None and after.listing()["queue"] == []
+    records = {r["id"]: r for r in after.listing()["log"]}
+    ended = datetime.fromtimestamp(1060, TZ).strftime("%H:%M")
+    assert records["sched-3-a"]["outcome"] == "failed" and records["sched-3-a"]["reason"] == (
+        "not played again: it was playing when the daemon stopped (a power cut or restart) and its schedule window "
+        f"ended at {ended} before the daemon was back")
+    assert records["sched-3-b"]["reason"] == f"not played: its schedule window ended at {ended} while it waited"
+    assert sorted(p["id"] for t, p in bus if t == "broadcast.log") == ["sched-3-a", "sched-3-b"]  # to the IOC too
+    assert make_queue(clock=lambda: now[0]).listing()["queue"] == []  # and not back after the next restart
+
+
 def test_preempted_item_goes_back_to_the_head_of_its_level(make_queue):
     q = make_queue()
     normal = q.submit(text="Thông báo thường", source="web", who="web")

@@ -1,0 +1,49 @@
+"""A scheduled radio relay (tiếp phát) and the power: `langso run` as a real process,
+killed with SIGKILL (as good as a power cut), a real HTTP stream, the real SQLite file."""
+from __future__ import annotations
+
+import json
+import signal
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from controller.db import Database
+from tests.conftest import wait_until
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def sched_items(listing: dict) -> list[dict]:
+    return [i for i in [listing["playing"] or {}] + listing["queue"] if i.get("id", "").startswith("sched-")]
+
+
+def test_a_relay_cut_by_a_power_cut_resumes_once_inside_its_window_and_not_after_it(daemon, http_server, media):
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 60.0).read_bytes())
+    d = daemon()
+    now = datetime.now(VN)
+    start, end = ((now + timedelta(minutes=m)).replace(second=0, microsecond=0) for m in (-1, 2))
+    d.client.request("POST", "/schedules", {"kind": "broadcast", "target": "vov1", "start": start.strftime("%H:%M"),
+                                            "end": end.strftime("%H:%M"), "payload": {"stream_url": f"{http_server.url}/vov1.mp3"}})
+    playing = wait_until(lambda: d.client.request("GET", "/broadcasts")["playing"], what="the relay playing")
+    assert playing["id"].startswith("sched-") and playing["until"] == end.timestamp()
+
+    d.stop(signal.SIGKILL)  # a power cut inside the window
+    d.start()
+    wait_until(lambda: d.output().count("schedule due") == 2, what="the scheduler catching up")
+    wait_until(lambda: d.client.request("GET", "/broadcasts")["playing"], what="the relay playing again")
+    [again] = sched_items(d.client.request("GET", "/broadcasts"))  # one copy, not a second one beside it
+    assert (again["id"], again["until"]) == (playing["id"], end.timestamp())  # for the rest of the window only
+
+    d.stop(signal.SIGKILL)  # a power cut again, and this time the power comes back after the window's end:
+    db = Database(d.data_dir / "langso.db")  # the clock moves on (the item's window end now lies behind it)
+    data = json.loads(db.one("SELECT data FROM broadcast_items WHERE id=?", (playing["id"],))["data"])
+    db.execute("UPDATE broadcast_items SET data=? WHERE id=?", (json.dumps(data | {"until": time.time() - 1}), playing["id"]))
+    db.close()
+    d.start()
+    wait_until(lambda: d.output().count("schedule due") == 3, what="the scheduler catching up")
+    listing = d.client.request("GET", "/broadcasts")
+    assert sched_items(listing) == []  # not played again
+    [record] = [r for r in listing["log"] if r["id"] == playing["id"]]
+    assert record["outcome"] == "failed" and record["reason"].startswith("not played again: it was playing when the daemon stopped")
+    assert d.stop() == 0
