@@ -184,7 +184,8 @@ class Broadcasts:
     def fire_programme(self, due: Any) -> None:
         """A programme edge (controller.scheduler.Due, duck-typed; `due.at` is the edge's own
         time, also when it fires late). Payload: one of text / audio_path / stream_url, plus
-        priority and repeat. A window (start-end) relays a stream until its end: the item
+        priority and repeat. A window (start-end) relays a stream until its end (at most
+        audio.max_stream_s: a longer window is cut there, as its creator was told): the item
         carries the end (`until`), so it never plays past it, not even after a restart; the
         end edge stops it. The item's id names the occurrence, so a start fired again (a
         restart inside the window) finds what it started instead of queueing a copy."""
@@ -200,7 +201,8 @@ class Broadcasts:
             logger.info("schedule start already handled id=%s (queued, playing or done)", item_id)
             return
         payload = p.payload_dict()
-        duration = payload.get("duration_s")
+        stream = bool(payload.get("stream_url"))
+        duration = float(payload["duration_s"]) if stream and payload.get("duration_s") else None
         until = None
         if p.end is not None:
             end = datetime.combine(start.date(), p.end, self.tz)
@@ -210,8 +212,11 @@ class Broadcasts:
             if left <= 0:
                 logger.info("schedule window already over id=%s", item_id)
                 return
-            duration = min(float(duration or left), left)
+            duration = min(duration or left, left) if stream else None
+        if duration is not None and duration > self.config.max_stream_s:  # its creator was told (web/api_schedules.py)
+            logger.warning("schedule relay cut id=%s wanted_s=%.0f max_stream_s=%.0f", item_id, duration, self.config.max_stream_s)
+            duration = self.config.max_stream_s
         self.submit(id=item_id, text=str(payload.get("text", "")), audio_path=str(payload.get("audio_path", "")),
                     stream_url=str(payload.get("stream_url", "")), priority=str(payload.get("priority", "normal")),
-                    repeat=int(payload.get("repeat", 1)), duration_s=float(duration) if duration else None, until=until,
+                    repeat=int(payload.get("repeat", 1)), duration_s=duration, until=until,
                     source="schedule", who=f"schedule:{p.id}")

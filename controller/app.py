@@ -95,7 +95,7 @@ class App:
         self._on_stop("buttons", buttons.close)
 
         self.scheduler = ScheduleRunner(house.programmes, house.fire_schedule, self._clock, zoneinfo.ZoneInfo(cfg.site.timezone))
-        house.add_status("schedules", self.scheduler.status)
+        house.add_status("schedules", self.scheduler.status, problems=lambda status: status["failed"])  # until it next works
         house.add_status("machine", machine)  # temperature and memory: the System page and telemetry
 
         # each wing is built by its own method below, in this order; web last, it serves them all

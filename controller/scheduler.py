@@ -118,15 +118,18 @@ class ScheduleRunner:
         self._last: datetime | None = None
         self._waiting: str = ""
         self._seen: set[str] = set()
+        self._failed: dict[tuple[int, str], str] = {}  # (programme id, edge) -> why it last failed; cleared by a success
         self.beat: Callable[[], None] = lambda: None  # set by App: the watchdog's heartbeat
 
     def status(self) -> dict[str, object]:
         programmes = self._safe_load()
         upcoming = next_due(programmes, self._now())
+        ids = {p.id for p in programmes}
         return {
             "running": not self._waiting,
             "waiting_for": self._waiting,
             "programmes": len(programmes),
+            "failed": [why for (pid, _), why in sorted(self._failed.items()) if pid in ids],  # a deleted one is no problem
             "next": None if upcoming is None else {
                 "at": upcoming.at.timestamp(), "id": upcoming.programme.id,
                 "kind": upcoming.programme.kind, "target": upcoming.programme.target, "edge": upcoming.edge,
@@ -175,6 +178,10 @@ class ScheduleRunner:
             self._fire(due)
         except Exception as err:  # one bad programme never stops the others
             logger.error("schedule failed id=%d kind=%s target=%s error=%r", p.id, p.kind, p.target, str(err))
+            self._failed[(p.id, due.edge)] = (f"schedule {p.id} ({p.kind} {p.target}) failed at its {due.edge} "
+                                              f"{due.at.astimezone(self._tz):%Y-%m-%d %H:%M}: {err}")
+        else:
+            self._failed.pop((p.id, due.edge), None)
 
     def _safe_load(self) -> list[Programme]:
         try:

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from controller.clock import ClockStatus
 from controller.scheduler import Due, Programme, ScheduleRunner, due_between, next_due, open_windows
+from tests.conftest import wait_until
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 TV = Programme(1, "relay", "tv", time(18), time(22))
@@ -125,6 +126,40 @@ def test_one_failing_programme_does_not_stop_the_others():
     now = at(23, 18)
     runner.tick()
     assert calls == [1, 9]
+
+
+def test_a_programme_that_fails_shows_in_status_until_it_next_works():
+    broken = [True]
+
+    def fire(due):
+        if broken[0] and due.edge == "start":
+            raise RuntimeError("duration_s: must be more than 0 and at most 3600 (audio.max_stream_s)")
+
+    runner = ScheduleRunner(lambda: [TV], fire, lambda: ClockStatus(True, ""), VN, now=lambda: now)
+    for now in (at(23, 17, 59), at(23, 18)):
+        runner.tick()
+    failed = ["schedule 1 (relay tv) failed at its start 2026-11-23 18:00: duration_s: must be more than 0 and at most "
+              "3600 (audio.max_stream_s)"]
+    assert runner.status()["failed"] == failed
+    broken[0] = False
+    now = at(23, 22)
+    runner.tick()  # the end edge works: the start's failure still stands
+    assert runner.status()["failed"] == failed
+    for now in (at(24, 17, 59), at(24, 18)):
+        runner.tick()  # the next start works
+    assert runner.status()["failed"] == []
+
+
+def test_a_failed_schedule_is_a_problem_in_the_house_status(make_config, start_app):
+    app = start_app(make_config())
+    now = datetime.now(VN)
+    start, end = ((now + timedelta(minutes=m)).strftime("%H:%M") for m in (-1, 2))
+    sid = app.house.store.add_schedule("broadcast", "loa", list(range(7)), start, end, {"audio_path": "/no/such/file.mp3"}, "cli")
+    app.scheduler.poke()
+    problem = wait_until(lambda: app.house.status()["problems"].get("schedules"), what="the failure shown")
+    assert problem.startswith(f"schedule {sid} (broadcast loa) failed at its start") and "file" in problem
+    app.house.store.delete_schedule(sid, "cli")  # a programme that is gone is no problem any more
+    assert "schedules" not in app.house.status()["problems"]
 
 
 def test_schedule_switches_relay_through_the_house(make_config, start_app):

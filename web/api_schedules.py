@@ -3,9 +3,12 @@ announcements) over house.store's schedules; the scheduler is poked after each c
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 from flask import current_app, g, jsonify
+from flask_babel import gettext as _
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from spectree import Response
@@ -87,10 +90,30 @@ class ScheduleList(BaseModel):
 
 class Created(BaseModel):
     id: int
+    warning: str | None = Field(None, description="set when a stream relay is longer than audio.max_stream_s: it is "
+                                                   "saved, and each relay stops at that limit")
 
 
 class Deleted(BaseModel):
     deleted: int
+
+
+def relay_cut(json: ScheduleIn, max_stream_s: float) -> tuple[str, float, str] | None:
+    """A stream relay longer than audio.max_stream_s is saved and stops at that limit (the
+    technician's, not the village head's to change): (the field that makes it long, its
+    length in seconds, the time it stops "HH:MM"), or None when it fits."""
+    if json.kind != "broadcast" or not json.payload.get("stream_url"):
+        return None
+    field, wanted = "payload.duration_s", json.payload.get("duration_s")
+    start = datetime.combine(date.today(), dtime.fromisoformat(json.start))
+    if json.end is not None:
+        end = datetime.combine(date.today(), dtime.fromisoformat(json.end))
+        window = ((end - start).total_seconds() % 86400) or 86400.0
+        if wanted is None or wanted > window:
+            field, wanted = "end", window
+    if wanted is None or wanted <= max_stream_s:
+        return None
+    return field, float(wanted), (start + timedelta(seconds=max_stream_s)).strftime("%H:%M")
 
 
 def _poke() -> None:
@@ -131,7 +154,20 @@ def add_schedule(json: ScheduleIn):
         return jsonify(error=problem), 400
     sid = h.store.add_schedule(json.kind, json.target, json.days, json.start, json.end, json.payload, str(g.actor))
     _poke()
-    return jsonify(id=sid), 201
+    limit = h.config.audio.max_stream_s
+    cut = relay_cut(json, limit)
+    if cut is None:
+        return jsonify(id=sid), 201
+    field, wanted, stop = cut
+    if g.get("via_session"):  # the village head: said in the page's language
+        warning = _("Saved, but the relay will stop at %(stop)s: a relay lasts at most %(limit)s minutes (the "
+                    "technician's limit, audio.max_stream_s). End the window by %(stop)s, or ask the technician to "
+                    "raise the limit.", stop=stop, limit=f"{limit / 60:g}")
+    else:
+        warning = (f"{field}: this relay would last {wanted / 60:g} minutes, but a stream relay stops after {limit / 60:g} "
+                   f"minutes (audio.max_stream_s): it is saved and will stop at {stop}. End it by {stop}, or ask the "
+                   "technician to raise audio.max_stream_s")
+    return jsonify(id=sid, warning=warning), 201
 
 
 @api.delete("/schedules/<int:schedule_id>")

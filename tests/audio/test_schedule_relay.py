@@ -6,9 +6,13 @@ import json
 import signal
 import time
 from datetime import datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from controller.db import Database
+from controller.scheduler import Due
+from tests.audio.conftest import wav_seconds
 from tests.conftest import wait_until
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -47,3 +51,21 @@ def test_a_relay_cut_by_a_power_cut_resumes_once_inside_its_window_and_not_after
     [record] = [r for r in listing["log"] if r["id"] == playing["id"]]
     assert record["outcome"] == "failed" and record["reason"].startswith("not played again: it was playing when the daemon stopped")
     assert d.stop() == 0
+
+
+def test_a_relay_window_longer_than_max_stream_s_plays_and_is_cut_there(audio_app, http_server, media, until):
+    app = audio_app(max_stream_s=2, chime=False)
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 5.0).read_bytes())
+    pid = app.house.store.add_schedule("broadcast", "vov1", list(range(7)), "06:00", "08:00",
+                                       {"stream_url": f"{http_server.url}/vov1.mp3"}, "test")
+    [programme] = [p for p in app.house.programmes() if p.id == pid]
+    queue = app.house.broadcasts.queue
+    six = datetime.combine(datetime.now(VN).date(), dtime(6), VN)
+    shift = six.timestamp() - time.time()
+    queue.clock = lambda: time.time() + shift  # the house's clock says 06:00
+    app.house.fire_schedule(Due(six, programme, "start"))  # a two-hour window; audio.max_stream_s is 2 s here
+    until(lambda: queue.listing()["log"], what="the relay ended")
+    [record] = queue.listing()["log"]
+    assert (record["id"], record["outcome"]) == (f"sched-{pid}-{six:%Y%m%d-%H%M}", "played")
+    [wav] = Path(app.config.audio.wav_dir).glob(f"*-sched-{pid}-*.wav")
+    assert abs(wav_seconds(wav) - 2.0) < 0.1  # cut at audio.max_stream_s

@@ -64,6 +64,21 @@ def test_broadcast_schedule_needs_the_broadcast_scope_and_a_text_or_stream(app, 
     assert (programme.kind, programme.payload_dict()) == ("broadcast", {"text": "Họp thôn lúc 19 giờ.", "repeat": 3})
 
 
+def test_a_relay_longer_than_max_stream_s_is_saved_and_its_creator_told_when_it_stops(app, client, token_for, session_as):
+    body = {"kind": "broadcast", "target": "vov1", "start": "06:00", "end": "08:00",
+            "payload": {"stream_url": "http://radio.example/vov1.m3u8"}}
+    made = client.post("/api/v1/schedules", json=body, headers=token_for("control", "broadcast"))
+    assert made.status_code == 201 and made.json["warning"] == (
+        "end: this relay would last 120 minutes, but a stream relay stops after 60 minutes (audio.max_stream_s): it is "
+        "saved and will stop at 07:00. End it by 07:00, or ask the technician to raise audio.max_stream_s")
+    fits = client.post("/api/v1/schedules", json=body | {"end": "07:00"}, headers=token_for("control", "broadcast"))
+    assert fits.status_code == 201 and fits.json.get("warning") is None
+    head, csrf = session_as("head")  # the village head on the phone page: in Vietnamese
+    page = head.post("/api/v1/schedules", json=body | {"start": "05:30", "end": "00:30"}, headers={"X-CSRFToken": csrf})
+    assert page.status_code == 201 and page.json["warning"].startswith("Đã lưu, nhưng tiếp phát sẽ dừng lúc 06:30")
+    assert len(app.house.programmes()) == 3
+
+
 def test_schedule_via_session_needs_csrf(app, session_as):
     client, csrf = session_as("head")
     body = {"kind": "relay", "target": "radio", "start": "06:00", "end": "06:30"}

@@ -222,7 +222,7 @@ const pages = {
           : { text: form.text.value, repeat: Number(form.repeat.value) } };
       if (broadcast && !form.text.value.trim() && !form.stream_url.value.trim()) { say(T.need_text_or_stream, true); form.text.focus(); return; }
       if (broadcast && form.text.value.trim() && form.stream_url.value.trim()) { say(T.text_or_stream, true); return; }
-      try { await api("POST", "/api/v1/schedules", body); say(T.saved); load(); } catch (e) { say(problem(e), true); }
+      try { const made = await api("POST", "/api/v1/schedules", body); say(made.warning || T.saved, !!made.warning); load(); } catch (e) { say(problem(e), true); }
     });
     load().catch((e) => say(problem(e), true));
   },
