@@ -46,16 +46,27 @@ def apply_volume(pcm: np.ndarray, volume: int) -> np.ndarray:
     return (pcm.astype(np.float32) * gain).astype(np.int16)
 
 
+# The WAV sink keeps the newest WAV_KEEP_FILES files and at most WAV_KEEP_MB of them (the
+# newest one always, however large): a demo or a Pi left on the WAV sink must not fill
+# the card, where camera retention would then remove clips to make room.
+WAV_KEEP_FILES = 100
+WAV_KEEP_MB = 200
+WAV_NAME = re.compile(r"\d{8}-\d{6}-.*\.wav")  # what open() names a file: only those are removed
+
+
 class WavSink:
     """One WAV file per broadcast in `directory`, written at the pace of a real sound
     card (so preemption, the amplifier tail and the queue behave as on a Pi). Like a
     card, it counts underruns: a block that arrives after the audio before it has run
     out (`underruns`), and the least audio left queued once the buffer has filled
-    (`min_headroom_s`)."""
+    (`min_headroom_s`). Old files are removed, oldest first, to keep `keep_files` files
+    and `keep_mb` MB (see WAV_KEEP_FILES)."""
 
-    def __init__(self, directory: str | Path, *, buffer_s: float, realtime: bool = True):
+    def __init__(self, directory: str | Path, *, buffer_s: float, realtime: bool = True,
+                 keep_files: int = WAV_KEEP_FILES, keep_mb: float = WAV_KEEP_MB):
         self.dir = Path(directory)
         self.realtime, self.buffer_s = realtime, buffer_s
+        self.keep_files, self.keep_bytes = keep_files, int(keep_mb * 2**20)
         self._wav: wave.Wave_write | None = None
         self._path: Path | None = None
         self._written, self._rate = 0, 1    # frames written since open(), at its rate
@@ -72,6 +83,7 @@ class WavSink:
 
     def open(self, name: str, rate: int) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._prune(None)  # room for this one even if the last close() could not run
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
         self._path = self.dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}.wav"
         self._part = self._path.with_suffix(".part")
@@ -113,7 +125,44 @@ class WavSink:
         self._wav = None
         assert self._path is not None
         self._part.replace(self._path)  # a finished file appears whole
+        self._prune(self._path)
         return str(self._path)
+
+    def _prune(self, newest: Path | None) -> None:
+        """Remove the oldest finished WAVs beyond keep_files / keep_bytes. `newest` (the
+        file just written) counts first and is never removed; nor is a file being
+        written (*.part) or any file this sink did not name."""
+        found = []
+        try:
+            count, size = (1, newest.stat().st_size) if newest else (0, 0)
+            for path in self.dir.iterdir():
+                if path != newest and WAV_NAME.fullmatch(path.name):
+                    try:
+                        st = path.stat()
+                    except FileNotFoundError:  # gone meanwhile
+                        continue
+                    found.append((st.st_mtime, path.name, st.st_size, path))
+        except OSError as err:  # the broadcast itself was written: say so and go on
+            logger.warning("wav sink cannot list old files dir=%s error=%r", self.dir, err.strerror)
+            return
+        removed = freed = 0
+        full = False
+        for _, _, bytes_, path in sorted(found, reverse=True):  # newest first; from the first that
+            full = full or count >= self.keep_files or size + bytes_ > self.keep_bytes  # does not fit, all go
+            if not full:
+                count, size = count + 1, size + bytes_
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                logger.warning("wav sink cannot remove old file path=%s error=%r", path, err.strerror)
+                continue
+            removed, freed = removed + 1, freed + bytes_
+        if removed:
+            logger.info("wav sink removed old files dir=%s count=%d freed_mb=%.1f kept=%d", self.dir, removed,
+                        freed / 2**20, count)
 
 
 # PortAudio's device scan (every PyAudio()) makes ALSA and JACK print dozens of lines to

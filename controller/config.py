@@ -214,6 +214,14 @@ def cross_checks(data: dict[str, Any]) -> list[str]:
             f"audio.amp_relay: no relay named {amp!r}; add a [[relays]] entry with that name "
             'or set amp_relay = "" (no amplifier relay)'
         )
+    output = audio.get("output")
+    storage = data.get("storage") if isinstance(data.get("storage"), dict) else {}
+    root = storage.get("dir", str(StorageConfig.model_fields["dir"].default))
+    if isinstance(output, str) and output.startswith("wav:") and isinstance(root, str):
+        wav, clips = Path(os.path.abspath(output[4:])), Path(os.path.abspath(Path(root) / "clips"))
+        if wav == clips or clips in wav.parents:  # camera start-up repair removes *.part there
+            problems.append(f"audio.output: the WAV folder {output[4:]} is inside the camera clips folder {clips}; "
+                            f'use a folder of its own, e.g. "wav:{Path(root) / "audio-out"}"')
     cams: set[str] = set()
     for i, cam in enumerate(items("cameras")):
         name = cam.get("name")

@@ -118,6 +118,19 @@ def test_unknown_timezone_and_bad_group():
     assert [p.split(":")[0] for p in err.value.problems] == ["site.groups", "site.timezone"]
 
 
+def test_a_wav_sink_inside_the_clips_folder_is_refused(tmp_path):
+    """Camera start-up repair removes every *.part under the clips folder: the WAV being
+    written would go with them, so the WAV sink needs a folder of its own."""
+    for output in (f"wav:{tmp_path / 'clips'}", f"wav:{tmp_path / 'clips' / 'audio'}"):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"site": {"id": "x"}, "storage": {"dir": str(tmp_path)}, "audio": {"output": output}})
+        assert err.value.problems == [
+            f"audio.output: the WAV folder {output[4:]} is inside the camera clips folder {tmp_path / 'clips'}; "
+            f'use a folder of its own, e.g. "wav:{tmp_path / "audio-out"}"']
+    config = parse_config({"site": {"id": "x"}, "storage": {"dir": str(tmp_path)}, "audio": {"output": f"wav:{tmp_path}"}})
+    assert config.audio.wav_dir == str(tmp_path)  # the data folder itself is fine: the clips are a folder below it
+
+
 def test_demo_defaults_need_no_file(tmp_path):
     config = demo_config(tmp_path, 8123)
     assert [r.name for r in config.relays] == ["tv", "radio", "amp"]

@@ -252,6 +252,28 @@ def test_langso_say_goes_through_the_daemon(audio_app, until):
         assert bad.returncode == 2 and bad.stderr.startswith("error: text: is empty"), bad.stderr
 
 
+def test_the_wav_sink_of_the_demo_keeps_only_its_newest_files(audio_app, tmp_path: Path, until):
+    """Simulated hardware writes a WAV per broadcast: a long-running demo (or a Pi left on
+    the WAV sink) keeps WAV_KEEP_FILES of them, the oldest removed, so the card never fills."""
+    from audio.player import WAV_KEEP_FILES
+
+    out = tmp_path / "data" / "audio-out"
+    out.mkdir(parents=True)
+    old = []
+    for i in range(WAV_KEEP_FILES + 5):
+        path = out / f"20240101-{i // 60:04d}{i % 60:02d}-old{i}.wav"
+        path.write_bytes(b"RIFF")
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+        old.append(path)
+    app = audio_app()
+    rec = Recorder(app)
+    item = client_for(app).request("POST", "/broadcasts", {"text": "Thông báo mất điện chiều nay."})
+    until(lambda: rec.logs(), what="the broadcast played")
+    assert rec.logs()[0]["outcome"] == "played"
+    assert len(list(out.glob("*.wav"))) == WAV_KEEP_FILES and list(out.glob(f"*-{item['id']}.wav"))
+    assert not any(p.exists() for p in old[:6]) and all(p.exists() for p in old[6:])
+
+
 def test_later_items_are_rendered_ahead_into_the_cache(audio_app, until):
     app = audio_app()
     service = app.house.broadcasts

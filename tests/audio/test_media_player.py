@@ -115,6 +115,59 @@ def test_wav_sink_writes_what_was_played(tmp_path: Path):
     assert apply_volume(np.array([10000], dtype=np.int16), 50)[0] == 2500
 
 
+def _old_wavs(directory: Path, count: int, size: int, mtime0: float) -> list[Path]:
+    """`count` finished WAVs as the sink names them, oldest first, one minute apart."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = directory / f"20240101-0000{i % 60:02d}-old{i}.wav"
+        path.write_bytes(b"\0" * size)
+        os.utime(path, (mtime0 + 60 * i, mtime0 + 60 * i))
+        paths.append(path)
+    return paths
+
+
+def test_wav_sink_keeps_only_the_newest_files_and_never_what_is_not_its_own(tmp_path: Path):
+    old = _old_wavs(tmp_path, 6, 1000, 1_700_000_000)
+    others = [tmp_path / "notes.wav", tmp_path / "20240101-000000-x.part", tmp_path / "langso.db"]
+    for path in others:
+        path.write_bytes(b"keep")
+    sink = WavSink(tmp_path, buffer_s=1.0, realtime=False, keep_files=3)
+    sink.open("b1", 8000)
+    assert not old[0].exists() and not old[2].exists() and old[3].exists()  # room made before writing: 3 + the new one
+    sink.write(np.zeros(800, dtype=np.int16))
+    new = Path(sink.close())
+    assert sorted(p.name for p in tmp_path.glob("*-old*.wav")) == [old[4].name, old[5].name]  # oldest went first
+    assert new.exists() and all(p.exists() for p in others)
+
+
+def test_wav_sink_keeps_at_most_its_megabytes_but_always_the_file_just_written(tmp_path: Path):
+    old = _old_wavs(tmp_path, 4, 300_000, 1_700_000_000)
+    sink = WavSink(tmp_path, buffer_s=1.0, realtime=False, keep_mb=1.0)   # 1 MiB: three old files fit
+    sink.open("b1", 8000)
+    sink.write(np.zeros(100_000, dtype=np.int16))  # 200 kB: now only two old ones fit beside it
+    new = Path(sink.close())
+    assert [p.exists() for p in old] == [False, False, True, True] and new.exists()
+    sink = WavSink(tmp_path, buffer_s=1.0, realtime=False, keep_mb=0.1)  # smaller than one broadcast
+    sink.open("b2", 8000)
+    sink.write(np.zeros(100_000, dtype=np.int16))
+    newest = Path(sink.close())
+    assert [p.name for p in tmp_path.glob("*.wav")] == [newest.name]
+
+
+def test_wav_sink_never_removes_the_file_it_just_wrote_when_the_clock_went_back(tmp_path: Path):
+    """Files written while the clock ran a year ahead (no RTC, bad NTP) look newer than
+    the broadcast that just played: that one is kept all the same."""
+    import time
+
+    ahead = _old_wavs(tmp_path, 3, 1000, time.time() + 365 * 86400)
+    sink = WavSink(tmp_path, buffer_s=1.0, realtime=False, keep_files=2)
+    sink.open("now", 8000)
+    sink.write(np.zeros(800, dtype=np.int16))
+    new = Path(sink.close())
+    assert new.exists() and [p.exists() for p in ahead] == [False, False, True]
+
+
 def test_wav_sink_check_names_a_directory_it_cannot_write(tmp_path: Path):
     assert WavSink(tmp_path / "out", buffer_s=1.0).check(RATE) == "" and (tmp_path / "out").is_dir()
     (tmp_path / "a-file").write_text("")
