@@ -7,8 +7,11 @@ open (motion going on, or its clip's tail still being written: `closed` false) i
 for a later run, which fetches its clip whole, and does not hold back the events after
 it. DIR/cursor.json keeps `since` below the oldest open event and, in `done`, the ids
 above it already pulled, so that across runs no event is fetched twice nor skipped; it is
-written after an event and its files are on disk. Clips continue with HTTP Range where a
-previous run stopped. District IT builds on this; MQTT tells it when to pull.
+written after an event and its files are on disk. events.jsonl has the last word: an
+event already there is not stored again (a run cut off between its line and the cursor),
+and a partial last line (a power cut mid-write) is removed, said on stderr, and its event
+pulled again. Clips continue with HTTP Range where a previous run stopped. District IT
+builds on this; MQTT tells it when to pull.
 
 DIR layout: cursor.json, events.jsonl (one event per line, in the order pulled),
 <event id>/snapshot.jpg, clip.mp4
@@ -86,19 +89,61 @@ class Cursor:
         os.replace(tmp, self.path)
 
 
+def pulled_ids(path: Path, warn: Callable[[str], None]) -> set[int]:
+    """The ids of the events in events.jsonl. A last line without its newline was cut off
+    mid-write: it is removed (its event is pulled again), or, when it is whole but for the
+    newline, completed. Any other line that is not an event is left as it is, and said."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return set()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline
+    if tail:
+        try:
+            json.loads(tail)["id"]
+        except (ValueError, KeyError, TypeError):
+            with open(path, "r+b") as f:
+                f.truncate(len(data) - len(tail))
+                os.fsync(f.fileno())
+            warn(f"{path}: removed a partial last line ({len(tail)} bytes, cut off by an interrupted pull); "
+                 "its event is pulled again")
+        else:
+            with open(path, "ab") as f:
+                f.write(b"\n")
+                os.fsync(f.fileno())
+            warn(f"{path}: completed the last line (its newline was missing after an interrupted pull)")
+            lines.append(tail)
+    ids = set()
+    for number, line in enumerate(lines, 1):
+        try:
+            ids.add(int(json.loads(line)["id"]))
+        except (ValueError, KeyError, TypeError):
+            if line.strip():
+                warn(f"{path}: line {number} is not an event; left as it is")
+    return ids
+
+
+def warn_stderr(message: str) -> None:
+    logger.warning("ioc pull repair %s", message)
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def is_open(event: dict[str, Any]) -> bool:
     """Still going on, or its clip still being written (`closed`); a site older than that
     field says only `end`."""
     return not event["closed"] if "closed" in event else event.get("end") is None
 
 
-def pull(url: str, token: str, out: Path, limit: int = 100, say: Callable[[str], None] = print) -> int:
+def pull(url: str, token: str, out: Path, limit: int = 100, say: Callable[[str], None] = print,
+         warn: Callable[[str], None] = warn_stderr) -> int:
     """Pull every closed event not pulled yet; returns how many were stored. Open events
     are left for a later run, and the cursor stays below the oldest of them."""
     out.mkdir(parents=True, exist_ok=True)
     site = Client(url, token, timeout=60)
     base = url.rstrip("/") + "/api/v1"
     cursor, stored, waiting = Cursor(out), 0, []
+    cursor.done |= {i for i in pulled_ids(out / "events.jsonl", warn) if i > cursor.since}  # stored, cursor not yet
     after = cursor.since
     logger.info("ioc pull start url=%s since=%d done_after=%d", url, cursor.since, len(cursor.done))
     while True:
@@ -136,6 +181,8 @@ def store_event(event: dict[str, Any], base: str, token: str, out: Path) -> None
                       if download(f"{base}/events/{event['id']}/{name}", token, folder / name)]
     with open(out / "events.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(event, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())  # on disk before the cursor says so
 
 
 def cmd_ioc_pull(args: argparse.Namespace) -> int:

@@ -150,6 +150,66 @@ def test_a_cursor_of_the_earlier_version_is_read(site: Site, tmp_path: Path):
     assert pull(site, out) == 0 and pulled(out) == [2]
 
 
+def crash_after_the_line_of_event_2(site: Site, out: Path, cut: int = 0) -> None:
+    """The files of a pull stopped (power cut) after event 2's line was written and before
+    the cursor said so; `cut` bytes of that line had not reached the disk."""
+    site.add(1)
+    site.add(2, clip=b"clip2")
+    assert pull(site, out) == 0 and pulled(out) == [1, 2]
+    (out / "cursor.json").write_text(json.dumps({"since": 1, "done": [], "updated": 0}))
+    if cut:
+        data = (out / "events.jsonl").read_bytes()
+        (out / "events.jsonl").write_bytes(data[:-cut])
+
+
+def test_a_pull_cut_off_before_its_cursor_does_not_store_an_event_twice(site: Site, tmp_path: Path, capsys):
+    out = tmp_path / "ioc"
+    crash_after_the_line_of_event_2(site, out)
+    site.add(3)
+    assert pull(site, out) == 0
+    assert pulled(out) == [1, 2, 3] and json.loads((out / "cursor.json").read_text())["since"] == 3
+    assert capsys.readouterr().err == ""
+
+
+def test_a_partial_last_line_is_removed_and_its_event_pulled_again(site: Site, tmp_path: Path, capsys):
+    out = tmp_path / "ioc"
+    crash_after_the_line_of_event_2(site, out, cut=20)
+    capsys.readouterr()
+    assert pull(site, out) == 0
+    assert pulled(out) == [1, 2] and (out / "2" / "clip.mp4").read_bytes() == b"clip2"
+    bytes_ = len(json.dumps({**site.events[1], "files": ["snapshot.jpg", "clip.mp4"]})) + 1 - 20
+    assert capsys.readouterr().err == (f"warning: {out / 'events.jsonl'}: removed a partial last line ({bytes_} bytes, "
+                                       "cut off by an interrupted pull); its event is pulled again\n")
+    site.add(3)
+    assert pull(site, out) == 0 and pulled(out) == [1, 2, 3] and capsys.readouterr().err == ""
+
+
+def test_a_last_line_short_of_its_newline_is_completed(site: Site, tmp_path: Path, capsys):
+    out = tmp_path / "ioc"
+    crash_after_the_line_of_event_2(site, out, cut=1)
+    capsys.readouterr()
+    site.add(3)
+    assert pull(site, out) == 0 and pulled(out) == [1, 2, 3]
+    assert "completed the last line" in capsys.readouterr().err
+
+
+def test_a_damaged_line_inside_events_jsonl_is_kept_and_named(site: Site, tmp_path: Path, capsys):
+    """An earlier version appended the next event onto a cut-off line: that line is not
+    JSON; it stays as it is (nothing stored is lost), is named, and the pull goes on."""
+    out = tmp_path / "ioc"
+    out.mkdir()
+    damaged = b'{"id": 1, "cam{"id": 2, "camera": "cong-lang"}\n'
+    (out / "events.jsonl").write_bytes(damaged)
+    (out / "cursor.json").write_text(json.dumps({"since": 2, "done": []}))
+    site.add(1)
+    site.add(2)
+    site.add(3)
+    assert pull(site, out) == 0
+    assert (out / "events.jsonl").read_bytes().startswith(damaged)
+    assert [json.loads(line)["id"] for line in (out / "events.jsonl").read_text().splitlines()[1:]] == [3]
+    assert capsys.readouterr().err == f"warning: {out / 'events.jsonl'}: line 1 is not an event; left as it is\n"
+
+
 def test_pull_from_a_daemon_waits_for_the_clip_of_an_ended_event(make_config, start_app, tmp_path: Path):
     """The real API: an event whose motion has ended but whose clip's tail is still being
     written says closed = false, and the pull leaves it until its clip is there."""
