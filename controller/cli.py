@@ -87,10 +87,13 @@ def _when(ts: float | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Everything the daemon reports; exit 1 when it lists problems (`langso status && ...`)."""
     status = client(args).request("GET", "/status")
+    problems = status.get("problems") or {}
+    code = FAILED if problems else OK
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
-        return OK
+        return code
     print(f"site      {status['site']['id']} ({status['site']['name']})")
     print(f"uptime    {status['uptime_s']:.0f} s")
     clock = status["clock"]
@@ -110,11 +113,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     for key, value in status.items():  # a part this version does not know how to say
         if key not in shown:
             print(f"{key:<9} {json.dumps(value, ensure_ascii=False)}")
-    problems = status.get("problems") or {}
     print("problems  " + ("none" if not problems else ""))
     for part, text in problems.items():
         print(f"  {part}: {text}")
-    return OK
+    return code
 
 
 def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
@@ -276,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("check", cmd_config_check, "validate a config; exit 2 with every problem listed", config)
     p.add_argument("file")
 
-    p = add("status", cmd_status, "relays, queue, cameras, uplink, disk, clock of the running daemon")
+    p = add("status", cmd_status, "relays, queue, cameras, uplink, disk, clock of the running daemon "
+                                  "(exit 1 when it reports problems)")
     p.add_argument("--json", action="store_true")
     p = add("relay", cmd_relay, "switch a relay through the daemon")
     p.add_argument("name")

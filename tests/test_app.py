@@ -175,6 +175,25 @@ def test_cli_status_says_each_part_in_a_line_and_relay_takes_upper_case(app, mon
     assert "\nmachine   memory " in out and "{" not in out  # no raw JSON left for the technician to read
 
 
+def test_cli_status_exits_1_when_the_daemon_reports_problems_and_still_says_everything(make_config, start_app, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """`langso status && ...` in a technician's script: a problem is a non-zero exit."""
+    from controller.cli import main
+    from tests.conftest import wait_until
+
+    monkeypatch.delenv("LANGSO_URL", raising=False)
+    (tmp_path / "a-file").write_text("")  # the WAV sink's folder cannot be made: audio output unusable
+    app = start_app(make_config(audio={"output": f"wav:{tmp_path / 'a-file' / 'out'}", "tts": ["espeak"]}))
+    data = str(Path(app.config.storage.dir))
+    wait_until(lambda: "audio" in cli_client(data).request("GET", "/status")["problems"], what="the audio problem")
+    assert main(["--data-dir", data, "status"]) == 1
+    out = capsys.readouterr().out
+    assert "\nrelays\n" in out and "\nuplink    disabled (mqtt.host is empty)\n" in out  # everything, as when healthy
+    assert "\nproblems  \n  audio: audio output " in out and "cannot create the WAV directory" in out
+    assert main(["--data-dir", data, "status", "--json"]) == 1
+    assert "audio" in json.loads(capsys.readouterr().out)["problems"]
+
+
 def test_demo_port_out_of_range_names_the_option(capsys):
     import pytest
 
