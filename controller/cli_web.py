@@ -3,6 +3,9 @@
 `langso web cert` makes a self-signed certificate (openssl, present on every Debian /
 Raspberry Pi OS) for HTTPS, which phones require before they let the page record from
 the microphone. install.sh runs it once; the browser asks the village head to accept it once.
+An existing web.crt or web.key is never replaced without --force: every phone would have
+to accept the new certificate again, and a key that goes with a certificate kept
+elsewhere would be lost.
 """
 from __future__ import annotations
 
@@ -46,24 +49,29 @@ def subject_alt_names(hosts: list[str]) -> str:
     return ",".join(names)
 
 
+def certificate_paths(directory: Path) -> tuple[Path, Path]:
+    return directory / "web.crt", directory / "web.key"
+
+
 def make_certificate(directory: Path, hosts: list[str], days: int) -> tuple[Path, Path]:
     """Write web.crt and web.key (EC P-256, self-signed) into `directory`; returns both paths."""
     openssl = shutil.which("openssl")
     if openssl is None:
         raise OSError("openssl is not installed; apt-get install openssl")
     directory.mkdir(parents=True, exist_ok=True)
-    cert, key = directory / "web.crt", directory / "web.key"
-    tmp_key = directory / ".web.key.tmp"
+    cert, key = certificate_paths(directory)
+    tmp_key, tmp_cert = directory / ".web.key.tmp", directory / ".web.crt.tmp"
     started = time.monotonic()
     logger.info("certificate start dir=%s hosts=%s", directory, ",".join(hosts))
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(tmp_key), "-out", str(cert), "-days", str(days), "-subj", f"/CN={hosts[0]}/O=langso",
+         "-keyout", str(tmp_key), "-out", str(tmp_cert), "-days", str(days), "-subj", f"/CN={hosts[0]}/O=langso",
          "-addext", f"subjectAltName={subject_alt_names(hosts)}"],
         check=True, capture_output=True, timeout=60,
     )
     os.chmod(tmp_key, 0o600)
     os.replace(tmp_key, key)
+    os.replace(tmp_cert, cert)  # a failed openssl leaves no half-written web.crt behind
     logger.info("certificate done cert=%s seconds=%.2f", cert, time.monotonic() - started)
     return cert, key
 
@@ -88,6 +96,12 @@ def cmd_web_cert(args: argparse.Namespace) -> int:
             print(f"error: --host: {name!r} is neither an IP address nor a host name (letters, digits, '-' and '.'); "
                   "give the name or address the phones use, e.g. --host nvh-thon-dong.local --host 192.168.1.20", file=sys.stderr)
             return BAD_INPUT
+    existing = [str(path) for path in certificate_paths(Path(args.dir)) if os.path.lexists(path)]
+    if existing and not args.force:
+        print(f"error: {' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; nothing was changed. "
+              "A new certificate must be accepted again on every phone; to replace it, run again with --force",
+              file=sys.stderr)
+        return FAILED
     host = socket.gethostname()
     hosts = [host, f"{host}.local", "localhost", *local_addresses(), *args.host]
     try:
@@ -126,4 +140,5 @@ def add_commands(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--dir", default="/etc/langso", help="where web.crt and web.key go (default /etc/langso)")
     p.add_argument("--host", action="append", default=[], help="another name or IP the phones use (repeatable)")
     p.add_argument("--days", type=int, default=3650, help="validity in days (default 3650)")
+    p.add_argument("--force", action="store_true", help="replace an existing web.crt / web.key")
     add("users", cmd_web_users, "list web users and API tokens (names and scopes, never secrets)", web)

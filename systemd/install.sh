@@ -121,7 +121,7 @@ if [ "$LANGSO_HTTPS" = 1 ]; then
     else
         step "making a self-signed HTTPS certificate in $CONF (langso web cert)"
         "$DESTDIR$VENV/bin/langso" web cert --dir "$DESTDIR$CONF" >/dev/null \
-            || die "langso web cert failed (see above); is openssl installed?"
+            || die "langso web cert failed (see above: is openssl installed? half a pair left in $CONF?)"
     fi
     # the service user reads the key, nobody else
     chown 0:"$gid" "$DESTDIR$CONF/web.key" "$DESTDIR$CONF/web.crt"

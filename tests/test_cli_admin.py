@@ -183,3 +183,27 @@ def test_web_users_lists_users_and_tokens_never_secrets(tmp_path, monkeypatch, c
     assert store(tmp_path).check_token(token) is not None
     assert main(["--config", str(config), "web", "users"]) == 0
     assert "never" not in capsys.readouterr().out
+
+
+def test_web_cert_never_replaces_an_existing_pair_without_force(tmp_path, capsys):
+    """The phones accepted this certificate once: a second `web cert` (a copied command,
+    install.sh run by hand) must not replace it, nor a key kept without its certificate."""
+    tls = tmp_path / "tls"
+    cert, key = tls / "web.crt", tls / "web.key"
+    assert main(["web", "cert", "--dir", str(tls), "--days", "30"]) == 0
+    capsys.readouterr()
+    before = cert.read_bytes(), key.read_bytes()
+    assert main(["web", "cert", "--dir", str(tls), "--days", "30"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        f"error: {cert} and {key} already exist; nothing was changed. A new certificate must be accepted again "
+        "on every phone; to replace it, run again with --force\n")
+    assert (cert.read_bytes(), key.read_bytes()) == before
+    cert.unlink()
+    assert main(["web", "cert", "--dir", str(tls), "--days", "30"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {key} already exists; nothing was changed.")
+    assert key.read_bytes() == before[1] and not cert.exists()
+    assert main(["web", "cert", "--dir", str(tls), "--days", "30", "--force"]) == 0
+    assert f"certificate {cert} (key {key})" in capsys.readouterr().out
+    assert key.read_bytes() != before[1] and cert.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    assert sorted(p.name for p in tls.iterdir()) == ["web.crt", "web.key"]  # no temporary files left
