@@ -92,7 +92,7 @@ class BroadcastQueue:
                 raise BroadcastRefused(f"id: {item.id!r} was already used by a finished broadcast; send a new id", 409)
             inbox = item.priority == "normal" and item.source in self.config.inbox_sources  # `at` or not
             item = item.with_(state="inbox" if inbox else "queued", seq=self.items.next_seq())
-            self.items.save(item)
+            self.items.add(item)  # a full disk refuses it here (the caller says so): never queued only in memory
             self._waiting[item.id] = item
             self._preempt_for(item)
             self.changed.notify_all()
@@ -200,25 +200,27 @@ class BroadcastQueue:
         return self.listing()
 
     def save_upload(self, stream: BinaryIO, filename: str) -> str:
-        """Store an uploaded recording (bounded size) and check that it is audio."""
+        """Store an uploaded recording (bounded size) and check that it is audio. Whatever
+        goes wrong (too large, not audio, the disk full), no part of the file is left."""
         limit = self.config.max_upload_mb * 2**20
         suffix = re.sub(r"[^a-z0-9.]", "", Path(filename or "").suffix.lower())[:8] or ".bin"
         path = self.uploads / f"{uuid.uuid4().hex}{suffix}"
-        with open(path, "wb") as out:
-            copied = 0
-            while chunk := stream.read(1 << 16):
-                copied += len(chunk)
-                if copied > limit:
-                    out.close()
-                    path.unlink(missing_ok=True)
-                    raise BroadcastRefused(f"file: larger than the {self.config.max_upload_mb} MB limit (audio.max_upload_mb)", 413,
-                                           "file_too_large", limit_mb=self.config.max_upload_mb)
-                out.write(chunk)
         try:
+            with open(path, "wb") as out:
+                copied = 0
+                while chunk := stream.read(1 << 16):
+                    copied += len(chunk)
+                    if copied > limit:
+                        raise BroadcastRefused(f"file: larger than the {self.config.max_upload_mb} MB limit (audio.max_upload_mb)",
+                                               413, "file_too_large", limit_mb=self.config.max_upload_mb)
+                    out.write(chunk)
             probe(path, limit, self.config.max_audio_s)
         except MediaError as err:
             path.unlink(missing_ok=True)
             raise BroadcastRefused(str(err), 400, err.kind, **err.values) from err
+        except BaseException:  # refused, or the disk is full (the caller says so)
+            path.unlink(missing_ok=True)
+            raise
         return str(path)
 
     def discard_upload(self, item: Item) -> None:

@@ -63,27 +63,37 @@ class BroadcastWorker:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    def alive(self) -> bool:
+        """The worker thread runs (the daemon's watchdog asks)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self.output_problem:
-                if time.monotonic() - self._output_checked >= OUTPUT_RECHECK_S and self.output_lock.acquire(blocking=False):
-                    try:  # never while a self-test plays the tone: one user of the device at a time
-                        self.check_output()
-                    finally:
-                        self.output_lock.release()
-                if self.output_problem:  # the queue waits for the card
-                    self._stop.wait(min(1.0, OUTPUT_RECHECK_S))
-                    continue
-            item = self.queue.take_next()
-            if item is None:
-                self.queue.wait_change(0.5)
-                continue
             try:
-                self._session(item)
-            except Exception as err:  # disk full, database error: say so, keep the worker alive
+                self._pass()
+            except Exception as err:  # a database error, a bug: say so, keep the worker alive
                 self.problem = f"broadcast worker error: {type(err).__name__}: {err}"
-                logger.exception("broadcast session failed id=%s", item.id)
+                logger.exception("broadcast worker pass failed")
                 self._stop.wait(1.0)
+
+    def _pass(self) -> None:
+        """One turn of the worker: wait for the output while it is unusable, else play the
+        next session, if any."""
+        self.queue.items.retry()  # records a full disk kept in memory, once space returns
+        if self.output_problem:
+            if time.monotonic() - self._output_checked >= OUTPUT_RECHECK_S and self.output_lock.acquire(blocking=False):
+                try:  # never while a self-test plays the tone: one user of the device at a time
+                    self.check_output()
+                finally:
+                    self.output_lock.release()
+            if self.output_problem:  # the queue waits for the card
+                self._stop.wait(min(1.0, OUTPUT_RECHECK_S))
+                return
+        item = self.queue.take_next()
+        if item is None:
+            self.queue.wait_change(0.5)
+            return
+        self._session(item)
 
     def _session(self, first: Item) -> None:
         """Amplifier on for a run of items, off after the tail, always."""
@@ -211,10 +221,10 @@ class BroadcastWorker:
     def _blocks(self, item: Item, stop: threading.Event, stream_limit: float) -> Iterator[np.ndarray]:
         cfg = self.config
         if item.kind == "text":
-            for path in self.speech.render(item.text):
+            for part in self.speech.render(item.text):  # a cached file, or the audio itself
                 if stop.is_set():
                     raise Stopped
-                yield from decode(path, self.rate, stop)
+                yield from decode(part, self.rate, stop)
         elif item.kind == "stream":
             yield from decode(item.stream_url, self.rate, stop, max_seconds=stream_limit, timeout_s=cfg.stream_timeout_s)
         else:

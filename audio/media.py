@@ -77,16 +77,18 @@ def _duration(container: "av.container.InputContainer", stream: "av.AudioStream"
     return None
 
 
-def decode(source: str | Path, rate: int, stop: threading.Event | None = None, *, max_seconds: float | None = None,
+def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None = None, *, max_seconds: float | None = None,
            timeout_s: float = 10.0) -> Iterator[np.ndarray]:
-    """PCM blocks (int16, mono, `rate` Hz) from a file path or a URL (HTTP, HLS).
+    """PCM blocks (int16, mono, `rate` Hz) from a file path, a URL (HTTP, HLS) or a whole
+    encoded file in memory (speech the full disk kept out of the TTS cache).
     Ends at the end of the source, when `stop` is set, or after `max_seconds`.
     A stream that does not answer or stalls for `timeout_s` raises MediaError."""
-    src = str(source)
+    src = "speech in memory" if isinstance(source, bytes) else str(source)
     is_url = "://" in src
     options = {"reconnect": "0", "rw_timeout": str(int(timeout_s * 1e6))} if is_url else {}
     try:
-        container = av.open(src, timeout=(timeout_s, timeout_s), options=options)
+        opened = io.BytesIO(source) if isinstance(source, bytes) else src
+        container = av.open(opened, timeout=(timeout_s, timeout_s), options=options)
     except (av.FFmpegError, OSError) as err:
         raise MediaError(f"cannot open {_redact(src)}: {err}") from err
     produced = 0

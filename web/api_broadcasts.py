@@ -3,6 +3,8 @@ JSON; a recorded file as multipart/form-data), cancel, approve from the inbox, r
 and a spoken preview for the phone."""
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Annotated, Any, Literal
 
 from flask import Response as FlaskResponse
@@ -16,6 +18,8 @@ from controller.broadcast_request import AnnouncementText, BroadcastRequest, Que
 from controller.commands import CancelBroadcast, CommandError, Priority
 from web.api import Error, api, command_error, house, spec
 from web.auth import require
+
+logger = logging.getLogger(__name__)
 
 
 class BroadcastUpload(QueueOptions):
@@ -98,7 +102,7 @@ def list_broadcasts():
 @api.post("/broadcasts")
 @spec.validate(json=BroadcastRequest, form=BroadcastUpload,
                resp=Response(HTTP_201=Item, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_409=Error,
-                             HTTP_413=Error, HTTP_503=Error), tags=["broadcasts"])
+                             HTTP_413=Error, HTTP_503=Error, HTTP_507=Error), tags=["broadcasts"])
 @require("broadcast")
 def create_broadcast():
     """Queue an announcement: JSON (text, stream_url or audio_url) or multipart with an audio `file`."""
@@ -142,7 +146,10 @@ def approve_broadcast(item_id: str):
         item = _service().approve(item_id, str(g.actor), at)
     except CommandError as err:
         return command_error(err)
-    house().store.audit(str(g.actor), "broadcast.approve", item_id, f"at={at}" if at else "now")
+    try:
+        house().store.audit(str(g.actor), "broadcast.approve", item_id, f"at={at}" if at else "now")
+    except sqlite3.OperationalError as err:  # a full disk: approved all the same (its log record names who)
+        logger.error("audit not written action=broadcast.approve id=%s by=%s at=%s error=%r", item_id, g.actor, at, str(err))
     return jsonify(item)
 
 

@@ -284,6 +284,9 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
         return _("There is no equipment named %(name)s; reload the page.", name=v["name"])
     if kind == "relay_too_soon":
         return _("%(label)s: try again in %(seconds)s seconds.", label=v["label"], seconds=max(1, math.ceil(v["wait_s"])))
+    if kind == "storage_full":
+        return _("The storage of the house's computer (%(dir)s) is full, so this could not be saved. Ask the technician "
+                 "to free space (e.g. delete old camera clips), then send it again.", dir=v["dir"])
     if kind == "end_is_start":
         return "end: " + _("must differ from the start; leave it empty to switch on only.")
     return None
