@@ -46,7 +46,28 @@ SCHEMA = [
     """,
     # who let an inbox item play (the village head), beside who sent it
     "ALTER TABLE broadcast_log ADD COLUMN approved_by TEXT NOT NULL DEFAULT ''",
+    # why it ended as a kind with values, beside the English reason (the page says it in its language)
+    """
+    ALTER TABLE broadcast_log ADD COLUMN reason_kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE broadcast_log ADD COLUMN reason_values TEXT NOT NULL DEFAULT '{}'
+    """,
 ]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an item ended as it did: `text` in English for programs and logs, and the same
+    as a `kind` with `values`, as refusals carry them (e.g. "cancelled", who="web:lan"),
+    for the page to say in its own language."""
+
+    text: str = ""
+    kind: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, err: BaseException) -> "Reason":
+        """An error's message, with its kind and values when it carries them (MediaError, SpeechFailed)."""
+        return cls(str(err), getattr(err, "kind", ""), dict(getattr(err, "values", {})))
 
 
 @dataclass(frozen=True)
@@ -187,9 +208,10 @@ class ItemStore:
                 for r in self._log:
                     conn.execute(
                         "INSERT INTO broadcast_log(id, kind, text, source, who, approved_by, priority, started, ended, "
-                        "outcome, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        "outcome, reason, reason_kind, reason_values) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (r["id"], r["kind"], r["text"], r["source"], r["who"], r["approved_by"], r["priority"],
-                         r["started"], r["ended"], r["outcome"], r["reason"]),
+                         r["started"], r["ended"], r["outcome"], r["reason"], r["reason_kind"],
+                         json.dumps(r["reason_values"], ensure_ascii=False)),
                     )
         except sqlite3.OperationalError as err:
             self._next_try = time.monotonic() + self.RETRY_S
@@ -225,6 +247,7 @@ class ItemStore:
         """The newest `limit` log records, those still in memory first."""
         with self._lock:
             kept = [dict(r) for r in reversed(self._log)][:limit]
-        rows = self.db.query("SELECT id, kind, text, source, who, approved_by, priority, started, ended, outcome, reason "
-                             "FROM broadcast_log ORDER BY n DESC LIMIT ?", (limit - len(kept),)) if limit > len(kept) else []
-        return kept + [dict(r) for r in rows]
+        rows = self.db.query("SELECT id, kind, text, source, who, approved_by, priority, started, ended, outcome, reason, "
+                             "reason_kind, reason_values FROM broadcast_log ORDER BY n DESC LIMIT ?",
+                             (limit - len(kept),)) if limit > len(kept) else []
+        return kept + [dict(r) | {"reason_values": json.loads(r["reason_values"])} for r in rows]

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from audio.broadcast import BroadcastQueue
-from audio.broadcast_items import Item
+from audio.broadcast_items import Item, Reason
 from audio.config import AudioConfig
 from audio.media import MediaError, chime, decode, silence, tone
 from audio.player import AudioSink, HardwareUnavailable, apply_volume
@@ -167,12 +167,12 @@ class BroadcastWorker:
         except (HardwareUnavailable, OSError) as err:
             self._output_state(str(err) or type(err).__name__)
             if stop.is_set() and not self.queue.requeue_current and not self._stop.is_set():  # cancelled meanwhile
-                self.queue.finish(item, None, "preempted", self.queue.stop_reason)
+                self.queue.finish(item, None, "preempted", self.queue.stop_why)
             else:
                 self.queue.put_back(item, self.output_problem)
             return 0
         self._output_state("")
-        outcome, reason = "played", ""
+        outcome, reason = "played", Reason()
         try:
             chimes = self.config.chime and item.kind != "stream"
             if chimes:
@@ -188,14 +188,17 @@ class BroadcastWorker:
             if stop.is_set():
                 raise Stopped
             if item.kind == "stream" and played_s < limit - 1.0:
-                outcome, reason = "failed", f"the stream ended after {played_s:.0f} s of {limit:.0f} s"
+                outcome, reason = "failed", Reason(f"the stream ended after {played_s:.0f} s of {limit:.0f} s", "stream_ended",
+                                                   {"played_s": round(played_s), "limit_s": round(limit)})
         except Stopped:
-            outcome, reason = "preempted", self.queue.stop_reason or ("daemon stopping" if self._stop.is_set() else "stopped")
+            outcome = "preempted"
+            reason = self.queue.stop_why if self.queue.stop_why.text else \
+                Reason("daemon stopping", "daemon_stopping") if self._stop.is_set() else Reason("stopped", "stopped")
         except (MediaError, SpeechFailed, HardwareUnavailable) as err:
-            outcome, reason = "failed", str(err)
+            outcome, reason = "failed", Reason.of(err)
         except Exception as err:  # never kill the worker: log, record, go on
             logger.exception("broadcast failed id=%s", item.id)
-            outcome, reason = "failed", f"{type(err).__name__}: {err}"
+            outcome, reason = "failed", Reason(f"{type(err).__name__}: {err}")
         finally:
             try:
                 out = sink.close(drain=outcome != "preempted")
@@ -210,8 +213,8 @@ class BroadcastWorker:
             self.queue.requeue_current = True  # a stopping daemon plays it again after the restart
         remaining = limit - played_s if item.kind == "stream" else None
         if outcome == "failed":
-            self.problem = f"last broadcast {item.id} failed: {reason}"
-            self.last_failure = {"id": item.id, "reason": reason, "at": time.time()}
+            self.problem = f"last broadcast {item.id} failed: {reason.text}"
+            self.last_failure = {"id": item.id, "reason": reason.text, "at": time.time()}
         elif outcome == "played" and not self.problem.startswith("amplifier"):
             self.problem = ""
         logger.info("broadcast item done id=%s outcome=%s seconds=%.1f out=%s", item.id, outcome, played_s, out)

@@ -90,12 +90,12 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
         opened = io.BytesIO(source) if isinstance(source, bytes) else src
         container = av.open(opened, timeout=(timeout_s, timeout_s), options=options)
     except (av.FFmpegError, OSError) as err:
-        raise MediaError(f"cannot open {_redact(src)}: {err}") from err
+        raise MediaError(f"cannot open {_redact(src)}: {err}", "source_unreachable", source=_redact(src)) from err
     produced = 0
     limit = None if max_seconds is None else int(max_seconds * rate)
     try:
         if not container.streams.audio:
-            raise MediaError(f"{_redact(src)}: no audio stream")
+            raise MediaError(f"{_redact(src)}: no audio stream", "source_no_audio", source=_redact(src))
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         try:
@@ -111,7 +111,8 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
             for out in resampler.resample(None):
                 yield out.to_ndarray().reshape(-1)
         except (av.FFmpegError, OSError) as err:
-            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({err})") from err
+            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({err})", "source_stopped",
+                             source=_redact(src), seconds=round(produced / rate, 1)) from err
     finally:
         container.close()
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from audio.broadcast import BroadcastQueue, BroadcastRefused, checked_text
+from audio.broadcast_items import Reason
 from audio.broadcast_worker import BroadcastWorker
 from audio.config import AudioConfig
 from audio.media import decode, encode
@@ -202,7 +203,8 @@ class Broadcasts:
         if due.edge == "end":
             for item in self.queue.listing(0)["queue"] + [self.queue.listing(0)["playing"] or {}]:
                 if str(item.get("id", "")).startswith(f"sched-{p.id}-"):
-                    self.queue.stop_if_from(item["id"], f"schedule window {p.id} ended")
+                    self.queue.stop_if_from(item["id"], f"schedule:{p.id}",
+                                            Reason(f"schedule window {p.id} ended", "window_ended", {"schedule": p.id}))
             return
         if self.queue.get(item_id) is not None:
             logger.info("schedule start already handled id=%s (queued, playing or done)", item_id)

@@ -21,7 +21,11 @@ logger = logging.getLogger(__name__)
 
 
 class SpeechFailed(Exception):
-    pass
+    """No speech; `kind` "tts_unavailable" when no engine worked (a log record's reason_kind)."""
+
+    def __init__(self, message: str, kind: str = "tts_unavailable"):
+        super().__init__(message)
+        self.kind, self.values = kind, {}
 
 
 def split_sentences(text: str, max_chars: int = 250) -> list[str]:
@@ -189,7 +193,7 @@ class Speech:
         while part N plays, part N+1 is synthesised."""
         parts = self.parts(text)
         if not parts:
-            raise SpeechFailed("text: nothing to say after normalisation")
+            raise SpeechFailed("text: nothing to say after normalisation", "")
         lookahead: dict[int, tuple[Path | bytes | None, Exception | None]] = {}
         ready = threading.Condition()
 

@@ -18,6 +18,7 @@ from controller.broadcast_request import AnnouncementText, BroadcastRequest, Que
 from controller.commands import CancelBroadcast, CommandError, Priority
 from web.api import Error, api, command_error, house, spec
 from web.auth import require
+from web.i18n import refusal_detail
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ class LogRecord(BaseModel):
     started: float | None
     ended: float
     outcome: Literal["played", "preempted", "failed"]
-    reason: str
+    reason: str = Field(description="why it ended so, in English (in the page's language for a session)")
+    reason_kind: str = Field("", description="the same as a kind (e.g. cancelled, preempted_by_emergency, stream_ended)")
+    reason_values: dict[str, Any] = Field(default_factory=dict, description="the kind's values (e.g. who, end)")
 
 
 class Listing(BaseModel):
@@ -94,9 +97,14 @@ def _service() -> Any:
 def list_broadcasts():
     """What plays, the queue in order, the inbox awaiting the village head, the proof-of-broadcast log."""
     try:
-        return jsonify(_service().listing())
+        listing = _service().listing()
     except CommandError as err:
         return command_error(err)
+    if g.get("via_session"):  # the village head reads why each broadcast ended in the page's language
+        for record in listing["log"]:
+            record["reason"] = record["reason_kind"] and refusal_detail(record["reason_kind"], record["reason_values"]) \
+                or record["reason"]
+    return jsonify(listing)
 
 
 @api.post("/broadcasts")
