@@ -18,7 +18,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from audio.broadcast_items import RANK, WAITING, Item, ItemStore, in_quiet_hours, next_playable, queue_order
+from audio.broadcast_items import RANK, WAITING, Item, ItemStore, Reason, in_quiet_hours, next_playable, queue_order
 from audio.config import AudioConfig
 from audio.media import MediaError, probe
 
@@ -64,7 +64,7 @@ class BroadcastQueue:
         self._waiting: dict[str, Item] = {}
         self.playing: Item | None = None
         self.stop_current = threading.Event()
-        self.stop_reason = ""
+        self.stop_why = Reason()  # why the playing item is being stopped
         self.requeue_current = False
         self._cut_by_restart: set[str] = set()  # playing when the daemon stopped (a power cut: no log record)
         for item in self.items.waiting():  # the queue survives a restart
@@ -89,10 +89,11 @@ class BroadcastQueue:
             if existing is not None:  # the same id again (an MQTT retry): the item already queued
                 return existing.public()
             if self.items.get(item.id) is not None:
-                raise BroadcastRefused(f"id: {item.id!r} was already used by a finished broadcast; send a new id", 409)
+                raise BroadcastRefused(f"id: {item.id!r} was already used by a finished broadcast; send a new id", 409,
+                                       "id_used", id=item.id)
             inbox = item.priority == "normal" and item.source in self.config.inbox_sources  # `at` or not
             item = item.with_(state="inbox" if inbox else "queued", seq=self.items.next_seq())
-            self.items.save(item)
+            self.items.add(item)  # a full disk refuses it here (the caller says so): never queued only in memory
             self._waiting[item.id] = item
             self._preempt_for(item)
             self.changed.notify_all()
@@ -135,7 +136,7 @@ class BroadcastQueue:
         current = self.playing
         if current is not None and item.state == "queued" and item.priority == "emergency" and not self.stop_current.is_set() \
                 and current.priority != "emergency" and (item.at is None or item.at <= self.clock()):
-            self.stop_reason = f"preempted by emergency {item.id}"
+            self.stop_why = Reason(f"preempted by emergency {item.id}", "preempted_by_emergency", {"id": item.id})
             self.requeue_current = True
             self.stop_current.set()
             logger.info("broadcast preempting id=%s by=%s", current.id, item.id)
@@ -149,10 +150,16 @@ class BroadcastQueue:
             for item in list(self._waiting.values()):
                 self._preempt_for(item)
 
-    def cancel(self, item_id: str, who: str) -> dict[str, Any]:
+    @property
+    def stop_reason(self) -> str:
+        return self.stop_why.text
+
+    def cancel(self, item_id: str, who: str, why: Reason | None = None) -> dict[str, Any]:
+        """Cancel a waiting item, or stop the one playing (its log record says `why`, by
+        default "cancelled by <who>")."""
         with self.changed:
             if self.playing is not None and self.playing.id == item_id:
-                self.stop_reason = f"cancelled by {who}"
+                self.stop_why = why or Reason(f"cancelled by {who}", "cancelled", {"who": who})
                 self.requeue_current = False
                 self.stop_current.set()
             elif item_id in self._waiting:
@@ -187,8 +194,11 @@ class BroadcastQueue:
         colliding priority items); other items keep theirs."""
         with self.changed:
             unknown = [i for i in ids if i not in self._waiting or self._waiting[i].state != "queued"]
-            if unknown or len(set(ids)) != len(ids):
-                raise BroadcastRefused(f"ids: not queued (or repeated): {', '.join(unknown) or 'duplicates'}", 404 if unknown else 400)
+            if unknown:
+                raise BroadcastRefused(f"ids: not queued: {', '.join(unknown)}; send the ids of the queue as it is now",
+                                       404, "order_not_queued", ids=", ".join(unknown))
+            if len(set(ids)) != len(ids):
+                raise BroadcastRefused("ids: an id is given more than once; give each queued id once", 400, "order_repeated")
             seqs = sorted(self._waiting[i].seq for i in ids)
             for item_id, seq in zip(ids, seqs):
                 item = self._waiting[item_id].with_(seq=seq)
@@ -200,25 +210,27 @@ class BroadcastQueue:
         return self.listing()
 
     def save_upload(self, stream: BinaryIO, filename: str) -> str:
-        """Store an uploaded recording (bounded size) and check that it is audio."""
+        """Store an uploaded recording (bounded size) and check that it is audio. Whatever
+        goes wrong (too large, not audio, the disk full), no part of the file is left."""
         limit = self.config.max_upload_mb * 2**20
         suffix = re.sub(r"[^a-z0-9.]", "", Path(filename or "").suffix.lower())[:8] or ".bin"
         path = self.uploads / f"{uuid.uuid4().hex}{suffix}"
-        with open(path, "wb") as out:
-            copied = 0
-            while chunk := stream.read(1 << 16):
-                copied += len(chunk)
-                if copied > limit:
-                    out.close()
-                    path.unlink(missing_ok=True)
-                    raise BroadcastRefused(f"file: larger than the {self.config.max_upload_mb} MB limit (audio.max_upload_mb)", 413,
-                                           "file_too_large", limit_mb=self.config.max_upload_mb)
-                out.write(chunk)
         try:
+            with open(path, "wb") as out:
+                copied = 0
+                while chunk := stream.read(1 << 16):
+                    copied += len(chunk)
+                    if copied > limit:
+                        raise BroadcastRefused(f"file: larger than the {self.config.max_upload_mb} MB limit (audio.max_upload_mb)",
+                                               413, "file_too_large", limit_mb=self.config.max_upload_mb)
+                    out.write(chunk)
             probe(path, limit, self.config.max_audio_s)
         except MediaError as err:
             path.unlink(missing_ok=True)
             raise BroadcastRefused(str(err), 400, err.kind, **err.values) from err
+        except BaseException:  # refused, or the disk is full (the caller says so)
+            path.unlink(missing_ok=True)
+            raise
         return str(path)
 
     def discard_upload(self, item: Item) -> None:
@@ -240,13 +252,14 @@ class BroadcastQueue:
             self.items.save(item)
             self.playing = item
             self.stop_current.clear()
-            self.stop_reason, self.requeue_current = "", False
+            self.stop_why, self.requeue_current = Reason(), False
         self.publish_state()
         return item
 
-    def finish(self, item: Item, started: float | None, outcome: str, reason: str = "", remaining_s: float | None = None) -> None:
+    def finish(self, item: Item, started: float | None, outcome: str, reason: str | Reason = "",
+               remaining_s: float | None = None) -> None:
         """Record how `item` ended; a preempted item goes back to the queue."""
-        record = self._record(item, started, outcome, reason)
+        record = self._record(item, started, outcome, reason if isinstance(reason, Reason) else Reason(reason))
         with self.changed:
             requeue = outcome == "preempted" and self.requeue_current and (remaining_s is None or remaining_s > 1)
             if requeue:
@@ -260,15 +273,15 @@ class BroadcastQueue:
             self.playing = None
             self.items.log(record)
             self.changed.notify_all()
-        logger.info("broadcast ended id=%s outcome=%s reason=%r requeued=%s", item.id, outcome, reason, requeue)
+        logger.info("broadcast ended id=%s outcome=%s reason=%r requeued=%s", item.id, outcome, record["reason"], requeue)
         self.publish("broadcast.log", record)
         self.publish_state()
 
-    def _record(self, item: Item, started: float | None, outcome: str, reason: str) -> dict[str, Any]:
+    def _record(self, item: Item, started: float | None, outcome: str, reason: Reason) -> dict[str, Any]:
         """The proof-of-broadcast record of `item`, ended now."""
         return {"id": item.id, "kind": item.kind, "text": item.text, "source": item.source, "who": item.who,
-                "approved_by": item.approved_by, "priority": item.priority,
-                "started": started, "ended": self.clock(), "outcome": outcome, "reason": reason}
+                "approved_by": item.approved_by, "priority": item.priority, "started": started, "ended": self.clock(),
+                "outcome": outcome, "reason": reason.text, "reason_kind": reason.kind, "reason_values": reason.values}
 
     def drop_ended(self) -> None:
         """Scheduled items whose window has ended while they waited — the daemon was
@@ -279,15 +292,17 @@ class BroadcastQueue:
         with self.changed:
             for item in [i for i in self._waiting.values() if i.until is not None and i.until <= now]:
                 ended = datetime.fromtimestamp(item.until, self.tz).strftime("%H:%M")  # type: ignore[arg-type]
-                reason = (f"not played again: it was playing when the daemon stopped (a power cut or restart) and its "
-                          f"schedule window ended at {ended} before the daemon was back" if item.id in self._cut_by_restart
-                          else f"not played: its schedule window ended at {ended} while it waited")
+                reason = (Reason(f"not played again: it was playing when the daemon stopped (a power cut or restart) and "
+                                 f"its schedule window ended at {ended} before the daemon was back", "window_over_restart",
+                                 {"end": ended}) if item.id in self._cut_by_restart
+                          else Reason(f"not played: its schedule window ended at {ended} while it waited", "window_over",
+                                      {"end": ended}))
                 del self._waiting[item.id]
                 self.items.save(item.with_(state="failed"))
                 records.append(self._record(item, None, "failed", reason))
                 self.items.log(records[-1])
                 self.discard_upload(item)
-                logger.warning("broadcast not played id=%s reason=%r", item.id, reason)
+                logger.warning("broadcast not played id=%s reason=%r", item.id, reason.text)
         for record in records:
             self.publish("broadcast.log", record)
         if records:
@@ -334,10 +349,10 @@ class BroadcastQueue:
                 return self.playing
             return self._waiting.get(item_id) or self.items.get(item_id)
 
-    def stop_if_from(self, item_id: str, reason: str) -> bool:
+    def stop_if_from(self, item_id: str, who: str, why: Reason) -> bool:
         """Stop `item_id` if it plays or waits (a schedule window ended)."""
         try:
-            self.cancel(item_id, reason)
+            self.cancel(item_id, who, why)
             return True
         except BroadcastRefused:
             return False

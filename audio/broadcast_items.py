@@ -9,11 +9,17 @@ queue survives a restart.
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from datetime import time as dtime
+from pathlib import Path
 from typing import Any, Iterable
+
+logger = logging.getLogger(__name__)
 
 RANK = {"emergency": 0, "priority": 1, "normal": 2}
 SCHEDULED_RANK = 3
@@ -40,7 +46,28 @@ SCHEMA = [
     """,
     # who let an inbox item play (the village head), beside who sent it
     "ALTER TABLE broadcast_log ADD COLUMN approved_by TEXT NOT NULL DEFAULT ''",
+    # why it ended as a kind with values, beside the English reason (the page says it in its language)
+    """
+    ALTER TABLE broadcast_log ADD COLUMN reason_kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE broadcast_log ADD COLUMN reason_values TEXT NOT NULL DEFAULT '{}'
+    """,
 ]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an item ended as it did: `text` in English for programs and logs, and the same
+    as a `kind` with `values`, as refusals carry them (e.g. "cancelled", who="web:lan"),
+    for the page to say in its own language."""
+
+    text: str = ""
+    kind: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, err: BaseException) -> "Reason":
+        """An error's message, with its kind and values when it carries them (MediaError, SpeechFailed)."""
+        return cls(str(err), getattr(err, "kind", ""), dict(getattr(err, "values", {})))
 
 
 @dataclass(frozen=True)
@@ -110,21 +137,101 @@ def queue_order(items: Iterable[Item]) -> list[Item]:
 
 
 class ItemStore:
-    """Items and the proof-of-broadcast log in the house database."""
+    """Items and the proof-of-broadcast log in the house database.
+
+    A full disk must not stop a broadcast: a state change or a log record that cannot be
+    written (SQLite "database or disk is full", "disk I/O error") is kept in memory, in
+    order, shown by `get()` and `records()` as if written, and written with the next write
+    or `retry()` once space returns (`unwritten()` says how many wait, `write_error` why).
+    Only a new item (`add`) is refused instead: the request gets the error."""
+
+    RETRY_S = 5.0  # how often retry() tries again while writes fail
 
     def __init__(self, db: Any):
         self.db = db
+        self.dir = Path(db.path).parent  # storage.dir: where space must be freed
         db.ensure_schema("broadcasts", SCHEMA)
+        self._lock = threading.Lock()
+        self._items: dict[str, Item] = {}        # state changes not written yet, by id
+        self._log: list[dict[str, Any]] = []     # log records not written yet, oldest first
+        self.write_error = ""                   # why the last write failed; "" when all is written
+        self._next_try = 0.0
 
     def save(self, item: Item) -> None:
-        data = asdict(item)
-        self.db.execute(
-            "INSERT INTO broadcast_items(id, seq, state, data, created, updated) VALUES (?,?,?,?,?,?) "
-            "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, state=excluded.state, data=excluded.data, updated=excluded.updated",
-            (item.id, item.seq, item.state, json.dumps(data, ensure_ascii=False), item.created, time.time()),
-        )
+        with self._lock:
+            self._items.pop(item.id, None)
+            self._items[item.id] = item
+            self._write()
+
+    def log(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._log.append(record)
+            self._write()
+
+    def add(self, item: Item) -> None:
+        """A new item: written now with whatever waits, or the database's error is raised
+        and nothing of it is kept."""
+        with self._lock:
+            self._write(item, strict=True)
+
+    def retry(self, force: bool = False) -> None:
+        """Write what waits in memory, at most every RETRY_S while the disk stays full
+        (`force`: now)."""
+        with self._lock:
+            if (self._items or self._log) and (force or time.monotonic() >= self._next_try):
+                self._write()
+
+    def unwritten(self) -> int:
+        with self._lock:
+            return len(self._items) + len(self._log)
+
+    def close(self) -> None:
+        """At stop: a last try; what still cannot be written goes to the log (journald),
+        the only place left for it."""
+        self.retry(force=True)
+        with self._lock:
+            for item in self._items.values():
+                logger.error("broadcast state lost at stop (disk full) id=%s state=%s", item.id, item.state)
+            for r in self._log:
+                logger.error("broadcast log record lost at stop (disk full) record=%s", json.dumps(r, ensure_ascii=False))
+
+    def _write(self, new: Item | None = None, strict: bool = False) -> None:
+        try:
+            with self.db.tx() as conn:
+                for item in [*self._items.values(), *([new] if new else [])]:
+                    conn.execute(
+                        "INSERT INTO broadcast_items(id, seq, state, data, created, updated) VALUES (?,?,?,?,?,?) "
+                        "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, state=excluded.state, data=excluded.data, "
+                        "updated=excluded.updated",
+                        (item.id, item.seq, item.state, json.dumps(asdict(item), ensure_ascii=False), item.created, time.time()),
+                    )
+                for r in self._log:
+                    conn.execute(
+                        "INSERT INTO broadcast_log(id, kind, text, source, who, approved_by, priority, started, ended, "
+                        "outcome, reason, reason_kind, reason_values) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (r["id"], r["kind"], r["text"], r["source"], r["who"], r["approved_by"], r["priority"],
+                         r["started"], r["ended"], r["outcome"], r["reason"], r["reason_kind"],
+                         json.dumps(r["reason_values"], ensure_ascii=False)),
+                    )
+        except sqlite3.OperationalError as err:
+            self._next_try = time.monotonic() + self.RETRY_S
+            if str(err) != self.write_error:
+                logger.error("broadcast records not written dir=%s error=%r kept_in_memory=%d (written when space returns)",
+                             self.dir, str(err), len(self._items) + len(self._log))
+            self.write_error = str(err)
+            if strict:
+                raise
+            return
+        if self.write_error:
+            logger.info("broadcast records written again items=%d log=%d", len(self._items), len(self._log))
+        self._items.clear()
+        self._log.clear()
+        self.write_error = ""
 
     def get(self, item_id: str) -> Item | None:
+        with self._lock:
+            if item_id in self._items:
+                return self._items[item_id]
         row = self.db.one("SELECT data FROM broadcast_items WHERE id=?", (item_id,))
         return Item(**json.loads(row["data"])) if row else None
 
@@ -136,15 +243,11 @@ class ItemStore:
         row = self.db.one("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM broadcast_items")
         return int(row["n"])
 
-    def log(self, record: dict[str, Any]) -> None:
-        self.db.execute(
-            "INSERT INTO broadcast_log(id, kind, text, source, who, approved_by, priority, started, ended, outcome, reason) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (record["id"], record["kind"], record["text"], record["source"], record["who"], record["approved_by"],
-             record["priority"], record["started"], record["ended"], record["outcome"], record["reason"]),
-        )
-
     def records(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT id, kind, text, source, who, approved_by, priority, started, ended, outcome, reason "
-                             "FROM broadcast_log ORDER BY n DESC LIMIT ?", (limit,))
-        return [dict(r) for r in rows]
+        """The newest `limit` log records, those still in memory first."""
+        with self._lock:
+            kept = [dict(r) for r in reversed(self._log)][:limit]
+        rows = self.db.query("SELECT id, kind, text, source, who, approved_by, priority, started, ended, outcome, reason, "
+                             "reason_kind, reason_values FROM broadcast_log ORDER BY n DESC LIMIT ?",
+                             (limit - len(kept),)) if limit > len(kept) else []
+        return kept + [dict(r) | {"reason_values": json.loads(r["reason_values"])} for r in rows]

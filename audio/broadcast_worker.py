@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from audio.broadcast import BroadcastQueue
-from audio.broadcast_items import Item
+from audio.broadcast_items import Item, Reason
 from audio.config import AudioConfig
 from audio.media import MediaError, chime, decode, silence, tone
 from audio.player import AudioSink, HardwareUnavailable, apply_volume
@@ -63,27 +63,37 @@ class BroadcastWorker:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    def alive(self) -> bool:
+        """The worker thread runs (the daemon's watchdog asks)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self.output_problem:
-                if time.monotonic() - self._output_checked >= OUTPUT_RECHECK_S and self.output_lock.acquire(blocking=False):
-                    try:  # never while a self-test plays the tone: one user of the device at a time
-                        self.check_output()
-                    finally:
-                        self.output_lock.release()
-                if self.output_problem:  # the queue waits for the card
-                    self._stop.wait(min(1.0, OUTPUT_RECHECK_S))
-                    continue
-            item = self.queue.take_next()
-            if item is None:
-                self.queue.wait_change(0.5)
-                continue
             try:
-                self._session(item)
-            except Exception as err:  # disk full, database error: say so, keep the worker alive
+                self._pass()
+            except Exception as err:  # a database error, a bug: say so, keep the worker alive
                 self.problem = f"broadcast worker error: {type(err).__name__}: {err}"
-                logger.exception("broadcast session failed id=%s", item.id)
+                logger.exception("broadcast worker pass failed")
                 self._stop.wait(1.0)
+
+    def _pass(self) -> None:
+        """One turn of the worker: wait for the output while it is unusable, else play the
+        next session, if any."""
+        self.queue.items.retry()  # records a full disk kept in memory, once space returns
+        if self.output_problem:
+            if time.monotonic() - self._output_checked >= OUTPUT_RECHECK_S and self.output_lock.acquire(blocking=False):
+                try:  # never while a self-test plays the tone: one user of the device at a time
+                    self.check_output()
+                finally:
+                    self.output_lock.release()
+            if self.output_problem:  # the queue waits for the card
+                self._stop.wait(min(1.0, OUTPUT_RECHECK_S))
+                return
+        item = self.queue.take_next()
+        if item is None:
+            self.queue.wait_change(0.5)
+            return
+        self._session(item)
 
     def _session(self, first: Item) -> None:
         """Amplifier on for a run of items, off after the tail, always."""
@@ -157,12 +167,12 @@ class BroadcastWorker:
         except (HardwareUnavailable, OSError) as err:
             self._output_state(str(err) or type(err).__name__)
             if stop.is_set() and not self.queue.requeue_current and not self._stop.is_set():  # cancelled meanwhile
-                self.queue.finish(item, None, "preempted", self.queue.stop_reason)
+                self.queue.finish(item, None, "preempted", self.queue.stop_why)
             else:
                 self.queue.put_back(item, self.output_problem)
             return 0
         self._output_state("")
-        outcome, reason = "played", ""
+        outcome, reason = "played", Reason()
         try:
             chimes = self.config.chime and item.kind != "stream"
             if chimes:
@@ -178,14 +188,17 @@ class BroadcastWorker:
             if stop.is_set():
                 raise Stopped
             if item.kind == "stream" and played_s < limit - 1.0:
-                outcome, reason = "failed", f"the stream ended after {played_s:.0f} s of {limit:.0f} s"
+                outcome, reason = "failed", Reason(f"the stream ended after {played_s:.0f} s of {limit:.0f} s", "stream_ended",
+                                                   {"played_s": round(played_s), "limit_s": round(limit)})
         except Stopped:
-            outcome, reason = "preempted", self.queue.stop_reason or ("daemon stopping" if self._stop.is_set() else "stopped")
+            outcome = "preempted"
+            reason = self.queue.stop_why if self.queue.stop_why.text else \
+                Reason("daemon stopping", "daemon_stopping") if self._stop.is_set() else Reason("stopped", "stopped")
         except (MediaError, SpeechFailed, HardwareUnavailable) as err:
-            outcome, reason = "failed", str(err)
+            outcome, reason = "failed", Reason.of(err)
         except Exception as err:  # never kill the worker: log, record, go on
             logger.exception("broadcast failed id=%s", item.id)
-            outcome, reason = "failed", f"{type(err).__name__}: {err}"
+            outcome, reason = "failed", Reason(f"{type(err).__name__}: {err}")
         finally:
             try:
                 out = sink.close(drain=outcome != "preempted")
@@ -200,8 +213,8 @@ class BroadcastWorker:
             self.queue.requeue_current = True  # a stopping daemon plays it again after the restart
         remaining = limit - played_s if item.kind == "stream" else None
         if outcome == "failed":
-            self.problem = f"last broadcast {item.id} failed: {reason}"
-            self.last_failure = {"id": item.id, "reason": reason, "at": time.time()}
+            self.problem = f"last broadcast {item.id} failed: {reason.text}"
+            self.last_failure = {"id": item.id, "reason": reason.text, "at": time.time()}
         elif outcome == "played" and not self.problem.startswith("amplifier"):
             self.problem = ""
         logger.info("broadcast item done id=%s outcome=%s seconds=%.1f out=%s", item.id, outcome, played_s, out)
@@ -211,10 +224,10 @@ class BroadcastWorker:
     def _blocks(self, item: Item, stop: threading.Event, stream_limit: float) -> Iterator[np.ndarray]:
         cfg = self.config
         if item.kind == "text":
-            for path in self.speech.render(item.text):
+            for part in self.speech.render(item.text):  # a cached file, or the audio itself
                 if stop.is_set():
                     raise Stopped
-                yield from decode(path, self.rate, stop)
+                yield from decode(part, self.rate, stop)
         elif item.kind == "stream":
             yield from decode(item.stream_url, self.rate, stop, max_seconds=stream_limit, timeout_s=cfg.stream_timeout_s)
         else:

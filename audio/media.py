@@ -77,23 +77,25 @@ def _duration(container: "av.container.InputContainer", stream: "av.AudioStream"
     return None
 
 
-def decode(source: str | Path, rate: int, stop: threading.Event | None = None, *, max_seconds: float | None = None,
+def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None = None, *, max_seconds: float | None = None,
            timeout_s: float = 10.0) -> Iterator[np.ndarray]:
-    """PCM blocks (int16, mono, `rate` Hz) from a file path or a URL (HTTP, HLS).
+    """PCM blocks (int16, mono, `rate` Hz) from a file path, a URL (HTTP, HLS) or a whole
+    encoded file in memory (speech the full disk kept out of the TTS cache).
     Ends at the end of the source, when `stop` is set, or after `max_seconds`.
     A stream that does not answer or stalls for `timeout_s` raises MediaError."""
-    src = str(source)
+    src = "speech in memory" if isinstance(source, bytes) else str(source)
     is_url = "://" in src
     options = {"reconnect": "0", "rw_timeout": str(int(timeout_s * 1e6))} if is_url else {}
     try:
-        container = av.open(src, timeout=(timeout_s, timeout_s), options=options)
+        opened = io.BytesIO(source) if isinstance(source, bytes) else src
+        container = av.open(opened, timeout=(timeout_s, timeout_s), options=options)
     except (av.FFmpegError, OSError) as err:
-        raise MediaError(f"cannot open {_redact(src)}: {err}") from err
+        raise MediaError(f"cannot open {_redact(src)}: {err}", "source_unreachable", source=_redact(src)) from err
     produced = 0
     limit = None if max_seconds is None else int(max_seconds * rate)
     try:
         if not container.streams.audio:
-            raise MediaError(f"{_redact(src)}: no audio stream")
+            raise MediaError(f"{_redact(src)}: no audio stream", "source_no_audio", source=_redact(src))
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         try:
@@ -109,7 +111,8 @@ def decode(source: str | Path, rate: int, stop: threading.Event | None = None, *
             for out in resampler.resample(None):
                 yield out.to_ndarray().reshape(-1)
         except (av.FFmpegError, OSError) as err:
-            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({err})") from err
+            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({err})", "source_stopped",
+                             source=_redact(src), seconds=round(produced / rate, 1)) from err
     finally:
         container.close()
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from audio.broadcast import BroadcastQueue, BroadcastRefused, checked_text
+from audio.broadcast_items import Reason
 from audio.broadcast_worker import BroadcastWorker
 from audio.config import AudioConfig
 from audio.media import decode, encode
@@ -48,7 +49,7 @@ def speak(speech: Speech, text: str, rate: int, max_chars: int) -> np.ndarray:
     engine could speak (503)."""
     text = checked_text(text, max_chars)
     try:
-        blocks = [b for path in speech.render_all(text) for b in decode(path, rate)]
+        blocks = [b for part in speech.render_all(text) for b in decode(part, rate)]
     except SpeechFailed as err:
         raise BroadcastRefused(str(err), 503, "tts_unavailable") from err
     if not blocks:
@@ -87,6 +88,7 @@ class Broadcasts:
         self.worker.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.queue.items.close()
         logger.info("broadcasts stopped")
 
     def submit(self, **request: Any) -> dict[str, Any]:
@@ -115,7 +117,7 @@ class Broadcasts:
                 continue
             try:
                 self.speech.render_all(text)
-            except SpeechFailed as err:
+            except Exception as err:  # no engine, a full disk: it is rendered again when it plays
                 logger.warning("render ahead failed chars=%d error=%r", len(text), str(err))
 
     def _texts_ahead(self) -> list[str]:
@@ -135,6 +137,11 @@ class Broadcasts:
     def _problems(self, tts: dict[str, Any], missing: list[str]) -> list[str]:
         """From the speech chain's status and each engine's check() (what it lacks, "" if nothing)."""
         problems = [p for p in (self.worker.problem,) if p]
+        items = self.queue.items
+        if unwritten := items.unwritten():
+            problems.append(f"storage: {unwritten} broadcast record(s) could not be written to {items.dir} ({items.write_error}); "
+                            f"they are kept in memory and written when space returns: free space on {items.dir} "
+                            "(storage.dir), e.g. old camera clips")
         if self.worker.output_problem:
             problems.append(f"audio output {self.config.output!r} unusable: {self.worker.output_problem}; "
                             "broadcasts wait in the queue and play once it works")
@@ -157,7 +164,8 @@ class Broadcasts:
             "queue": len(listing["queue"]), "inbox": len(listing["inbox"]),
             "output": self.config.output, "output_usable": not self.worker.output_problem, "amp_relay": self.config.amp_relay or None,
             "quiet_now": self.queue.quiet_now(), "tts": tts, "underruns": self.worker.underruns,
-            "last_failure": self.worker.last_failure, "problems": self._problems(tts, missing),
+            "last_failure": self.worker.last_failure, "unwritten_records": self.queue.items.unwritten(),
+            "problems": self._problems(tts, missing),
         }
 
     def selftest(self) -> tuple[bool, str]:
@@ -195,7 +203,8 @@ class Broadcasts:
         if due.edge == "end":
             for item in self.queue.listing(0)["queue"] + [self.queue.listing(0)["playing"] or {}]:
                 if str(item.get("id", "")).startswith(f"sched-{p.id}-"):
-                    self.queue.stop_if_from(item["id"], f"schedule window {p.id} ended")
+                    self.queue.stop_if_from(item["id"], f"schedule:{p.id}",
+                                            Reason(f"schedule window {p.id} ended", "window_ended", {"schedule": p.id}))
             return
         if self.queue.get(item_id) is not None:
             logger.info("schedule start already handled id=%s (queued, playing or done)", item_id)

@@ -21,7 +21,11 @@ logger = logging.getLogger(__name__)
 
 
 class SpeechFailed(Exception):
-    pass
+    """No speech; `kind` "tts_unavailable" when no engine worked (a log record's reason_kind)."""
+
+    def __init__(self, message: str, kind: str = "tts_unavailable"):
+        super().__init__(message)
+        self.kind, self.values = kind, {}
 
 
 def split_sentences(text: str, max_chars: int = 250) -> list[str]:
@@ -94,11 +98,18 @@ class TtsCache:
             return path
         return None
 
-    def put(self, engine: Engine, text: str, data: bytes) -> Path:
+    def put(self, engine: Engine, text: str, data: bytes) -> Path | bytes:
+        """The cached file; or, when it cannot be written (a full disk), the audio itself:
+        the announcement plays from memory, it is only not cached."""
         path = self.dir / (self.key(engine.name, engine.voice, text) + engine.suffix)
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            logger.warning("tts cache not written dir=%s error=%r (the speech plays from memory)", self.dir, str(err))
+            return data
         self._evict()
         return path
 
@@ -137,8 +148,9 @@ class Speech:
     def parts(self, text: str) -> list[str]:
         return split_sentences(self.normalize(text))
 
-    def render_part(self, spoken: str) -> Path:
-        """One normalised part -> a cached audio file, from the first engine that works."""
+    def render_part(self, spoken: str) -> Path | bytes:
+        """One normalised part -> a cached audio file (the audio itself when the cache
+        cannot be written), from the first engine that works."""
         for engine in self.engines:
             hit = self.cache.get(engine, spoken)
             if hit is not None:
@@ -176,19 +188,19 @@ class Speech:
             return engine, data
         raise SpeechFailed("no TTS engine worked: " + "; ".join(reasons))
 
-    def render(self, text: str) -> Iterator[Path]:
+    def render(self, text: str) -> Iterator[Path | bytes]:
         """Audio files for each sentence of `text`, rendered one ahead of the consumer:
         while part N plays, part N+1 is synthesised."""
         parts = self.parts(text)
         if not parts:
-            raise SpeechFailed("text: nothing to say after normalisation")
-        lookahead: dict[int, tuple[Path | None, Exception | None]] = {}
+            raise SpeechFailed("text: nothing to say after normalisation", "")
+        lookahead: dict[int, tuple[Path | bytes | None, Exception | None]] = {}
         ready = threading.Condition()
 
         def work() -> None:
             for i, part in enumerate(parts):
                 try:
-                    result: tuple[Path | None, Exception | None] = (self.render_part(part), None)
+                    result: tuple[Path | bytes | None, Exception | None] = (self.render_part(part), None)
                 except Exception as err:  # handed to the consumer
                     result = (None, err)
                 with ready:
@@ -218,7 +230,7 @@ class Speech:
             with ready:
                 ready.notify_all()
 
-    def render_all(self, text: str) -> list[Path]:
+    def render_all(self, text: str) -> list[Path | bytes]:
         return [self.render_part(part) for part in self.parts(text)]
 
     def status(self) -> dict[str, object]:

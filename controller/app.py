@@ -112,7 +112,7 @@ class App:
 
         from audio.broadcast import BroadcastRefused
         from audio.service import Broadcasts
-        from controller.commands import Broadcast, CancelBroadcast, CommandError
+        from controller.commands import Broadcast, CancelBroadcast, CommandError, is_storage_full, storage_full
 
         cfg = self.config.audio
         amp = None
@@ -132,6 +132,10 @@ class App:
                     return call(*args, **kwargs)
                 except BroadcastRefused as err:
                     raise CommandError(err.message, err.status, err.kind, **err.values) from err
+                except Exception as err:  # a new item or an upload the full disk could not take: refused, 507
+                    if is_storage_full(err):
+                        raise storage_full(self.config.storage.dir, err) from err
+                    raise
             return run
 
         def broadcast(cmd: Broadcast) -> dict[str, Any]:
@@ -252,6 +256,8 @@ class App:
         beats.watch("scheduler", self.scheduler.alive)
         self._on_stop("scheduler", self.scheduler.stop)
         beats.watch("web", self._thread("web", self.server.run).is_alive, beats=False)
+        if house.broadcasts is not None:  # started with the wings; a dead worker would silence every broadcast
+            beats.watch("broadcast", house.broadcasts.worker.alive, beats=False)
         self._on_stop("web", self._close_web)
         self._thread("housekeeping", self._housekeeping)
         self.notifier.ready(f"serving {self.url}")
@@ -269,6 +275,7 @@ class App:
         gate = WatchdogGate(self.notifier, self.heartbeats, self.house.problems)
         while not self._stop.wait(0.5):
             self.house.auto_off()
+            self.house.write_unwritten()
             gate.check()
 
     def stop(self) -> None:

@@ -2,7 +2,10 @@
 build these and hand them to `House.handle()`; there is no second code path."""
 from __future__ import annotations
 
+import errno
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 
@@ -22,7 +25,7 @@ SYSTEM = Actor("system")
 
 class CommandError(Exception):
     """A command was refused; `status` is the HTTP-like code (400 bad input, 404 unknown,
-    409 conflict such as min_interval_s, 503 part unavailable). `message` is the English
+    409 conflict such as min_interval_s, 503 part unavailable, 507 the disk is full). `message` is the English
     said to programs and logs (API, MQTT, CLI); `kind` and `values`, when given, say the
     same for machines, as pydantic's error type and ctx do (e.g. kind "text_too_long",
     length=6000, limit=5000): the web words known kinds in the page's language."""
@@ -33,6 +36,25 @@ class CommandError(Exception):
         self.status = status
         self.kind = kind
         self.values = values
+
+
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_storage_full(err: BaseException) -> bool:
+    """A write refused by a full disk: an OSError ENOSPC/EDQUOT (EFBIG: a file may not grow,
+    as under RLIMIT_FSIZE), or SQLite's "database or disk is full" / "disk I/O error"."""
+    if isinstance(err, OSError):
+        return err.errno in STORAGE_ERRNOS
+    return isinstance(err, sqlite3.Error) and getattr(err, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR"))
+
+
+def storage_full(directory: str | Path, err: BaseException | str) -> CommandError:
+    """The refusal of a request that could not be stored because the disk is full (507,
+    kind "storage_full"): the same words on the API, over MQTT and in the CLI."""
+    return CommandError(f"storage: cannot save this: writing to {directory} (storage.dir) failed ({err}); the disk is "
+                        "full: free space there (e.g. old camera clips), then send it again",
+                        507, "storage_full", dir=str(directory), error=str(err))
 
 
 @dataclass(frozen=True)

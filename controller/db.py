@@ -91,7 +91,12 @@ class Database:
                 raise
             finally:
                 self._local.writing -= 1
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite undoes a commit the full disk refused; never leave one open
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         reader = self._reader()

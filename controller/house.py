@@ -28,6 +28,7 @@ from drivers.relays import RelayBoard
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Any], dict[str, Any]]
+STORE_RETRY_S = 5.0  # while the disk is full, relay switches kept in memory are written again this often
 
 
 class House:
@@ -45,6 +46,9 @@ class House:
         self._schedule_kinds: dict[str, Callable[[Due], Any]] = {"relay": self._relay_edge}
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=1000)
         self.problems: dict[str, str] = {}
+        self._unwritten: list[tuple[str, bool, str, float]] = []  # relay switches a full disk kept in memory
+        self._unwritten_lock = threading.Lock()
+        self._store_retry_at = 0.0
         self._status_refresh = threading.Lock()  # one caller reads the slow parts at a time
         self._relay_lock = threading.Lock()
         self._status_read: tuple[int, float, dict[str, Any], dict[str, str]] | None = None
@@ -127,12 +131,34 @@ class House:
         return {"name": cmd.name, "on": want, "changed": changed}
 
     def _record(self, name: str, on: bool, actor: Actor) -> None:
+        """The switch in the relay log; while the disk is full it waits in memory (the relay
+        still works) and is written, in order, with the next switch or by
+        `write_unwritten()` once space returns."""
+        with self._unwritten_lock:
+            self._unwritten.append((name, on, str(actor), time.time()))
+            self._write_unwritten()
+
+    def write_unwritten(self) -> None:
+        """Housekeeping: relay switches a full disk kept in memory are written once space
+        returns (tried every STORE_RETRY_S), and the `store` problem goes with them."""
+        with self._unwritten_lock:
+            if self._unwritten and time.monotonic() >= self._store_retry_at:
+                self._write_unwritten()
+
+    def _write_unwritten(self) -> None:
         try:
-            self.store.record_relay(name, on, str(actor))
-            self.problems.pop("store", None)
+            while self._unwritten:
+                self.store.record_relay(*self._unwritten[0][:3], at=self._unwritten[0][3])
+                self._unwritten.pop(0)
         except sqlite3.Error as err:  # disk full, card failing: the relay still works
-            self.problems["store"] = f"cannot write the database ({err}); check free space on {self.config.storage.dir}"
-            logger.error("store write failed error=%r", str(err))
+            self._store_retry_at = time.monotonic() + STORE_RETRY_S
+            self.problems["store"] = (f"cannot write the database ({err}): {len(self._unwritten)} relay switch(es) are kept "
+                                      f"in memory and written when space returns; free space on {self.config.storage.dir} "
+                                      "(storage.dir), e.g. old camera clips")
+            logger.error("store write failed error=%r unwritten=%d", str(err), len(self._unwritten))
+            return
+        if self.problems.pop("store", None) is not None:
+            logger.info("store writable again: relay switches written")
 
     def relays(self, max_age_s: float = 0.0) -> list[dict[str, Any]]:
         """The relays, on/off read from the board each time. Who switched them and when come

@@ -4,9 +4,10 @@ calls `run()` and publishes the returned reply on `…/reply`."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
-from controller.commands import CommandError
+from controller.commands import CommandError, is_storage_full, storage_full
 from controller.mqtt_schema import BadCommand, parse_command, peek_cmd_id
 from controller.outbox import Outbox
 
@@ -36,8 +37,14 @@ class CommandRunner:
             logger.warning("mqtt command invalid topic=%s error=%r", topic, str(err))
             return reply(peek_cmd_id(payload), False, str(err), topic)
         key = inbound.cmd_id
+        claimed = False
         if key:
-            first = self.outbox.claim_command(key)
+            try:
+                first = self.outbox.claim_command(key)
+                claimed = True
+            except sqlite3.OperationalError as err:  # a full disk: run it unclaimed (a relay still switches)
+                logger.warning("mqtt cmd_id not recorded cmd_id=%s error=%r", key, str(err))
+                first = None
             if first is not None:
                 self.counts["duplicate"] += 1
                 logger.info("mqtt command duplicate cmd_id=%s topic=%s", key, topic)
@@ -48,10 +55,17 @@ class CommandRunner:
         except CommandError as err:
             ok, error, transient = False, err.message, err.status >= 500
         except Exception as err:
-            logger.exception("mqtt command failed topic=%s", topic)
-            ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
-        if key:  # a part that was unavailable (5xx): the IOC may retry with the same cmd_id
-            self.outbox.finish_command(key, ok, error, retry_allowed=transient)
+            if is_storage_full(err):
+                ok, error, transient = False, storage_full(self.house.config.storage.dir, err).message, True
+                logger.error("mqtt command refused, disk full topic=%s error=%r", topic, str(err))
+            else:
+                logger.exception("mqtt command failed topic=%s", topic)
+                ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
+        if claimed:  # a part that was unavailable (5xx): the IOC may retry with the same cmd_id
+            try:
+                self.outbox.finish_command(key, ok, error, retry_allowed=transient)
+            except sqlite3.OperationalError as err:
+                logger.warning("mqtt command outcome not recorded cmd_id=%s error=%r", key, str(err))
         self.counts["ok" if ok else "refused"] += 1
         logger.info("mqtt command topic=%s cmd_id=%s ok=%s error=%r", topic, key or "-", ok, error)
         return reply(key, ok, error, topic, result=result)

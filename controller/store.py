@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from controller.db import Database
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = [
     """
@@ -193,7 +197,10 @@ class Store:
             return None
         now = time.time()
         if row["last_used"] is None or now - row["last_used"] >= LAST_USED_EVERY_S:
-            self.db.execute("UPDATE tokens SET last_used=? WHERE id=?", (now, row["id"]))
+            try:
+                self.db.execute("UPDATE tokens SET last_used=? WHERE id=?", (now, row["id"]))
+            except sqlite3.OperationalError as err:  # a full disk: the request goes on, last_used waits
+                logger.warning("token last use not recorded token=%s error=%r", row["name"], str(err))
         return TokenInfo(row["id"], row["name"], frozenset(json.loads(row["scopes"])))
 
     def tokens(self) -> list[dict[str, Any]]:

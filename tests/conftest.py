@@ -2,6 +2,7 @@
 daemon subprocess, and an API client for it. Wing fixtures live in tests/<wing>/conftest.py."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -179,3 +180,44 @@ def wait_until(check: Callable[[], Any], timeout: float = 60, what: str = "") ->
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what or check}")
+
+
+class SmallDisk:
+    """A small tmpfs mounted for one test: a house's storage.dir whose disk the test fills
+    (a full SD card for real: writes get ENOSPC, SQLite "database or disk is full") and
+    frees again. Mounting needs root, as CI runs the suite (sudo make test)."""
+
+    def __init__(self, path: Path, size_mb: int = 16):
+        path.mkdir(parents=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"cannot mount a tmpfs at {path} ({done.stderr.strip()}): the full-disk tests run as root, "
+                        "as CI does (sudo make test)")
+        self.path, self.filler = path, path / "filler"
+
+    def fill(self) -> None:
+        """Take every free byte."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            while True:
+                os.write(fd, bytes(65536))  # the last write is short, the next one fails
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "--lazy", str(self.path)], check=True)  # lazy: files the house still holds
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A 16 MB tmpfs at tmp_path/small, to be used as storage.dir (see SmallDisk)."""
+    disk = SmallDisk(tmp_path / "small")
+    yield disk
+    disk.unmount()

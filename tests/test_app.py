@@ -8,7 +8,7 @@ from gpiozero.pins.mock import MockFactory
 from controller.app import App
 from controller.client import ApiError
 from controller.commands import Actor, CommandError, SetRelay
-from tests.conftest import cli_client
+from tests.conftest import cli_client, wait_until
 
 
 def test_relay_over_api_records_who_and_when(app, api):
@@ -114,6 +114,22 @@ def test_store_failure_is_reported_and_relays_keep_working(app):
     result = app.house.handle(SetRelay("radio", "on", Actor("cli")))
     assert result["on"] is True and app.house.board.get("radio").is_on
     assert "disk is full" in app.house.status()["problems"]["store"]
+
+
+def test_relay_switches_a_full_disk_kept_in_memory_are_logged_once_space_returns(small_disk, make_config, start_app):
+    """The store problem says what waits and the fix, and goes by itself once the switches
+    are written: no later switch is needed for status to be right again."""
+    app = start_app(make_config(storage={"dir": str(small_disk.path), "min_free_mb": 0}))
+    small_disk.fill()
+    assert app.house.handle(SetRelay("radio", "on", Actor("cli")))["on"] is True
+    problem = app.house.status()["problems"]["store"]
+    assert "database or disk is full" in problem and "1 relay switch(es) are kept in memory" in problem
+    assert f"free space on {small_disk.path} (storage.dir)" in problem
+    small_disk.free()
+    wait_until(lambda: "store" not in app.house.status()["problems"], 30, "the store problem cleared")
+    assert app.house.store.relay_states()["radio"].on is True and app.house.store.relay_states()["radio"].actor == "cli"
+    audit = app.house.store.db.query("SELECT actor, action FROM audit WHERE target='radio' ORDER BY id")
+    assert [tuple(r) for r in audit][-1] == ("cli", "relay.on")
 
 
 def test_unknown_command_type():

@@ -3,6 +3,8 @@ JSON; a recorded file as multipart/form-data), cancel, approve from the inbox, r
 and a spoken preview for the phone."""
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Annotated, Any, Literal
 
 from flask import Response as FlaskResponse
@@ -16,6 +18,9 @@ from controller.broadcast_request import AnnouncementText, BroadcastRequest, Que
 from controller.commands import CancelBroadcast, CommandError, Priority
 from web.api import Error, api, command_error, house, spec
 from web.auth import require
+from web.i18n import refusal_detail
+
+logger = logging.getLogger(__name__)
 
 
 class BroadcastUpload(QueueOptions):
@@ -50,7 +55,9 @@ class LogRecord(BaseModel):
     started: float | None
     ended: float
     outcome: Literal["played", "preempted", "failed"]
-    reason: str
+    reason: str = Field(description="why it ended so, in English (in the page's language for a session)")
+    reason_kind: str = Field("", description="the same as a kind (e.g. cancelled, preempted_by_emergency, stream_ended)")
+    reason_values: dict[str, Any] = Field(default_factory=dict, description="the kind's values (e.g. who, end)")
 
 
 class Listing(BaseModel):
@@ -90,15 +97,20 @@ def _service() -> Any:
 def list_broadcasts():
     """What plays, the queue in order, the inbox awaiting the village head, the proof-of-broadcast log."""
     try:
-        return jsonify(_service().listing())
+        listing = _service().listing()
     except CommandError as err:
         return command_error(err)
+    if g.get("via_session"):  # the village head reads why each broadcast ended in the page's language
+        for record in listing["log"]:
+            record["reason"] = record["reason_kind"] and refusal_detail(record["reason_kind"], record["reason_values"]) \
+                or record["reason"]
+    return jsonify(listing)
 
 
 @api.post("/broadcasts")
 @spec.validate(json=BroadcastRequest, form=BroadcastUpload,
                resp=Response(HTTP_201=Item, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_409=Error,
-                             HTTP_413=Error, HTTP_503=Error), tags=["broadcasts"])
+                             HTTP_413=Error, HTTP_503=Error, HTTP_507=Error), tags=["broadcasts"])
 @require("broadcast")
 def create_broadcast():
     """Queue an announcement: JSON (text, stream_url or audio_url) or multipart with an audio `file`."""
@@ -142,7 +154,10 @@ def approve_broadcast(item_id: str):
         item = _service().approve(item_id, str(g.actor), at)
     except CommandError as err:
         return command_error(err)
-    house().store.audit(str(g.actor), "broadcast.approve", item_id, f"at={at}" if at else "now")
+    try:
+        house().store.audit(str(g.actor), "broadcast.approve", item_id, f"at={at}" if at else "now")
+    except sqlite3.OperationalError as err:  # a full disk: approved all the same (its log record names who)
+        logger.error("audit not written action=broadcast.approve id=%s by=%s at=%s error=%r", item_id, g.actor, at, str(err))
     return jsonify(item)
 
 

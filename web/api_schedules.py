@@ -140,7 +140,8 @@ def add_schedule(json: ScheduleIn):
         return jsonify(error=f"kind: {json.kind!r} is not available here; choose from {h.schedule_kinds()}"), 400
     needed = KIND_SCOPE.get(json.kind)
     if needed and not has_scope(g.scopes, needed):
-        return jsonify(error=f"a {json.kind} schedule needs the {needed!r} scope"), 403
+        return command_error(CommandError(f"a {json.kind} schedule needs the {needed!r} scope", 403, "scope_missing",
+                                          scope=needed))
     if json.kind == "relay":
         names = [r["name"] for r in h.relays()]
         if json.target not in names:

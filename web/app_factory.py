@@ -20,7 +20,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from controller.commands import CommandError
+from controller.commands import CommandError, is_storage_full, storage_full
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
     spec.register(app)
 
     from web.assets import init_assets
-    from web.i18n import init_i18n, stale_page
+    from web.i18n import init_i18n, refusal_detail, stale_page
     from web.auth import LoginThrottle, Recent
     from web.pages import pages
 
@@ -150,6 +150,12 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def _crash(err: Exception):  # never a traceback to a phone
+        if is_storage_full(err):  # a full disk: said as such (507), with the fix, not as an internal error
+            logger.error("request refused, disk full path=%s error=%r", request.path, str(err))
+            refused = storage_full(house.config.storage.dir, err)
+            if wants_json():
+                return command_error(refused)
+            return render_template("error.html", code=507, message=refusal_detail(refused.kind, refused.values)), 507
         logger.exception("request failed path=%s", request.path)
         message = "internal error; the technician can read the log (journalctl -u langso)"
         if wants_json():

@@ -15,7 +15,7 @@ from flask import current_app, g, jsonify, request, session
 
 from controller.commands import Actor
 from controller.store import CLI_TOKEN
-from web.i18n import LANGUAGES
+from web.i18n import LANGUAGES, refusal_detail
 
 ROLES = ("head", "tech", "viewer")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -162,8 +162,9 @@ def check(scope: str | None) -> Any:
     if g.get("must_change"):
         return jsonify(error="your password was set by someone else: choose your own on the page /password first"), 403
     if not has_scope(scopes, scope):
-        who = "your role" if g.get("via_session") else "this token"
-        return jsonify(error=f"{who} lacks the {scope!r} scope"), 403
+        if g.get("via_session"):  # the page: in its language (kind scope_missing)
+            return jsonify(error=refusal_detail("scope_missing", {"scope": scope})), 403
+        return jsonify(error=f"this token lacks the {scope!r} scope"), 403
     if g.get("via_session") and request.method not in SAFE_METHODS:
         current_app.extensions["csrf"].protect()  # raises CSRFError (400) with the reason
     g.actor, g.scopes = actor, scopes

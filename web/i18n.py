@@ -251,10 +251,20 @@ def validation_detail(error: dict) -> str:
     return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
+def scope_labels() -> dict[str, str]:
+    """What each API scope lets a role do, as the village head says it (a 403's detail)."""
+    return _per_language(_SCOPES_CACHE, lambda: {"control": _("switch the equipment"), "broadcast": _("send announcements"),
+                                                 "events:read": _("see the cameras"), "admin": _("manage the system")})
+
+
+_SCOPES_CACHE: dict[str, dict[str, str]] = {}
+
+
 def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
-    """A refusal by a part of the house (CommandError's kind and values) said for the
-    village head in the page's language, the field first as validation errors name it
-    ("text: ..."); None for a kind not worded here (the English message stands)."""
+    """A refusal by a part of the house (CommandError's kind and values), or why a
+    broadcast ended (its log record's reason_kind and reason_values), said for the village
+    head in the page's language, the field first as validation errors name it ("text:
+    ..."); None for a kind not worded here (the English message stands)."""
     v = values
     if kind == "text_empty":
         return "text: " + _("empty; type the announcement.")
@@ -284,6 +294,43 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
         return _("There is no equipment named %(name)s; reload the page.", name=v["name"])
     if kind == "relay_too_soon":
         return _("%(label)s: try again in %(seconds)s seconds.", label=v["label"], seconds=max(1, math.ceil(v["wait_s"])))
+    if kind == "id_used":
+        return "id: " + _("%(id)s was used by an announcement that has ended; send it with a new id.", id=v["id"])
+    if kind == "order_not_queued":
+        return _("Some of these announcements no longer wait in the queue (%(ids)s); reload the page and order them again.",
+                 ids=v["ids"])
+    if kind == "order_repeated":
+        return _("The same announcement is twice in the new order; reload the page and order them again.")
+    if kind == "scope_missing":
+        return _("it needs the right to %(what)s, which your role does not have.",
+                 what=scope_labels().get(v["scope"], v["scope"]))
+    # why a broadcast ended (the log)
+    if kind == "preempted_by_emergency":
+        return _("an emergency announcement came first; this one plays again after it.")
+    if kind == "cancelled":
+        return _("stopped by %(who)s.", who=who(v["who"]))
+    if kind == "window_ended":
+        return _("its time in the schedule ended.")
+    if kind == "daemon_stopping":
+        return _("the system was stopping or restarting; it plays again after the restart.")
+    if kind == "stopped":
+        return _("stopped.")
+    if kind == "stream_ended":
+        return _("the radio stream stopped after %(played)s of %(limit)s seconds.", played=v["played_s"], limit=v["limit_s"])
+    if kind == "window_over":
+        return _("not played: its time in the schedule ended at %(end)s while it waited.", end=v["end"])
+    if kind == "window_over_restart":
+        return _("not played again: a power cut or restart cut it, and its time in the schedule ended at %(end)s "
+                 "before the system was back.", end=v["end"])
+    if kind == "source_unreachable":
+        return _("the audio could not be opened (%(source)s); check the address or the file.", source=v["source"])
+    if kind == "source_no_audio":
+        return _("there is no sound in %(source)s.", source=v["source"])
+    if kind == "source_stopped":
+        return _("the audio stopped coming after %(seconds)s seconds (%(source)s).", seconds=v["seconds"], source=v["source"])
+    if kind == "storage_full":
+        return _("The storage of the house's computer (%(dir)s) is full, so this could not be saved. Ask the technician "
+                 "to free space (e.g. delete old camera clips), then send it again.", dir=v["dir"])
     if kind == "end_is_start":
         return "end: " + _("must differ from the start; leave it empty to switch on only.")
     return None

@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import datetime, time as dtime
 from pathlib import Path
+from typing import Any
 
 import av
 import requests
@@ -87,6 +88,7 @@ def test_emergency_preempts_a_normal_item_which_plays_again(audio_app, media, un
     assert [(r["id"], r["outcome"]) for r in rec.logs()] == [
         (normal["id"], "preempted"), (emergency["id"], "played"), (normal["id"], "played")]
     assert rec.logs()[0]["reason"] == f"preempted by emergency {emergency['id']}"
+    assert (rec.logs()[0]["reason_kind"], rec.logs()[0]["reason_values"]) == ("preempted_by_emergency", {"id": emergency["id"]})
     assert rec.logs()[0]["ended"] <= rec.logs()[1]["started"]
     assert len(list(out_dir(app).glob(f"*-{normal['id']}.wav"))) == 2
 
@@ -139,13 +141,20 @@ def test_stream_relay_stops_after_duration_and_a_dead_stream_fails(audio_app, ht
     rec = Recorder(app)
     api = client_for(app)
     http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 5.0).read_bytes())
+    http_server.routes["/short.mp3"] = (200, "audio/mpeg", media("mp3", 2.0, name="short").read_bytes())
     relay = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/vov1.mp3", "duration_s": 1.5})
     dead = api.request("POST", "/broadcasts", {"stream_url": f"http://127.0.0.1:{silent_port}/live"})
+    short = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/short.mp3", "duration_s": 10})
     after = api.request("POST", "/broadcasts", {"text": "Vẫn phát được"})
-    until(lambda: len(rec.logs()) == 3, what="three records")
+    until(lambda: len(rec.logs()) == 4, what="four records")
     outcomes = {r["id"]: r for r in rec.logs()}
     assert outcomes[relay["id"]]["outcome"] == "played" and outcomes[after["id"]]["outcome"] == "played"
     assert outcomes[dead["id"]]["outcome"] == "failed" and "cannot open" in outcomes[dead["id"]]["reason"]
+    assert (outcomes[dead["id"]]["reason_kind"], outcomes[dead["id"]]["reason_values"]) == (
+        "source_unreachable", {"source": f"http://127.0.0.1:{silent_port}/live"})
+    ended = outcomes[short["id"]]  # a relay whose stream ends before its time
+    assert (ended["outcome"], ended["reason"]) == ("failed", "the stream ended after 2 s of 10 s")
+    assert (ended["reason_kind"], ended["reason_values"]) == ("stream_ended", {"played_s": 2, "limit_s": 10})
     [relay_wav] = out_dir(app).glob(f"*-{relay['id']}.wav")
     assert abs(wav_seconds(relay_wav) - 1.5) < 0.1
     assert api.request("GET", "/status")["audio"]["output"].startswith("wav:")
@@ -212,17 +221,24 @@ def test_district_token_lands_in_the_inbox_until_the_head_approves(audio_app, un
     assert rec.logs()[0]["id"] == bulletin["id"] and rec.logs()[0]["outcome"] == "played"
 
 
-def test_scheduled_stream_relay_window(audio_app, http_server, media, until):
-    app = audio_app()
-    rec = Recorder(app)
-    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 3.0).read_bytes())
+def relay_programme(app, http_server, media, seconds: float, now: dtime) -> tuple[int, Any, Any, Any]:
+    """A programme relaying a `seconds` long stream 06:00-06:30 every day, with the house's
+    clock set to `now` today: (its id, the programme, today, the house's time zone)."""
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", seconds).read_bytes())
     pid = app.house.store.add_schedule("broadcast", "vov1", list(range(7)), "06:00", "06:30",
                                        {"stream_url": f"{http_server.url}/vov1.mp3"}, "test")
     programme = [p for p in app.house.programmes() if p.id == pid][0]
     tz = app.house.broadcasts.tz
     today = datetime.now(tz).date()
-    shift = datetime.combine(today, dtime(6, 29, 58), tz).timestamp() - time.time()
-    app.house.broadcasts.queue.clock = lambda: time.time() + shift  # the house's clock says 06:29:58
+    shift = datetime.combine(today, now, tz).timestamp() - time.time()
+    app.house.broadcasts.queue.clock = lambda: time.time() + shift
+    return pid, programme, today, tz
+
+
+def test_scheduled_stream_relay_window(audio_app, http_server, media, until):
+    app = audio_app()
+    rec = Recorder(app)
+    pid, programme, today, tz = relay_programme(app, http_server, media, 3.0, dtime(6, 29, 58))
     app.house.fire_schedule(Due(datetime.combine(today, dtime(6), tz), programme, "start"))  # caught up at 06:29:58
     listing = client_for(app).request("GET", "/broadcasts")
     item = listing["playing"] or listing["queue"][0]
@@ -233,6 +249,20 @@ def test_scheduled_stream_relay_window(audio_app, http_server, media, until):
     app.house.fire_schedule(Due(datetime.combine(today, dtime(6), tz), programme, "start"))  # a restart at 06:29:59
     listing = client_for(app).request("GET", "/broadcasts")
     assert listing["playing"] is None and listing["queue"] == [] and len(listing["log"]) == 1  # not played twice
+
+
+def test_the_end_of_its_schedule_window_stops_a_relay_and_its_record_says_so(audio_app, http_server, media, until):
+    app = audio_app()
+    rec = Recorder(app)
+    pid, programme, today, tz = relay_programme(app, http_server, media, 30.0, dtime(6, 10))
+    app.house.fire_schedule(Due(datetime.combine(today, dtime(6), tz), programme, "start"))
+    until(lambda: (client_for(app).request("GET", "/broadcasts")["playing"] or {}).get("who") == f"schedule:{pid}",
+          what="the relay playing")
+    app.house.fire_schedule(Due(datetime.combine(today, dtime(6, 30), tz), programme, "end"))
+    until(lambda: rec.logs(), what="the relay stopped")
+    [record] = rec.logs()
+    assert (record["outcome"], record["reason"]) == ("preempted", f"schedule window {pid} ended")
+    assert (record["reason_kind"], record["reason_values"]) == ("window_ended", {"schedule": pid})
 
 
 def test_langso_say_goes_through_the_daemon(audio_app, until):
@@ -298,7 +328,10 @@ def test_a_stream_dying_mid_way_fails_and_cancel_stops_what_plays(audio_app, htt
     first, second = rec.logs()
     assert first["id"] == dying["id"] and first["outcome"] == "failed"
     assert "dying.mp3 stopped sending audio after 3.0 s" in first["reason"]
+    assert (first["reason_kind"], first["reason_values"]) == ("source_stopped", {"source": f"{http_server.url}/dying.mp3",
+                                                                                  "seconds": 3.0})
     assert second["id"] == long["id"] and second["outcome"] == "preempted" and second["reason"] == "cancelled by cli"
+    assert (second["reason_kind"], second["reason_values"]) == ("cancelled", {"who": "cli"})
     listing = api.request("GET", "/broadcasts")
     assert listing["playing"] is None and listing["queue"] == []
     assert f"last broadcast {dying['id']} failed" in " ".join(api.request("GET", "/status")["audio"]["problems"])

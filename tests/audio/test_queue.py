@@ -160,7 +160,8 @@ def test_queue_and_log_survive_a_restart(make_queue):
     again.finish(nxt, 5.0, "played")
     assert make_queue().listing()["log"][0] | {"ended": 0} == {
         "id": playing["id"], "kind": "text", "text": "Đang phát", "source": "web", "who": "web:head", "approved_by": "",
-        "priority": "priority", "started": 5.0, "ended": 0, "outcome": "played", "reason": ""}
+        "priority": "priority", "started": 5.0, "ended": 0, "outcome": "played", "reason": "", "reason_kind": "",
+        "reason_values": {}}
 
 
 def test_a_scheduled_relay_cut_by_a_power_cut_resumes_only_inside_its_window(make_queue, bus):
@@ -185,6 +186,8 @@ def test_a_scheduled_relay_cut_by_a_power_cut_resumes_only_inside_its_window(mak
         "not played again: it was playing when the daemon stopped (a power cut or restart) and its schedule window "
         f"ended at {ended} before the daemon was back")
     assert records["sched-3-b"]["reason"] == f"not played: its schedule window ended at {ended} while it waited"
+    assert [(records[i]["reason_kind"], records[i]["reason_values"]) for i in ("sched-3-a", "sched-3-b")] == [
+        ("window_over_restart", {"end": ended}), ("window_over", {"end": ended})]
     assert sorted(p["id"] for t, p in bus if t == "broadcast.log") == ["sched-3-a", "sched-3-b"]  # to the IOC too
     assert make_queue(clock=lambda: now[0]).listing()["queue"] == []  # and not back after the next restart
 

@@ -164,3 +164,4 @@ def test_an_announcement_cut_by_a_stop_is_logged_to_the_ioc(site):
     app.stop()
     [record] = wait_logs(ioc, 1, timeout=20)
     assert (record["id"], record["outcome"]) == ("tiem-phong", "preempted") and "stopping" in record["reason"]
+    assert record["reason_kind"] == "daemon_stopping"  # beside the English, for the page's words

@@ -152,3 +152,21 @@ def test_a_broadcast_queued_while_the_output_does_not_work_is_answered_with_a_wa
     reply = district.reply("thu-loa")
     assert reply["ok"] is True and reply["result"]["state"] == "queued"
     assert reply["result"]["warning"].startswith("the sound output does not work")
+
+
+def test_a_broadcast_on_a_full_disk_is_refused_with_the_fix_and_a_relay_still_switches(small_disk, broker, ioc, make_config,
+                                                                                        start_app):
+    """storage.dir on a small tmpfs the test fills: the cmd_id cannot be recorded nor the
+    announcement stored; the IOC is told so (ok false, the fix), and a relay command runs."""
+    app = start_app(make_config(mqtt=broker.mqtt_config(), storage={"dir": str(small_disk.path), "min_free_mb": 0}))
+    wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
+    district = ioc()
+    small_disk.fill()
+    district.publish(f"{SITE}/broadcast/set", {"id": "hop-thon", "text": "Mời bà con họp thôn.", "priority": "priority"})
+    reply = district.reply("hop-thon")
+    assert reply["ok"] is False and reply["error"] == (
+        f"storage: cannot save this: writing to {small_disk.path} (storage.dir) failed (database or disk is full); "
+        "the disk is full: free space there (e.g. old camera clips), then send it again")
+    assert app.house.broadcasts.listing()["queue"] == []
+    district.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "ON", "cmd_id": "tv-1"}))
+    assert district.reply("tv-1")["ok"] is True and relay_on(app, "tv")

@@ -162,7 +162,7 @@ def test_head_reorders_waiting_announcements(app, session_as):
     done = client.post("/api/v1/broadcasts/order", json={"ids": ids[::-1]}, headers={"X-CSRFToken": csrf})
     assert done.status_code == 200 and [i["id"] for i in done.json["queue"]] == ids[::-1]
     bad = client.post("/api/v1/broadcasts/order", json={"ids": ["nope"]}, headers={"X-CSRFToken": csrf})
-    assert bad.status_code == 404 and bad.json["error"].startswith("ids")
+    assert bad.status_code == 404 and bad.json["error"].startswith("Một số thông báo không còn trong hàng chờ (nope)")
     for item_id in ids:
         assert client.delete(f"/api/v1/broadcasts/{item_id}", headers={"X-CSRFToken": csrf}).json == {"id": item_id, "cancelled": True}
     assert client.get("/api/v1/broadcasts").json["queue"] == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.test import encode_multipart
 
 from tests.audio.conftest import make_audio
+from tests.conftest import wait_until
 from web import create_app
 
 MB = 2**20
@@ -147,3 +149,100 @@ def test_an_announcement_queued_while_the_output_does_not_work_says_so_to_the_pa
         assert program.status_code == 201 and program.json["warning"].startswith("the sound output does not work")
     finally:
         web.extensions["live_close"]()
+
+
+LATER = time.time() + 30 * 86400  # queued to play in a month: it waits
+
+
+def test_queue_order_and_id_refusals_for_the_page(client, session_as, token_for):
+    """Reordering what is no longer queued, or one item twice; an id a finished broadcast used."""
+    token = token_for("broadcast")
+    page, csrf = session_as("head")
+    session = {"X-CSRFToken": csrf}
+    first = page.post("/api/v1/broadcasts", json={"text": "Họp thôn.", "at": LATER}, headers=session).json
+    second = page.post("/api/v1/broadcasts", json={"text": "Tiêm phòng.", "at": LATER}, headers=session).json
+    machine = client.post("/api/v1/broadcasts/order", json={"ids": ["da-xong", first["id"]]}, headers=token)
+    assert (machine.status_code, machine.json) == (404, {
+        "error": "ids: not queued: da-xong; send the ids of the queue as it is now"})
+    shown = page.post("/api/v1/broadcasts/order", json={"ids": ["da-xong", first["id"]]}, headers=session)
+    assert (shown.status_code, shown.json) == (404, {
+        "error": "Một số thông báo không còn trong hàng chờ (da-xong); hãy tải lại trang rồi sắp xếp lại."})
+    twice = {"ids": [first["id"], second["id"], first["id"]]}
+    machine = client.post("/api/v1/broadcasts/order", json=twice, headers=token)
+    assert (machine.status_code, machine.json) == (400, {"error": "ids: an id is given more than once; give each queued id once"})
+    shown = page.post("/api/v1/broadcasts/order", json=twice, headers=session)
+    assert (shown.status_code, shown.json) == (400, {
+        "error": "Một thông báo có mặt hai lần trong thứ tự mới; hãy tải lại trang rồi sắp xếp lại."})
+    # an id used by a broadcast that has ended (here: cancelled) cannot be used again
+    page.post("/api/v1/broadcasts", json={"text": "Họp chi bộ.", "at": LATER, "id": "hop-chi-bo"}, headers=session)
+    assert page.delete("/api/v1/broadcasts/hop-chi-bo", headers=session).status_code == 200
+    machine = client.post("/api/v1/broadcasts", json={"text": "Họp chi bộ.", "id": "hop-chi-bo"}, headers=token)
+    assert (machine.status_code, machine.json) == (409, {
+        "error": "id: 'hop-chi-bo' was already used by a finished broadcast; send a new id"})
+    shown = page.post("/api/v1/broadcasts", json={"text": "Họp chi bộ.", "id": "hop-chi-bo"}, headers=session)
+    assert (shown.status_code, shown.json) == (409, {
+        "error": "id: hop-chi-bo đã được dùng cho một thông báo đã kết thúc; hãy gửi với mã mới."})
+
+
+def test_a_role_without_the_scope_is_told_in_the_page_language(client, session_as, token_for):
+    machine = client.post("/api/v1/relays/tv", json={"state": "on"}, headers=token_for("events:read"))
+    assert (machine.status_code, machine.json) == (403, {"error": "this token lacks the 'control' scope"})
+    page, csrf = session_as("viewer")
+    shown = page.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": csrf})
+    assert (shown.status_code, shown.json) == (403, {"error": "việc này cần quyền bật tắt thiết bị, vai trò của bạn không có quyền đó."})
+    shown = page.get("/api/v1/broadcasts")
+    assert shown.json == {"error": "việc này cần quyền phát thông báo, vai trò của bạn không có quyền đó."}
+    page.post("/language", data={"lang": "en", "csrf_token": csrf})
+    shown = page.get("/api/v1/users")
+    assert shown.json == {"error": "it needs the right to manage the system, which your role does not have."}
+
+
+def test_why_a_broadcast_ended_is_said_in_the_page_language(app, client, session_as, token_for, tmp_path):
+    """Real ends: a text no voice can read (this house has none), a recording the village
+    head stops; the log keeps the English reason for programs."""
+    token = token_for("broadcast")
+    page, csrf = session_as("head")
+    session = {"X-CSRFToken": csrf}
+    text = page.post("/api/v1/broadcasts", json={"text": "Họp thôn."}, headers=session).json
+    recording = make_audio(tmp_path / "dai.m4a", "m4a", seconds=50.0)
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(recording.read_bytes()), "dai.m4a")})
+    long = page.post("/api/v1/broadcasts", data=body, content_type=f"multipart/form-data; boundary={boundary}",
+                     headers=session).json
+    wait_until(lambda: (page.get("/api/v1/broadcasts").json["playing"] or {}).get("id") == long["id"], what="the recording playing")
+    assert page.delete(f"/api/v1/broadcasts/{long['id']}", headers=session).status_code == 200
+    wait_until(lambda: len(page.get("/api/v1/broadcasts").json["log"]) == 2, what="two records")
+    machine = {r["id"]: r for r in client.get("/api/v1/broadcasts", headers=token).json["log"]}
+    assert machine[text["id"]]["reason"].startswith("no TTS engine worked: piper: audio.piper_model")
+    assert machine[text["id"]]["reason_kind"] == "tts_unavailable"
+    assert machine[long["id"]]["reason"] == "cancelled by web:user-head"
+    shown = {r["id"]: r for r in page.get("/api/v1/broadcasts").json["log"]}
+    assert shown[text["id"]]["reason"] == "lúc này không có giọng đọc nào hoạt động; hãy gửi bản ghi âm thay thế."
+    assert shown[long["id"]]["reason"] == "bị dừng bởi user-head."
+
+
+@pytest.mark.parametrize("kind, values, said", [
+    ("preempted_by_emergency", {"id": "lu-ve"}, "có thông báo khẩn cấp chen vào; thông báo này sẽ phát lại sau đó."),
+    ("cancelled", {"who": "mqtt:ioc"}, "bị dừng bởi huyện (IOC)."),
+    ("window_ended", {"schedule": 3}, "đã hết khung giờ theo lịch."),
+    ("daemon_stopping", {}, "hệ thống đang dừng hoặc khởi động lại; thông báo sẽ phát lại sau khi khởi động."),
+    ("stopped", {}, "đã dừng."),
+    ("stream_ended", {"played_s": 2, "limit_s": 10}, "luồng tiếp phát ngừng sau 2 trên 10 giây."),
+    ("window_over", {"end": "06:30"}, "không phát: khung giờ theo lịch đã hết lúc 06:30 khi còn đang chờ."),
+    ("window_over_restart", {"end": "06:30"}, "không phát lại: bị ngắt do mất điện hoặc khởi động lại, và khung giờ theo "
+                                              "lịch đã hết lúc 06:30 trước khi hệ thống chạy lại."),
+    ("source_unreachable", {"source": "http://radio/vov1"}, "không mở được âm thanh (http://radio/vov1); hãy kiểm tra địa chỉ hoặc tệp."),
+    ("source_no_audio", {"source": "http://radio/vov1"}, "không có âm thanh trong http://radio/vov1."),
+    ("source_stopped", {"source": "http://radio/vov1", "seconds": 3.0}, "âm thanh ngừng truyền sau 3.0 giây (http://radio/vov1)."),
+])
+def test_each_kind_of_end_is_worded_for_the_page(app, client, session_as, token_for, kind, values, said):
+    """A record as the audio part writes it (each kind is made by the real part in
+    tests/audio and tests/mqtt); the page reads it in Vietnamese, programs in English."""
+    from audio.broadcast_items import Item, Reason
+
+    queue = app.house.broadcasts.queue
+    queue.items.log(queue._record(Item(id="thu", kind="stream", priority="normal", source="web", who="web:lan"), 1.0,
+                                  "failed", Reason("the English reason", kind, values)))
+    page, _ = session_as("head")
+    assert page.get("/api/v1/broadcasts").json["log"][0]["reason"] == said
+    machine = client.get("/api/v1/broadcasts", headers=token_for("broadcast")).json["log"][0]
+    assert (machine["reason"], machine["reason_kind"], machine["reason_values"]) == ("the English reason", kind, values)
