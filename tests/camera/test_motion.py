@@ -106,3 +106,47 @@ def test_config_rejects_bad_masks_and_names_the_field():
         CameraConfig(name="cam", source="x.mp4", masks=[[(0, 0), (2, 0), (1, 1)]])
     with pytest.raises(ValueError, match="at least 3"):
         CameraConfig(name="cam", source="x.mp4", masks=[[(0, 0), (1, 1)]])
+
+
+def test_a_6_fps_camera_is_looked_at_5_times_a_second():
+    from camera.config import CameraConfig
+    from camera.pipeline import CameraPipeline
+    from camera.sources import Frame
+
+    still = frames(Scene(seconds=1))[0]
+    for rate, looks in ((6, 50), (10, 50), (25, 50), (3, 30)):
+        pipeline = CameraPipeline(CameraConfig(name="cam", source="x.mp4", record=False, person_tags=False))
+        for i in range(10 * rate):
+            pipeline.feed(Frame(i / rate, None, still))
+        assert pipeline.analysed == looks, rate
+
+
+def test_after_a_camera_reconnects_its_frames_are_looked_at_again():
+    """A camera that drops comes back as a new source whose times count from 0 again: the
+    detector goes on looking at once (it used to wait until the new times passed the old
+    ones: as long as the camera had been up) and the walker is an event of its own."""
+    from camera.config import CameraConfig
+    from camera.pipeline import CameraPipeline
+    from camera.sources import Frame
+
+    pipeline = CameraPipeline(CameraConfig(name="cam", source="x.mp4", record=False, person_tags=False))
+    for i, grey in enumerate(frames(Scene(seconds=30))):
+        pipeline.feed(Frame(i / FPS, None, grey))
+    pipeline.finish()
+    looked = pipeline.analysed
+    for i, grey in enumerate(frames(Scene(seconds=12, walks=(Walk(2.0),)))):
+        pipeline.feed(Frame(i / FPS, None, grey))
+    pipeline.finish()
+    assert pipeline.analysed - looked == 60
+    assert [(e["start"], e["end"]) for e in pipeline.finished] == [(pytest.approx(2.0), pytest.approx(11.0))]
+
+
+def test_a_run_of_motion_cut_by_the_end_of_the_source_does_not_go_on_in_the_next():
+    from camera.motion import Motion
+
+    tracker = EventTracker(start_frames=3, quiet_s=1.0)
+    move = Motion(boxes=[[0, 0, 10, 10]], score=0.1)
+    assert [tracker.feed(t, move) for t in (99.6, 99.8)] == [None, None]
+    assert tracker.flush(99.8) is None
+    assert tracker.feed(0.0, move) is None and tracker.track is None   # a new source: its own run, from 0
+    assert [tracker.feed(t, move) for t in (0.2, 0.4)] == [None, "start"] and tracker.track.start == 0.0
