@@ -92,7 +92,7 @@ class CameraPipeline:
         if self.detector is None:
             h, w = frame.grey.shape[:2]
             self.detector = MotionDetector(w, h, MotionSettings.of(self.camera))
-        motion = self.detector.detect(frame.grey)
+        motion = self.detector.detect(frame.grey, verify=self.tracker.track is None)  # what starts an event must be an object
         self.analysed += 1
         change = self.tracker.feed(frame.t, motion)
         if change == "start":
