@@ -4,7 +4,12 @@ running-average background, threshold, dilate, contours, area limits, masks.
 Whole-frame changes (lights switched, the IR day/night switch, dusk) are not motion:
 a uniform brightness shift is subtracted before the comparison, and a change over
 more than `max_area` of the frame re-learns the background instead of reporting.
-Pure: no threads, no I/O; `detect(grey) -> Motion` on each frame."""
+With `verify` (the pipeline asks while no event is open: what starts an event) a blob
+must also be an object: big enough in pixels that really changed, not only in its
+blurred outline (a bird or an insect flying past is not, nor does it stay where it was);
+not explained by a smooth change of light (a lamp's pool, a street light in a corner, a
+cloud's shadow: re-learnt at once); with a sharp edge (an insect at the IR LEDs is out of
+focus). Pure: no threads, no I/O; `detect(grey, verify) -> Motion` on each frame."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,6 +25,9 @@ cv2.setNumThreads(1)
 PRIME_FRAMES = 3        # frames that build the first background (no start-up burst): 0.6 s at 5 fps
 LEARN_RATE = 0.05       # running-average weight of each new frame
 JUMP = 25.0             # a mean brightness jump this large re-learns the background
+GAIN_SPAN = 0.25        # light is judged over squares of this fraction of the picture's height
+SOFT = 0.16             # a change whose steep slopes rise less than this part of its height a small pixel has
+                        # no edge (measured: people, vehicles >= 0.18; an insect at the lens <= 0.15)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class Motion:
     boxes: list[list[int]] = field(default_factory=list)   # [x, y, w, h] in full-frame pixels
     score: float = 0.0                                       # moving fraction of the frame
     suppressed: str = ""                                     # "priming", "lighting" or ""
+    dropped: tuple[str, ...] = ()                            # with verify: why blobs were not objects
+                                                             # ("small", "light", "soft")
 
     @property
     def moving(self) -> bool:
@@ -71,9 +81,13 @@ class MotionDetector:
         self._pooled = (self.size[0] // 2, self.size[1] // 2)
         # work images, written in place on each look: no allocation, and they stay in cache
         rows, cols = self.size[1], self.size[0]
-        self._taken, self._blurred, self._ref, self._changed = (np.empty((rows, cols), np.uint8) for _ in range(4))
+        self._taken, self._blurred, self._ref, self._diff, self._changed, self._sure = (
+            np.empty((rows, cols), np.uint8) for _ in range(6))
+        self._raw = self._taken
+        self._gain_box = max(3, round(rows * GAIN_SPAN) | 1)
         self._pool, self._grown = (np.empty((rows // 2, cols // 2), np.uint8) for _ in range(2))
         self._background: np.ndarray | None = None
+        self._last: np.ndarray | None = None
         self._primed = 0
         self._mean = 0.0
         self._kernel = np.ones((3, 3), np.uint8)
@@ -102,9 +116,11 @@ class MotionDetector:
             img = cv2.extractChannel(grey[:h:k, :w].reshape(self.size[1], self.size[0], k), 0, self._taken)
         else:
             img = grey[:h, :w]
+        self._raw = img   # unblurred: what really changed, pixel by pixel
         return cv2.boxFilter(img, -1, (5, 5), self._blurred)  # as smooth as a 5x5 Gaussian here, 40 % cheaper
 
-    def detect(self, grey: np.ndarray) -> Motion:
+    def detect(self, grey: np.ndarray, verify: bool = False) -> Motion:
+        last, self._last = self._last, None   # the last look's change, kept only while verifying
         small = self._small(grey)
         mean = cv2.mean(small)[0]
         if self._background is None or self._primed < PRIME_FRAMES:
@@ -121,8 +137,8 @@ class MotionDetector:
             return LIGHTING
         limit = self.settings.max_area * self.pixels
         smallest = self.settings.min_area * self.pixels
-        diff = cv2.absdiff(small, cv2.convertScaleAbs(background, self._ref, beta=offset), self._changed)
-        _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY, diff)
+        diff = cv2.absdiff(small, cv2.convertScaleAbs(background, self._ref, beta=offset), self._diff)
+        _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY, self._changed)
         if self._mask is not None:
             changed = cv2.bitwise_and(changed, self._mask)
         count = cv2.countNonZero(changed)
@@ -134,13 +150,17 @@ class MotionDetector:
         if count > limit or (abs(offset) >= 1.0 and self._raw_count(small) > limit):
             self._relearn(small, mean)
             return LIGHTING
-        boxes, area = self._blobs(changed, smallest)
+        boxes, areas = self._blobs(changed, smallest)
+        dropped: tuple[str, ...] = ()
+        if verify and boxes:
+            boxes, areas, dropped = self._objects(small, changed, boxes, areas, smallest, last)
+            self._last = self._sure.copy()
         # learn everywhere: whatever stops moving (or a ghost left by a re-learn) fades in
         self._learn(small, mean, LEARN_RATE)
-        return Motion(boxes=boxes, score=round(area / self.pixels, 4))
+        return Motion(boxes, round(sum(areas) / self.pixels, 4), "", dropped)
 
-    def _blobs(self, changed: np.ndarray, smallest: float) -> tuple[list[list[int]], float]:
-        """Boxes (full-frame pixels) and total area (small pixels) of the changed blobs of at
+    def _blobs(self, changed: np.ndarray, smallest: float) -> tuple[list[list[int]], list[float]]:
+        """Boxes (full-frame pixels) and areas (small pixels) of the changed blobs of at
         least `smallest`. The mask is pooled 2x2 first (exact halving: OpenCV's vectorised
         path; any changed pixel keeps its cell) and dilated once there, which joins parts
         up to 4 small pixels apart as twice 3x3 at full size did, on a quarter of the
@@ -149,14 +169,83 @@ class MotionDetector:
         pooled = cv2.resize(changed[:h, :w], self._pooled, self._pool, interpolation=cv2.INTER_AREA)
         pooled = cv2.dilate(pooled, self._kernel, self._grown)
         contours, _ = cv2.findContours(pooled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        boxes, area, f = [], 0.0, 2 * self.factor
+        boxes, areas, f = [], [], 2 * self.factor
         for contour in contours:
             a = 4 * cv2.contourArea(contour)
             if a >= smallest:
                 x, y, bw, bh = cv2.boundingRect(contour)
                 boxes.append([x * f, y * f, bw * f, bh * f])
-                area += a
-        return boxes, area
+                areas.append(a)
+        return boxes, areas
+
+    # verify: is the change an object? ----------------------------------------------------
+    def _objects(self, small: np.ndarray, changed: np.ndarray, boxes: list[list[int]], areas: list[float],
+                 smallest: float, last: np.ndarray | None) -> tuple[list[list[int]], list[float], tuple[str, ...]]:
+        """The blobs that are objects (boxes, areas) and why the others are not. Their size is counted in pixels that differ by the
+        threshold as they are, not only after the blur (which grows a small object's outline
+        most: a bird's 2-4 times): under half of min_area, a blob is none; under min_area,
+        it must have come from the last look's change, if that look changed: a bird or an
+        insect flying past jumps further than its size between looks (0.2 s), a person or a
+        vehicle, of which dim clothes may leave only the head and legs, does not. Then light
+        (re-learnt at once, so that its ghost does not linger) and changes without an edge
+        are dropped."""
+        sure = cv2.absdiff(self._raw, self._ref, self._sure)
+        cv2.threshold(sure, self.settings.threshold, 255, cv2.THRESH_BINARY, sure)
+        cv2.bitwise_and(sure, changed, sure)
+        kept: tuple[list[list[int]], list[float]] = ([], [])
+        why: list[str] = []
+        for box, area in zip(boxes, areas):
+            x, y, w, h = (v // self.factor for v in box)   # in small pixels
+            real = sure[y:y + h, x:x + w]
+            count = cv2.countNonZero(real)
+            if count < smallest / 2 or (count < smallest and last is not None and not _came(real, x, y, last)):
+                why.append("small")
+            elif self._light(small, (x, y, w, h)):
+                why.append("light")
+            elif self._soft((x, y, w, h)):
+                why.append("soft")
+            else:
+                kept[0].append(box)
+                kept[1].append(area)
+        return kept[0], kept[1], tuple(why)
+
+    def _soft(self, box: tuple[int, int, int, int]) -> bool:
+        """No sharp edge: the steepest slopes of the change (98th percentile) are gentle for
+        its height, as an insect's out of focus at the lens (a person's or a vehicle's
+        outline, even at night or blurred by motion, is steeper)."""
+        x, y, w, h = box
+        diff = self._diff[y:y + h, x:x + w]
+        dx, dy = cv2.spatialGradient(diff)   # 3x3 Sobel: 8 times the slope
+        return _high(np.hypot(dx, dy)) < 8 * SOFT * max(_high(diff), 1.0)
+
+    def _light(self, small: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+        """Whether a smooth change of light explains the change in `box`: the light on each
+        pixel is taken as the mean of the square around it (GAIN_SPAN of the picture's
+        height), which a lamp's pool or a cloud's shadow multiplies smoothly; divided out,
+        nothing is left of them, while an object stays. Light is re-learnt at once."""
+        x, y, w, h = box
+        k = self._gain_box
+        rows, cols = small.shape
+        x0, y0, x1, y1 = max(x - k // 2, 0), max(y - k // 2, 0), min(x + w + k // 2, cols), min(y + h + k // 2, rows)
+        now, before = small[y0:y1, x0:x1], self._background[y0:y1, x0:x1]
+        # judged at half size (the light is smooth; a quarter of the work)
+        half = ((x1 - x0) // 2, (y1 - y0) // 2)
+        now2 = cv2.resize(now[:2 * half[1], :2 * half[0]], half, interpolation=cv2.INTER_AREA).astype(np.float32)
+        before2 = cv2.resize(before[:2 * half[1], :2 * half[0]], half, interpolation=cv2.INTER_AREA)
+        k2 = k // 2 | 1
+        gain = (cv2.boxFilter(now2, -1, (k2, k2), borderType=cv2.BORDER_REFLECT) + 4) / (
+            cv2.boxFilter(before2, -1, (k2, k2), borderType=cv2.BORDER_REFLECT) + 4)
+        left = cv2.absdiff(now2, cv2.multiply(before2, gain))[(y - y0) // 2:(y - y0 + h) // 2, (x - x0) // 2:(x - x0 + w) // 2]
+        if 4 * cv2.countNonZero(cv2.compare(left, self.settings.threshold, cv2.CMP_GT)) >= self.settings.min_area * self.pixels / 4:
+            return False
+        now = now.astype(np.float32)
+        # re-learnt over the box and, fading out, around it (the light changed there too,
+        # if less): a box re-learnt alone would leave its edges in the background
+        fade = np.outer(_ramp(y0, y1, y, y + h, k // 2, rows), _ramp(x0, x1, x, x + w, k // 2, cols))
+        step = cv2.multiply(cv2.subtract(now, before), fade)
+        self._mean += cv2.sumElems(step)[0] / self.pixels
+        cv2.add(before, step, before)
+        return True
 
     def _raw_count(self, small: np.ndarray) -> int:
         raw = cv2.absdiff(small, cv2.convertScaleAbs(self._background))
@@ -172,3 +261,27 @@ class MotionDetector:
     def _relearn(self, small: np.ndarray, mean: float) -> None:
         self._background, self._mean = small.astype(np.float32), mean
         self._primed = PRIME_FRAMES - 2  # two frames of averaging before detecting again
+
+
+def _high(values: np.ndarray) -> float:
+    """The 98th percentile: the top of a change, not its noisiest pixel."""
+    flat = values.reshape(-1)
+    at = int(0.98 * (flat.size - 1))
+    return float(np.partition(flat, at)[at])
+
+
+def _ramp(start: int, end: int, inner_start: int, inner_end: int, fade: int, size: int) -> np.ndarray:
+    """Weights along one axis of [start, end): 1 over [inner_start, inner_end), falling
+    linearly to 0 over `fade` pixels on each side, except at the picture's edge (`size`)."""
+    at = np.arange(start, end, dtype=np.float32)
+    rise = np.ones_like(at) if start == 0 else (at - inner_start + fade + 1) / (fade + 1)
+    fall = np.ones_like(at) if end == size else (inner_end - 1 + fade + 1 - at) / (fade + 1)
+    return np.clip(np.minimum(rise, fall), 0.0, 1.0)
+
+
+def _came(real: np.ndarray, x: int, y: int, last: np.ndarray) -> bool:
+    """Whether the changed pixels `real` (at x, y in small pixels) lie within half their
+    size of the last look's changed pixels: where a person or a vehicle was 0.2 s before."""
+    bx, by, w, h = cv2.boundingRect(real)
+    x0, y0 = max(x + bx - w // 2, 0), max(y + by - h // 2, 0)
+    return cv2.countNonZero(last[y0:y + by + h + h // 2, x0:x + bx + w + w // 2]) > 0

@@ -46,7 +46,7 @@ class CameraPipeline:
         self.last_t = 0.0
         self.finished: list[dict[str, Any]] = []    # closed events, in order
         self._next_id = 1
-        self._last_detect = float("-inf")
+        self._next_look = float("-inf")
         self._id: Any = None
         self._best_picture: Any = None
         self._snapshot: str | None = None
@@ -78,13 +78,21 @@ class CameraPipeline:
         self.last_t = frame.t
         if raw and self.recorder is not None:
             self._clips_done(self.recorder.feed_frame(frame, self.source_fps or self.camera.fps))
-        if frame.t - self._last_detect < 0.9 / self.camera.fps:
+        # `fps` looks a second on average whatever the source's rate: a look is due every
+        # 1/fps s (a tenth early still counts, for jittery timestamps), so that a 6 fps camera
+        # is looked at 5 times a second, not every other frame (3 times)
+        interval = 1.0 / self.camera.fps
+        if self._next_look - 1.5 * interval <= frame.t < self._next_look - 0.1 * interval:
             return None
-        self._last_detect = frame.t
+        self._next_look += interval
+        # the start, a slow source or a gap; or the time went back (a camera that reconnected
+        # counts from 0 again): the schedule starts again here
+        if not frame.t <= self._next_look <= frame.t + 1.5 * interval:
+            self._next_look = frame.t + interval
         if self.detector is None:
             h, w = frame.grey.shape[:2]
             self.detector = MotionDetector(w, h, MotionSettings.of(self.camera))
-        motion = self.detector.detect(frame.grey)
+        motion = self.detector.detect(frame.grey, verify=self.tracker.track is None)  # what starts an event must be an object
         self.analysed += 1
         change = self.tracker.feed(frame.t, motion)
         if change == "start":

@@ -78,8 +78,10 @@ class EventTracker:
         return self._ended
 
     def flush(self, t: float) -> Track | None:
-        """The source ended: close the open event at its last motion."""
+        """The source ended: close the open event at its last motion (a run of motion
+        looks that had not started one yet is forgotten: a new source counts from 0)."""
         track, self.track = self.track, None
+        self._run = 0
         if track is not None:
             track.end = track.last_motion
         return track

@@ -106,3 +106,96 @@ def test_config_rejects_bad_masks_and_names_the_field():
         CameraConfig(name="cam", source="x.mp4", masks=[[(0, 0), (2, 0), (1, 1)]])
     with pytest.raises(ValueError, match="at least 3"):
         CameraConfig(name="cam", source="x.mp4", masks=[[(0, 0), (1, 1)]])
+
+
+def _settled(scene: Scene, looks: int = 20) -> tuple[MotionDetector, list[np.ndarray]]:
+    """A detector that has watched the first `looks` frames of `scene`, and those frames."""
+    shown = frames(scene)
+    detector = MotionDetector(WIDTH, HEIGHT)
+    for f in shown[:looks]:
+        detector.detect(f)
+    return detector, shown
+
+
+def test_a_street_light_coming_on_in_a_corner_is_light_and_relearnt_at_once():
+    detector, shown = _settled(Scene(seconds=3))
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    pool = 1 + 0.8 * np.exp(-((x - WIDTH) ** 2 + y ** 2) / (2 * 90.0 ** 2))   # a lamp top right: +80 % there
+    lit = [np.clip(f * pool, 0, 255).astype(np.uint8) for f in shown[20:]]
+    assert detector.detect(lit[0]).moving                      # the old detector: a change of 20-30 % of the frame
+    detector, _ = _settled(Scene(seconds=3))
+    first = detector.detect(lit[0], verify=True)
+    assert not first.moving and first.dropped == ("light",)
+    assert not any(detector.detect(f).moving for f in lit[1:])   # no ghost left, even without verify
+
+
+def test_a_blurred_insect_at_the_lens_has_no_edge_but_a_walker_has():
+    detector, shown = _settled(Scene(seconds=3))
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    moth = 150 * np.exp(-((x - 300) ** 2 + (y - 150) ** 2) / (2 * 18.0 ** 2))   # bright, out of focus, 2 % of the frame
+    seen = detector.detect(np.clip(shown[20] + moth, 0, 255).astype(np.uint8), verify=True)
+    assert not seen.moving and seen.dropped == ("soft",)
+    walker = frames(Scene(seconds=3, walks=(Walk(0.0, speed=150),)))
+    detector, _ = _settled(Scene(seconds=3))
+    assert detector.detect(walker[20], verify=True).moving
+
+
+def test_a_bird_flying_past_is_never_motion_twice_in_a_row_when_verifying():
+    """A black bird of 0.16 % of the frame crossing the sky at 300 px/s: its blurred outline
+    is over min_area (0.2 %), so it is motion look after look; verified, what it changes is
+    under min_area and not where it changed the look before, so no event can start."""
+    _, shown = _settled(Scene(seconds=4))
+    flight = []
+    for i, f in enumerate(shown[20:30]):
+        bird = f.copy()
+        bird[60:72, 20 + i * 60:50 + i * 60] = 0   # 30x12 px, 60 px a look (0.2 s)
+        flight.append(bird)
+    plain, _ = _settled(Scene(seconds=4))
+    assert all(plain.detect(f).moving for f in flight)
+    verifying, _ = _settled(Scene(seconds=4))
+    seen = [verifying.detect(f, verify=True).moving for f in flight]
+    assert not any(a and b for a, b in zip(seen, seen[1:])), seen
+
+
+def test_a_6_fps_camera_is_looked_at_5_times_a_second():
+    from camera.config import CameraConfig
+    from camera.pipeline import CameraPipeline
+    from camera.sources import Frame
+
+    still = frames(Scene(seconds=1))[0]
+    for rate, looks in ((6, 50), (10, 50), (25, 50), (3, 30)):
+        pipeline = CameraPipeline(CameraConfig(name="cam", source="x.mp4", record=False, person_tags=False))
+        for i in range(10 * rate):
+            pipeline.feed(Frame(i / rate, None, still))
+        assert pipeline.analysed == looks, rate
+
+
+def test_after_a_camera_reconnects_its_frames_are_looked_at_again():
+    """A camera that drops comes back as a new source whose times count from 0 again: the
+    detector goes on looking at once (it used to wait until the new times passed the old
+    ones: as long as the camera had been up) and the walker is an event of its own."""
+    from camera.config import CameraConfig
+    from camera.pipeline import CameraPipeline
+    from camera.sources import Frame
+
+    pipeline = CameraPipeline(CameraConfig(name="cam", source="x.mp4", record=False, person_tags=False))
+    for i, grey in enumerate(frames(Scene(seconds=30))):
+        pipeline.feed(Frame(i / FPS, None, grey))
+    pipeline.finish()
+    looked = pipeline.analysed
+    for i, grey in enumerate(frames(Scene(seconds=12, walks=(Walk(2.0),)))):
+        pipeline.feed(Frame(i / FPS, None, grey))
+    pipeline.finish()
+    assert pipeline.analysed - looked == 60
+    assert [(e["start"], e["end"]) for e in pipeline.finished] == [(pytest.approx(2.0), pytest.approx(11.0))]
+
+
+def test_a_run_of_motion_cut_by_the_end_of_the_source_does_not_go_on_in_the_next():
+    from camera.motion import Motion
+
+    tracker = EventTracker(start_frames=3, quiet_s=1.0)
+    move = Motion(boxes=[[0, 0, 10, 10]], score=0.1)
+    assert [tracker.feed(t, move) for t in (99.6, 99.8)] == [None, None]
+    assert tracker.flush(99.8) is None
+    assert tracker.feed(0.0, move) is None and tracker.track is None   # a new source: its own run, from 0
+    assert [tracker.feed(t, move) for t in (0.2, 0.4)] == [None, "start"] and tracker.track.start == 0.0
