@@ -21,6 +21,7 @@ from urllib.parse import quote
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
 from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config, local_config_path
 from controller.data_lock import DataDirBusy, DataLock
+from controller.db import DatabaseUnavailable
 from drivers.errors import HardwareUnavailable
 
 def command_modules() -> list[str]:
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     except ApiError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return BAD_INPUT if 400 <= err.status < 500 and err.status not in (401, 403, 409) else FAILED
-    except (DaemonUnreachable, CliError, HardwareUnavailable, DataDirBusy) as err:
+    except (DaemonUnreachable, CliError, HardwareUnavailable, DataDirBusy, DatabaseUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return getattr(err, "code", FAILED)
     except KeyboardInterrupt:
