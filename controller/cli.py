@@ -152,7 +152,8 @@ def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
             parts["uplink"] = [f"{uplink['state']} ({uplink.get('reason', '')})"]
         else:
             parts["uplink"] = [f"{uplink['state']} to {uplink['broker']} since {_when(uplink.get('since'))} · "
-                               f"outbox {uplink.get('outbox_depth', 0)} waiting"]
+                               f"outbox {uplink.get('outbox_depth', 0)} waiting"
+                               + (f", {uplink['outbox_held']} held in memory" if uplink.get("outbox_held") else "")]
             if uplink.get("last_error"):
                 parts["uplink"].append(f"last error: {uplink['last_error']}")
     if isinstance(machine := status.get("machine"), dict) and "mem_total_mb" in machine:
