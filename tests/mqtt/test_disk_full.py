@@ -7,6 +7,7 @@ import json
 import logging
 
 from tests.mqtt.conftest import wait_until
+from tests.mqtt.test_camera_e2e import clip, events_of  # noqa: F401  (clip: the looped camera scene, a fixture)
 from tests.mqtt.test_link import SITE, connected, event, uplink
 
 EVENTS = f"{SITE}/camera/cong-lang/event"
@@ -77,3 +78,40 @@ def test_held_messages_are_bounded_the_oldest_kept_and_stored_once_space_returns
     wait_until(lambda: len(sent_ids(district)) >= 3, 30, "the kept events delivered")
     wait_until(lambda: uplink(app)["outbox_depth"] == 0, 20, "all acknowledged")
     assert sent_ids(district) == [0, 1, 2]
+
+
+def test_a_camera_event_on_a_full_disk_reaches_the_ioc_and_is_stored_once_space_returns(small_disk, broker, ioc, clip,
+                                                                                         make_config, start_app):
+    """The camera's thread goes on (no reconnect), the event (new ... end) reaches the IOC
+    while neither its row nor its clip can be written, status says so, and the row is
+    written once space returns."""
+    district = ioc([f"{SITE}/camera/#"], client_id="ioc-cameras", persistent=True)
+    app = start_app(make_config(cameras=[{"name": "cong-lang", "source": str(clip), "pre_s": 1, "post_s": 1}],
+                                mqtt=broker.mqtt_config(), storage={"dir": str(small_disk.path), "min_free_mb": 0}))
+    connected(app)
+    worker = app.house.cameras.workers["cong-lang"]
+    wait_until(lambda: worker.connected, 30, "the camera connected")
+    small_disk.fill()
+    stored = app.house.events.last_id()  # events after this one begin on the full disk
+
+    end = wait_until(lambda: next((e for e in events_of(district) if e["type"] == "end" and (e["id"] or 0) > stored),
+                                  None), 60, "an event begun and ended on the full disk")
+    kinds = [e["type"] for e in events_of(district) if e["id"] == end["id"]]
+    assert kinds[0] == "new" and kinds[-1] == "end"
+    assert end["clip_url"] is None and end["snapshot_url"] is None  # no room for the files either
+    db = app.house.store.db
+    assert db.one("SELECT id FROM camera_events WHERE id = ?", (end["id"],)) is None  # in memory only, for now
+    listed = {e["id"]: e for e in app.house.events.list(since=stored)}
+    assert listed[end["id"]]["closed"] and round(listed[end["id"]]["end"], 3) == end["end"]  # MQTT: to the ms
+    problem = app.house.status()["problems"]["cameras"]
+    assert f"event change(s) could not be written to {small_disk.path} (database or disk is full)" in problem
+    assert f"free space on {small_disk.path} (storage.dir)" in problem and "cong-lang: clip" in problem
+    assert worker.connected and worker.reconnects == 0 and worker.error == ""
+
+    small_disk.free()
+    row = wait_until(lambda: db.one('SELECT "end", closed FROM camera_events WHERE id = ?', (end["id"],)), 30,
+                     "the event's row written")
+    assert (round(row["end"], 3), row["closed"]) == (end["end"], 1)
+    wait_until(lambda: "could not be written" not in app.house.status()["problems"].get("cameras", ""), 30,
+               "the events problem cleared")
+    assert worker.reconnects == 0
