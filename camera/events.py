@@ -1,10 +1,18 @@
 """The event store (`house.events`): camera events in SQLite, written before anyone is
 told about them. Ids are integers that only grow, so `list(since=id)` is a cursor an
-IOC can pull with and never miss or repeat an event."""
+IOC can pull with and never miss or repeat an event.
+
+A full disk must not lose an event nor stop its camera: a change the database refuses
+(SQLite "database or disk is full", "disk I/O error") is kept in memory — a new event
+with the next id, which the uplink and the web see as usual — and read back as if
+written; it is written, in order, with the next write or by `retry()` once space
+returns (`unwritten()` says how many wait, `write_error` why)."""
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +43,8 @@ SCHEMA = [
 
 FIELDS = ("id", "camera", "start", "end", "score", "boxes", "tags", "snapshot", "clip")
 WRITABLE = FIELDS[2:] + ("closed", "last_motion")
+NEW_ROW = {"end": None, "snapshot": None, "clip": None, "closed": 0, "last_motion": None, "interrupted": 0}
+RETRY_S = 5.0  # how often retry() writes again what waits in memory while the disk stays full
 
 
 def _event(row: Any) -> dict[str, Any]:
@@ -60,11 +70,19 @@ def bus_event(event: dict[str, Any], kind: str) -> dict[str, Any]:
 class EventStore:
     def __init__(self, db: Any):
         self.db = db
+        self.dir = Path(db.path).parent  # storage.dir: where space must be freed
         db.ensure_schema("camera", SCHEMA)
+        self._lock = threading.Lock()
+        # changes the database refused, by id, in order: {"new": the row is not written yet,
+        # "deleted": bool, "fields": {column: value as stored}}
+        self._pending: dict[int, dict[str, Any]] = {}
+        self.write_error = ""  # why the last write failed; "" when all is written
+        self._next_try = 0.0
 
     # read side (web, MQTT, CLI) ---------------------------------------------
     def list(self, since: int | None = None, camera: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Events with id > since, oldest first (a cursor); the newest `limit` when since is None."""
+        pending = self._pending_copy()  # before the query: a row written meanwhile is then in one or both
         where, params = [], []  # type: ignore[var-annotated]
         if since is not None:
             where.append("id > ?")
@@ -77,50 +95,141 @@ class EventStore:
             rows = self.db.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))[::-1]
         else:
             rows = self.db.query(sql + " ORDER BY id LIMIT ?", (*params, limit))
-        return [_event(r) for r in rows]
+        if not pending:
+            return [_event(r) for r in rows]
+        merged = {r["id"]: _merge(dict(r), pending.get(r["id"])) for r in rows}
+        for event_id, change in pending.items():  # new ones: ids above every stored one
+            if change["new"] and (since is None or event_id > since) and (not camera or change["fields"]["camera"] == camera):
+                merged[event_id] = _merge({"id": event_id}, change)
+        events = [_event(row) for _, row in sorted(merged.items()) if row is not None]
+        return events[-limit:] if since is None else events[:limit]
 
     def get(self, event_id: int) -> dict[str, Any] | None:
+        change = self._pending_copy().get(event_id)
         row = self.db.one("SELECT * FROM camera_events WHERE id = ?", (event_id,))
-        return _event(row) if row else None
+        if change is not None:
+            row = _merge(dict(row) if row else {"id": event_id}, change)
+        return _event(row) if row and "camera" in row.keys() else None
 
     def has_camera(self, camera: str) -> bool:
         """Whether any stored event is of this camera (one that left the config may have some)."""
+        if any(c["new"] and c["fields"]["camera"] == camera for c in self._pending_copy().values()):
+            return True
         return self.db.one("SELECT 1 FROM camera_events WHERE camera = ? LIMIT 1", (camera,)) is not None
 
     def last_id(self) -> int:
+        news = [event_id for event_id, c in self._pending_copy().items() if c["new"]]
         row = self.db.one("SELECT MAX(id) AS id FROM camera_events")
-        return int(row["id"] or 0)
+        return max([int(row["id"] or 0), *news])
+
+    def unwritten(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def _pending_copy(self) -> dict[int, dict[str, Any]]:
+        with self._lock:
+            return {k: {**v, "fields": dict(v["fields"])} for k, v in self._pending.items()} if self._pending else {}
 
     # write side (camera workers) ----------------------------------------------
     def open(self, camera: str, start: float, score: float, boxes: list[list[int]], tags: list[str]) -> int:
-        cur = self.db.execute(
-            "INSERT INTO camera_events(camera, start, score, boxes, tags, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (camera, start, score, json.dumps(boxes), json.dumps(tags), time.time()),
-        )
-        return int(cur.lastrowid)
+        fields = {"camera": camera, "start": start, "score": score, "boxes": json.dumps(boxes), "tags": json.dumps(tags),
+                  "updated_at": time.time()}
+        with self._lock:
+            try:
+                with self.db.tx() as conn:
+                    self._write_pending(conn)
+                    cur = conn.execute("INSERT INTO camera_events(camera, start, score, boxes, tags, updated_at) "
+                                       "VALUES (:camera, :start, :score, :boxes, :tags, :updated_at)", fields)
+            except sqlite3.OperationalError as err:
+                event_id = self._next_id()
+                self._pending[event_id] = {"new": True, "deleted": False, "fields": {**NEW_ROW, **fields}}
+                self._failed(err)
+                return event_id
+            self._written()
+            return int(cur.lastrowid)
 
     def update(self, event_id: int, **fields: Any) -> dict[str, Any] | None:
-        sets, params = [], []
-        for key, value in fields.items():
+        for key in fields:
             if key not in WRITABLE:
                 raise ValueError(f"unknown event field {key!r}")
-            sets.append(f'"{key}" = ?')
-            params.append(json.dumps(value) if key in ("boxes", "tags") else value)
-        sets.append("updated_at = ?")
-        params.append(time.time())
-        self.db.execute(f"UPDATE camera_events SET {', '.join(sets)} WHERE id = ?", (*params, event_id))
+        stored = {key: json.dumps(value) if key in ("boxes", "tags") else value for key, value in fields.items()}
+        self._change(event_id, {**stored, "updated_at": time.time()})
         return self.get(event_id)
+
+    def _change(self, event_id: int, fields: dict[str, Any], deleted: bool = False) -> None:
+        """Write one row's change, or keep it in memory, merged with what waits for it."""
+        with self._lock:
+            try:
+                with self.db.tx() as conn:
+                    self._write_pending(conn)
+                    _write(conn, event_id, {"new": False, "deleted": deleted, "fields": fields})
+            except sqlite3.OperationalError as err:
+                change = self._pending.setdefault(event_id, {"new": False, "deleted": False, "fields": {}})
+                change["fields"].update(fields)
+                change["deleted"] = change["deleted"] or deleted
+                if change["new"] and change["deleted"]:
+                    del self._pending[event_id]  # never written: nothing to delete
+                self._failed(err)
+                return
+            self._written()
+
+    def retry(self, force: bool = False) -> None:
+        """Write what waits in memory, at most every RETRY_S while the disk stays full (`force`: now)."""
+        with self._lock:
+            if not self._pending or (not force and time.monotonic() < self._next_try):
+                return
+            try:
+                with self.db.tx() as conn:
+                    self._write_pending(conn)
+            except sqlite3.OperationalError as err:
+                self._failed(err)
+                return
+            self._written()
+
+    def close(self) -> None:
+        """At stop: a last try; what still cannot be written goes to the log (journald), the only place left for it."""
+        self.retry(force=True)
+        with self._lock:
+            for event_id, change in self._pending.items():
+                logger.error("camera event lost at stop (disk full) id=%s change=%s", event_id,
+                             json.dumps(change, ensure_ascii=False, default=str))
+
+    def _write_pending(self, conn: Any) -> None:
+        for event_id, change in self._pending.items():  # ids in order: new rows keep theirs
+            _write(conn, event_id, change)
+
+    def _next_id(self) -> int:
+        """The id a new event kept in memory gets: after every id stored, ever given (the
+        AUTOINCREMENT sequence: deleted events' ids are not reused) or kept in memory."""
+        row = self.db.one("SELECT MAX(id) AS id FROM camera_events")
+        seq = self.db.one("SELECT seq FROM sqlite_sequence WHERE name = 'camera_events'")
+        return max([int(row["id"] or 0), int(seq["seq"]) if seq else 0, *self._pending]) + 1
+
+    def _failed(self, err: sqlite3.Error) -> None:
+        self._next_try = time.monotonic() + RETRY_S
+        if str(err) != self.write_error:
+            logger.error("camera events not written dir=%s error=%r kept_in_memory=%d (written when space returns)",
+                         self.dir, str(err), len(self._pending))
+        self.write_error = str(err)
+
+    def _written(self) -> None:
+        """After a write went through: what waited went with it."""
+        if self.write_error:
+            logger.info("camera events written again count=%d", len(self._pending))
+        self._pending.clear()
+        self.write_error = ""
 
     def repair(self, clip_root: Path) -> list[dict[str, Any]]:
         """At start: close the events a crash left open, forget clips that never finished.
         Each ends at its last motion stored (its start if none was), marked interrupted,
         without its clip; returned as stored, oldest first, for their `end` to be published."""
-        rows = self.db.query("SELECT id, clip, snapshot FROM camera_events WHERE closed = 0 ORDER BY id")
+        rows = self.db.query('SELECT id, clip, snapshot, "end", last_motion, start FROM camera_events WHERE closed = 0 '
+                             "ORDER BY id")
         for row in rows:
             clip, snapshot = (path if path and Path(path).exists() else None for path in (row["clip"], row["snapshot"]))
-            self.db.execute('UPDATE camera_events SET "end" = COALESCE("end", last_motion, start), clip = ?, snapshot = ?, '
-                            "closed = 1, interrupted = 1, updated_at = ? WHERE id = ?",
-                            (clip, snapshot, time.time(), row["id"]))
+            end = next(t for t in (row["end"], row["last_motion"], row["start"]) if t is not None)
+            self._change(row["id"], {"end": end, "clip": clip, "snapshot": snapshot, "closed": 1, "interrupted": 1,
+                                     "updated_at": time.time()})
         removed = 0
         if clip_root.exists():
             for part in clip_root.rglob("*.part"):
@@ -131,13 +240,36 @@ class EventStore:
         return [event for event in (self.get(row["id"]) for row in rows) if event is not None]
 
     # retention ------------------------------------------------------------------
+    # (events with a change waiting in memory are left alone until it is written)
     def closed_before(self, before: float, limit: int = 500) -> list[dict[str, Any]]:
+        waiting = self._pending_copy()
         rows = self.db.query("SELECT * FROM camera_events WHERE closed = 1 AND start < ? ORDER BY id LIMIT ?", (before, limit))
-        return [_event(r) for r in rows]
+        return [_event(r) for r in rows if r["id"] not in waiting]
 
     def oldest_clips(self, limit: int = 20) -> list[dict[str, Any]]:
+        waiting = self._pending_copy()
         rows = self.db.query("SELECT * FROM camera_events WHERE closed = 1 AND clip IS NOT NULL ORDER BY id LIMIT ?", (limit,))
-        return [_event(r) for r in rows]
+        return [_event(r) for r in rows if r["id"] not in waiting]
 
     def delete(self, event_id: int) -> None:
-        self.db.execute("DELETE FROM camera_events WHERE id = ?", (event_id,))
+        self._change(event_id, {}, deleted=True)
+
+
+def _merge(row: dict[str, Any], change: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored row (or {"id": id} for a new one) with the change waiting in memory; None: deleted."""
+    if change is None:
+        return row
+    return None if change["deleted"] else {**row, **change["fields"]}
+
+
+def _write(conn: Any, event_id: int, change: dict[str, Any]) -> None:
+    fields = change["fields"]
+    if change["deleted"]:
+        conn.execute("DELETE FROM camera_events WHERE id = ?", (event_id,))
+    elif change["new"]:
+        names = ", ".join(f'"{key}"' for key in fields)
+        conn.execute(f"INSERT INTO camera_events(id, {names}) VALUES (?, {', '.join('?' * len(fields))})",
+                     (event_id, *fields.values()))
+    elif fields:
+        sets = ", ".join(f'"{key}" = ?' for key in fields)
+        conn.execute(f"UPDATE camera_events SET {sets} WHERE id = ?", (*fields.values(), event_id))

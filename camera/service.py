@@ -17,7 +17,7 @@ import cv2
 
 from camera.config import CameraConfig
 from camera.errors import CameraError, CameraUnavailable
-from camera.events import EventStore, bus_event
+from camera.events import RETRY_S, EventStore, bus_event
 from camera.people import PersonDetector
 from camera.pipeline import CameraPipeline, Publish
 from camera.retention import Retention
@@ -223,13 +223,22 @@ class Cameras:
             for thread in worker.threads:
                 thread.join(timeout=10)
         self._housekeeper.join(timeout=5)
+        self.store.close()  # the events' last changes a full disk kept in memory: a last try
         logger.info("cameras stopped count=%d", len(self.workers))
 
     def _housekeeping(self) -> None:
-        """Retention at start, then every minute."""
+        """Retention at start, then every minute; event changes a full disk kept in
+        memory are written once space returns (tried every few seconds)."""
         self._retain()
-        while not self.stop_event.wait(60):
-            self._retain()
+        retain_at = time.monotonic() + 60
+        while not self.stop_event.wait(RETRY_S):
+            try:
+                self.store.retry()
+            except Exception:
+                logger.exception("camera events not written")
+            if time.monotonic() >= retain_at:
+                retain_at = time.monotonic() + 60
+                self._retain()
 
     def _retain(self) -> None:
         try:
@@ -252,6 +261,10 @@ class Cameras:
                      for c in listing if c["clip_error"]]
         if self.retention.problem:
             problems.append(self.retention.problem)
+        if self.store.write_error:
+            problems.append(f"events: {self.store.unwritten()} event change(s) could not be written to {self.store.dir} "
+                            f"({self.store.write_error}); they are kept in memory and written when space returns: free "
+                            f"space on {self.store.dir} (storage.dir), e.g. old camera clips")
         return problems
 
     def selftest(self, wait_s: float = 5.0) -> tuple[bool, str]:

@@ -65,6 +65,8 @@ class App:
         self.heartbeats = Heartbeats()
         self.house: House | None = None
         self.url = ""
+        self._cli_json: bytes | None = None  # cli.json while a full disk refuses it
+        self._cli_retry_at = 0.0
 
     # build ---------------------------------------------------------------------
     def build(self) -> House:
@@ -82,14 +84,12 @@ class App:
         initial = power_on_states(cfg.relays, stored)
         board = build_board(cfg.relays, factory, initial)
         self._on_stop("relays", lambda: self._close_relays(board))
-        for name, on in initial.items():
-            if name not in stored or stored[name].on != on:
-                store.record_relay(name, on, "system", "power-on")
         logger.info("relays ready states=%s", ",".join(f"{n}:{'on' if v else 'off'}" for n, v in initial.items()) or "none")
 
         bus = EventBus()
         house = House(cfg, store, board, bus, self._clock)
         self.house = house
+        house.record_power_on(initial)  # a full disk keeps them in memory: the house starts all the same
 
         buttons = Buttons(cfg.buttons, factory, lambda relay: house.submit(SetRelay(relay, "toggle", Actor("button"))))
         self._on_stop("buttons", buttons.close)
@@ -215,14 +215,47 @@ class App:
         self._write_cli_file(house)
 
     def _write_cli_file(self, house: House) -> None:
-        """A local admin token for the `langso` CLI, readable only by the service user and root."""
+        """A local admin token for the `langso` CLI, readable only by the service user and root.
+        On a full disk the token is kept in memory (Store) and cli.json rewritten in place,
+        in the blocks the last start's file already has; without one it is written by
+        housekeeping once space returns, and status says so meanwhile."""
         token = house.store.renew_cli_token()
+        self._cli_json = json.dumps({"url": self.url, "token": token, "pid": os.getpid()}).encode()
+        self._write_cli_json()
+
+    def _write_cli_json(self) -> None:
+        from controller.commands import is_storage_full
+
+        assert self.house is not None and self._cli_json is not None
         path = Path(self.config.storage.dir) / CLI_FILE
         tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"url": self.url, "token": token, "pid": os.getpid()}, f)
-        os.replace(tmp, path)
+        try:
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(self._cli_json)
+                os.replace(tmp, path)
+            except OSError as err:
+                tmp.unlink(missing_ok=True)
+                if not is_storage_full(err):
+                    raise
+                fd = os.open(path, os.O_WRONLY)  # FileNotFoundError: no file of a last start to write into
+                try:
+                    os.pwrite(fd, self._cli_json, 0)
+                    os.ftruncate(fd, len(self._cli_json))
+                finally:
+                    os.close(fd)
+                logger.warning("cli.json rewritten in place path=%s (the disk is full)", path)
+        except OSError as err:
+            if "cli" not in self.house.problems:
+                logger.error("cli.json not written path=%s error=%r (written when space returns)", path, str(err))
+            self.house.problems["cli"] = (f"cannot write {path} ({err}): the langso command on this machine cannot find "
+                                          f"the daemon until it is written; free space on {self.config.storage.dir} "
+                                          "(storage.dir), e.g. old camera clips: it is written within seconds")
+            return
+        self._cli_json = None
+        if self.house.problems.pop("cli", None) is not None:
+            logger.info("cli.json written path=%s", path)
 
     def _close_relays(self, board: Any) -> None:
         levels = board.close()  # every relay off (de-energised), whatever its wiring
@@ -276,6 +309,9 @@ class App:
         while not self._stop.wait(0.5):
             self.house.auto_off()
             self.house.write_unwritten()
+            if self._cli_json is not None and time.monotonic() >= self._cli_retry_at:  # cli.json a full disk refused
+                self._cli_retry_at = time.monotonic() + 5.0
+                self._write_cli_json()
             gate.check()
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
 from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config, local_config_path
 from controller.data_lock import DataDirBusy, DataLock
+from controller.db import DatabaseUnavailable
 from drivers.errors import HardwareUnavailable
 
 def command_modules() -> list[str]:
@@ -151,7 +152,8 @@ def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
             parts["uplink"] = [f"{uplink['state']} ({uplink.get('reason', '')})"]
         else:
             parts["uplink"] = [f"{uplink['state']} to {uplink['broker']} since {_when(uplink.get('since'))} · "
-                               f"outbox {uplink.get('outbox_depth', 0)} waiting"]
+                               f"outbox {uplink.get('outbox_depth', 0)} waiting"
+                               + (f", {uplink['outbox_held']} held in memory" if uplink.get("outbox_held") else "")]
             if uplink.get("last_error"):
                 parts["uplink"].append(f"last error: {uplink['last_error']}")
     if isinstance(machine := status.get("machine"), dict) and "mem_total_mb" in machine:
@@ -314,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     except ApiError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return BAD_INPUT if 400 <= err.status < 500 and err.status not in (401, 403, 409) else FAILED
-    except (DaemonUnreachable, CliError, HardwareUnavailable, DataDirBusy) as err:
+    except (DaemonUnreachable, CliError, HardwareUnavailable, DataDirBusy, DatabaseUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return getattr(err, "code", FAILED)
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,7 @@ import platformdirs
 from controller.config import ConfigError, load_config, local_config_path
 
 SYSTEM_DATA_DIR = Path("/var/lib/langso")
+FULL_BELOW = 64 * 1024  # bytes free: a data folder this full cannot take a new cli.json
 
 
 def demo_data_dir() -> Path:
@@ -86,6 +88,12 @@ def find_daemon(config_path: str | None = None, data_dir: str | None = None) -> 
         stopped.append(str(folder))
     if denied:
         raise DaemonUnreachable(f"cannot read {denied[0]}: run as root or the langso user (sudo langso ...)")
+    for folder in folders:
+        if _full(folder):  # the daemon may run there, unable to write its cli.json: say so, not "start it"
+            raise DaemonUnreachable(f"the disk of {folder} is full: a langso daemon there cannot write its cli.json "
+                                    "(the address and token of this command); free space there (e.g. old camera clips: "
+                                    f"sudo du -sh {folder}/*) and it writes one within seconds, or start it "
+                                    "(`sudo systemctl start langso`) if it is not running")
     if data_dir and stopped:
         raise DaemonUnreachable(f"the langso daemon that used {data_dir} has stopped; start it again "
                                 f"(`langso demo --data-dir {data_dir}`, or `sudo systemctl start langso` for the service's)")
@@ -96,6 +104,13 @@ def find_daemon(config_path: str | None = None, data_dir: str | None = None) -> 
     was = f" (the one that used {stopped[0]} has stopped)" if stopped else ""
     raise DaemonUnreachable(f"no running langso daemon found in {', '.join(map(str, folders))}{was}; start it: "
                             "`systemctl start langso` or `langso demo` (a demo with --data-dir DIR: `langso --data-dir DIR status`)")
+
+
+def _full(folder: Path) -> bool:
+    try:
+        return folder.is_dir() and shutil.disk_usage(folder).free < FULL_BELOW
+    except OSError:
+        return False
 
 
 class Client:

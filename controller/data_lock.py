@@ -52,8 +52,11 @@ class DataLock:
                 "or give this one another folder (storage.dir in the config, `langso demo --data-dir DIR`)"
             ) from None
         if writable:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError as err:  # a full disk: the lock holds all the same, only its pid is not shown
+                logger.warning("data dir lock pid not written dir=%s error=%r", data_dir, str(err))
         logger.info("data dir locked dir=%s pid=%d", data_dir, os.getpid())
         return cls(fd, path)
 

@@ -130,25 +130,41 @@ class House:
             self.bus.publish("relay", {"name": cmd.name, "on": want, "actor": str(cmd.actor), "at": time.time()})
         return {"name": cmd.name, "on": want, "changed": changed}
 
-    def _record(self, name: str, on: bool, actor: Actor) -> None:
+    def _record(self, name: str, on: bool, actor: Actor, detail: str = "") -> None:
         """The switch in the relay log; while the disk is full it waits in memory (the relay
         still works) and is written, in order, with the next switch or by
         `write_unwritten()` once space returns."""
         with self._unwritten_lock:
-            self._unwritten.append((name, on, str(actor), time.time()))
+            self._unwritten.append((name, on, str(actor), detail, time.time()))
             self._write_unwritten()
 
+    def record_power_on(self, states: dict[str, bool]) -> None:
+        """At start: the relays whose power-on state differs from the stored one, logged as
+        `system` (kept in memory like any switch while the disk is full)."""
+        stored = self.store.relay_states()
+        for name, on in states.items():
+            if name not in stored or stored[name].on != on:
+                self._record(name, on, Actor("system"), "power-on")
+
     def write_unwritten(self) -> None:
-        """Housekeeping: relay switches a full disk kept in memory are written once space
-        returns (tried every STORE_RETRY_S), and the `store` problem goes with them."""
+        """Housekeeping: what a full disk kept in memory is written once space returns
+        (tried every STORE_RETRY_S): relay switches, with the `store` problem, and the
+        database itself when it had to open read-only at start."""
         with self._unwritten_lock:
-            if self._unwritten and time.monotonic() >= self._store_retry_at:
+            if time.monotonic() < self._store_retry_at:
+                return
+            if self.store.db.problem and not self.store.db.try_writable():
+                self._store_retry_at = time.monotonic() + STORE_RETRY_S
+                return
+            self.store.write_cli_token()
+            if self._unwritten:
                 self._write_unwritten()
 
     def _write_unwritten(self) -> None:
         try:
             while self._unwritten:
-                self.store.record_relay(*self._unwritten[0][:3], at=self._unwritten[0][3])
+                name, on, actor, detail, at = self._unwritten[0]
+                self.store.record_relay(name, on, actor, detail, at=at)
                 self._unwritten.pop(0)
         except sqlite3.Error as err:  # disk full, card failing: the relay still works
             self._store_retry_at = time.monotonic() + STORE_RETRY_S
@@ -294,8 +310,11 @@ class House:
         disk = shutil.disk_usage(self.config.storage.dir)
         free_mb = disk.free // 2**20
         problems = dict(self.problems)
-        if free_mb < self.config.storage.min_free_mb:
-            problems["disk"] = f"only {free_mb} MB free on {self.config.storage.dir} (min_free_mb = {self.config.storage.min_free_mb})"
+        if free_mb < max(self.config.storage.min_free_mb, 1):  # 0 MB free is a full disk, whatever min_free_mb says
+            problems["disk"] = (f"only {free_mb} MB free on {self.config.storage.dir} (storage.dir; min_free_mb = "
+                                f"{self.config.storage.min_free_mb}): free space there (e.g. old camera clips)")
+        if self.store.db.problem:
+            problems["database"] = self.store.db.problem
         if not clock.synced:
             problems["clock"] = clock.reason
         out: dict[str, Any] = {

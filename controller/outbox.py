@@ -45,6 +45,11 @@ DROPPABLE_FIRST = "telemetry"
 COMMAND_WINDOW = 5000  # executed cmd_ids remembered (QoS 1 redelivery comes within seconds to hours)
 
 
+def encode(payload: dict[str, Any] | bytes) -> bytes:
+    """A message's body as stored and sent: bytes as they are, JSON objects in UTF-8."""
+    return payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+
+
 @dataclass(frozen=True)
 class Pending:
     seq: int
@@ -73,7 +78,7 @@ class Outbox:
         with self._lock, self.db.tx() as conn:
             depth = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
             for topic, payload, kind in messages:
-                body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+                body = encode(payload)
                 if depth >= self.max_messages:
                     self._make_room(conn, depth - self.max_messages + 1, kind)
                     depth = self.max_messages - 1

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from controller.commands import is_storage_full
 from controller.db import Database
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class Store:
     def __init__(self, db: Database):
         self.db = db
         db.ensure_schema("controller", SCHEMA)
+        self._cli_unwritten: str | None = None  # the hash of the CLI token while a full disk keeps it in memory
+        self._cli_failed = False
 
     # relays -------------------------------------------------------------
     def relay_states(self) -> dict[str, RelayRecord]:
@@ -177,21 +180,45 @@ class Store:
             return self._insert_token(conn, name, scopes)
 
     def renew_cli_token(self) -> str:
-        """The daemon's own admin token (cli.json), replaced at each start."""
-        with self.db.tx() as conn:
-            conn.execute("DELETE FROM tokens WHERE name=?", (CLI_TOKEN,))
-            return self._insert_token(conn, CLI_TOKEN, {"admin"})
+        """The daemon's own admin token (cli.json), replaced at each start. On a full disk
+        it is kept in memory (valid at once) and written by write_cli_token() when space returns."""
+        token = "lsk_" + secrets.token_urlsafe(32)
+        self._cli_unwritten = hash_token(token)
+        self.write_cli_token()
+        return token
+
+    def write_cli_token(self) -> None:
+        """The CLI token a full disk kept in memory, into the tokens table (the old one goes)."""
+        token_hash = self._cli_unwritten
+        if token_hash is None:
+            return
+        try:
+            with self.db.tx() as conn:
+                conn.execute("DELETE FROM tokens WHERE name=?", (CLI_TOKEN,))
+                self._insert_token(conn, CLI_TOKEN, {"admin"}, token_hash)
+        except sqlite3.Error as err:
+            if not is_storage_full(err):
+                raise
+            if not self._cli_failed:
+                logger.error("cli token kept in memory error=%r (the disk is full: written when space returns)", str(err))
+            self._cli_failed = True
+            return
+        if self._cli_failed:
+            logger.info("cli token written")
+        self._cli_unwritten, self._cli_failed = None, False
 
     @staticmethod
-    def _insert_token(conn: Any, name: str, scopes: set[str] | frozenset[str]) -> str:
-        token = "lsk_" + secrets.token_urlsafe(32)
+    def _insert_token(conn: Any, name: str, scopes: set[str] | frozenset[str], token_hash: str | None = None) -> str:
+        token = "" if token_hash else "lsk_" + secrets.token_urlsafe(32)
         conn.execute("INSERT INTO tokens(name, token_hash, scopes, created_at) VALUES (?,?,?,?)",
-                     (name, hash_token(token), json.dumps(sorted(scopes)), time.time()))
+                     (name, token_hash or hash_token(token), json.dumps(sorted(scopes)), time.time()))
         return token
 
     def check_token(self, token: str) -> TokenInfo | None:
         """The token's id, name and scopes (None: unknown or revoked); its last use is
         recorded, at most once a minute."""
+        if self._cli_unwritten is not None and hash_token(token) == self._cli_unwritten:
+            return TokenInfo(0, CLI_TOKEN, frozenset({"admin"}))  # not written yet (a full disk): valid all the same
         row = self.db.one("SELECT id, name, scopes, last_used FROM tokens WHERE token_hash=?", (hash_token(token),))
         if row is None:
             return None

@@ -106,9 +106,13 @@ class Daemon:
         self.env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> "Daemon":
+    def start(self, timeout: float = 30, keep_cli: bool = False, wait_cli: bool = True) -> "Daemon":
+        """Start and wait for "langso ready" and (`wait_cli`) the cli.json this process
+        writes; `keep_cli`: leave the last start's cli.json in place, as a real restart does."""
         cli = self.data_dir / "cli.json"
-        cli.unlink(missing_ok=True)
+        if not keep_cli:
+            cli.unlink(missing_ok=True)
+        logged = self.log.stat().st_size if self.log.exists() else 0
         self._logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller", "run", "--config", str(self.config_file)],
@@ -118,10 +122,20 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log.read_text()}")
-            if cli.exists() and b"langso ready" in self.log.read_bytes():
+            with open(self.log, "rb") as log:
+                log.seek(logged)
+                ready = b"langso ready" in log.read()
+            if ready and (not wait_cli or self.cli_pid() == self.proc.pid):
                 return self
             time.sleep(0.05)
         raise AssertionError(f"daemon not ready in {timeout}s:\n{self.log.read_text()}")
+
+    def cli_pid(self) -> int | None:
+        """The pid in cli.json (None: no file, or not one the daemon finished writing)."""
+        try:
+            return json.loads((self.data_dir / "cli.json").read_text()).get("pid")
+        except (OSError, ValueError):
+            return None
 
     @property
     def client(self) -> Client:

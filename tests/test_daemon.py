@@ -1,9 +1,12 @@
 """`langso run` as a real subprocess: start, switch over the API and the CLI, SIGTERM."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -137,3 +140,100 @@ def test_demo_on_a_folder_in_use_writes_nothing_there(make_config, start_app, tm
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 1 and f"storage.dir {data} is in use by another langso daemon (pid {os.getpid()})" in result.stderr
     assert not (data / "demo-camera.mp4").exists()
+
+
+@pytest.fixture
+def small_daemon(small_disk, tmp_path):
+    """Factory: a `langso run` (not started) whose storage.dir is the small tmpfs; killed at teardown."""
+    from tests.conftest import Daemon, house_data, write_toml
+
+    made = []
+
+    def make(**sections):
+        data = small_disk.path
+        config = house_data(data, storage={"dir": str(data), "min_free_mb": 0}, **sections)
+        made.append(Daemon(write_toml(tmp_path / "langso.toml", config), data))
+        return made[-1]
+
+    yield make
+    for d in made:
+        if d.proc and d.proc.poll() is None:
+            d.stop(signal.SIGKILL)
+
+
+def langso(*args):
+    return subprocess.run([sys.executable, "-m", "controller", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def test_a_full_disk_does_not_keep_the_daemon_from_starting(small_disk, small_daemon):
+    """storage.dir on a small tmpfs filled after a clean stop: the database opens read-only,
+    the relays come up safe, the page, API and CLI work, status says the disk is full and
+    the fix; the start's writes (power-on record, CLI token) and a switch wait in memory and
+    are written once space returns, without a restart."""
+    import sqlite3
+
+    import requests
+
+    from controller.store import hash_token
+    from tests.conftest import wait_until
+
+    data = small_disk.path
+    d = small_daemon(relays=[{"name": "tv", "pin": 17, "power_on": "off"}, {"name": "radio", "pin": 27}]).start()
+    assert d.client.request("POST", "/relays/tv", {"state": "on"})["on"] is True  # stored on; power_on says off
+    assert d.stop() == 0
+    small_disk.fill()
+
+    d.start(keep_cli=True)  # the last start's cli.json is there, as on a real card
+    status = d.client.request("GET", "/status")
+    assert {r["name"]: r["on"] for r in status["relays"]} == {"tv": False, "radio": False}
+    problems = status["problems"]
+    assert f"the database {data / 'langso.db'} is read-only: the disk is full" in problems["database"]
+    assert f"free space there (e.g. old camera clips: sudo du -sh {data}/*)" in problems["database"]
+    assert f"only 0 MB free on {data} (storage.dir" in problems["disk"]
+    assert "relay switch(es) are kept in memory" in problems["store"]  # the power-on record of tv
+    human = langso("--data-dir", str(data), "status")
+    assert human.returncode == 1 and "database: the database" in human.stdout, human.stdout + human.stderr
+    assert requests.get(d.client.url + "/login", timeout=30).status_code == 200  # the page is served
+    assert d.client.request("POST", "/relays/radio", {"state": "on"})["on"] is True
+
+    small_disk.free()
+    wait_until(lambda: not d.client.request("GET", "/status")["problems"], 30, "no problems once space returned")
+    with sqlite3.connect(data / "langso.db") as db:
+        audit = db.execute("SELECT actor, action, target, detail FROM audit ORDER BY id").fetchall()
+        assert audit[-2:] == [("system", "relay.off", "tv", "power-on"), ("cli", "relay.on", "radio", "")]
+        tokens = [r[0] for r in db.execute("SELECT token_hash FROM tokens WHERE name='cli'")]
+    assert tokens == [hash_token(json.loads((data / "cli.json").read_text())["token"])]
+    assert d.stop() == 0
+    assert "database opened read-only" in d.output() and "database writable again" in d.output()
+
+
+def test_without_room_for_cli_json_the_cli_says_the_disk_is_full_and_works_once_space_returns(small_disk, small_daemon):
+    from tests.conftest import wait_until
+
+    data = small_disk.path
+    d = small_daemon().start()
+    assert d.stop() == 0
+    (data / "cli.json").unlink()
+    small_disk.fill()
+    d.start(wait_cli=False)
+    said = langso("--data-dir", str(data), "status")
+    assert said.returncode == 1 and f"the disk of {data} is full: a langso daemon there cannot write its cli.json" in said.stderr
+    assert "free space there" in said.stderr
+    small_disk.free()
+    wait_until(lambda: d.cli_pid() == d.proc.pid, 30, "cli.json written")
+    said = langso("--data-dir", str(data), "status")
+    assert said.returncode == 0 and "problems  none" in said.stdout, said.stdout + said.stderr
+    assert d.stop() == 0
+
+def test_a_new_install_on_a_full_disk_exits_naming_storage_dir_and_the_fix(small_disk, tmp_path):
+    from tests.conftest import house_data, write_toml
+
+    data = small_disk.path
+    config = write_toml(tmp_path / "langso.toml", house_data(data, storage={"dir": str(data), "min_free_mb": 0}))
+    small_disk.fill()
+    result = langso("run", "--config", str(config))
+    assert result.returncode == 1
+    said = result.stderr.strip()
+    assert said.startswith(f"error: storage.dir {data}: cannot create the database {data / 'langso.db'}: the disk is full ("), said
+    assert said.endswith(f"free space there (e.g. old camera clips: sudo du -sh {data}/*), then start langso again")
+    assert "Traceback" not in said

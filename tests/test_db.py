@@ -62,3 +62,36 @@ def test_in_memory_database_reads_through_its_one_connection():
     reader.join(5)
     assert counts == [1]                  # a second connection to :memory: would be an empty database
     db.close()
+
+
+def test_on_a_full_disk_the_database_opens_read_only_and_writes_again_once_space_returns(small_disk):
+    """A clean stop, then the disk fills: reads work, a write raises SQLite's own full-disk
+    error (the callers keep it in memory), the first write after space returns goes through;
+    a schema step cannot be applied and says why and the fix."""
+    from controller.commands import is_storage_full
+    from controller.db import DatabaseUnavailable
+
+    path = small_disk.path / "langso.db"
+    first = Database(path)
+    first.ensure_schema("t", ["CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"])
+    first.execute("INSERT INTO items(name) VALUES ('before')")
+    first.close()
+    small_disk.fill()
+
+    db = Database(path)
+    assert db.problem.startswith(f"the database {path} is read-only: the disk is full")
+    db.ensure_schema("t", ["CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"])  # nothing to do
+    assert [r["name"] for r in db.query("SELECT name FROM items")] == ["before"]
+    with pytest.raises(sqlite3.Error) as refused:
+        db.execute("INSERT INTO items(name) VALUES ('while full')")
+    assert is_storage_full(refused.value)
+    with pytest.raises(DatabaseUnavailable, match=rf"storage.dir {small_disk.path}: cannot bring the database .* up to "
+                                                   r"date \(t step 2\): the disk is full .*free space there"):
+        db.ensure_schema("t", ["CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)", "CREATE TABLE more (x)"])
+    assert db.try_writable() is False
+
+    small_disk.free()
+    db.execute("INSERT INTO items(name) VALUES ('after')")
+    assert db.problem == ""
+    assert [r["name"] for r in db.query("SELECT name FROM items ORDER BY id")] == ["before", "after"]
+    db.close()

@@ -33,9 +33,13 @@ def secret_key(data_dir: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         key = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(key)
+        except OSError as err:  # a full disk: this start's sessions end with it; no empty key is left for the next
+            path.unlink(missing_ok=True)
+            logger.error("web secret not kept path=%s error=%r (logins last until the next start)", path, str(err))
         return key
 
 

@@ -174,3 +174,42 @@ def test_langso_events_bad_input_names_the_option(make_config, start_app, capsys
         assert "Traceback" not in captured.err + captured.out
     assert main(["events", "--camera", "cong-lang", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["events"] == []
+
+
+def test_on_a_full_disk_event_changes_wait_in_memory_read_back_as_written_and_are_written_later(small_disk):
+    """storage.dir on a small tmpfs the test fills: a new event gets the next id (after
+    every id ever given), its changes, the repair of an event left open and a retention
+    delete are read back as if written, and written, in order, once space returns."""
+    db = Database(small_disk.path / "langso.db")
+    store = EventStore(db)
+    left_open = store.open("cam", 1000.0, 0.1, [], [])
+    store.update(left_open, last_motion=1004.0)
+    expired = store.open("cam", 900.0, 0.1, [], [])
+    store.update(expired, end=901.0, closed=1)
+    newest = store.open("cam", 950.0, 0.1, [], [])
+    store.update(newest, end=951.0, closed=1)
+    store.delete(newest)  # its id is not given again
+    small_disk.fill()
+
+    event = store.open("cam", 1010.0, 0.3, [[1, 2, 3, 4]], [])
+    assert event == newest + 1
+    store.update(event, end=1015.0, tags=["person"], closed=1)
+    [repaired] = store.repair(small_disk.path / "clips")
+    assert (repaired["id"], repaired["end"], repaired["closed"], repaired["interrupted"]) == (left_open, 1004.0, True, True)
+    store.delete(expired)
+    assert "database or disk is full" in store.write_error and store.unwritten() == 3
+    assert [e["id"] for e in store.list(since=0)] == [left_open, event]
+    assert [e["id"] for e in store.list(limit=1)] == [event] and store.last_id() == event
+    assert store.get(event)["tags"] == ["person"] and store.get(event)["closed"] and store.get(expired) is None
+    assert store.has_camera("cam") and store.oldest_clips() == [] and store.closed_before(2000.0) == []
+    store.retry(force=True)  # still full: nothing is lost
+    assert store.unwritten() == 3 and [r["id"] for r in db.query("SELECT id FROM camera_events ORDER BY id")] == [
+        left_open, expired]
+
+    small_disk.free()
+    store.retry(force=True)
+    assert store.unwritten() == 0 and store.write_error == ""
+    rows = db.query('SELECT id, "end", closed, interrupted, tags FROM camera_events ORDER BY id')
+    assert [tuple(r) for r in rows] == [(left_open, 1004.0, 1, 1, "[]"), (event, 1015.0, 1, 0, '["person"]')]
+    assert store.open("cam", 1020.0, 0.1, [], []) == event + 1
+    db.close()
