@@ -19,6 +19,8 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Iterable
 
+from controller.write_retry import WriteRetry
+
 logger = logging.getLogger(__name__)
 
 RANK = {"emergency": 0, "priority": 1, "normal": 2}
@@ -145,8 +147,6 @@ class ItemStore:
     or `retry()` once space returns (`unwritten()` says how many wait, `write_error` why).
     Only a new item (`add`) is refused instead: the request gets the error."""
 
-    RETRY_S = 5.0  # how often retry() tries again while writes fail
-
     def __init__(self, db: Any):
         self.db = db
         self.dir = Path(db.path).parent  # storage.dir: where space must be freed
@@ -154,8 +154,12 @@ class ItemStore:
         self._lock = threading.Lock()
         self._items: dict[str, Item] = {}        # state changes not written yet, by id
         self._log: list[dict[str, Any]] = []     # log records not written yet, oldest first
-        self.write_error = ""                   # why the last write failed; "" when all is written
-        self._next_try = 0.0
+        self._retry = WriteRetry(logger, "broadcast records", self.dir)
+
+    @property
+    def write_error(self) -> str:
+        """Why the last write failed; "" when all is written."""
+        return self._retry.error
 
     def save(self, item: Item) -> None:
         with self._lock:
@@ -178,12 +182,16 @@ class ItemStore:
         """Write what waits in memory, at most every RETRY_S while the disk stays full
         (`force`: now)."""
         with self._lock:
-            if (self._items or self._log) and (force or time.monotonic() >= self._next_try):
+            if (self._items or self._log) and self._retry.due(force):
                 self._write()
 
     def unwritten(self) -> int:
         with self._lock:
             return len(self._items) + len(self._log)
+
+    def problem(self) -> str:
+        """For status while records wait in memory ("" when all is written)."""
+        return self._retry.problem(self.unwritten(), "broadcast record(s)")
 
     def close(self) -> None:
         """At stop: a last try; what still cannot be written goes to the log (journald),
@@ -214,19 +222,13 @@ class ItemStore:
                          json.dumps(r["reason_values"], ensure_ascii=False)),
                     )
         except sqlite3.OperationalError as err:
-            self._next_try = time.monotonic() + self.RETRY_S
-            if str(err) != self.write_error:
-                logger.error("broadcast records not written dir=%s error=%r kept_in_memory=%d (written when space returns)",
-                             self.dir, str(err), len(self._items) + len(self._log))
-            self.write_error = str(err)
+            self._retry.failed(err, len(self._items) + len(self._log))
             if strict:
                 raise
             return
-        if self.write_error:
-            logger.info("broadcast records written again items=%d log=%d", len(self._items), len(self._log))
+        self._retry.written(len(self._items) + len(self._log))
         self._items.clear()
         self._log.clear()
-        self.write_error = ""
 
     def get(self, item_id: str) -> Item | None:
         with self._lock:

@@ -137,11 +137,8 @@ class Broadcasts:
     def _problems(self, tts: dict[str, Any], missing: list[str]) -> list[str]:
         """From the speech chain's status and each engine's check() (what it lacks, "" if nothing)."""
         problems = [p for p in (self.worker.problem,) if p]
-        items = self.queue.items
-        if unwritten := items.unwritten():
-            problems.append(f"storage: {unwritten} broadcast record(s) could not be written to {items.dir} ({items.write_error}); "
-                            f"they are kept in memory and written when space returns: free space on {items.dir} "
-                            "(storage.dir), e.g. old camera clips")
+        if stored := self.queue.items.problem():
+            problems.append(f"storage: {stored}")
         if self.worker.output_problem:
             problems.append(f"audio output {self.config.output!r} unusable: {self.worker.output_problem}; "
                             "broadcasts wait in the queue and play once it works")

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from controller.write_retry import RETRY_S, WriteRetry
+
 logger = logging.getLogger(__name__)
 
 SCHEMA = [
@@ -44,7 +46,6 @@ SCHEMA = [
 FIELDS = ("id", "camera", "start", "end", "score", "boxes", "tags", "snapshot", "clip")
 WRITABLE = FIELDS[2:] + ("closed", "last_motion")
 NEW_ROW = {"end": None, "snapshot": None, "clip": None, "closed": 0, "last_motion": None, "interrupted": 0}
-RETRY_S = 5.0  # how often retry() writes again what waits in memory while the disk stays full
 
 
 def _event(row: Any) -> dict[str, Any]:
@@ -76,8 +77,12 @@ class EventStore:
         # changes the database refused, by id, in order: {"new": the row is not written yet,
         # "deleted": bool, "fields": {column: value as stored}}
         self._pending: dict[int, dict[str, Any]] = {}
-        self.write_error = ""  # why the last write failed; "" when all is written
-        self._next_try = 0.0
+        self._retry = WriteRetry(logger, "camera events", self.dir)
+
+    @property
+    def write_error(self) -> str:
+        """Why the last write failed; "" when all is written."""
+        return self._retry.error
 
     # read side (web, MQTT, CLI) ---------------------------------------------
     def list(self, since: int | None = None, camera: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -125,6 +130,10 @@ class EventStore:
     def unwritten(self) -> int:
         with self._lock:
             return len(self._pending)
+
+    def problem(self) -> str:
+        """For status while changes wait in memory ("" when all is written)."""
+        return self._retry.problem(self.unwritten(), "event change(s)")
 
     def _pending_copy(self) -> dict[int, dict[str, Any]]:
         with self._lock:
@@ -176,7 +185,7 @@ class EventStore:
     def retry(self, force: bool = False) -> None:
         """Write what waits in memory, at most every RETRY_S while the disk stays full (`force`: now)."""
         with self._lock:
-            if not self._pending or (not force and time.monotonic() < self._next_try):
+            if not self._pending or not self._retry.due(force):
                 return
             try:
                 with self.db.tx() as conn:
@@ -206,18 +215,12 @@ class EventStore:
         return max([int(row["id"] or 0), int(seq["seq"]) if seq else 0, *self._pending]) + 1
 
     def _failed(self, err: sqlite3.Error) -> None:
-        self._next_try = time.monotonic() + RETRY_S
-        if str(err) != self.write_error:
-            logger.error("camera events not written dir=%s error=%r kept_in_memory=%d (written when space returns)",
-                         self.dir, str(err), len(self._pending))
-        self.write_error = str(err)
+        self._retry.failed(err, len(self._pending))
 
     def _written(self) -> None:
         """After a write went through: what waited went with it."""
-        if self.write_error:
-            logger.info("camera events written again count=%d", len(self._pending))
+        self._retry.written(len(self._pending))
         self._pending.clear()
-        self.write_error = ""
 
     def repair(self, clip_root: Path) -> list[dict[str, Any]]:
         """At start: close the events a crash left open, forget clips that never finished.

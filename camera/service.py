@@ -261,10 +261,8 @@ class Cameras:
                      for c in listing if c["clip_error"]]
         if self.retention.problem:
             problems.append(self.retention.problem)
-        if self.store.write_error:
-            problems.append(f"events: {self.store.unwritten()} event change(s) could not be written to {self.store.dir} "
-                            f"({self.store.write_error}); they are kept in memory and written when space returns: free "
-                            f"space on {self.store.dir} (storage.dir), e.g. old camera clips")
+        if stored := self.store.problem():
+            problems.append(f"events: {stored}")
         return problems
 
     def selftest(self, wait_s: float = 5.0) -> tuple[bool, str]:

@@ -46,7 +46,7 @@ class House:
         self._schedule_kinds: dict[str, Callable[[Due], Any]] = {"relay": self._relay_edge}
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=1000)
         self.problems: dict[str, str] = {}
-        self._unwritten: list[tuple[str, bool, str, float]] = []  # relay switches a full disk kept in memory
+        self._unwritten: list[tuple[str, bool, str, str, float]] = []  # relay switches a full disk kept in memory
         self._unwritten_lock = threading.Lock()
         self._store_retry_at = 0.0
         self._status_refresh = threading.Lock()  # one caller reads the slow parts at a time
