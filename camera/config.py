@@ -18,7 +18,7 @@ class CameraConfig(BaseModel):
     # motion detection (defaults suit a 640x360 substream at 10 fps)
     fps: float = Field(5.0, gt=0, le=30, description="frames per second looked at for motion (every frame is decoded; the others are not analysed)")
     detect_height: int = Field(120, ge=60, le=360, description="height in px the frame is shrunk to (by an integer factor) before detection")
-    threshold: int = Field(22, ge=5, le=120, description="grey-level change that counts as motion")
+    threshold: int = Field(12, ge=5, le=120, description="grey-level change that counts as motion, at least (raised on a noisy picture)")
     min_area: float = Field(0.002, gt=0, lt=1, description="smallest moving blob, as a fraction of the frame (birds, insects are smaller)")
     max_area: float = Field(0.35, gt=0, le=1, description="a change over more than this fraction of the frame is lighting, not motion")
     start_frames: int = Field(3, ge=1, le=50, description="consecutive motion frames that start an event")

@@ -1,6 +1,9 @@
 """Motion on low-res grey frames: shrink by an integer factor, blur, compare with a
 running-average background, threshold, dilate, contours, area limits, masks.
 
+What counts as changed is `threshold` grey levels, or more on a noisy picture: six
+times the mean change of the pixels that did not count (what moves and the masks left out).
+
 Whole-frame changes (lights switched, the IR day/night switch, dusk) are not motion:
 a uniform brightness shift is subtracted before the comparison, and a change over
 more than `max_area` of the frame re-learns the background instead of reporting.
@@ -24,8 +27,14 @@ cv2.setNumThreads(1)
 
 PRIME_FRAMES = 3        # frames that build the first background (no start-up burst): 0.6 s at 5 fps
 LEARN_RATE = 0.05       # running-average weight of each new frame
+AFTER_RELEARN = (10, 0.15)  # looks after a re-learn with a faster rate: whoever was in the picture
+                            # then is in the background, and their ghost fades in 2 s, not 6
 JUMP = 25.0             # a mean brightness jump this large re-learns the background
 GAIN_SPAN = 0.25        # light is judged over squares of this fraction of the picture's height
+NOISE_K = 6.0           # the threshold is at least this many times the still pixels' mean change (noise)
+NOISE_RATE = 0.2        # running-average weight of each look's noise (about a second at 5 looks/s)
+NOISE_MAX = 4           # ... and at most this many times `threshold` (light changing all over the
+                        # picture, a tree swaying in half of it, would raise it without end)
 SOFT = 0.16             # a change whose steep slopes rise less than this part of its height a small pixel has
                         # no edge (measured: people, vehicles >= 0.18; an insect at the lens <= 0.15)
 
@@ -33,7 +42,7 @@ SOFT = 0.16             # a change whose steep slopes rise less than this part o
 @dataclass(frozen=True)
 class MotionSettings:
     detect_height: int = 120
-    threshold: int = 22
+    threshold: int = 12
     min_area: float = 0.002
     max_area: float = 0.35
     masks: tuple[tuple[tuple[float, float], ...], ...] = ()
@@ -81,8 +90,8 @@ class MotionDetector:
         self._pooled = (self.size[0] // 2, self.size[1] // 2)
         # work images, written in place on each look: no allocation, and they stay in cache
         rows, cols = self.size[1], self.size[0]
-        self._taken, self._blurred, self._ref, self._diff, self._changed, self._sure = (
-            np.empty((rows, cols), np.uint8) for _ in range(6))
+        self._taken, self._blurred, self._ref, self._diff, self._changed, self._sure, self._still = (
+            np.empty((rows, cols), np.uint8) for _ in range(7))
         self._raw = self._taken
         self._gain_box = max(3, round(rows * GAIN_SPAN) | 1)
         self._pool, self._grown = (np.empty((rows // 2, cols // 2), np.uint8) for _ in range(2))
@@ -92,6 +101,10 @@ class MotionDetector:
         self._mean = 0.0
         self._kernel = np.ones((3, 3), np.uint8)
         self._mask = self._build_mask(settings.masks)
+        self._unmasked = self.pixels if self._mask is None else cv2.countNonZero(self._mask)
+        self.threshold = settings.threshold  # what counts now: raised on a noisy picture
+        self._noise: float | None = None
+        self._fast = 0   # looks left at the faster learning rate after a re-learn
 
     def _build_mask(self, masks: Sequence[Sequence[tuple[float, float]]]) -> np.ndarray | None:
         if not masks:
@@ -138,12 +151,13 @@ class MotionDetector:
         limit = self.settings.max_area * self.pixels
         smallest = self.settings.min_area * self.pixels
         diff = cv2.absdiff(small, cv2.convertScaleAbs(background, self._ref, beta=offset), self._diff)
-        _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY, self._changed)
+        _, changed = cv2.threshold(diff, self.threshold, 255, cv2.THRESH_BINARY, self._changed)
         if self._mask is not None:
-            changed = cv2.bitwise_and(changed, self._mask)
+            cv2.bitwise_and(changed, self._mask, changed)
         count = cv2.countNonZero(changed)
+        self._follow_noise(diff, changed, count)
         if count < smallest:  # nothing big enough moves: the common case, done
-            self._learn(small, mean, LEARN_RATE)
+            self._learn(small, mean, self._rate())
             return STILL
         # most of the picture changed, as it is or after the mean shift: a lamp, not a walker
         # (without a shift of the mean, "as it is" is what was just counted)
@@ -156,8 +170,25 @@ class MotionDetector:
             boxes, areas, dropped = self._objects(small, changed, boxes, areas, smallest, last)
             self._last = self._sure.copy()
         # learn everywhere: whatever stops moving (or a ghost left by a re-learn) fades in
-        self._learn(small, mean, LEARN_RATE)
+        self._learn(small, mean, self._rate())
         return Motion(boxes, round(sum(areas) / self.pixels, 4), "", dropped)
+
+    def _follow_noise(self, diff: np.ndarray, changed: np.ndarray, count: int) -> None:
+        """The threshold for the next look: `threshold`, or NOISE_K times the mean change
+        of the pixels that did not count as changed (the picture's noise: sensor, gain at
+        night, compression; what moves is left out, and so are the masks: a tree masked
+        because it sways does not make the rest less sensitive), whichever is higher, at most
+        NOISE_MAX times `threshold`. A clean picture keeps `threshold`; a noisy one (or light
+        changing all over it) is judged more strictly."""
+        if count >= self._unmasked:
+            return
+        still = cv2.bitwise_not(changed, self._still)
+        if self._mask is not None:
+            cv2.bitwise_and(still, self._mask, still)
+        level = cv2.mean(diff, still)[0]
+        self._noise = level if self._noise is None else self._noise + NOISE_RATE * (level - self._noise)
+        floor = self.settings.threshold
+        self.threshold = min(max(floor, round(NOISE_K * self._noise)), NOISE_MAX * floor)
 
     def _blobs(self, changed: np.ndarray, smallest: float) -> tuple[list[list[int]], list[float]]:
         """Boxes (full-frame pixels) and areas (small pixels) of the changed blobs of at
@@ -190,7 +221,7 @@ class MotionDetector:
         (re-learnt at once, so that its ghost does not linger) and changes without an edge
         are dropped."""
         sure = cv2.absdiff(self._raw, self._ref, self._sure)
-        cv2.threshold(sure, self.settings.threshold, 255, cv2.THRESH_BINARY, sure)
+        cv2.threshold(sure, self.threshold, 255, cv2.THRESH_BINARY, sure)
         cv2.bitwise_and(sure, changed, sure)
         kept: tuple[list[list[int]], list[float]] = ([], [])
         why: list[str] = []
@@ -236,7 +267,7 @@ class MotionDetector:
         gain = (cv2.boxFilter(now2, -1, (k2, k2), borderType=cv2.BORDER_REFLECT) + 4) / (
             cv2.boxFilter(before2, -1, (k2, k2), borderType=cv2.BORDER_REFLECT) + 4)
         left = cv2.absdiff(now2, cv2.multiply(before2, gain))[(y - y0) // 2:(y - y0 + h) // 2, (x - x0) // 2:(x - x0 + w) // 2]
-        if 4 * cv2.countNonZero(cv2.compare(left, self.settings.threshold, cv2.CMP_GT)) >= self.settings.min_area * self.pixels / 4:
+        if 4 * cv2.countNonZero(cv2.compare(left, self.threshold, cv2.CMP_GT)) >= self.settings.min_area * self.pixels / 4:
             return False
         now = now.astype(np.float32)
         # re-learnt over the box and, fading out, around it (the light changed there too,
@@ -249,7 +280,7 @@ class MotionDetector:
 
     def _raw_count(self, small: np.ndarray) -> int:
         raw = cv2.absdiff(small, cv2.convertScaleAbs(self._background))
-        _, raw = cv2.threshold(raw, self.settings.threshold, 255, cv2.THRESH_BINARY)
+        _, raw = cv2.threshold(raw, self.threshold, 255, cv2.THRESH_BINARY)
         return cv2.countNonZero(raw)
 
     def _learn(self, small: np.ndarray, mean: float, rate: float) -> None:
@@ -261,6 +292,13 @@ class MotionDetector:
     def _relearn(self, small: np.ndarray, mean: float) -> None:
         self._background, self._mean = small.astype(np.float32), mean
         self._primed = PRIME_FRAMES - 2  # two frames of averaging before detecting again
+        self._fast = AFTER_RELEARN[0]
+
+    def _rate(self) -> float:
+        if self._fast:
+            self._fast -= 1
+            return AFTER_RELEARN[1]
+        return LEARN_RATE
 
 
 def _high(values: np.ndarray) -> float:

@@ -38,6 +38,7 @@ class Camera:
     gop_s: float = 2.0        # seconds between keyframes
     ir: bool = False          # the night picture from the start: grey, lit by the IR LEDs
     ae: bool = True           # auto-exposure follows the mean brightness
+    max_noise: float = 8.0    # the noise sigma the gain can reach (a camera's own denoising stops it)
 
 
 @dataclass(frozen=True)
@@ -395,7 +396,7 @@ def write(scene: Scene, path: Path) -> Path:
             if scene.rain:
                 _rain(out, scene.rain, rng, night)
             level = float(light_map.mean()) * exposure
-            sigma = min(8.0, cam.noise * max(1.0, level ** -0.5) * (1.4 if night else 1.0))   # more gain, more noise
+            sigma = min(cam.max_noise, cam.noise * max(1.0, level ** -0.5) * (1.4 if night else 1.0))   # more gain, more noise
             k, dy, dx = int(rng.integers(4)), int(rng.integers(16)), int(rng.integers(16))
             out += sigma * noise_bank[k, dy:dy + h, dx:dx + w]
             grey = cv2.convertScaleAbs(out)

@@ -67,6 +67,7 @@ QUIET: dict[str, Scene] = {
     "moth-d1-25fps": Scene(_cam(D1, noise=6, ir=True), 12, moths=(
         (1.5, 1.0, 0.03), (5, 1.4, 0.015), (9, 0.7, 0.04))),
     "rain-d1": Scene(_cam(D1, fps=15, noise=3), 15, rain=25),
+    "ir-night-cheap-sensor": Scene(_cam(D1, noise=15, max_noise=30, ir=True), 16, seed=22),   # the gain's noise, undenoised
     "rain-night-ir": Scene(NIGHT, 15, rain=40),
 }
 
@@ -91,6 +92,9 @@ WALKS: dict[str, Scene] = {
     # nearly still in the picture, fades into the background before they are out of view
     "dark-on-dark-night": Scene(_cam(SUB, fps=15, noise=5), 16, darkness=0.12, movers=(
         cross(3, 1 / 4, 1.3, tone=0.03),)),
+    # clothes about as bright as the road behind: only the head, arms and legs stand out
+    "grey-clothes-on-grey-road": Scene(SUB, 16, movers=(cross(3, 1 / 4, 1.3, y=0.8, tone=0.4),), seed=7),
+    "beige-clothes-d1": Scene(_cam(D1, fps=10), 16, movers=(cross(3, 1 / 3, 1.2, tone=0.5, aspect=_x(D1)),), seed=209),
     "ir-grey-walker": Scene(_cam(D1, fps=10, noise=7, ir=True), 16, movers=(
         cross(3, 1 / 3, 1.2, tone=0.0, aspect=_x(D1)),)),
     "walk-through-lamp": Scene(_cam(D1, fps=15), 20, darkness=0.2, movers=(cross(3, 1 / 3, 1.2, aspect=_x(D1)),),

@@ -80,6 +80,32 @@ def test_birds_and_noise_are_too_small():
     assert not any(m.moving for m in run(Scene(seconds=6, birds=(1.0, 3.0), noise=6.0)))
 
 
+def test_the_threshold_follows_the_noise_of_the_picture():
+    """A clean picture keeps the configured threshold (sensitive to clothes close to the
+    background); on a noisy one (a cheap sensor at night: sigma 20 grey levels) it rises
+    with the noise, so that noise never counts as motion."""
+    rng = np.random.default_rng(5)
+    background = rng.integers(60, 200, (HEIGHT, WIDTH)).astype(np.float32)
+    for sigma, raised in ((2.0, False), (20.0, True)):
+        detector = MotionDetector(WIDTH, HEIGHT)
+        looks = [detector.detect(np.clip(background + rng.normal(0, sigma, background.shape), 0, 255).astype(np.uint8),
+                                 verify=True) for _ in range(40)]
+        assert not any(m.moving for m in looks), sigma
+        assert (detector.threshold > MotionSettings().threshold) is raised, (sigma, detector.threshold)
+    # ... on the pixels that are not masked: a masked tree that sways does not raise it
+    left = MotionSettings(masks=(((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)),))
+    masked = MotionDetector(WIDTH, HEIGHT, left)
+    for _ in range(40):
+        picture = background + rng.normal(0, 2.0, background.shape)
+        picture[:, :WIDTH // 2] += rng.normal(0, 40.0, (HEIGHT, WIDTH // 2))
+        masked.detect(np.clip(picture, 0, 255).astype(np.uint8), verify=True)
+    assert masked.threshold == left.threshold
+    # ... and on the pixels that did not change: a walker does not raise it
+    walker = MotionDetector(WIDTH, HEIGHT)
+    for m in map(walker.detect, frames(Scene(seconds=6, walks=(Walk(1.0, speed=120),), noise=2.0))):
+        assert walker.threshold == MotionSettings().threshold
+
+
 def test_masked_area_is_ignored():
     walk = Scene(seconds=4, walks=(Walk(1.0, speed=120),))
     masked = MotionSettings(masks=(((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)),))
