@@ -89,10 +89,11 @@ class Cursor:
         os.replace(tmp, self.path)
 
 
-def pulled_ids(path: Path, warn: Callable[[str], None]) -> set[int]:
+def pulled_ids(path: Path, warn: Callable[[str], None], reported: set[tuple[int, bytes]] | None = None) -> set[int]:
     """The ids of the events in events.jsonl. A last line without its newline was cut off
     mid-write: it is removed (its event is pulled again), or, when it is whole but for the
-    newline, completed. Any other line that is not an event is left as it is, and said."""
+    newline, completed. Any other line that is not an event is left as it is, and said
+    once: `reported` keeps the lines said already (`--follow` reads the file every pass)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -114,12 +115,13 @@ def pulled_ids(path: Path, warn: Callable[[str], None]) -> set[int]:
                 os.fsync(f.fileno())
             warn(f"{path}: completed the last line (its newline was missing after an interrupted pull)")
             lines.append(tail)
-    ids = set()
+    ids, reported = set(), set() if reported is None else reported
     for number, line in enumerate(lines, 1):
         try:
             ids.add(int(json.loads(line)["id"]))
         except (ValueError, KeyError, TypeError):
-            if line.strip():
+            if line.strip() and (number, line) not in reported:
+                reported.add((number, line))
                 warn(f"{path}: line {number} is not an event; left as it is")
     return ids
 
@@ -136,14 +138,15 @@ def is_open(event: dict[str, Any]) -> bool:
 
 
 def pull(url: str, token: str, out: Path, limit: int = 100, say: Callable[[str], None] = print,
-         warn: Callable[[str], None] = warn_stderr) -> int:
+         warn: Callable[[str], None] = warn_stderr, reported: set[tuple[int, bytes]] | None = None) -> int:
     """Pull every closed event not pulled yet; returns how many were stored. Open events
-    are left for a later run, and the cursor stays below the oldest of them."""
+    are left for a later run, and the cursor stays below the oldest of them. `reported`:
+    the damaged lines of events.jsonl said already, by an earlier pass (see pulled_ids)."""
     out.mkdir(parents=True, exist_ok=True)
     site = Client(url, token, timeout=60)
     base = url.rstrip("/") + "/api/v1"
     cursor, stored, waiting = Cursor(out), 0, []
-    cursor.done |= {i for i in pulled_ids(out / "events.jsonl", warn) if i > cursor.since}  # stored, cursor not yet
+    cursor.done |= {i for i in pulled_ids(out / "events.jsonl", warn, reported) if i > cursor.since}  # stored, cursor not yet
     after = cursor.since
     logger.info("ioc pull start url=%s since=%d done_after=%d", url, cursor.since, len(cursor.done))
     while True:
@@ -193,9 +196,10 @@ def cmd_ioc_pull(args: argparse.Namespace) -> int:
     if not token:
         print("error: --token (or $LANGSO_TOKEN) is required: an events:read token from `langso token add`", file=sys.stderr)
         return BAD_INPUT
+    reported: set[tuple[int, bytes]] = set()  # with --follow: each damaged line of events.jsonl is said once
     while True:
         try:
-            n = pull(args.url, token, Path(args.out), args.limit)
+            n = pull(args.url, token, Path(args.out), args.limit, reported=reported)
             print(f"{n} new event(s) in {args.out}")
         except (PullError, DaemonUnreachable) as err:
             print(f"error: {err}", file=sys.stderr)

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from datetime import time as dtime
+from pathlib import Path
 from typing import Any, Callable
 
 from controller.bus import EventBus
@@ -22,13 +23,13 @@ from controller.commands import Actor, CommandError, SetRelay
 from controller.config import Config
 from controller.scheduler import Due, Programme
 from controller.store import Store
+from controller.write_retry import WriteRetry
 from drivers.errors import RelayError, TooSoon, UnknownRelay
 from drivers.relays import RelayBoard
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Any], dict[str, Any]]
-STORE_RETRY_S = 5.0  # while the disk is full, relay switches kept in memory are written again this often
 
 
 class House:
@@ -48,7 +49,7 @@ class House:
         self.problems: dict[str, str] = {}
         self._unwritten: list[tuple[str, bool, str, str, float]] = []  # relay switches a full disk kept in memory
         self._unwritten_lock = threading.Lock()
-        self._store_retry_at = 0.0
+        self._retry = WriteRetry(logger, "relay switches", Path(config.storage.dir))  # also paces write_unwritten()
         self._status_refresh = threading.Lock()  # one caller reads the slow parts at a time
         self._relay_lock = threading.Lock()
         self._status_read: tuple[int, float, dict[str, Any], dict[str, str]] | None = None
@@ -148,33 +149,34 @@ class House:
 
     def write_unwritten(self) -> None:
         """Housekeeping: what a full disk kept in memory is written once space returns
-        (tried every STORE_RETRY_S): relay switches, with the `store` problem, and the
-        database itself when it had to open read-only at start."""
+        (tried every write_retry.RETRY_S): relay switches, with the `store` problem, the CLI
+        token, and the database itself when it had to open read-only at start."""
         with self._unwritten_lock:
-            if time.monotonic() < self._store_retry_at:
+            if not self._retry.due():
                 return
             if self.store.db.problem and not self.store.db.try_writable():
-                self._store_retry_at = time.monotonic() + STORE_RETRY_S
+                self._retry.postpone()
                 return
             self.store.write_cli_token()
             if self._unwritten:
                 self._write_unwritten()
 
     def _write_unwritten(self) -> None:
+        written = 0
         try:
             while self._unwritten:
                 name, on, actor, detail, at = self._unwritten[0]
                 self.store.record_relay(name, on, actor, detail, at=at)
                 self._unwritten.pop(0)
+                written += 1
         except sqlite3.Error as err:  # disk full, card failing: the relay still works
-            self._store_retry_at = time.monotonic() + STORE_RETRY_S
+            self._retry.failed(err, len(self._unwritten))
             self.problems["store"] = (f"cannot write the database ({err}): {len(self._unwritten)} relay switch(es) are kept "
                                       f"in memory and written when space returns; free space on {self.config.storage.dir} "
                                       "(storage.dir), e.g. old camera clips")
-            logger.error("store write failed error=%r unwritten=%d", str(err), len(self._unwritten))
             return
-        if self.problems.pop("store", None) is not None:
-            logger.info("store writable again: relay switches written")
+        self._retry.written(written)
+        self.problems.pop("store", None)
 
     def relays(self, max_age_s: float = 0.0) -> list[dict[str, Any]]:
         """The relays, on/off read from the board each time. Who switched them and when come

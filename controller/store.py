@@ -9,10 +9,12 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from controller.commands import is_storage_full
 from controller.db import Database
+from controller.write_retry import WriteRetry
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ class Store:
         self.db = db
         db.ensure_schema("controller", SCHEMA)
         self._cli_unwritten: str | None = None  # the hash of the CLI token while a full disk keeps it in memory
-        self._cli_failed = False
+        self._cli_retry = WriteRetry(logger, "cli token", Path(db.path).parent)  # tried by House.write_unwritten()
 
     # relays -------------------------------------------------------------
     def relay_states(self) -> dict[str, RelayRecord]:
@@ -199,13 +201,10 @@ class Store:
         except sqlite3.Error as err:
             if not is_storage_full(err):
                 raise
-            if not self._cli_failed:
-                logger.error("cli token kept in memory error=%r (the disk is full: written when space returns)", str(err))
-            self._cli_failed = True
+            self._cli_retry.failed(err, 1)
             return
-        if self._cli_failed:
-            logger.info("cli token written")
-        self._cli_unwritten, self._cli_failed = None, False
+        self._cli_retry.written(1)
+        self._cli_unwritten = None
 
     @staticmethod
     def _insert_token(conn: Any, name: str, scopes: set[str] | frozenset[str], token_hash: str | None = None) -> str:

@@ -7,12 +7,8 @@ house-bus events into retained states (republished on every reconnect) or outbox
 messages (SQLite first, published QoS 1 in order, removed on PUBACK); it writes
 telemetry every mqtt.telemetry_s.
 A full disk (or any database error) does not stop the uplink: messages already stored
-still go out; new ones that cannot be stored are held in memory, in order, and sent from
-there after the stored ones (at most HELD_MAX: the oldest are kept and the newest
-dropped, counted; telemetry only ever its newest); delivered rows that cannot be deleted
-are remembered, so nothing goes out twice. Every HELD_RETRY_S the held messages are
-stored again; one log line when writing starts failing, one when it works again, and
-`problems` → `outbox` meanwhile.
+still go out; new ones that cannot be stored are held in memory and sent from there after
+the stored ones (controller/uplink_held.py).
 A refused connection is reported as refused and never counted as connected; paho
 retries with backoff (1 s doubling to mqtt.reconnect_max_s).
 """
@@ -22,10 +18,8 @@ import json
 import logging
 import queue
 import socket
-import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -37,24 +31,13 @@ from controller.mqtt_commands import CommandRunner
 from controller.mqtt_schema import command_topics, event_json, state_json
 from controller.outbox import Outbox, encode
 from controller.telemetry import telemetry
+from controller.uplink_held import Held, HeldMessages
 
 logger = logging.getLogger(__name__)
 
 WINDOW = 50          # outbox messages handed to paho before their PUBACK
 QUEUE_MAX = 10_000   # worker queue; paho and bus callbacks drop (and count) beyond it
 BATCH = 500          # queue items handled per worker step (outbox writes share one transaction)
-HELD_MAX = 1000      # messages held in memory while the outbox cannot be written (the oldest are kept)
-HELD_RETRY_S = 5.0   # how often they are stored again meanwhile
-
-
-@dataclass(eq=False)
-class Held:
-    """A message the outbox could not store (yet): sent from memory, `mid` once handed to paho."""
-
-    topic: str
-    payload: dict[str, Any] | bytes
-    kind: str
-    mid: int | None = None
 
 
 class Uplink:
@@ -73,11 +56,7 @@ class Uplink:
         self._inflight: dict[int, int | Held] = {}  # paho mid -> outbox seq, or the held message
         self._sent_seq = 0
         self._puts: list[tuple[str, dict[str, Any], str]] = []  # stored by _flush() at the end of each worker step
-        self._acked: list[int] = []  # delivered, to be deleted (kept while the database refuses)
-        self._held: list[Held] = []  # not stored (a full disk), in order
-        self._store_error = ""       # why the outbox cannot be written; "" when it can
-        self._store_retry_at = 0.0
-        self._held_dropped = 0       # dropped in this failing period (logged once)
+        self.held = HeldMessages(outbox, house.problems, cfg.storage.dir)  # what the database refused
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
@@ -139,10 +118,8 @@ class Uplink:
                 item = self._queue.get_nowait()
                 if item[0] == "bus" and item[1] in ("camera.event", "broadcast.log"):
                     self._do_bus(*item[1:])
-            for held in self._held:  # in flight or not: stored, sent again at the next start rather than lost
-                held.mid = None
-            self._flush(force=True)
-            self._say_lost_at_stop()
+            self._hold_puts()
+            self.held.close()
         client, self._client = self._client, None
         if client is None:
             return
@@ -224,75 +201,15 @@ class Uplink:
                 logger.exception("uplink worker step failed item=outbox")
 
     def _flush(self, force: bool = False) -> None:
-        """Store the new outbox messages, forget the acknowledged ones (a transaction each).
-        What the database refuses is held in memory (new messages, behind those held
-        already) or remembered (delivered rows), and tried again every HELD_RETRY_S."""
+        """Store the new outbox messages, forget the acknowledged ones; what the database
+        refuses stays in memory (`held`) and is tried again every write_retry.RETRY_S."""
+        self._hold_puts()
+        self.held.store(force)
+
+    def _hold_puts(self) -> None:
         for topic, payload, kind in self._puts:
-            self._hold(Held(topic, payload, kind))
+            self.held.add(Held(topic, payload, kind))
         self._puts = []
-        if self._store_error and not force and time.monotonic() < self._store_retry_at:
-            self._say_problem()  # how many are held now
-            return
-        unsent = [held for held in self._held if held.mid is None]  # the tail: sent in order
-        try:
-            if unsent:
-                self.outbox.put_many([(held.topic, held.payload, held.kind) for held in unsent])
-                self._held = [held for held in self._held if held.mid is not None]  # until their PUBACK
-            if self._acked:
-                self.outbox.remove(*self._acked)
-                self._acked = []
-        except sqlite3.Error as err:
-            self._store_failed(err)
-            return
-        if self._store_error:
-            self._store_error, self._held_dropped = "", 0
-            self.house.problems.pop("outbox", None)
-            logger.info("uplink outbox writable again stored=%d", len(unsent))
-
-    def _hold(self, new: Held) -> None:
-        """Behind the held messages (telemetry: instead of an older one not yet sent)."""
-        if new.kind == "telemetry":
-            self._held = [held for held in self._held if held.kind != "telemetry" or held.mid is not None]
-        self._held.append(new)
-        if self._store_error:
-            self._trim()
-
-    def _trim(self) -> None:
-        """While the outbox cannot be written, at most HELD_MAX are held: the oldest are kept,
-        the newest not yet sent are dropped (counted in outbox_dropped, logged once)."""
-        while len(self._held) > HELD_MAX and self._held[-1].mid is None:  # sent in order: the unsent are the tail
-            dropped = self._held.pop()
-            self.outbox.dropped[dropped.kind] = self.outbox.dropped.get(dropped.kind, 0) + 1
-            self._held_dropped += 1
-            if self._held_dropped == 1:
-                logger.error("uplink memory full, dropping new messages kind=%s held=%d (the outbox cannot be written: "
-                             "%s; free space on %s, storage.dir)", dropped.kind, HELD_MAX, self._store_error,
-                             self.house.config.storage.dir)
-
-    def _store_failed(self, err: sqlite3.Error) -> None:
-        if not self._store_error:
-            logger.error("uplink outbox cannot be written error=%r held=%d: messages are held in memory (at most %d) and "
-                         "sent from there; stored again every %.0f s", str(err), len(self._held), HELD_MAX, HELD_RETRY_S)
-        self._store_error = str(err)
-        self._store_retry_at = time.monotonic() + HELD_RETRY_S
-        self._trim()
-        self._say_problem()
-
-    def _say_problem(self) -> None:
-        problem = (f"cannot write the MQTT outbox ({self._store_error}): {len(self._held)} message(s) held in memory (at "
-                   f"most {HELD_MAX}: newer ones are dropped) and sent from there; free space on "
-                   f"{self.house.config.storage.dir} (storage.dir), e.g. old camera clips: they are stored within seconds")
-        if self.house.problems.get("outbox") != problem:
-            self.house.problems["outbox"] = problem
-
-    def _say_lost_at_stop(self) -> None:
-        """At stop, after the last try: what still could not be written goes to the log (journald)."""
-        for held in self._held:
-            logger.error("uplink message lost at stop (the outbox cannot be written) topic=%s payload=%s",
-                         held.topic, encode(held.payload).decode(errors="replace"))
-        if self._acked:
-            logger.warning("uplink delivered messages not removed from the outbox count=%d (the outbox cannot be "
-                           "written): they are sent again at the next start", len(self._acked))
 
     def _set_state(self, state: str, error: str | None = None) -> None:
         if state != self.state:
@@ -346,9 +263,9 @@ class Uplink:
                              sent if isinstance(sent, int) else "held", refused)
                 self.outbox.dropped["refused"] = self.outbox.dropped.get("refused", 0) + 1  # shown in status
             if isinstance(sent, Held):
-                self._held = [held for held in self._held if held is not sent]
+                self.held.delivered(sent)
             else:
-                self._acked.append(sent)
+                self.held.acked.append(sent)
 
     def _do_bus(self, topic: str, p: dict[str, Any]) -> None:
         if topic == "relay":
@@ -383,7 +300,7 @@ class Uplink:
             self._inflight[self._publish(msg.topic, msg.payload)] = msg.seq
             self._sent_seq = msg.seq
         room -= len(stored)
-        for held in self._held:
+        for held in self.held.messages:
             if room <= 0:
                 break
             if held.mid is None:
@@ -403,8 +320,8 @@ class Uplink:
             "tls": self.cfg.tls, "protocol": self.cfg.protocol, "client_id": self.client_id,
             "attempts": self.attempts, "connects": self.connects, "last_error": self.last_error,
             "retry_delay_s": min(2 ** (self.failures - 1), self.cfg.reconnect_max_s) if self.failures else None,
-            "outbox_depth": self.outbox.depth() - len(self._acked), "outbox_oldest_s": self.outbox.oldest_age_s(),
-            "outbox_held": len(self._held), "outbox_dropped": dict(self.outbox.dropped), "queue_dropped": self.dropped,
+            "outbox_depth": self.outbox.depth() - len(self.held.acked), "outbox_oldest_s": self.outbox.oldest_age_s(),
+            "outbox_held": len(self.held.messages), "outbox_dropped": dict(self.outbox.dropped), "queue_dropped": self.dropped,
             "commands": dict(self.commands.counts),
         }
 

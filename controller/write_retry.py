@@ -2,8 +2,10 @@
 written again every RETRY_S, with one log line when writing starts failing (or fails
 differently) and one when it works again, and one problem text for `status`.
 
-Used by the stores that keep changes in memory while the disk is full (the broadcast
-records, the camera events); each keeps its own changes, this keeps when and what to say."""
+Used by everything that keeps changes in memory while the disk is full: the broadcast
+records, the camera events, the House's relay switches, the CLI token and the uplink's
+held messages; each keeps its own changes (and, where its status words differ, its own
+problem text), this keeps when to try and what to log."""
 from __future__ import annotations
 
 import logging
@@ -23,8 +25,12 @@ class WriteRetry:
         """Whether to try again now (`force`: whatever the time)."""
         return force or time.monotonic() >= self._next_try
 
-    def failed(self, err: BaseException, kept: int) -> None:
+    def postpone(self) -> None:
+        """Not now: the next try in every_s (e.g. the database is still read-only), nothing logged."""
         self._next_try = time.monotonic() + self.every_s
+
+    def failed(self, err: BaseException, kept: int) -> None:
+        self.postpone()
         if str(err) != self.error:
             self.logger.error("%s not written dir=%s error=%r kept_in_memory=%d (written when space returns)",
                               self.what, self.dir, str(err), kept)
@@ -35,6 +41,7 @@ class WriteRetry:
         if self.error:
             self.logger.info("%s written again count=%d", self.what, count)
         self.error = ""
+        self._next_try = 0.0
 
     def problem(self, kept: int, noun: str) -> str:
         """For status while writes fail ("" when they do not)."""

@@ -1,5 +1,6 @@
 """The house in-process: power-on states, the API path, min interval over HTTP, safe stop."""
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,25 @@ def test_relay_switches_a_full_disk_kept_in_memory_are_logged_once_space_returns
     assert app.house.store.relay_states()["radio"].on is True and app.house.store.relay_states()["radio"].actor == "cli"
     audit = app.house.store.db.query("SELECT actor, action FROM audit WHERE target='radio' ORDER BY id")
     assert [tuple(r) for r in audit][-1] == ("cli", "relay.on")
+
+
+def test_a_full_disk_is_logged_once_when_switches_wait_and_once_when_they_are_written(small_disk, make_config, start_app,
+                                                                                        caplog):
+    """Every switch on a full disk tries to write what waits (as housekeeping does every
+    5 s): the log says so once, not once per try, and once when it is written."""
+    caplog.set_level(logging.INFO, logger="controller.house")
+    app = start_app(make_config(storage={"dir": str(small_disk.path), "min_free_mb": 0}))
+    small_disk.fill()
+    for action in ("on", "off", "on", "off"):
+        assert app.house.handle(SetRelay("radio", action, Actor("cli"), force=True))["changed"] is True
+    assert "4 relay switch(es) are kept in memory" in app.house.status()["problems"]["store"]
+    small_disk.free()
+    wait_until(lambda: "store" not in app.house.status()["problems"], 30, "the store problem cleared")
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "controller.house"]
+    failed = [m for level, m in said if level >= logging.ERROR]
+    assert len(failed) == 1 and failed[0].startswith("relay switches not written") and "kept_in_memory=1" in failed[0]
+    assert [m for _, m in said if "written again" in m] == ["relay switches written again count=4"]
+    assert [r["action"] for r in app.house.store.audit_log("radio")][:4] == ["relay.off", "relay.on", "relay.off", "relay.on"]
 
 
 def test_unknown_command_type():

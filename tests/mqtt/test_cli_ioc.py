@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterator
 
 import pytest
@@ -207,6 +209,34 @@ def test_a_damaged_line_inside_events_jsonl_is_kept_and_named(site: Site, tmp_pa
     assert pull(site, out) == 0
     assert (out / "events.jsonl").read_bytes().startswith(damaged)
     assert [json.loads(line)["id"] for line in (out / "events.jsonl").read_text().splitlines()[1:]] == [3]
+    assert capsys.readouterr().err == f"warning: {out / 'events.jsonl'}: line 1 is not an event; left as it is\n"
+
+
+def test_with_follow_a_damaged_line_is_named_once_and_later_events_still_pulled(site: Site, tmp_path: Path, capsys,
+                                                                                 monkeypatch):
+    """--follow reads events.jsonl again on every pass: the damaged line stays skipped,
+    but the warning is said once, not every pass. Ctrl-C (from the sleep) ends it."""
+    import controller.cli_ioc as cli_ioc
+
+    out = tmp_path / "ioc"
+    out.mkdir()
+    damaged = b'{"id": 1, "cam{"id": 2, "camera": "cong-lang"}\n'
+    (out / "events.jsonl").write_bytes(damaged)
+    (out / "cursor.json").write_text(json.dumps({"since": 2, "done": []}))
+    for eid in (1, 2, 3):
+        site.add(eid)
+    passes: list[int] = []
+
+    def sleep(_seconds: float) -> None:
+        passes.append(1)
+        site.add(3 + len(passes))  # a new event for the next pass
+        if len(passes) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_ioc, "time", SimpleNamespace(time=time.time, sleep=sleep))
+    assert main(["ioc", "pull", site.url, "--token", TOKEN, "--out", str(out), "--follow", "1"]) == 1  # Ctrl-C
+    assert (out / "events.jsonl").read_bytes().startswith(damaged)
+    assert [json.loads(line)["id"] for line in (out / "events.jsonl").read_text().splitlines()[1:]] == [3, 4, 5]
     assert capsys.readouterr().err == f"warning: {out / 'events.jsonl'}: line 1 is not an event; left as it is\n"
 
 

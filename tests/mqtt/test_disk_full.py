@@ -18,7 +18,7 @@ def sent_ids(district) -> list[int]:
 
 
 def test_on_a_full_disk_stored_and_new_messages_go_out_in_order_once(small_disk, broker, ioc, make_config, start_app, caplog):
-    caplog.set_level(logging.INFO, logger="controller.uplink")
+    caplog.set_level(logging.INFO, logger="controller.uplink_held")
     district = ioc([EVENTS], client_id="ioc-events", persistent=True)
     app = start_app(make_config(mqtt=broker.mqtt_config(), storage={"dir": str(small_disk.path), "min_free_mb": 0}))
     connected(app)
@@ -48,18 +48,18 @@ def test_on_a_full_disk_stored_and_new_messages_go_out_in_order_once(small_disk,
     small_disk.free()
     wait_until(lambda: "outbox" not in app.house.status()["problems"], 20, "the outbox problem cleared")
     wait_until(lambda: app.house.store.db.one("SELECT COUNT(*) AS n FROM outbox")["n"] == 0, 20, "delivered rows deleted")
-    said = [r.getMessage() for r in caplog.records if r.name == "controller.uplink"]
-    assert len([m for m in said if m.startswith("uplink outbox cannot be written")]) == 1
-    assert len([m for m in said if m.startswith("uplink outbox writable again")]) == 1
+    said = [r.getMessage() for r in caplog.records if r.name == "controller.uplink_held"]
+    assert len([m for m in said if m.startswith("uplink outbox not written")]) == 1
+    assert len([m for m in said if m.startswith("uplink outbox written again")]) == 1
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     assert sent_ids(district) == list(range(11))
 
 
 def test_held_messages_are_bounded_the_oldest_kept_and_stored_once_space_returns(small_disk, broker, ioc, make_config,
                                                                                    start_app, caplog, monkeypatch):
-    import controller.uplink
+    import controller.uplink_held
 
-    monkeypatch.setattr(controller.uplink, "HELD_MAX", 3)
+    monkeypatch.setattr(controller.uplink_held, "HELD_MAX", 3)
     district = ioc([EVENTS], client_id="ioc-events", persistent=True)
     app = start_app(make_config(mqtt=broker.mqtt_config(), storage={"dir": str(small_disk.path), "min_free_mb": 0}))
     connected(app)
