@@ -12,6 +12,7 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from flask_babel import gettext as _
 
 from controller.passwords import WeakPassword, verify_password
+from web import health
 from web.api import STATUS_MAX_AGE_S
 from web.auth import (ROLE_SCOPES, LoginThrottle, fresh_session, has_scope, keep_session, login, recent, session_ended,
                       session_user)
@@ -221,4 +222,7 @@ def cameras():
 
 @pages.get("/system")
 def system():
-    return render_template("system.html", status=_house().status())
+    h = _house()
+    status = h.status()
+    return render_template("system.html", status=status, problems=health.problems(status, h.config.storage.min_free_mb),
+                           last_failure=health.last_failure(status.get("audio")), uplink_state=health.uplink_state)

@@ -201,8 +201,9 @@ def test_an_ended_login_or_a_password_set_by_someone_else_leads_to_the_right_pag
     user add`, the admin API). The tap leads to the login page, which says why in Vietnamese;
     logged in again (and their own password chosen) the text is still there. Then a
     login elsewhere on this phone with a password set by someone else: the tap leads to the
-    password page (the API's 403 kind), and again nothing typed is lost or sent."""
-    app = start_app(make_config())
+    password page (the API's 403 kind), and again nothing typed is lost or sent. On the
+    camera page a camera without picture is said in Vietnamese, not with the camera's English error."""
+    app = start_app(make_config(cameras=[{"name": "cong", "source": str(tmp_path / "missing.mp4")}]))
     technician = cli_client(app.config.storage.dir)
     app.house.store.add_user("lan", "head", PASSWORD)
     wait = WebDriverWait(browser, 30)
@@ -228,6 +229,9 @@ def test_an_ended_login_or_a_password_set_by_someone_else_leads_to_the_right_pag
     browser.get(app.url + "/login")
     log_in(PASSWORD)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    browser.find_element(By.LINK_TEXT, "Camera").click()
+    wait.until(lambda d: "cong · mất kết nối" in d.find_element(By.ID, "cameras").text)
+    assert "no such file" not in browser.find_element(By.TAG_NAME, "main").text
 
     announce_page()
     first = "Sáng mai 7 giờ tiêm phòng cho gia súc tại sân kho."

@@ -261,7 +261,7 @@ const pages = {
       try { data = await api("GET", "/api/v1/cameras"); } catch (e) { say(problem(e), true); return; }
       box.replaceChildren(...data.cameras.map((c) => h("figure", {},
         h("img", { src: `/api/v1/cameras/${encodeURIComponent(c.name)}/latest.jpg?t=${Date.now()}`, alt: c.name, "data-camera": c.name }),
-        h("figcaption", {}, `${c.name} · ${c.connected ? T.connected : (c.error || T.disconnected)}`))));
+        h("figcaption", {}, `${c.name} · ${c.connected ? T.connected : T.disconnected}`))));  // why: on Hệ thống
       if (filter.options.length === 1) data.cameras.forEach((c) => filter.append(h("option", { value: c.name }, c.name)));
     }
     async function loadEvents() {
