@@ -43,7 +43,8 @@ class BroadcastWorker:
         self.problem = ""
         self.output_problem = ""  # why the output is unusable ("" = it was usable when last tried)
         self._output_checked = 0.0  # time.monotonic() of the last check
-        self.last_failure: dict[str, object] | None = None  # {id, reason, at}: what a technician looks for first
+        # {id, reason, at, reason_kind, reason_values}: what a technician looks for first
+        self.last_failure: dict[str, object] | None = None
         self.underruns = 0  # blocks that reached the card after it had run dry, since start
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -214,7 +215,8 @@ class BroadcastWorker:
         remaining = limit - played_s if item.kind == "stream" else None
         if outcome == "failed":
             self.problem = f"last broadcast {item.id} failed: {reason.text}"
-            self.last_failure = {"id": item.id, "reason": reason.text, "at": time.time()}
+            self.last_failure = {"id": item.id, "reason": reason.text, "at": time.time(),
+                                 "reason_kind": reason.kind, "reason_values": reason.values}  # the page words the kind
         elif outcome == "played" and not self.problem.startswith("amplifier"):
             self.problem = ""
         logger.info("broadcast item done id=%s outcome=%s seconds=%.1f out=%s", item.id, outcome, played_s, out)

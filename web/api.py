@@ -104,6 +104,8 @@ def json_body_problem() -> str | None:
 
 class Error(BaseModel):
     error: str
+    kind: str | None = Field(None, description='"password_must_change" on the 403 to a page session whose password was '
+                                               "set by someone else: the page opens /password")
 
 
 class RelayOut(BaseModel):

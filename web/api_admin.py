@@ -8,10 +8,10 @@ from flask import g, jsonify
 from pydantic import BaseModel, Field
 from spectree import Response
 
-from controller.commands import Actor
+from controller.commands import Actor, CommandError
 from controller.passwords import WeakPassword
 from controller.store import NAME, Refused
-from web.api import Error, api, house, spec
+from web.api import Error, api, command_error, house, spec
 from web.auth import keep_session, recent, require
 
 Scope = Literal["control", "broadcast", "events:read", "admin"]
@@ -82,7 +82,7 @@ def add_user(json: UserIn):
     try:
         store.add_user(json.name, json.role, json.password, must_change=not own)
     except WeakPassword as err:
-        return jsonify(error=f"password: {err}"), 400
+        return command_error(CommandError(f"password: {err}", 400, "password_weak"))
     recent().clear()  # a new role or password applies at once (open logins end)
     store.audit(str(g.actor), "user.add", json.name, json.role)
     user = store.user(json.name)
@@ -99,9 +99,9 @@ def delete_user(name: str):
     store = house().store
     user = store.user(name)
     if user is None:
-        return jsonify(error=f"no user {name!r}"), 404
+        return command_error(CommandError(f"no user {name!r}", 404, "user_unknown", name=name))
     if user["role"] == "tech" and sum(u["role"] == "tech" for u in store.users()) == 1:
-        return jsonify(error="this is the last tech user; add another tech user first"), 409
+        return command_error(CommandError("this is the last tech user; add another tech user first", 409, "last_tech"))
     store.delete_user(name)
     recent().clear()
     store.audit(str(g.actor), "user.delete", name)

@@ -177,6 +177,6 @@ def add_schedule(json: ScheduleIn):
 def delete_schedule(schedule_id: int):
     """Remove a programme."""
     if not house().store.delete_schedule(schedule_id, str(g.actor)):
-        return jsonify(error=f"no schedule {schedule_id}"), 404
+        return command_error(CommandError(f"no schedule {schedule_id}", 404, "schedule_unknown", id=schedule_id))
     _poke()
     return jsonify(deleted=schedule_id)

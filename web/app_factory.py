@@ -14,7 +14,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -75,6 +76,20 @@ def reload_url() -> str | None:
     posted (log out, language)."""
     rule = request.url_rule
     return request.full_path.rstrip("?") if rule is not None and "GET" in (rule.methods or ()) else None
+
+
+def http_error(err: HTTPException) -> str:
+    """An HTTP error for the page: the words given with abort() (the pages give them in the
+    page's language), or for werkzeug's own English default (an address that does not exist,
+    a method not allowed ...) what it means, in the page's language."""
+    if err.description and err.description != type(err).description:
+        return err.description
+    if err.code == 404:
+        return _("This page or item does not exist (any more). Go back to the home page.")
+    if err.code == 405:
+        return _("This address cannot be used this way. Go back to the home page.")
+    return _("The house's computer could not handle this request (error %(code)s). Reload the page and try again.",
+             code=err.code)
 
 
 def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
@@ -147,10 +162,13 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
             if isinstance(err, RequestEntityTooLarge):  # a body over the limit is a recording: said as the audio part says it
                 return command_error(CommandError(err.description or err.name, 413, "file_too_large",
                                                   limit_mb=house.config.audio.max_upload_mb))
-            return jsonify(error=err.description or err.name), err.code
+            # the page (a session) gets werkzeug's own English ("The requested URL was not found ...") in its words
+            page = g.get("via_session") and not isinstance(err, CSRFError)  # app.js tells a CSRF refusal by its English
+            said = http_error(err) if page else err.description or err.name
+            return jsonify(error=said), err.code
         if isinstance(err, CSRFError):  # a form from a page open for days, or a browser that dropped its cookie
             return render_template("error.html", code=err.code, message=stale_page(), retry=reload_url()), err.code
-        return render_template("error.html", code=err.code, message=err.description or err.name), err.code
+        return render_template("error.html", code=err.code, message=http_error(err)), err.code
 
     @app.errorhandler(Exception)
     def _crash(err: Exception):  # never a traceback to a phone
@@ -161,7 +179,10 @@ def create_app(house: Any, test_config: dict[str, Any] | None = None) -> Flask:
                 return command_error(refused)
             return render_template("error.html", code=507, message=refusal_detail(refused.kind, refused.values)), 507
         logger.exception("request failed path=%s", request.path)
-        message = "internal error; the technician can read the log (journalctl -u langso)"
+        if wants_json() and not g.get("via_session"):
+            return jsonify(error="internal error; the technician can read the log (journalctl -u langso)"), 500
+        message = _("Something went wrong inside the house's computer. Try again; if it happens again, tell the "
+                    "technician (the log: journalctl -u langso).")
         if wants_json():
             return jsonify(error=message), 500
         return render_template("error.html", code=500, message=message), 500

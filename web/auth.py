@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
-from flask import current_app, g, jsonify, request, session
+from flask import current_app, flash, g, jsonify, request, session
 
 from controller.commands import Actor
 from controller.store import CLI_TOKEN
@@ -131,6 +131,12 @@ def keep_session(user: dict[str, Any]) -> None:
     session["pw"] = password_mark(user["password_hash"])
 
 
+def session_ended(why: str) -> str:
+    """Why this phone must log in again ("expired" or "password", `g.session_ended`), in the
+    page's language: the page that leads to the login and the API's 401 to the page say it."""
+    return refusal_detail("session_expired" if why == "expired" else "session_password_changed", {})
+
+
 def current_principal() -> tuple[Actor, frozenset[str]] | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -154,13 +160,14 @@ def check(scope: str | None) -> Any:
     principal = current_principal()
     if principal is None:
         ended = g.get("session_ended")
-        if ended:
-            why = "your session expired" if ended == "expired" else "the password was changed since this login"
-            return jsonify(error=f"{why}; log in again at /login"), 401
+        if ended:  # only a session (the page) ends: said in its language, and again on the login page it is sent to
+            said = session_ended(ended)
+            flash(said)
+            return jsonify(error=said), 401
         return jsonify(error="authentication required: log in, or send 'Authorization: Bearer <token>' (langso token add)"), 401
     actor, scopes = principal
-    if g.get("must_change"):
-        return jsonify(error="your password was set by someone else: choose your own on the page /password first"), 403
+    if g.get("must_change"):  # a session only (tokens are not users): the page goes to /password on this kind
+        return jsonify(error=refusal_detail("password_must_change", {}), kind="password_must_change"), 403
     if not has_scope(scopes, scope):
         if g.get("via_session"):  # the page: in its language (kind scope_missing)
             return jsonify(error=refusal_detail("scope_missing", {"scope": scope})), 403

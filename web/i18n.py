@@ -190,6 +190,7 @@ def _js_strings() -> dict[str, str]:
         "too_soon": _("Switched a moment ago; wait a few seconds to protect the equipment."), "err_too_large": _("The file is too large."),
         "err_type": _("This kind of file or data is not accepted."), "err_busy": _("Too many tries; wait a moment."),
         "err_unavailable": _("This part of the house is not working right now; see System."),
+        "err_status": _("The house's computer could not do this (error %(code)s); try again, or tell the technician."),
         "field_text": _("Text"), "field_file": _("Audio file"), "field_repeat": _("Repeat"), "field_at": _("At"),
         "field_priority": _("Priority"), "field_start": _("From"), "field_end": _("Until"), "field_days": _("Days"),
         "field_target": _("Equipment"), "field_kind": _("What"), "field_payload": _("Content"), "field_name": _("Name"),
@@ -333,6 +334,21 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
                  "to free space (e.g. delete old camera clips), then send it again.", dir=v["dir"])
     if kind == "end_is_start":
         return "end: " + _("must differ from the start; leave it empty to switch on only.")
+    if kind == "schedule_unknown":
+        return _("This programme is no longer in the schedule: someone deleted it. Reload the page.")
+    # who is asking (web.auth) and the users (the technician's page)
+    if kind == "session_expired":
+        return _("Your session expired; please log in again.")
+    if kind == "session_password_changed":
+        return _("The password was changed; log in again with the new one.")
+    if kind == "password_must_change":
+        return _("Your password was set by someone else: first choose your own on the page Change password (/password).")
+    if kind == "password_weak":
+        return "password: " + _("at least 8 characters, not a common password and not the user name.")
+    if kind == "user_unknown":
+        return _("There is no user named %(name)s; reload the page.", name=v["name"])
+    if kind == "last_tech":
+        return _("This is the last technician: add another technician first, or nobody could manage the house.")
     return None
 
 

@@ -12,8 +12,10 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from flask_babel import gettext as _
 
 from controller.passwords import WeakPassword, verify_password
+from web import health
 from web.api import STATUS_MAX_AGE_S
-from web.auth import ROLE_SCOPES, LoginThrottle, fresh_session, has_scope, keep_session, login, recent, session_user
+from web.auth import (ROLE_SCOPES, LoginThrottle, fresh_session, has_scope, keep_session, login, recent, session_ended,
+                      session_user)
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +41,8 @@ def _first_run_and_login() -> Any:
     g.user = session_user()
     if g.user is None and request.endpoint not in OPEN_PAGES:
         ended = g.get("session_ended")
-        if ended == "expired":
-            flash(_("Your session expired; please log in again."))
-        elif ended == "password":
-            flash(_("The password was changed; log in again with the new one."))
+        if ended:
+            flash(session_ended(ended))
         return redirect(url_for("pages.login", next=request.path))
     if g.user is not None and g.user["must_change"] and request.endpoint not in MUST_CHANGE_PAGES:
         return redirect(url_for("pages.password"))
@@ -189,7 +189,7 @@ def password():
 def language():
     lang = request.form.get("lang")
     if lang not in ("vi", "en"):
-        abort(400, "lang: choose vi or en")
+        abort(400, _("Language: choose vi or en."))
     session["lang"] = lang
     return redirect(_safe_next(request.form.get("next")))
 
@@ -222,4 +222,7 @@ def cameras():
 
 @pages.get("/system")
 def system():
-    return render_template("system.html", status=_house().status())
+    h = _house()
+    status = h.status()
+    return render_template("system.html", status=status, problems=health.problems(status, h.config.storage.min_free_mb),
+                           last_failure=health.last_failure(status.get("audio")), uplink_state=health.uplink_state)

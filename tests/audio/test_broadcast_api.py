@@ -157,7 +157,10 @@ def test_stream_relay_stops_after_duration_and_a_dead_stream_fails(audio_app, ht
     assert (ended["reason_kind"], ended["reason_values"]) == ("stream_ended", {"played_s": 2, "limit_s": 10})
     [relay_wav] = out_dir(app).glob(f"*-{relay['id']}.wav")
     assert abs(wav_seconds(relay_wav) - 1.5) < 0.1
-    assert api.request("GET", "/status")["audio"]["output"].startswith("wav:")
+    audio = api.request("GET", "/status")["audio"]
+    assert audio["output"].startswith("wav:")
+    failure = audio["last_failure"]  # the last that failed, with the kind the page words (Hệ thống)
+    assert (failure["id"], failure["reason_kind"], failure["reason_values"]) == (short["id"], "stream_ended", {"played_s": 2, "limit_s": 10})
 
 
 def test_preview_status_and_selftest(audio_app, tmp_path: Path):

@@ -67,6 +67,22 @@ def session_as(client: FlaskClient, add_user: Callable[..., str]) -> Callable[[s
 
 
 @pytest.fixture
+def house_without_output(make_config: Callable[..., Any], start_app: Callable[..., Any], tmp_path: Path):
+    """A started house whose loudspeaker output cannot work (its WAV folder would be under a
+    file), a Flask app over it, and the village head "lan" logged in there:
+    (app, flask app, the head's client, its CSRF token)."""
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    app = start_app(make_config(audio={"output": f"wav:{blocked / 'out'}", "tts": ["espeak"]}))
+    flask_app = create_app(app.house, {"TESTING": True})
+    app.house.store.add_user("lan", "head", PASSWORD)
+    page = flask_app.test_client()
+    csrf = log_in(page, "lan")
+    yield app, flask_app, page, csrf
+    flask_app.extensions["live_close"]()
+
+
+@pytest.fixture
 def token_for(app: App) -> Callable[..., dict[str, Any]]:
     """token_for("control", ...) -> Authorization header for a new token with those scopes."""
     made: collections.Counter[str] = collections.Counter()

@@ -15,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from controller.commands import Actor, SetRelay
 from tests.audio.conftest import make_audio
+from tests.conftest import cli_client
 from tests.web.browser import phone_browser
 from tests.web.conftest import PASSWORD
 
@@ -192,3 +193,77 @@ def test_phone_flow(make_config, start_app, browser, fast_walker, tmp_path):
     expected = ("/api/v1/relays/tv - Failed to load resource: the server responded with a status of 409",  # the second tap
                 "/api/v1/schedules - Failed to load resource: the server responded with a status of 400")  # the ftp:// address
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and not any(x in e["message"] for x in expected)]
+
+
+def test_an_ended_login_or_a_password_set_by_someone_else_leads_to_the_right_page_keeping_what_was_typed(
+        make_config, start_app, browser, tmp_path):
+    """The head types an announcement; meanwhile the technician resets the password (`langso
+    user add`, the admin API). The tap leads to the login page, which says why in Vietnamese;
+    logged in again (and their own password chosen) the text is still there. Then a
+    login elsewhere on this phone with a password set by someone else: the tap leads to the
+    password page (the API's 403 kind), and again nothing typed is lost or sent. On the
+    camera page a camera without picture is said in Vietnamese, not with the camera's English error."""
+    app = start_app(make_config(cameras=[{"name": "cong", "source": str(tmp_path / "missing.mp4")}]))
+    technician = cli_client(app.config.storage.dir)
+    app.house.store.add_user("lan", "head", PASSWORD)
+    wait = WebDriverWait(browser, 30)
+
+    def log_in(password: str) -> None:
+        wait.until(lambda d: d.find_elements(By.NAME, "password"))
+        browser.find_element(By.NAME, "name").send_keys("lan")
+        browser.find_element(By.NAME, "password").send_keys(password)
+        browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+
+    def choose_own(current: str, new: str) -> None:
+        wait.until(lambda d: urlparse(d.current_url).path == "/password")
+        assert "Mật khẩu của bạn do người khác đặt" in browser.find_element(By.TAG_NAME, "main").text
+        for field, value in (("current", current), ("password", new), ("password2", new)):
+            browser.find_element(By.NAME, field).send_keys(value)
+        browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+        wait.until(lambda d: "Đã đổi mật khẩu" in d.page_source and urlparse(d.current_url).path == "/")
+
+    def announce_page() -> None:
+        browser.find_element(By.LINK_TEXT, "Phát thông báo").click()
+        wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "broadcasts")
+
+    browser.get(app.url + "/login")
+    log_in(PASSWORD)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    browser.find_element(By.LINK_TEXT, "Camera").click()
+    wait.until(lambda d: "cong · mất kết nối" in d.find_element(By.ID, "cameras").text)
+    assert "no such file" not in browser.find_element(By.TAG_NAME, "main").text
+
+    announce_page()
+    first = "Sáng mai 7 giờ tiêm phòng cho gia súc tại sân kho."
+    browser.find_element(By.NAME, "text").send_keys(first)
+    browser.find_element(By.NAME, "repeat").clear()
+    browser.find_element(By.NAME, "repeat").send_keys("3")
+    technician.request("POST", "/users", {"name": "lan", "role": "head", "password": "Tam-thoi 2026 mot"})
+    browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()
+    wait.until(lambda d: urlparse(d.current_url).path == "/login")
+    assert urlparse(browser.current_url).query == "next=%2Fbroadcasts"
+    assert "Mật khẩu đã được đổi; vui lòng đăng nhập lại bằng mật khẩu mới." in browser.find_element(By.TAG_NAME, "main").text
+    log_in("Tam-thoi 2026 mot")
+    choose_own("Tam-thoi 2026 mot", "Lua-chin 2027 vang")
+    announce_page()
+    assert browser.find_element(By.NAME, "text").get_attribute("value") == first
+    assert browser.find_element(By.NAME, "repeat").get_attribute("value") == "3"
+
+    second = "Chiều nay 14 giờ họp chi bộ."
+    browser.find_element(By.NAME, "text").clear()
+    browser.find_element(By.NAME, "text").send_keys(second)
+    technician.request("POST", "/users", {"name": "lan", "role": "head", "password": "Tam-thoi 2026 hai"})
+    announcing = browser.current_window_handle
+    browser.switch_to.new_window("tab")  # this phone logs in again elsewhere with the password the technician gave
+    browser.get(app.url + "/login")
+    log_in("Tam-thoi 2026 hai")
+    wait.until(lambda d: urlparse(d.current_url).path == "/password")
+    browser.switch_to.window(announcing)
+    browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()  # the API answers 403 password_must_change
+    choose_own("Tam-thoi 2026 hai", "Lua-chin 2028 xanh")
+    announce_page()
+    assert browser.find_element(By.NAME, "text").get_attribute("value") == second
+
+    listing = app.house.broadcasts.listing()
+    sent = [b.get("text") for b in [listing["playing"] or {}, *listing["queue"], *listing["inbox"], *listing["log"]]]
+    assert first not in sent and second not in sent  # refused, not sent: the head decides again

@@ -128,27 +128,16 @@ def test_relay_schedule_and_queue_refusals_for_the_page(client, session_as, toke
     assert (shown.status_code, shown.json) == (404, {"error": "Thông báo này không còn chờ duyệt: đã có người cho phát hoặc hủy."})
 
 
-def test_an_announcement_queued_while_the_output_does_not_work_says_so_to_the_page(make_config, start_app, tmp_path: Path):
+def test_an_announcement_queued_while_the_output_does_not_work_says_so_to_the_page(house_without_output):
     """Not a refusal: it is queued and plays once the output works, and the reply warns
     (the page in its language, programs in English)."""
-    blocked = tmp_path / "not-a-dir"
-    blocked.write_text("")
-    house = start_app(make_config(audio={"output": f"wav:{blocked / 'out'}", "tts": ["espeak"]}))
-    web = create_app(house.house, {"TESTING": True})
-    try:
-        from tests.web.conftest import PASSWORD, log_in
-
-        house.house.store.add_user("lan", "head", PASSWORD)
-        page = web.test_client()
-        csrf = log_in(page, "lan")
-        said = page.post("/api/v1/broadcasts", json={"text": "Thử loa"}, headers={"X-CSRFToken": csrf})
-        assert said.status_code == 201 and said.json["state"] == "queued"
-        assert said.json["warning"].startswith("Đã xếp hàng, nhưng đầu ra loa hiện không hoạt động")
-        token = house.house.store.add_token("ioc", {"broadcast"})
-        program = web.test_client().post("/api/v1/broadcasts", json={"text": "Thử loa 2"}, headers={"Authorization": f"Bearer {token}"})
-        assert program.status_code == 201 and program.json["warning"].startswith("the sound output does not work")
-    finally:
-        web.extensions["live_close"]()
+    house, web, page, csrf = house_without_output
+    said = page.post("/api/v1/broadcasts", json={"text": "Thử loa"}, headers={"X-CSRFToken": csrf})
+    assert said.status_code == 201 and said.json["state"] == "queued"
+    assert said.json["warning"].startswith("Đã xếp hàng, nhưng đầu ra loa hiện không hoạt động")
+    token = house.house.store.add_token("ioc", {"broadcast"})
+    program = web.test_client().post("/api/v1/broadcasts", json={"text": "Thử loa 2"}, headers={"Authorization": f"Bearer {token}"})
+    assert program.status_code == 201 and program.json["warning"].startswith("the sound output does not work")
 
 
 LATER = time.time() + 30 * 86400  # queued to play in a month: it waits

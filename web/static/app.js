@@ -28,11 +28,35 @@ async function api(method, url, body) {
   if (body instanceof FormData) opts.body = body;
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const resp = await fetch(url, opts);
-  if (resp.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error(""); }
   const type = resp.headers.get("Content-Type") || "";
-  const data = type.includes("json") ? await resp.json() : await resp.blob();
-  if (!resp.ok) { const e = new Error((data && data.error) || resp.statusText); e.status = resp.status; throw e; }
+  const data = type.includes("json") ? await resp.json().catch(() => null) : await resp.blob();
+  // the login ended (the login page says why), or the password is someone else's: there first, with what was typed kept
+  const away = resp.status === 401 ? "/login?next=" + encodeURIComponent(location.pathname)
+    : resp.status === 403 && data && data.kind === "password_must_change" ? "/password" : null;
+  if (away) { keepDraft(); location.href = away; throw new Error(""); }
+  if (!resp.ok) { const e = new Error((data && data.error) || fill(T.err_status, { code: resp.status })); e.status = resp.status; throw e; }
   return data;
+}
+
+// what was typed in the page's forms (not passwords or files), kept in this tab while the
+// head logs in again, and put back when the page opens again
+const DRAFT = "langso-draft:" + location.pathname;
+const draftFields = () => $$("form[id]").flatMap((form) => Array.from(form.elements)
+  .filter((f) => f.name && !["password", "file", "hidden", "submit", "button"].includes(f.type)));
+function keepDraft() {
+  const fields = draftFields().map((f) => [f.form.id, f.name, f.type === "checkbox" ? f.checked : f.value]);
+  if (fields.length) sessionStorage.setItem(DRAFT, JSON.stringify(fields));
+}
+function restoreDraft() {
+  const kept = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+  sessionStorage.removeItem(DRAFT);
+  const fields = draftFields();
+  if (!kept || kept.length !== fields.length) return;  // another version of the page
+  kept.forEach(([form, name, value], i) => {
+    const f = fields[i];
+    if (f.form.id !== form || f.name !== name) return;
+    if (f.type === "checkbox") f.checked = value; else f.value = value;
+  });
 }
 
 // a failed call as the village head reads it: each field named in the page's language,
@@ -237,7 +261,7 @@ const pages = {
       try { data = await api("GET", "/api/v1/cameras"); } catch (e) { say(problem(e), true); return; }
       box.replaceChildren(...data.cameras.map((c) => h("figure", {},
         h("img", { src: `/api/v1/cameras/${encodeURIComponent(c.name)}/latest.jpg?t=${Date.now()}`, alt: c.name, "data-camera": c.name }),
-        h("figcaption", {}, `${c.name} · ${c.connected ? T.connected : (c.error || T.disconnected)}`))));
+        h("figcaption", {}, `${c.name} · ${c.connected ? T.connected : T.disconnected}`))));  // why: on Hệ thống
       if (filter.options.length === 1) data.cameras.forEach((c) => filter.append(h("option", { value: c.name }, c.name)));
     }
     async function loadEvents() {
@@ -291,5 +315,5 @@ const pages = {
 
 document.addEventListener("DOMContentLoaded", () => {
   const page = pages[document.body.dataset.page];
-  if (page) { page(); live(); }
+  if (page) { restoreDraft(); page(); live(); }
 });
