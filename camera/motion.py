@@ -185,7 +185,8 @@ class MotionDetector:
         still = cv2.bitwise_not(changed, self._still)
         if self._mask is not None:
             cv2.bitwise_and(still, self._mask, still)
-        level = cv2.mean(diff, still)[0]
+        # the sum of what is left, not cv2.mean with a mask (ten times slower)
+        level = cv2.sumElems(cv2.bitwise_and(diff, still, still))[0] / (self._unmasked - count)
         self._noise = level if self._noise is None else self._noise + NOISE_RATE * (level - self._noise)
         floor = self.settings.threshold
         self.threshold = min(max(floor, round(NOISE_K * self._noise)), NOISE_MAX * floor)
