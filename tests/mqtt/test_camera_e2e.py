@@ -6,7 +6,6 @@ files; the events of a broker outage arrive afterwards, all and in order."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -65,27 +64,46 @@ def camera_site(broker, ioc, make_config, start_app, clip):
     return app, district, public, seen
 
 
+def in_outbox(app: Any) -> list[tuple[int, str]]:
+    """(event id, type) of the camera events waiting in the uplink's outbox, oldest first."""
+    waiting = app.house.uplink.outbox.after(0, 1000)
+    return [(e["id"], e["type"]) for e in (json.loads(m.payload) for m in waiting if m.topic.endswith("/event"))]
+
+
 def test_camera_events_reach_the_ioc_through_an_outage_with_working_urls(camera_site, broker, ioc, tmp_path):
     app, district, public, seen = camera_site
-    first = wait_until(lambda: ended(district), 60, "the first event to end")[0]
-    motion = district.on(f"{SITE}/camera/cong-lang/motion")
-    assert b"ON" in motion and motion[-1] == b"OFF" and motion.index(b"ON") < len(motion) - 1
+
+    def walk_seen() -> list[dict[str, Any]] | None:
+        """The events ended on the IOC, once it saw the motion go ON and then OFF (an ON the
+        camera saw before the uplink first connected is not retained: the next walk's is)."""
+        motion, done = district.on(f"{SITE}/camera/cong-lang/motion"), ended(district)
+        return done if b"ON" in motion and motion[-1] == b"OFF" and motion.index(b"ON") < len(motion) - 1 else None
+
+    first = wait_until(walk_seen, 60, "motion ON, OFF and an event's end on the IOC")[-1]
 
     # the broker goes away while the camera sees the next walk (the file loops after 15 s)
     broker.stop()
-    down = time.monotonic()
-    second = wait_until(lambda: [e for e in app.house.events.list(since=first["id"]) if e["end"] and e["clip"]],
-                        60, "an event while the broker is down")[0]
-    time.sleep(max(0.0, 10 - (time.monotonic() - down)))  # at least 10 s of outage
+    before = {e["id"] for e in events_of(district)}  # what reached the IOC before the outage
+    wait_until(lambda: (u := app.house.status()["uplink"])["state"] == "disconnected" and u["retry_delay_s"], 60,
+               "the uplink to notice the outage and fail to reconnect")
+    second = wait_until(lambda: [e for e in app.house.events.list(since=first["id"]) if e["id"] not in before and e["clip"]],
+                        60, "an event seen and finished while the broker is down")[0]
+    # its messages wait in the outbox (the uplink stores them after the event store, on its own thread)
+    wait_until(lambda: {(second["id"], "new"), (second["id"], "end")} <= set(in_outbox(app)), 60,
+               "the outage's event stored in the outbox")
     assert app.house.status()["uplink"]["outbox_depth"] >= 2
     broker.start(first=False)
     wait_until(lambda: any(e["id"] == second["id"] for e in ended(district)), 60, "the outage's event delivered")
 
-    assert seen  # the camera published while the test listened
-    wait_until(lambda: [(e["id"], e["type"]) for e in events_of(district)][-len(seen):] == seen, 30,
-               "every published event delivered")
-    got = [(e["id"], e["type"]) for e in events_of(district)]
-    assert got[-len(seen):] == seen  # all of them, in the order the camera published them
+    def delivered() -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]] | None:
+        """(published, received) once the IOC has every event the camera published, as the
+        last ones it received (the camera goes on publishing: one copy of each, read once)."""
+        published = list(seen)
+        got = [(e["id"], e["type"]) for e in events_of(district)]
+        return (published, got) if published and got[-len(published):] == published else None
+
+    published, got = wait_until(delivered, 60, "every published event delivered, in order")
+    assert (second["id"], "end") in published  # the camera published while the test listened
     for event_id in (first["id"], second["id"]):
         kinds = [kind for i, kind in got if i == event_id]
         assert kinds[0] == "new" and kinds[-1] == "end" and set(kinds[1:-1]) <= {"update"}
@@ -125,17 +143,23 @@ def test_events_in_the_outbox_survive_a_power_cut(broker, ioc, daemon, clip):
     after the restart, in order."""
     import signal
     import sqlite3
+    from contextlib import closing
 
     broker.stop()
     sections = {"cameras": [{"name": "cong-lang", "source": str(clip), "pre_s": 1, "post_s": 1}],
                 "mqtt": broker.mqtt_config()}
     first = daemon(**sections)
-    wait_until(lambda: [e for e in first.client.request("GET", "/events")["events"] if e["clip_url"]], 60,
-               "a finished event while the broker is down")
+
+    def outbox_events() -> list[dict[str, Any]]:
+        with closing(sqlite3.connect(first.data_dir / "langso.db")) as db:
+            return [json.loads(p) for (p,) in db.execute(
+                "SELECT payload FROM outbox WHERE topic LIKE '%/camera/%/event' ORDER BY seq")]
+
+    # the uplink stores an event's messages on its own thread, after the event store: wait for them
+    wait_until(lambda: [e for e in outbox_events() if e["type"] == "end" and e["clip_url"]], 60,
+               "a finished event in the outbox while the broker is down")
     first.stop(signal.SIGKILL)  # a power cut
-    with sqlite3.connect(first.data_dir / "langso.db") as db:
-        stored = [json.loads(p) for (p,) in db.execute(
-            "SELECT payload FROM outbox WHERE topic LIKE '%/camera/%/event' ORDER BY seq")]
+    stored = outbox_events()
     assert [e["type"] for e in stored][0] == "new" and "end" in [e["type"] for e in stored]
     broker.start(first=False)
     district = ioc([f"{SITE}/camera/+/event"])

@@ -148,6 +148,7 @@ def test_a_broadcast_queued_while_the_output_does_not_work_is_answered_with_a_wa
     app = start_app(make_config(mqtt=broker.mqtt_config(), audio={"output": f"wav:{blocked / 'out'}", "tts": ["espeak"]}))
     wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
     district = ioc()
+    district.wait(f"{SITE}/status", lambda p: p == b"online")  # sent after the house subscribed: commands reach it
     district.publish(f"{SITE}/broadcast/set", {"id": "thu-loa", "text": "Thử loa.", "priority": "priority"})
     reply = district.reply("thu-loa")
     assert reply["ok"] is True and reply["result"]["state"] == "queued"
@@ -161,6 +162,7 @@ def test_a_broadcast_on_a_full_disk_is_refused_with_the_fix_and_a_relay_still_sw
     app = start_app(make_config(mqtt=broker.mqtt_config(), storage={"dir": str(small_disk.path), "min_free_mb": 0}))
     wait_until(lambda: app.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
     district = ioc()
+    district.wait(f"{SITE}/status", lambda p: p == b"online")  # sent after the house subscribed: commands reach it
     small_disk.fill()
     district.publish(f"{SITE}/broadcast/set", {"id": "hop-thon", "text": "Mời bà con họp thôn.", "priority": "priority"})
     reply = district.reply("hop-thon")
