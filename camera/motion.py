@@ -35,6 +35,8 @@ NOISE_K = 6.0           # the threshold is at least this many times the still pi
 NOISE_RATE = 0.2        # running-average weight of each look's noise (about a second at 5 looks/s)
 NOISE_MAX = 4           # ... and at most this many times `threshold` (light changing all over the
                         # picture, a tree swaying in half of it, would raise it without end)
+STRICT = 10             # the person detector is shown the boxes of a threshold this much higher (22 at the
+                        # default: people close together are one blob a person there)
 SOFT = 0.16             # a change whose steep slopes rise less than this part of its height a small pixel has
                         # no edge (measured: people, vehicles >= 0.18; an insect at the lens <= 0.15)
 
@@ -172,6 +174,16 @@ class MotionDetector:
         # learn everywhere: whatever stops moving (or a ghost left by a re-learn) fades in
         self._learn(small, mean, self._rate())
         return Motion(boxes, round(sum(areas) / self.pixels, 4), "", dropped)
+
+    def strict_boxes(self) -> list[list[int]]:
+        """The last look's moving boxes at a threshold STRICT grey levels higher: one box a person
+        where people walking close together are one blob at the threshold itself (what the
+        HOG person detector is shown: it finds people that fill its window). [] when
+        nothing changes that much (clothes close to the background: use the look's boxes)."""
+        strict = cv2.threshold(self._diff, self.threshold + STRICT, 255, cv2.THRESH_BINARY, self._still)[1]
+        if self._mask is not None:
+            cv2.bitwise_and(strict, self._mask, strict)
+        return self._blobs(strict, self.settings.min_area * self.pixels)[0]
 
     def _follow_noise(self, diff: np.ndarray, changed: np.ndarray, count: int) -> None:
         """The threshold for the next look: `threshold`, or NOISE_K times the mean change

@@ -157,7 +157,8 @@ class CameraPipeline:
             return
         track.last_check = frame.t
         track.person_checks += 1
-        if self.persons.find(frame.grey, motion.boxes) >= MIN_WEIGHT:
+        assert self.detector is not None
+        if self.persons.find(frame.grey, self.detector.strict_boxes() or motion.boxes) >= MIN_WEIGHT:
             track.person_hits += 1
             if track.person_hits >= PERSON_HITS:
                 track.tags.append("person")
