@@ -24,6 +24,7 @@ from controller.scheduler import ScheduleRunner
 from controller.sdnotify import Notifier
 from controller.telemetry import machine
 from controller.store import RelayRecord, Store
+from controller.write_retry import WriteRetry
 from drivers.buttons import Buttons
 from drivers.config import RelayConfig
 from drivers.pins import make_pin_factory
@@ -124,7 +125,8 @@ class App:
             return [str(p.payload_dict().get("text")) for p in house.programmes() if p.kind == "broadcast" and p.payload_dict().get("text")]
 
         service = Broadcasts(cfg, house.store.db, Path(self.config.storage.dir) / "broadcasts",
-                             zoneinfo.ZoneInfo(self.config.site.timezone), house.bus.publish, amp, programme_texts)
+                             zoneinfo.ZoneInfo(self.config.site.timezone), house.bus.publish, amp, programme_texts,
+                             write_retry=WriteRetry)
 
         def refused_as_command_error(call: Callable[..., Any]) -> Callable[..., Any]:
             def run(*args: Any, **kwargs: Any) -> Any:
@@ -160,7 +162,7 @@ class App:
         from camera.service import Cameras
 
         cfg = self.config
-        store = EventStore(house.store.db)
+        store = EventStore(house.store.db, write_retry=WriteRetry)
         house.events = store
         cameras = Cameras(list(cfg.cameras), Path(cfg.storage.dir) / "clips", store, house.bus.publish,
                           cfg.storage.keep_days, cfg.storage.min_free_mb)

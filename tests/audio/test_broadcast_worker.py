@@ -15,6 +15,7 @@ from audio.player import HardwareUnavailable
 from audio.tts import Speech, TtsCache
 from audio.tts_engines import EspeakEngine
 from controller.db import Database
+from controller.write_retry import WriteRetry
 
 
 class UsbCard:
@@ -50,7 +51,7 @@ def test_a_card_unplugged_before_a_broadcast_keeps_the_item_queued_until_it_is_b
     db = Database(tmp_path / "langso.db")
     published: list[tuple[str, dict]] = []
     queue = BroadcastQueue(config, db, tmp_path / "broadcasts", ZoneInfo("Asia/Ho_Chi_Minh"),
-                           lambda topic, payload: published.append((topic, payload)))
+                           lambda topic, payload: published.append((topic, payload)), write_retry=WriteRetry)
     speech = Speech([EspeakEngine("vi")], TtsCache(tmp_path / "cache", 2**24), breaker_failures=2, breaker_cooldown_s=600)
     card, amp = UsbCard(), []
     worker = BroadcastWorker(config, queue, speech, lambda: card, amp.append)
