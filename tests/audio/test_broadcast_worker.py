@@ -76,7 +76,9 @@ def test_a_card_unplugged_before_a_broadcast_keeps_the_item_queued_until_it_is_b
         [record] = queue.listing()["log"]
         assert (record["id"], record["outcome"]) == (item["id"], "played")
         assert card.opened == [item["id"]] and card.samples > 8000 and worker.output_problem == ""
-        assert amp[0] is False and amp[-1] is False  # forced off at start, off after each session
+        # the record is written inside the session; the amplifier goes off after it, in the worker's `finally`
+        until(lambda: amp[-1] is False, what="the amplifier off after the session")
+        assert amp[0] is False and True in amp  # forced off at start, on for the session
     finally:
         worker.stop()
         db.close()
