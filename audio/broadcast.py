@@ -18,7 +18,8 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from audio.broadcast_items import RANK, WAITING, Item, ItemStore, Reason, in_quiet_hours, next_playable, queue_order
+from audio.broadcast_items import (RANK, WAITING, Item, ItemStore, Reason, RetryFactory, in_quiet_hours, next_playable,
+                                   queue_order)
 from audio.config import AudioConfig
 from audio.media import MediaError, probe
 
@@ -54,9 +55,11 @@ def checked_text(text: str, max_chars: int) -> str:
 
 class BroadcastQueue:
     def __init__(self, config: AudioConfig, db: Any, data_dir: Path, tz: tzinfo,
-                 publish: Callable[[str, dict[str, Any]], None], clock: Callable[[], float] = time.time):
+                 publish: Callable[[str, dict[str, Any]], None], clock: Callable[[], float] = time.time, *,
+                 write_retry: RetryFactory):
+        """`write_retry`: for the items' store while a full disk refuses writes (ItemStore)."""
         self.config = config
-        self.items = ItemStore(db)
+        self.items = ItemStore(db, write_retry)
         self.uploads = Path(data_dir) / "uploads"
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.tz, self.publish, self.clock = tz, publish, clock

@@ -17,11 +17,14 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any, Iterable
-
-from controller.write_retry import WriteRetry
+from typing import Any, Callable, Iterable
 
 logger = logging.getLogger(__name__)
+
+# Makes the retry state of a store whose writes a full disk refuses, from (logger, what,
+# directory): when to try again, one log line each way, `error` and `problem(kept, noun)`.
+# App hands in controller.write_retry.WriteRetry; the wing never imports controller/.
+RetryFactory = Callable[[logging.Logger, str, Path], Any]
 
 RANK = {"emergency": 0, "priority": 1, "normal": 2}
 SCHEDULED_RANK = 3
@@ -145,16 +148,17 @@ class ItemStore:
     written (SQLite "database or disk is full", "disk I/O error") is kept in memory, in
     order, shown by `get()` and `records()` as if written, and written with the next write
     or `retry()` once space returns (`unwritten()` says how many wait, `write_error` why).
-    Only a new item (`add`) is refused instead: the request gets the error."""
+    Only a new item (`add`) is refused instead: the request gets the error. When to try
+    again and what to log: the state `write_retry` makes (RetryFactory)."""
 
-    def __init__(self, db: Any):
+    def __init__(self, db: Any, write_retry: RetryFactory):
         self.db = db
         self.dir = Path(db.path).parent  # storage.dir: where space must be freed
         db.ensure_schema("broadcasts", SCHEMA)
         self._lock = threading.Lock()
         self._items: dict[str, Item] = {}        # state changes not written yet, by id
         self._log: list[dict[str, Any]] = []     # log records not written yet, oldest first
-        self._retry = WriteRetry(logger, "broadcast records", self.dir)
+        self._retry = write_retry(logger, "broadcast records", self.dir)
 
     @property
     def write_error(self) -> str:
@@ -179,8 +183,8 @@ class ItemStore:
             self._write(item, strict=True)
 
     def retry(self, force: bool = False) -> None:
-        """Write what waits in memory, at most every RETRY_S while the disk stays full
-        (`force`: now)."""
+        """Write what waits in memory, at most every 5 s (the retry state's pace) while the
+        disk stays full (`force`: now)."""
         with self._lock:
             if (self._items or self._log) and self._retry.due(force):
                 self._write()

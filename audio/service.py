@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from audio.broadcast import BroadcastQueue, BroadcastRefused, checked_text
-from audio.broadcast_items import Reason
+from audio.broadcast_items import Reason, RetryFactory
 from audio.broadcast_worker import BroadcastWorker
 from audio.config import AudioConfig
 from audio.media import decode, encode
@@ -62,10 +62,12 @@ class Broadcasts:
 
     def __init__(self, config: AudioConfig, db: Any, data_dir: Path, tz: tzinfo,
                  publish: Callable[[str, dict[str, Any]], None], amp: Callable[[bool], None] | None,
-                 programme_texts: Callable[[], list[str]] = list):
+                 programme_texts: Callable[[], list[str]] = list, *,
+                 write_retry: RetryFactory):
+        """`write_retry`: for the queue's store while a full disk refuses writes (audio/broadcast_items.ItemStore)."""
         self.config = config
         self.speech = build_speech(config, data_dir / "tts-cache")
-        self.queue = BroadcastQueue(config, db, data_dir, tz, publish)
+        self.queue = BroadcastQueue(config, db, data_dir, tz, publish, write_retry=write_retry)
         self.worker = BroadcastWorker(config, self.queue, self.speech, lambda: make_sink(config.output, config.buffer_s), amp)
         self.tz = tz
         self._programme_texts = programme_texts

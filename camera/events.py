@@ -6,7 +6,8 @@ A full disk must not lose an event nor stop its camera: a change the database re
 (SQLite "database or disk is full", "disk I/O error") is kept in memory — a new event
 with the next id, which the uplink and the web see as usual — and read back as if
 written; it is written, in order, with the next write or by `retry()` once space
-returns (`unwritten()` says how many wait, `write_error` why)."""
+returns (`unwritten()` says how many wait, `write_error` why). When to try again and
+what to log: the state `write_retry` makes (RetryFactory)."""
 from __future__ import annotations
 
 import json
@@ -15,11 +16,15 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
-
-from controller.write_retry import RETRY_S, WriteRetry
+from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
+
+# Makes the retry state of a store whose writes a full disk refuses, from (logger, what,
+# directory): when to try again (`every_s`), one log line each way, `error` and
+# `problem(kept, noun)`. App hands in controller.write_retry.WriteRetry; the wing never
+# imports controller/.
+RetryFactory = Callable[[logging.Logger, str, Path], Any]
 
 SCHEMA = [
     """CREATE TABLE camera_events (
@@ -69,7 +74,7 @@ def bus_event(event: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 class EventStore:
-    def __init__(self, db: Any):
+    def __init__(self, db: Any, write_retry: RetryFactory):
         self.db = db
         self.dir = Path(db.path).parent  # storage.dir: where space must be freed
         db.ensure_schema("camera", SCHEMA)
@@ -77,12 +82,17 @@ class EventStore:
         # changes the database refused, by id, in order: {"new": the row is not written yet,
         # "deleted": bool, "fields": {column: value as stored}}
         self._pending: dict[int, dict[str, Any]] = {}
-        self._retry = WriteRetry(logger, "camera events", self.dir)
+        self._retry = write_retry(logger, "camera events", self.dir)
 
     @property
     def write_error(self) -> str:
         """Why the last write failed; "" when all is written."""
         return self._retry.error
+
+    @property
+    def retry_every_s(self) -> float:
+        """How often `retry()` writes what waits while the disk stays full."""
+        return float(self._retry.every_s)
 
     # read side (web, MQTT, CLI) ---------------------------------------------
     def list(self, since: int | None = None, camera: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -183,7 +193,7 @@ class EventStore:
             self._written()
 
     def retry(self, force: bool = False) -> None:
-        """Write what waits in memory, at most every RETRY_S while the disk stays full (`force`: now)."""
+        """Write what waits in memory, at most every retry_every_s while the disk stays full (`force`: now)."""
         with self._lock:
             if not self._pending or not self._retry.due(force):
                 return

@@ -17,7 +17,7 @@ import cv2
 
 from camera.config import CameraConfig
 from camera.errors import CameraError, CameraUnavailable
-from camera.events import RETRY_S, EventStore, bus_event
+from camera.events import EventStore, bus_event
 from camera.people import PersonDetector
 from camera.pipeline import CameraPipeline, Publish
 from camera.retention import Retention
@@ -231,7 +231,7 @@ class Cameras:
         memory are written once space returns (tried every few seconds)."""
         self._retain()
         retain_at = time.monotonic() + 60
-        while not self.stop_event.wait(RETRY_S):
+        while not self.stop_event.wait(self.store.retry_every_s):
             try:
                 self.store.retry()
             except Exception:

@@ -24,6 +24,7 @@ from controller.scheduler import ScheduleRunner
 from controller.sdnotify import Notifier
 from controller.telemetry import machine
 from controller.store import RelayRecord, Store
+from controller.write_retry import WriteRetry
 from drivers.buttons import Buttons
 from drivers.config import RelayConfig
 from drivers.pins import make_pin_factory
@@ -66,7 +67,7 @@ class App:
         self.house: House | None = None
         self.url = ""
         self._cli_json: bytes | None = None  # cli.json while a full disk refuses it
-        self._cli_retry_at = 0.0
+        self._cli_retry = WriteRetry(logger, "cli.json", Path(config.storage.dir))  # tried by housekeeping
 
     # build ---------------------------------------------------------------------
     def build(self) -> House:
@@ -124,7 +125,8 @@ class App:
             return [str(p.payload_dict().get("text")) for p in house.programmes() if p.kind == "broadcast" and p.payload_dict().get("text")]
 
         service = Broadcasts(cfg, house.store.db, Path(self.config.storage.dir) / "broadcasts",
-                             zoneinfo.ZoneInfo(self.config.site.timezone), house.bus.publish, amp, programme_texts)
+                             zoneinfo.ZoneInfo(self.config.site.timezone), house.bus.publish, amp, programme_texts,
+                             write_retry=WriteRetry)
 
         def refused_as_command_error(call: Callable[..., Any]) -> Callable[..., Any]:
             def run(*args: Any, **kwargs: Any) -> Any:
@@ -160,7 +162,7 @@ class App:
         from camera.service import Cameras
 
         cfg = self.config
-        store = EventStore(house.store.db)
+        store = EventStore(house.store.db, write_retry=WriteRetry)
         house.events = store
         cameras = Cameras(list(cfg.cameras), Path(cfg.storage.dir) / "clips", store, house.bus.publish,
                           cfg.storage.keep_days, cfg.storage.min_free_mb)
@@ -247,15 +249,14 @@ class App:
                     os.close(fd)
                 logger.warning("cli.json rewritten in place path=%s (the disk is full)", path)
         except OSError as err:
-            if "cli" not in self.house.problems:
-                logger.error("cli.json not written path=%s error=%r (written when space returns)", path, str(err))
+            self._cli_retry.failed(err, 1)
             self.house.problems["cli"] = (f"cannot write {path} ({err}): the langso command on this machine cannot find "
                                           f"the daemon until it is written; free space on {self.config.storage.dir} "
                                           "(storage.dir), e.g. old camera clips: it is written within seconds")
             return
         self._cli_json = None
-        if self.house.problems.pop("cli", None) is not None:
-            logger.info("cli.json written path=%s", path)
+        self._cli_retry.written(1)
+        self.house.problems.pop("cli", None)
 
     def _close_relays(self, board: Any) -> None:
         levels = board.close()  # every relay off (de-energised), whatever its wiring
@@ -309,8 +310,7 @@ class App:
         while not self._stop.wait(0.5):
             self.house.auto_off()
             self.house.write_unwritten()
-            if self._cli_json is not None and time.monotonic() >= self._cli_retry_at:  # cli.json a full disk refused
-                self._cli_retry_at = time.monotonic() + 5.0
+            if self._cli_json is not None and self._cli_retry.due():  # cli.json a full disk refused
                 self._write_cli_json()
             gate.check()
 

@@ -3,9 +3,11 @@ written again every RETRY_S, with one log line when writing starts failing (or f
 differently) and one when it works again, and one problem text for `status`.
 
 Used by everything that keeps changes in memory while the disk is full: the broadcast
-records, the camera events, the House's relay switches, the CLI token and the uplink's
-held messages; each keeps its own changes (and, where its status words differ, its own
-problem text), this keeps when to try and what to log."""
+records, the camera events, the House's relay switches, the CLI token, cli.json and the
+uplink's held messages; each keeps its own changes (and, where its status words differ,
+its own problem text), this keeps when to try and what to log. The audio and camera
+wings never import controller/: App hands this class to their stores (`write_retry`),
+which make their own with their logger and words."""
 from __future__ import annotations
 
 import logging

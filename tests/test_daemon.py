@@ -224,6 +224,8 @@ def test_without_room_for_cli_json_the_cli_says_the_disk_is_full_and_works_once_
     said = langso("--data-dir", str(data), "status")
     assert said.returncode == 0 and "problems  none" in said.stdout, said.stdout + said.stderr
     assert d.stop() == 0
+    log = d.output()  # one line each way, however often housekeeping tried (controller/write_retry.py)
+    assert log.count("cli.json not written dir=") == 1 and log.count("cli.json written again count=1") == 1, log
 
 def test_a_new_install_on_a_full_disk_exits_naming_storage_dir_and_the_fix(small_disk, tmp_path):
     from tests.conftest import house_data, write_toml

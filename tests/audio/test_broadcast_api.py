@@ -379,6 +379,7 @@ def test_a_missing_sound_card_shows_at_start_and_broadcasts_wait_until_it_is_plu
     (home / ".asoundrc").write_text(ASOUNDRC.format(out=played))  # the card is plugged in
     until(lambda: len(rec.logs()) == 2, what="both broadcasts played once the card was there")
     assert [(r["text"], r["outcome"]) for r in rec.logs()] == [("Cháy", "played"), ("Thử loa", "played")]
+    until(lambda: rec.amp()[-1:] == [False], what="the amplifier off after the session (after its last record)")
     assert rec.amp() == [True, False]
     assert wav_seconds(played) > 1.0  # the last item reached the card (the file plugin keeps one at a time)
     status = api.request("GET", "/status")

@@ -15,6 +15,7 @@ from audio.player import HardwareUnavailable
 from audio.tts import Speech, TtsCache
 from audio.tts_engines import EspeakEngine
 from controller.db import Database
+from controller.write_retry import WriteRetry
 
 
 class UsbCard:
@@ -50,7 +51,7 @@ def test_a_card_unplugged_before_a_broadcast_keeps_the_item_queued_until_it_is_b
     db = Database(tmp_path / "langso.db")
     published: list[tuple[str, dict]] = []
     queue = BroadcastQueue(config, db, tmp_path / "broadcasts", ZoneInfo("Asia/Ho_Chi_Minh"),
-                           lambda topic, payload: published.append((topic, payload)))
+                           lambda topic, payload: published.append((topic, payload)), write_retry=WriteRetry)
     speech = Speech([EspeakEngine("vi")], TtsCache(tmp_path / "cache", 2**24), breaker_failures=2, breaker_cooldown_s=600)
     card, amp = UsbCard(), []
     worker = BroadcastWorker(config, queue, speech, lambda: card, amp.append)
@@ -75,7 +76,9 @@ def test_a_card_unplugged_before_a_broadcast_keeps_the_item_queued_until_it_is_b
         [record] = queue.listing()["log"]
         assert (record["id"], record["outcome"]) == (item["id"], "played")
         assert card.opened == [item["id"]] and card.samples > 8000 and worker.output_problem == ""
-        assert amp[0] is False and amp[-1] is False  # forced off at start, off after each session
+        # the record is written inside the session; the amplifier goes off after it, in the worker's `finally`
+        until(lambda: amp[-1] is False, what="the amplifier off after the session")
+        assert amp[0] is False and True in amp  # forced off at start, on for the session
     finally:
         worker.stop()
         db.close()

@@ -13,6 +13,7 @@ from audio.broadcast import BroadcastQueue, BroadcastRefused
 from audio.broadcast_items import Item, in_quiet_hours, next_playable
 from audio.config import AudioConfig
 from controller.db import Database
+from controller.write_retry import WriteRetry
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -29,7 +30,8 @@ def make_queue(tmp_path: Path, bus):
     def make(clock=time.time, **audio) -> BroadcastQueue:
         db = Database(tmp_path / "langso.db")
         dbs.append(db)
-        return BroadcastQueue(AudioConfig(**audio), db, tmp_path / "broadcasts", TZ, lambda t, p: bus.append((t, p)), clock)
+        return BroadcastQueue(AudioConfig(**audio), db, tmp_path / "broadcasts", TZ, lambda t, p: bus.append((t, p)), clock,
+                              write_retry=WriteRetry)
 
     yield make
     for db in dbs:

@@ -11,12 +11,13 @@ import pytest
 from camera.events import EventStore
 from camera.retention import Retention
 from controller.db import Database
+from controller.write_retry import WriteRetry
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> EventStore:
     db = Database(tmp_path / "langso.db")
-    yield EventStore(db)
+    yield EventStore(db, WriteRetry)
     db.close()
 
 
@@ -181,7 +182,7 @@ def test_on_a_full_disk_event_changes_wait_in_memory_read_back_as_written_and_ar
     every id ever given), its changes, the repair of an event left open and a retention
     delete are read back as if written, and written, in order, once space returns."""
     db = Database(small_disk.path / "langso.db")
-    store = EventStore(db)
+    store = EventStore(db, WriteRetry)
     left_open = store.open("cam", 1000.0, 0.1, [], [])
     store.update(left_open, last_motion=1004.0)
     expired = store.open("cam", 900.0, 0.1, [], [])
