@@ -18,7 +18,10 @@ TEST_DEBS := $(RUN_DEBS) mosquitto openssl chromium chromium-driver \
              opencv-doc systemd python3-numpy shellcheck \
              python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 
-.PHONY: run test venv debs-run debs-test bench clean
+# ... and what `make bench` adds (valgrind: bench_camera_instructions.py counts instructions).
+BENCH_DEBS := $(TEST_DEBS) valgrind
+
+.PHONY: run test venv debs-run debs-test debs-bench bench clean
 
 run: debs-run $(VENV)/.installed
 	$(VENV)/bin/langso demo --port $(PORT)
@@ -26,7 +29,7 @@ run: debs-run $(VENV)/.installed
 test: debs-test $(VENV)/.installed-test
 	$(VENV)/bin/python -m pytest -q
 
-bench: $(VENV)/.installed-test
+bench: debs-bench $(VENV)/.installed-test
 	$(VENV)/bin/python bench/run_all.py
 
 venv: $(VENV)/.installed
@@ -49,6 +52,9 @@ debs-run:
 
 debs-test:
 	@sh systemd/ensure-debs.sh $(TEST_DEBS)
+
+debs-bench:
+	@sh systemd/ensure-debs.sh $(BENCH_DEBS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
