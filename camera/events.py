@@ -46,11 +46,17 @@ SCHEMA = [
     # open ends there; interrupted: closed by the start-up repair, not by its camera
     """ALTER TABLE camera_events ADD COLUMN last_motion REAL;
     ALTER TABLE camera_events ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0""",
+    # handed: the last of the event's messages (new, end) the MQTT uplink has stored in its
+    # outbox; NULL: none yet. The events of a database from before count as handed over.
+    """ALTER TABLE camera_events ADD COLUMN handed TEXT;
+    UPDATE camera_events SET handed = CASE WHEN closed = 1 THEN 'end' ELSE 'new' END;
+    CREATE INDEX camera_events_owed ON camera_events(id) WHERE handed IS NULL OR handed = 'new'""",
 ]
 
 FIELDS = ("id", "camera", "start", "end", "score", "boxes", "tags", "snapshot", "clip")
 WRITABLE = FIELDS[2:] + ("closed", "last_motion")
 NEW_ROW = {"end": None, "snapshot": None, "clip": None, "closed": 0, "last_motion": None, "interrupted": 0}
+HANDED_ALL = "end"  # `handed` once nothing of the event is left to hand over
 
 
 def _event(row: Any) -> dict[str, Any]:
@@ -74,8 +80,12 @@ def bus_event(event: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 class EventStore:
-    def __init__(self, db: Any, write_retry: RetryFactory):
+    def __init__(self, db: Any, write_retry: RetryFactory, handover: bool = False):
         self.db = db
+        # handover: an uplink stores the events' messages and says so (`handed`); the
+        # changes it has not stored when the power goes are `owed()` at the next start.
+        # Without one, events are written as handed over (nothing is owed to nobody).
+        self.handover = handover
         self.dir = Path(db.path).parent  # storage.dir: where space must be freed
         db.ensure_schema("camera", SCHEMA)
         self._lock = threading.Lock()
@@ -152,13 +162,13 @@ class EventStore:
     # write side (camera workers) ----------------------------------------------
     def open(self, camera: str, start: float, score: float, boxes: list[list[int]], tags: list[str]) -> int:
         fields = {"camera": camera, "start": start, "score": score, "boxes": json.dumps(boxes), "tags": json.dumps(tags),
-                  "updated_at": time.time()}
+                  "updated_at": time.time(), "handed": None if self.handover else HANDED_ALL}
         with self._lock:
             try:
                 with self.db.tx() as conn:
                     self._write_pending(conn)
-                    cur = conn.execute("INSERT INTO camera_events(camera, start, score, boxes, tags, updated_at) "
-                                       "VALUES (:camera, :start, :score, :boxes, :tags, :updated_at)", fields)
+                    cur = conn.execute("INSERT INTO camera_events(camera, start, score, boxes, tags, updated_at, handed) "
+                                       "VALUES (:camera, :start, :score, :boxes, :tags, :updated_at, :handed)", fields)
             except sqlite3.OperationalError as err:
                 event_id = self._next_id()
                 self._pending[event_id] = {"new": True, "deleted": False, "fields": {**NEW_ROW, **fields}}
@@ -251,6 +261,36 @@ class EventStore:
         if rows or removed:
             logger.info("camera events repaired closed=%d partial_clips_removed=%d", len(rows), removed)
         return [event for event in (self.get(row["id"]) for row in rows) if event is not None]
+
+    # handover to the MQTT uplink ------------------------------------------------
+    def handed(self, changes: list[tuple[int, str]]) -> None:
+        """(event id, new|update|end) of bus events the uplink has stored in its outbox (or
+        the broker acknowledged): not owed any more. Never goes back (an `end` stays). Not
+        written (a full disk): owed at the next start, a duplicate rather than a loss."""
+        marks = [(kind, event_id) for event_id, kind in changes if kind in ("new", HANDED_ALL)]
+        if not marks:
+            return
+        try:
+            with self.db.tx() as conn:
+                conn.executemany("UPDATE camera_events SET handed = ? WHERE id = ? AND (handed IS NULL OR handed != 'end')",
+                                 marks)
+        except sqlite3.Error as err:
+            logger.warning("camera events handed over not recorded count=%d error=%r (sent again after a restart)",
+                           len(marks), str(err))
+
+    def owed(self) -> list[dict[str, Any]]:
+        """At start, after `repair()`: the bus events (`camera.event`) of changes stored but
+        never handed to the uplink (a power cut between the two), oldest event first, each
+        event's `new` before its `end`; an `update` is not repeated, the `end` carries its tags.
+        A `new` is rebuilt from the event as stored: no end, no clip."""
+        owed = []
+        for row in self.db.query("SELECT * FROM camera_events WHERE handed IS NULL OR handed = 'new' ORDER BY id"):
+            event = _event(row)
+            if row["handed"] is None:
+                owed.append(bus_event({**event, "end": None, "clip": None, "interrupted": False}, "new"))
+            if event["closed"]:
+                owed.append(bus_event(event, "end"))
+        return owed
 
     # retention ------------------------------------------------------------------
     # (events with a change waiting in memory are left alone until it is written)

@@ -207,10 +207,16 @@ class Cameras:
         self._housekeeper = threading.Thread(target=self._housekeeping, name="camera-retention", daemon=True)
 
     def start(self) -> None:
-        """Close the events a crash left open and publish their `end` (start this after
-        whoever must hear it has subscribed: the MQTT uplink), then start the cameras."""
-        for event in self.store.repair(self.clip_root):
-            self.publish("camera.event", bus_event(event, "end"))
+        """Close the events a crash left open and publish what the uplink is owed: the
+        changes stored but never handed to it (their `end`, and the `new` of an event it
+        never had), before any new event (start this after whoever must hear it has
+        subscribed: the MQTT uplink); then start the cameras."""
+        repaired = self.store.repair(self.clip_root)
+        owed = self.store.owed() if self.store.handover else [bus_event(event, "end") for event in repaired]
+        for payload in owed:
+            self.publish("camera.event", payload)
+        if self.store.handover and owed:
+            logger.info("camera events owed to the uplink published messages=%d", len(owed))
         for worker in self.workers.values():
             for thread in worker.threads:
                 thread.start()

@@ -162,7 +162,7 @@ class App:
         from camera.service import Cameras
 
         cfg = self.config
-        store = EventStore(house.store.db, write_retry=WriteRetry)
+        store = EventStore(house.store.db, write_retry=WriteRetry, handover=bool(cfg.mqtt.host))  # see _build_uplink
         house.events = store
         cameras = Cameras(list(cfg.cameras), Path(cfg.storage.dir) / "clips", store, house.bus.publish,
                           cfg.storage.keep_days, cfg.storage.min_free_mb)
@@ -173,7 +173,8 @@ class App:
     def _start_wings(self, house: House) -> None:
         """Audio and cameras start after the uplink has subscribed to the bus and stop
         before it, so that what they publish while starting and stopping reaches its outbox:
-        the `end` of each event a crash left open (the camera start-up repair), the events
+        the `end` of each event a crash left open (the camera start-up repair) and every event
+        change stored but not yet in the outbox at a power cut (`EventStore.owed`), the events
         and the proof of broadcast of an announcement cut short by the stop."""
         house.broadcasts.start()
         self._on_stop("audio", house.broadcasts.stop)
@@ -190,7 +191,9 @@ class App:
             house.add_status("uplink", lambda: {"state": "disabled", "reason": "mqtt.host is empty"})
             house.add_selftest("broker", lambda: (True, "skipped: uplink off (mqtt.host is empty)"))
             return
-        uplink = Uplink(house, Outbox(house.store.db, cfg.outbox_max))
+        # the uplink says which camera events it has stored; the others are published again
+        # at the next start (a power cut between the event store and the outbox loses none)
+        uplink = Uplink(house, Outbox(house.store.db, cfg.outbox_max), handed=house.events.handed)
         house.uplink = uplink
         house.add_status("uplink", uplink.status)
         house.add_selftest("broker", uplink.selftest)

@@ -20,7 +20,7 @@ import queue
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -41,7 +41,9 @@ BATCH = 500          # queue items handled per worker step (outbox writes share 
 
 
 class Uplink:
-    def __init__(self, house: Any, outbox: Outbox):
+    def __init__(self, house: Any, outbox: Outbox, handed: Callable[[list[tuple[int, str]]], None] | None = None):
+        """`handed` is told (event id, type) of the camera events once stored in the outbox
+        (App: the event store, which owes the others again after a power cut)."""
         cfg = house.config
         self.house, self.cfg, self.outbox = house, cfg.mqtt, outbox
         self.site, self.groups = cfg.site.id, list(cfg.site.groups)
@@ -56,7 +58,8 @@ class Uplink:
         self._inflight: dict[int, int | Held] = {}  # paho mid -> outbox seq, or the held message
         self._sent_seq = 0
         self._puts: list[tuple[str, dict[str, Any], str]] = []  # stored by _flush() at the end of each worker step
-        self.held = HeldMessages(outbox, house.problems, cfg.storage.dir)  # what the database refused
+        self._handed = handed
+        self.held = HeldMessages(outbox, house.problems, cfg.storage.dir, self._kept)  # what the database refused
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
@@ -210,6 +213,13 @@ class Uplink:
         for topic, payload, kind in self._puts:
             self.held.add(Held(topic, payload, kind))
         self._puts = []
+
+    def _kept(self, messages: list[Held]) -> None:
+        """Camera events stored in the outbox (or acknowledged from memory): `handed`."""
+        changes = [(held.payload["id"], held.payload["type"]) for held in messages
+                   if held.kind == "event" and isinstance(held.payload, dict)]
+        if changes and self._handed is not None:
+            self._handed(changes)
 
     def _set_state(self, state: str, error: str | None = None) -> None:
         if state != self.state:

@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from controller.outbox import Outbox, encode
 from controller.write_retry import WriteRetry
@@ -32,8 +32,10 @@ class Held:
 
 
 class HeldMessages:
-    def __init__(self, outbox: Outbox, problems: dict[str, str], storage_dir: Path):
+    def __init__(self, outbox: Outbox, problems: dict[str, str], storage_dir: Path,
+                 kept: Callable[[list[Held]], None] = lambda messages: None):
         self.outbox, self.problems, self.dir = outbox, problems, storage_dir
+        self.kept = kept  # told of messages safe at last: stored in the outbox, or acknowledged from memory
         self.messages: list[Held] = []  # not stored, in order (those handed to paho: until their PUBACK)
         self.acked: list[int] = []      # delivered outbox rows, to be deleted
         self._retry = WriteRetry(logger, "uplink outbox", storage_dir)
@@ -49,6 +51,7 @@ class HeldMessages:
 
     def delivered(self, sent: Held) -> None:
         self.messages = [held for held in self.messages if held is not sent]
+        self.kept([sent])
 
     def store(self, force: bool = False) -> None:
         """Store the held messages not yet handed to paho, forget the acknowledged rows (a
@@ -69,6 +72,8 @@ class HeldMessages:
             self._trim()
             self._say_problem()
             return
+        if unsent:
+            self.kept(unsent)
         if self._retry.error:
             self._dropped = 0
             self.problems.pop("outbox", None)

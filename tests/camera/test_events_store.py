@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from camera.events import EventStore
+from camera.events import SCHEMA, EventStore
 from camera.retention import Retention
 from controller.db import Database
 from controller.write_retry import WriteRetry
@@ -70,6 +70,51 @@ def test_repair_closes_open_events_and_removes_partial_clips(store: EventStore, 
     assert store.get(never_seen_again)["end"] == 2000.0
     assert store.get(done)["clip"] is not None and store.get(done)["interrupted"] is False
     assert store.repair(clips) == []                                  # once
+
+
+def test_changes_not_handed_to_the_uplink_are_owed_in_order(tmp_path: Path):
+    """With an uplink (`handover`), what it has not said it stored is owed at the next
+    start: an event's `new` (rebuilt: no end, no clip) and its `end`, oldest event first;
+    a mark never goes back. Without one, nothing is ever owed."""
+    db = Database(tmp_path / "langso.db")
+    store = EventStore(db, WriteRetry, handover=True)
+
+    def closed(start: float, handed: list[str]) -> int:
+        event_id = store.open("cam", start, 0.1, [[1, 2, 3, 4]], [])
+        store.update(event_id, end=start + 5, clip=f"/clips/{event_id}.mp4", snapshot=f"/clips/{event_id}.jpg", closed=1)
+        store.handed([(event_id, kind) for kind in handed])
+        return event_id
+
+    never = closed(1000.0, [])
+    half = closed(1100.0, ["new", "update"])
+    done = closed(1200.0, ["new", "end", "new"])                    # a late `new` mark: still all handed
+    opened = store.open("cam", 1300.0, 0.2, [], ["person"])        # open, never handed: its `new`
+    store.handed([(store.open("cam", 1400.0, 0.2, [], []), "new")])  # open, handed: nothing yet
+    owed = store.owed()
+    assert [(e["id"], e["type"]) for e in owed] == [(never, "new"), (never, "end"), (half, "end"), (opened, "new")]
+    assert owed[0]["end"] is None and owed[0]["clip"] is None and owed[0]["snapshot"] == f"/clips/{never}.jpg"
+    assert owed[1]["end"] == 1005.0 and owed[1]["clip"] == f"/clips/{never}.mp4" and owed[3]["tags"] == ["person"]
+    assert done not in {e["id"] for e in owed}
+    store.handed([(e["id"], e["type"]) for e in owed])
+    assert store.owed() == []
+    quiet = EventStore(db, WriteRetry)                             # no uplink: nothing to hand over
+    quiet.update(quiet.open("cam", 1500.0, 0.1, [], []), end=1505.0, closed=1)
+    assert quiet.owed() == []
+    db.close()
+
+
+def test_events_from_before_the_handover_count_as_handed(tmp_path: Path):
+    """A database of an older version: its events are not sent again; the `end` of one a
+    crash left open is, as before (the start-up repair)."""
+    db = Database(tmp_path / "langso.db")
+    db.ensure_schema("camera", SCHEMA[:2])
+    for closed in (1, 0):
+        db.execute("INSERT INTO camera_events(camera, start, closed, updated_at) VALUES ('cam', 1000, ?, 1000)", (closed,))
+    store = EventStore(db, WriteRetry, handover=True)
+    assert store.owed() == []
+    store.repair(tmp_path / "clips")
+    assert [(e["id"], e["type"], e["interrupted"]) for e in store.owed()] == [(2, "end", True)]
+    db.close()
 
 
 def test_an_open_event_stores_its_last_motion_so_a_crash_ends_it_there(scene_video, store: EventStore, tmp_path: Path):

@@ -168,6 +168,58 @@ def test_events_in_the_outbox_survive_a_power_cut(broker, ioc, daemon, clip):
     assert events_of(district)[:len(stored)] == stored
 
 
+def test_events_stored_but_not_yet_in_the_outbox_at_a_power_cut_are_sent_after_the_restart(broker, ioc, daemon, clip,
+                                                                                            tmp_path):
+    """The gap between the event store and the uplink's outbox (normally milliseconds),
+    held open: the outbox refuses camera events (an SQLite trigger, as a full disk would),
+    so they wait in the uplink's memory when `langso run` is killed with SIGKILL. After the
+    restart the IOC gets every event of the store, each `new` then its `end`, oldest first,
+    before any event of the new run."""
+    import signal
+    import sqlite3
+    from contextlib import closing
+
+    from controller.db import Database
+    from controller.outbox import Outbox
+
+    db_file = tmp_path / "data" / "langso.db"
+    db = Database(db_file)
+    Outbox(db)
+    db.execute("CREATE TRIGGER outbox_refuses_events BEFORE INSERT ON outbox WHEN NEW.kind = 'event' "
+               "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    db.close()
+    broker.stop()
+    sections = {"cameras": [{"name": "cong-lang", "source": str(clip), "pre_s": 1, "post_s": 1}],
+                "mqtt": broker.mqtt_config()}
+    first = daemon(**sections)
+
+    def stored() -> list[sqlite3.Row]:
+        with closing(sqlite3.connect(db_file)) as conn:
+            conn.row_factory = sqlite3.Row
+            return conn.execute("SELECT * FROM camera_events ORDER BY id").fetchall()
+
+    wait_until(lambda: [row for row in stored() if row["closed"] and row["clip"]], 60, "a finished event in the store")
+    first.stop(signal.SIGKILL)  # a power cut while the event is in the store only
+    events = stored()
+    with closing(sqlite3.connect(db_file)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'event'").fetchone()[0] == 0
+        conn.execute("DROP TRIGGER outbox_refuses_events")
+        conn.commit()
+
+    broker.start(first=False)
+    district = ioc([f"{SITE}/camera/+/event"])
+    daemon(**sections)
+    owed = [(row["id"], kind) for row in events for kind in ("new", "end")]
+    got = wait_until(lambda: (got := [(e["id"], e["type"]) for e in events_of(district)])[:len(owed)] == owed and got,
+                     60, "the events of the store delivered after the restart")
+    assert all(event_id > events[-1]["id"] for event_id, _ in got[len(owed):])  # the new run's events come after
+    finished = next(row for row in events if row["closed"] and row["clip"])
+    new, end = (next(e for e in events_of(district) if e["id"] == finished["id"] and e["type"] == kind)
+                for kind in ("new", "end"))
+    assert new["start"] == end["start"] == round(finished["start"], 3) and new["end"] is None and new["clip_url"] is None
+    assert end["end"] == round(finished["end"], 3) and end["clip_url"] and end["interrupted"] is False
+
+
 @pytest.fixture(scope="module")
 def slow_walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A figure walking slowly across for about 25 s (from 3 s on), looped by the camera."""
@@ -211,13 +263,18 @@ def test_an_event_open_at_a_crash_ends_on_mqtt_at_the_next_start(broker, ioc, da
 
 def test_an_event_open_at_a_clean_stop_ends_on_mqtt(broker, ioc, make_config, start_app, slow_walk):
     """`systemctl stop` in the middle of an event: the cameras stop before the uplink, so
-    the event's `end` (with its clip) reaches the IOC, at the latest after the next start."""
+    the event's `end` (with its clip) reaches the IOC, at the latest after the next start;
+    the uplink stored every change before it stopped (nothing owed, nothing sent twice)."""
+    import sqlite3
+    from contextlib import closing
     district = ioc([f"{SITE}/camera/+/event"])
     config = make_config(cameras=[{"name": "cong-lang", "source": str(slow_walk), "pre_s": 1, "post_s": 1}],
                          mqtt=broker.mqtt_config())
     app = start_app(config)
     new = wait_until(lambda: [e for e in events_of(district) if e["type"] == "new"], 60, "an event to start")[0]
     app.stop()
+    with closing(sqlite3.connect(Path(config.storage.dir) / "langso.db")) as db:  # all in the outbox: nothing owed
+        assert db.execute("SELECT COUNT(*) FROM camera_events WHERE handed IS NULL OR handed != 'end'").fetchone()[0] == 0
     start_app(config)
     end = end_of(district, new["id"])
     assert end["interrupted"] is False and end["end"] > end["start"] and end["clip_url"]
