@@ -200,6 +200,8 @@ class Broadcasts:
         start = due.at.astimezone(self.tz)
         item_id = f"sched-{p.id}-{start.strftime('%Y%m%d-%H%M')}"
         if due.edge == "end":
+            if getattr(due, "missed", False):
+                return  # an end passed while the daemon was down: its items carry `until` and stop there themselves
             for item in self.queue.listing(0)["queue"] + [self.queue.listing(0)["playing"] or {}]:
                 if str(item.get("id", "")).startswith(f"sched-{p.id}-"):
                     self.queue.stop_if_from(item["id"], f"schedule:{p.id}",

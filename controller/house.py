@@ -237,6 +237,8 @@ class House:
         fire(due)
 
     def _relay_edge(self, due: Due) -> None:
+        if due.missed and not self._still_set_by(due):
+            return
         action = "on" if due.edge == "start" else "off"
         try:
             self.handle(SetRelay(due.programme.target, action, Actor("schedule", str(due.programme.id))))
@@ -248,6 +250,20 @@ class House:
             timer = threading.Timer(wait, self.submit, [SetRelay(due.programme.target, action, Actor("schedule", str(due.programme.id)))])
             timer.daemon = True
             timer.start()
+
+    def _still_set_by(self, due: Due) -> bool:
+        """A window's end missed while the daemon was down (or the clock jumped) switches its
+        relay off only if the relay is still as that window left it: on, switched by this
+        programme before the end. Switched since by anyone else (or off at power-on): theirs."""
+        p = due.programme
+        rec = self.store.relay_states().get(p.target)
+        relay = self.board.get(p.target) if p.target in self.board else None
+        mine = (relay is not None and relay.is_on and rec is not None and rec.on
+                and rec.actor == str(Actor("schedule", str(p.id))) and rec.changed_at < due.at.timestamp())
+        logger.log(logging.INFO if relay is not None and relay.is_on else logging.DEBUG,
+                   "schedule end missed id=%d target=%s at=%s: %s", p.id, p.target, due.at.isoformat(timespec="minutes"),
+                   "switching off" if mine else "left alone (not as this window left it)")
+        return mine
 
     # status and self-test ----------------------------------------------------
     def status(self, max_age_s: float = 0.0) -> dict[str, Any]:

@@ -43,6 +43,9 @@ class Due:
     at: datetime                   # when the edge is due, also when it fires late (a restart inside a window)
     programme: Programme
     edge: Literal["start", "end"]
+    # an end that passed while the daemon was down or the clock jumped over it: the kind
+    # decides whether it still applies (a relay still in the state that window set)
+    missed: bool = False
 
 
 def _occurrences(p: Programme, day: date, tz: tzinfo) -> list[Due]:
@@ -94,6 +97,19 @@ def open_windows(programmes: Iterable[Programme], now: datetime) -> list[Due]:
                 found.append(edges[0])
                 break
     return found
+
+
+def missed_ends(programmes: Iterable[Programme], now: datetime, lookback: timedelta = timedelta(days=8)) -> list[Due]:
+    """The last end edge of each window that is not open at `now`, marked `missed`: after a
+    restart or a clock jump the TV that a 18:00-22:00 window switched on goes off at
+    22:10, not never. Only the last one: every earlier occurrence ended before it."""
+    windowed = [p for p in programmes if p.end is not None]
+    still_open = {d.programme.id for d in open_windows(windowed, now)}
+    last: dict[int, Due] = {}
+    for due in due_between([p for p in windowed if p.id not in still_open], now - lookback, now):
+        if due.edge == "end":
+            last[due.programme.id] = Due(due.at, due.programme, "end", missed=True)
+    return sorted(last.values(), key=lambda d: (d.at, d.programme.id))
 
 
 class ScheduleRunner:
@@ -154,8 +170,9 @@ class ScheduleRunner:
         now = self._now()
         programmes = self._safe_load()
         if self._last is None or now < self._last or now - self._last > JUMP:
-            # start, clock sync or jump: put the house in the state the programmes want now
-            for due in open_windows(programmes, now):
+            # start, clock sync or jump: put the house in the state the programmes want now,
+            # ends before starts (two windows of one relay back to back)
+            for due in missed_ends(programmes, now) + open_windows(programmes, now):
                 self._emit(due)
         else:
             for due in due_between(programmes, self._last, now):
@@ -173,7 +190,9 @@ class ScheduleRunner:
 
     def _emit(self, due: Due) -> None:
         p = due.programme
-        logger.info("schedule due id=%d kind=%s target=%s edge=%s", p.id, p.kind, p.target, due.edge)
+        # a missed end is looked at at every start (whether it still applies is the kind's to say, and log)
+        logger.log(logging.DEBUG if due.missed else logging.INFO, "schedule due id=%d kind=%s target=%s edge=%s%s",
+                   p.id, p.kind, p.target, due.edge, " missed" if due.missed else "")
         try:
             self._fire(due)
         except Exception as err:  # one bad programme never stops the others

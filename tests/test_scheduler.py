@@ -3,7 +3,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from controller.clock import ClockStatus
-from controller.scheduler import Due, Programme, ScheduleRunner, due_between, next_due, open_windows
+from controller.commands import Actor, SetRelay
+from controller.scheduler import Due, Programme, ScheduleRunner, due_between, missed_ends, next_due, open_windows
 from tests.conftest import wait_until
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -68,14 +69,15 @@ class Harness:
 def test_runner_fires_edges_as_time_passes():
     h = Harness([TV])
     h.runner.tick()
-    assert h.fired == []
+    assert h.fired == [Due(at(22, 22), TV, "end", missed=True)]  # at start: yesterday's end (kept only if still due)
+    h.fired.clear()
     h.now = at(23, 18, 0)
     sleep = h.runner.tick()
     assert [(d.programme.id, d.edge) for d in h.fired] == [(1, "start")]
     assert sleep == 30.0  # capped; the end is hours away
-    h.now = at(23, 22, 0, )
-    h.runner.tick()  # a 4-hour gap is a jump: catch up, not replay; 22:00 is outside the window
-    assert len(h.fired) == 1
+    h.now = at(23, 22, 5)
+    h.runner.tick()  # a 4-hour gap is a jump: catch up, not replay; the window's end was jumped over
+    assert h.fired[1:] == [Due(at(23, 22), TV, "end", missed=True)]
 
 
 def test_clock_guard_waits_and_says_why_then_catches_up():
@@ -101,6 +103,28 @@ def test_a_restart_inside_a_window_fires_the_same_occurrence_again():
     assert first.fired == after_restart.fired == [Due(at(23, 18), TV, "start")]
 
 
+def test_missed_ends_are_the_last_end_of_each_window_not_open_now():
+    radio_again = Programme(4, "relay", "radio", time(23), time(23, 30))
+    # down from Monday 21:00 to Wednesday 00:30: TV's last end is Tuesday 22:00, LATE is open
+    assert missed_ends([TV, LATE, MONDAY_NEWS, radio_again], at(25, 0, 30)) == [
+        Due(at(24, 22), TV, "end", missed=True), Due(at(24, 23, 30), radio_again, "end", missed=True)]
+    assert [d.edge for d in open_windows([TV, LATE], at(25, 0, 30))] == ["start"]
+    weekly = Programme(5, "relay", "tv", time(18), time(22), days=frozenset({0}))
+    assert missed_ends([weekly], at(30, 17)) == [Due(at(23, 22), weekly, "end", missed=True)]  # a week back
+    assert missed_ends([weekly], at(30, 19)) == []  # open again
+    assert missed_ends([Programme(6, "relay", "tv", time(18), time(22), enabled=False)], at(23, 23)) == []
+
+
+def test_a_restart_after_a_window_ended_fires_its_end_once():
+    h = Harness([TV])
+    h.now = at(23, 22, 10)  # the daemon was down 21:50-22:10
+    h.runner.tick()
+    assert h.fired == [Due(at(23, 22), TV, "end", missed=True)]
+    h.now = at(23, 22, 11)
+    h.runner.tick()
+    assert len(h.fired) == 1
+
+
 def test_clock_jump_backwards_does_not_replay():
     h = Harness([TV])
     h.now = at(23, 19)
@@ -122,10 +146,10 @@ def test_one_failing_programme_does_not_stop_the_others():
     other = Programme(9, "relay", "radio", time(18), time(19))
     runner = ScheduleRunner(lambda: [TV, other], fire, lambda: ClockStatus(True, ""), VN, now=lambda: now)
     now = at(23, 17, 59)
-    runner.tick()
+    runner.tick()  # at start, yesterday's ends: the first fails, the second still goes
     now = at(23, 18)
     runner.tick()
-    assert calls == [1, 9]
+    assert calls == [9, 1, 1, 9]  # 19:00 before 22:00, then 18:00 in id order
 
 
 def test_a_programme_that_fails_shows_in_status_until_it_next_works():
@@ -177,3 +201,48 @@ def test_schedule_switches_relay_through_the_house(make_config, start_app):
         _time.sleep(0.05)
     assert house.board.get("radio").is_on
     assert house.store.audit_log("radio")[0]["actor"].startswith("schedule:")
+
+
+def _window_ended_minutes_ago(app, target: str) -> int:
+    """A window of `target` that opened 10 minutes ago and ended 2 minutes ago."""
+    now = datetime.now(VN)
+    start, end = ((now - timedelta(minutes=m)).strftime("%H:%M") for m in (10, 2))
+    return app.house.store.add_schedule("relay", target, list(range(7)), start, end, {}, "cli")
+
+
+def test_a_window_that_ended_while_the_daemon_was_down_switches_its_relay_off(make_config, start_app, caplog):
+    relays = [{"name": "tv", "pin": 17, "power_on": "restore"}, {"name": "radio", "pin": 27, "power_on": "restore"},
+              {"name": "amp", "pin": 22}, {"name": "fan", "pin": 23, "power_on": "restore"}]
+    config = make_config(relays=relays)
+    first = start_app(config)
+    tv, radio, fan = (_window_ended_minutes_ago(first, name) for name in ("tv", "radio", "fan"))
+    store = first.house.store
+    switched = datetime.now(VN).timestamp() - 5 * 60  # inside the windows, before their end: the daemon then stopped
+    store.record_relay("tv", True, f"schedule:{tv}", at=switched)
+    store.record_relay("radio", True, f"schedule:{radio}", at=switched)
+    store.record_relay("radio", True, "web:truongthon", at=switched + 60)  # switched on by hand since: hers
+    store.record_relay("fan", True, f"schedule:{tv}", at=switched)  # another programme's doing
+    first.stop()
+
+    caplog.set_level("INFO", logger="controller.house")
+    second = start_app(config)
+    board = second.house.board
+    wait_until(lambda: f"schedule end missed id={fan} target=fan" in caplog.text, what="the last missed end looked at")
+    wait_until(lambda: not board.get("tv").is_on, what="the TV off at its missed window end")
+    assert second.house.store.audit_log("tv")[0]["actor"] == f"schedule:{tv}"
+    assert board.get("radio").is_on and board.get("fan").is_on
+    assert second.house.store.audit_log("radio")[0]["actor"] == "web:truongthon"
+    assert second.scheduler.status()["failed"] == []
+
+
+def test_a_relay_switched_on_by_hand_after_the_window_stays_on(make_config, start_app, caplog):
+    config = make_config(relays=[{"name": "tv", "pin": 17, "power_on": "restore", "min_interval_s": 0}])
+    first = start_app(config)
+    tv = _window_ended_minutes_ago(first, "tv")
+    first.house.handle(SetRelay("tv", "on", Actor("schedule", str(tv))))
+    first.house.store.record_relay("tv", True, f"schedule:{tv}", at=datetime.now(VN).timestamp() + 1)  # after its end
+    first.stop()
+    caplog.set_level("INFO", logger="controller.house")
+    second = start_app(config)
+    wait_until(lambda: f"schedule end missed id={tv} target=tv" in caplog.text, what="the missed end looked at")
+    assert "left alone" in caplog.text and second.house.board.get("tv").is_on
