@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from controller.bus import EventBus
 from controller.clock import ClockStatus
-from controller.commands import Actor, CommandError, SetRelay
+from controller.commands import SYSTEM, Actor, CommandError, SetRelay
 from controller.config import Config
 from controller.scheduler import Due, Programme
 from controller.store import Store
@@ -145,7 +145,7 @@ class House:
         stored = self.store.relay_states()
         for name, on in states.items():
             if name not in stored or stored[name].on != on:
-                self._record(name, on, Actor("system"), "power-on")
+                self._record(name, on, SYSTEM, "power-on")
 
     def write_unwritten(self) -> None:
         """Housekeeping: what a full disk kept in memory is written once space returns
@@ -237,7 +237,7 @@ class House:
         fire(due)
 
     def _relay_edge(self, due: Due) -> None:
-        if due.missed and not self._still_set_by(due):
+        if due.missed and not (self._still_set_by(due) if due.edge == "end" else self._untouched_since(due)):
             return
         action = "on" if due.edge == "start" else "off"
         try:
@@ -264,6 +264,17 @@ class House:
                    "schedule end missed id=%d target=%s at=%s: %s", p.id, p.target, due.at.isoformat(timespec="minutes"),
                    "switching off" if mine else "left alone (not as this window left it)")
         return mine
+
+    def _untouched_since(self, due: Due) -> bool:
+        """A one-time start missed while the daemon was down is done late only if nobody
+        (that programme included, before a restart) has switched its relay since it was due;
+        the power-on state the daemon set at start (`system`) is nobody's choice."""
+        p = due.programme
+        rec = self.store.relay_states().get(p.target)
+        untouched = rec is None or rec.changed_at < due.at.timestamp() or rec.actor == str(SYSTEM)
+        logger.info("schedule start missed id=%d target=%s at=%s: %s", p.id, p.target, due.at.isoformat(timespec="minutes"),
+                    "done late" if untouched else f"left alone (switched since by {rec.actor if rec else ''})")
+        return untouched
 
     # status and self-test ----------------------------------------------------
     def status(self, max_age_s: float = 0.0) -> dict[str, Any]:

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 DAILY = frozenset(range(7))
 BEAT_S = 1.0  # the loop shows it is alive (controller/liveness.py) at least this often
 JUMP = timedelta(minutes=15)  # a bigger step of the clock is a jump (NTP sync), not elapsed time
+LATE_GRACE = timedelta(minutes=15)  # a one-time start missed by less (a power cut at 06:55, back at 07:05)
+                                    # is done at the next start; an older one is stale
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,8 @@ class Due:
     at: datetime                   # when the edge is due, also when it fires late (a restart inside a window)
     programme: Programme
     edge: Literal["start", "end"]
-    # an end that passed while the daemon was down or the clock jumped over it: the kind
-    # decides whether it still applies (a relay still in the state that window set)
+    # an edge that passed while the daemon was down or the clock jumped over it (a window's
+    # end, a one-time start inside LATE_GRACE): the kind decides whether it still applies
     missed: bool = False
 
 
@@ -112,6 +114,13 @@ def missed_ends(programmes: Iterable[Programme], now: datetime, lookback: timede
     return sorted(last.values(), key=lambda d: (d.at, d.programme.id))
 
 
+def missed_starts(programmes: Iterable[Programme], now: datetime, grace: timedelta = LATE_GRACE) -> list[Due]:
+    """The one-time starts (no end) of the last `grace`, marked `missed`: the 07:00 news
+    is read at 07:05 when the power came back at 07:04. Done ones are the kind's to know."""
+    return [Due(d.at, d.programme, "start", missed=True)
+            for d in due_between([p for p in programmes if p.end is None], now - grace, now)]
+
+
 class ScheduleRunner:
     """Owns the schedule thread. `load()` returns the programmes (from the store),
     `fire(due)` turns an edge into a command; `clock()` is the clock guard."""
@@ -172,7 +181,7 @@ class ScheduleRunner:
         if self._last is None or now < self._last or now - self._last > JUMP:
             # start, clock sync or jump: put the house in the state the programmes want now,
             # ends before starts (two windows of one relay back to back)
-            for due in missed_ends(programmes, now) + open_windows(programmes, now):
+            for due in missed_ends(programmes, now) + open_windows(programmes, now) + missed_starts(programmes, now):
                 self._emit(due)
         else:
             for due in due_between(programmes, self._last, now):
@@ -190,7 +199,7 @@ class ScheduleRunner:
 
     def _emit(self, due: Due) -> None:
         p = due.programme
-        # a missed end is looked at at every start (whether it still applies is the kind's to say, and log)
+        # missed edges are looked at at every start (whether one still applies is the kind's to say, and log)
         logger.log(logging.DEBUG if due.missed else logging.INFO, "schedule due id=%d kind=%s target=%s edge=%s%s",
                    p.id, p.kind, p.target, due.edge, " missed" if due.missed else "")
         try:

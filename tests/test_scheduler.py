@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 from controller.clock import ClockStatus
 from controller.commands import Actor, SetRelay
-from controller.scheduler import Due, Programme, ScheduleRunner, due_between, missed_ends, next_due, open_windows
+from controller.scheduler import Due, Programme, ScheduleRunner, due_between, missed_ends, missed_starts, next_due, open_windows
 from tests.conftest import wait_until
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -123,6 +123,17 @@ def test_a_restart_after_a_window_ended_fires_its_end_once():
     h.now = at(23, 22, 11)
     h.runner.tick()
     assert len(h.fired) == 1
+
+
+def test_one_time_starts_missed_by_less_than_the_grace_are_done_late():
+    assert missed_starts([MONDAY_NEWS, TV], at(23, 7, 5)) == [Due(at(23, 7), MONDAY_NEWS, "start", missed=True)]
+    assert missed_starts([MONDAY_NEWS], at(23, 7, 16)) == []  # stale
+    h = Harness([MONDAY_NEWS])
+    h.now = at(23, 7, 5)  # the power came back at 07:04
+    h.runner.tick()
+    h.now = at(23, 7, 6)
+    h.runner.tick()
+    assert h.fired == [Due(at(23, 7), MONDAY_NEWS, "start", missed=True)]
 
 
 def test_clock_jump_backwards_does_not_replay():
@@ -246,3 +257,22 @@ def test_a_relay_switched_on_by_hand_after_the_window_stays_on(make_config, star
     second = start_app(config)
     wait_until(lambda: f"schedule end missed id={tv} target=tv" in caplog.text, what="the missed end looked at")
     assert "left alone" in caplog.text and second.house.board.get("tv").is_on
+
+
+def _one_time_minutes_ago(app, target: str) -> int:
+    due = (datetime.now(VN) - timedelta(minutes=3)).strftime("%H:%M")
+    return app.house.store.add_schedule("relay", target, list(range(7)), due, None, {}, "cli")
+
+
+def test_a_one_time_relay_start_missed_while_down_is_done_late_unless_switched_since(make_config, start_app, caplog):
+    config = make_config(relays=[{"name": "tv", "pin": 17}, {"name": "radio", "pin": 27, "power_on": "restore"}])
+    first = start_app(config)
+    tv, radio = _one_time_minutes_ago(first, "tv"), _one_time_minutes_ago(first, "radio")
+    first.house.store.record_relay("radio", False, "web:truongthon")  # switched off by hand after it was due
+    first.stop()
+    caplog.set_level("INFO", logger="controller.house")
+    second = start_app(config)
+    wait_until(lambda: second.house.board.get("tv").is_on, what="the TV on, late")
+    assert second.house.store.audit_log("tv")[0]["actor"] == f"schedule:{tv}"
+    wait_until(lambda: f"schedule start missed id={radio} target=radio" in caplog.text, what="the radio's start looked at")
+    assert not second.house.board.get("radio").is_on and "left alone (switched since by web:truongthon)" in caplog.text

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, time as dtime
+from datetime import datetime, time as dtime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -412,6 +412,26 @@ def test_the_queue_survives_a_daemon_restart(make_config, start_app):
     again = start_app(config)
     [kept] = client_for(again).request("GET", "/broadcasts")["queue"]
     assert (kept["id"], kept["repeat"], kept["at"], kept["state"]) == (later["id"], 3, LATER, "queued")
+
+
+def test_an_announcement_due_while_the_power_was_out_is_read_when_it_returns_once(make_config, start_app, caplog, until):
+    config = make_config(audio={"output": f"wav:{Path(make_config().storage.dir) / 'audio-out'}", "tts": ["espeak"],
+                                "amp_warmup_s": 0, "amp_tail_s": 0, "chime": False})
+    first = start_app(config)
+    tz = first.house.broadcasts.tz
+    due = (datetime.now(tz) - timedelta(minutes=3)).replace(second=0, microsecond=0)  # inside scheduler.LATE_GRACE
+    pid = first.house.store.add_schedule("broadcast", "news", list(range(7)), f"{due:%H:%M}", None,
+                                         {"text": "Bản tin sáng"}, "test")
+    first.stop()  # the power goes out before the programme is due; it comes back 3 minutes late
+    second = start_app(config)
+    item = f"sched-{pid}-{due:%Y%m%d-%H%M}"
+    log = until(lambda: client_for(second).request("GET", "/broadcasts")["log"], what="the late announcement")
+    assert [(r["id"], r["outcome"]) for r in log] == [(item, "played")]
+    second.stop()
+    caplog.set_level("INFO", logger="audio.service")
+    third = start_app(config)  # another restart inside the grace: not read twice
+    until(lambda: f"schedule start already handled id={item}" in caplog.text, what="the done occurrence recognised")
+    assert [r["id"] for r in client_for(third).request("GET", "/broadcasts")["log"]] == [item]
 
 
 def test_weekly_announcement_read_three_times(audio_app, until):
