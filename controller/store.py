@@ -51,11 +51,12 @@ LAST_USED_EVERY_S = 60.0  # a token's last use is written at most this often (no
 
 
 class Refused(ValueError):
-    """A name or scope the store does not take; `field` is the API's name for it."""
+    """A name or scope the store does not take; `field` is the API's name for it; `kind` and
+    `values` say the same for machines, as CommandError's do (the page words the kind)."""
 
-    def __init__(self, field: str, reason: str):
+    def __init__(self, field: str, reason: str, kind: str = "", **values: Any):
         super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
+        self.field, self.reason, self.kind, self.values = field, reason, kind, values
 
 
 def check_name(name: str) -> str:
@@ -173,12 +174,14 @@ class Store:
         if not scopes:
             raise Refused("scopes", f"give at least one of {list(SCOPES)}")
         if check_name(name) == CLI_TOKEN:
-            raise Refused("name", f"{CLI_TOKEN!r} is the daemon's own token for the langso command; choose another name")
+            raise Refused("name", f"{CLI_TOKEN!r} is the daemon's own token for the langso command; choose another name",
+                          "token_name_reserved", name=name)
         with self.db.tx() as conn:
             row = conn.execute("SELECT id FROM tokens WHERE name=?", (name,)).fetchone()
             if row is not None:
                 raise Refused("name", f"a token named {name!r} exists (id {row[0]}); revoke it first "
-                                      f"(Hệ thống page, or DELETE /api/v1/tokens/{row[0]}) or choose another name")
+                                      f"(Hệ thống page, or DELETE /api/v1/tokens/{row[0]}) or choose another name",
+                              "token_name_used", name=name, id=row[0])
             return self._insert_token(conn, name, scopes)
 
     def renew_cli_token(self) -> str:
@@ -240,7 +243,7 @@ class Store:
         row = self.db.one("SELECT name FROM tokens WHERE id=?", (token_id,))
         if row is not None and row["name"] == CLI_TOKEN:
             raise Refused("id", f"token {token_id} is the daemon's own token for the langso command on this "
-                                "machine (renewed at each start); it cannot be revoked")
+                                "machine (renewed at each start); it cannot be revoked", "token_own", id=token_id)
         return self.db.execute("DELETE FROM tokens WHERE id=?", (token_id,)).rowcount > 0
 
     # schedules ----------------------------------------------------------

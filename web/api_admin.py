@@ -62,6 +62,11 @@ class Done(BaseModel):
     ok: bool
 
 
+def refused(err: Refused):
+    """The store's refusal of a token's name or id (409), with its kind and values."""
+    return command_error(CommandError(str(err), 409, err.kind, **err.values))
+
+
 @api.get("/users")
 @spec.validate(resp=Response(HTTP_200=UserList, HTTP_401=Error, HTTP_403=Error), tags=["admin"])
 @require("admin")
@@ -127,7 +132,7 @@ def add_token(json: TokenIn):
     try:
         token = store.add_token(json.name, set(json.scopes))
     except Refused as err:
-        return jsonify(error=str(err)), 409
+        return refused(err)
     info = store.check_token(token)
     store.audit(str(g.actor), "token.add", json.name, ",".join(sorted(json.scopes)))
     return jsonify(id=info.id, name=json.name, token=token), 201
@@ -142,9 +147,9 @@ def delete_token(token_id: int):
     try:
         deleted = store.delete_token(token_id)
     except Refused as err:
-        return jsonify(error=str(err)), 409
-    if not deleted:
-        return jsonify(error=f"no token {token_id}"), 404
+        return refused(err)
+    if not deleted:  # revoked meanwhile (another phone, the CLI)
+        return command_error(CommandError(f"no token {token_id}", 404, "token_unknown", id=token_id))
     recent().clear()  # revoked at once, not when the credentials cache ages
     store.audit(str(g.actor), "token.delete", str(token_id))
     return jsonify(ok=True)

@@ -12,7 +12,8 @@ from flask import jsonify, request, url_for
 from pydantic import BaseModel, Field
 from spectree import Response
 
-from web.api import Error, api, house, spec
+from controller.commands import CommandError
+from web.api import Error, api, command_error, house, spec
 from web.app_factory import SQLITE_INT_MAX
 from web.auth import require
 
@@ -82,7 +83,8 @@ def events(query: EventQuery):
     store = _events()
     known = [c.name for c in house().config.cameras]
     if query.camera and query.camera not in known and not (store and store.has_camera(query.camera)):
-        return jsonify(error=f"camera: no camera named {query.camera!r}; known cameras: {', '.join(known) or 'none'}"), 404
+        message = f"camera: no camera named {query.camera!r}; known cameras: {', '.join(known) or 'none'}"
+        return command_error(CommandError(message, 404, "camera_unknown", name=query.camera, known=known))
     found = store.list(since=query.since, camera=query.camera, limit=query.limit) if store else []
     next_since = found[-1]["id"] if found else (query.since if query.since is not None else (store.last_id() if store else 0))
     return jsonify(events=[_out(e) for e in found], next_since=next_since)

@@ -137,7 +137,8 @@ def add_schedule(json: ScheduleIn):
     """Add a programme; it runs from the next matching time."""
     h = house()
     if json.kind not in h.schedule_kinds():
-        return jsonify(error=f"kind: {json.kind!r} is not available here; choose from {h.schedule_kinds()}"), 400
+        return command_error(CommandError(f"kind: {json.kind!r} is not available here; choose from {h.schedule_kinds()}",
+                                          400, "schedule_kind_unknown", name=json.kind, kinds=h.schedule_kinds()))
     needed = KIND_SCOPE.get(json.kind)
     if needed and not has_scope(g.scopes, needed):
         return command_error(CommandError(f"a {json.kind} schedule needs the {needed!r} scope", 403, "scope_missing",

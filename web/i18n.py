@@ -80,6 +80,8 @@ def init_i18n(app: Flask, timezone: str) -> Babel:
     app.extensions["site_tz"] = ZoneInfo(timezone)
     app.jinja_env.globals["js_strings"] = js_strings
     app.jinja_env.globals["role_labels"] = role_labels
+    app.jinja_env.globals["scope_labels"] = scope_labels
+    app.jinja_env.globals["schedule_kind_labels"] = schedule_kind_labels
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["who"] = who
     return babel
@@ -195,9 +197,10 @@ def _js_strings() -> dict[str, str]:
         "field_priority": _("Priority"), "field_start": _("From"), "field_end": _("Until"), "field_days": _("Days"),
         "field_target": _("Equipment"), "field_kind": _("What"), "field_payload": _("Content"), "field_name": _("Name"),
         "field_password": _("Password"), "field_role": _("Role"), "field_scopes": _("Scopes"), "field_state": _("State"),
-        "field_stream_url": _("Stream address"), "field_id": _("Id"),
+        "field_stream_url": _("Stream address"), "field_id": _("Id"), "field_camera": _("Camera"),
         **{f"actor_{kind}": label for kind, label in actor_labels().items()},
         **{f"role_{role}": label for role, label in role_labels().items()},
+        **{f"scope_{scope}": label for scope, label in scope_labels().items()},
     }
 
 
@@ -253,12 +256,21 @@ def validation_detail(error: dict) -> str:
 
 
 def scope_labels() -> dict[str, str]:
-    """What each API scope lets a role do, as the village head says it (a 403's detail)."""
+    """What each API scope lets a role do, as the village head says it (a 403's detail, and
+    beside the scope's own name in Hệ thống's token list and form), in the form's order."""
     return _per_language(_SCOPES_CACHE, lambda: {"control": _("switch the equipment"), "broadcast": _("send announcements"),
                                                  "events:read": _("see the cameras"), "admin": _("manage the system")})
 
 
 _SCOPES_CACHE: dict[str, dict[str, str]] = {}
+
+
+def schedule_kind_labels() -> dict[str, str]:
+    """Kinds of programme as the schedule form's list says them (a kind not here is shown as it is)."""
+    return _per_language(_KINDS_CACHE, lambda: {"relay": _("switch equipment"), "broadcast": _("announcement")})
+
+
+_KINDS_CACHE: dict[str, dict[str, str]] = {}
 
 
 def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
@@ -334,6 +346,10 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
                  "to free space (e.g. delete old camera clips), then send it again.", dir=v["dir"])
     if kind == "end_is_start":
         return "end: " + _("must differ from the start; leave it empty to switch on only.")
+    if kind == "schedule_kind_unknown":
+        labels = schedule_kind_labels()
+        return "kind: " + _("%(kind)s cannot be scheduled in this house now; reload the page and choose one of: %(choices)s.",
+                            kind=labels.get(v["name"], v["name"]), choices=", ".join(labels.get(k, k) for k in v["kinds"]))
     if kind == "schedule_unknown":
         return _("This programme is no longer in the schedule: someone deleted it. Reload the page.")
     # who is asking (web.auth) and the users (the technician's page)
@@ -349,6 +365,21 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
         return _("There is no user named %(name)s; reload the page.", name=v["name"])
     if kind == "last_tech":
         return _("This is the last technician: add another technician first, or nobody could manage the house.")
+    # API tokens (the technician's page)
+    if kind == "token_name_used":
+        return "name: " + _("there is already a token named %(name)s; revoke it first (in the list above) or choose "
+                            "another name.", name=v["name"])
+    if kind == "token_name_reserved":
+        return "name: " + _("%(name)s is the name of the langso command's own token on this machine; choose another name.",
+                            name=v["name"])
+    if kind == "token_unknown":
+        return _("This token is no longer there: someone revoked it. Reload the page.")
+    if kind == "token_own":
+        return _("This is the langso command's own token on this machine (renewed at each start); it cannot be "
+                 "revoked. Reload the page.")
+    # the cameras
+    if kind == "camera_unknown":
+        return "camera: " + _("there is no camera named %(name)s; reload the page.", name=v["name"])
     return None
 
 

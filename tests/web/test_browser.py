@@ -267,3 +267,61 @@ def test_an_ended_login_or_a_password_set_by_someone_else_leads_to_the_right_pag
     listing = app.house.broadcasts.listing()
     sent = [b.get("text") for b in [listing["playing"] or {}, *listing["queue"], *listing["inbox"], *listing["log"]]]
     assert first not in sent and second not in sent  # refused, not sent: the head decides again
+
+
+def test_refusals_on_the_technicians_forms_and_on_a_page_older_than_the_house_are_vietnamese(
+        make_config, start_app, browser, tmp_path, monkeypatch):
+    """Hệ thống's tokens: the scopes in words with their names, a name already taken, a token
+    another phone revoked meanwhile; a schedule form offering a kind of programme the house
+    no longer runs (its audio part stopped); a camera filter naming a camera taken out of
+    the config. Each said on the status line in Vietnamese, none in the API's English."""
+    app = start_app(make_config(cameras=[{"name": "cong", "source": str(tmp_path / "missing.mp4")}]))
+    app.house.store.add_user("kythuat", "tech", PASSWORD)
+    wait = WebDriverWait(browser, 30)
+    status_line = lambda d: d.find_element(By.ID, "status-line").text  # noqa: E731
+
+    def tap(selector: str, by: str = By.CSS_SELECTOR) -> None:
+        """The button's own click: at the bottom of a long page scrolled down, chromedriver's
+        click under the phone's emulation lands on the footer below the button."""
+        browser.execute_script("arguments[0].click()", browser.find_element(by, selector))
+
+    browser.get(app.url + "/login")
+    browser.find_element(By.NAME, "name").send_keys("kythuat")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+
+    browser.find_element(By.LINK_TEXT, "Hệ thống").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tokens li"))
+    assert "cli · quản trị hệ thống (admin) · " in browser.find_element(By.ID, "tokens").text
+    browser.find_element(By.CSS_SELECTOR, "#add-token input[name=name]").send_keys("ioc-huyen")
+    tap("#add-token button[type=submit]")
+    wait.until(lambda d: "ioc-huyen · xem camera (events:read) · " in d.find_element(By.ID, "tokens").text)
+    tap("#add-token button[type=submit]")  # the same name again
+    wait.until(lambda d: "Tên: " in status_line(d))
+    assert status_line(browser) == ("Lúc này chưa làm được. (Tên: đã có mã tên ioc-huyen; hãy thu hồi mã đó trước (trong danh "
+                                    "sách ở trên) hoặc chọn tên khác.)")  # a 409's general words, then why
+    [token] = [t for t in app.house.store.tokens() if t["name"] == "ioc-huyen"]
+    assert app.house.store.delete_token(token["id"])  # revoked elsewhere (`langso`, another phone) while this list shows it
+    browser.execute_script("window.confirm = () => true")
+    tap("//ul[@id='tokens']/li[contains(., 'ioc-huyen')]/button", By.XPATH)  # Thu hồi
+    wait.until(lambda d: status_line(d) == "Mã này không còn nữa: đã có người thu hồi. Hãy tải lại trang.")
+
+    browser.get(app.url + "/schedules")
+    wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "schedules")
+    monkeypatch.delitem(app.house._schedule_kinds, "broadcast")  # the audio part no longer runs; the form still offers it
+    browser.execute_script("const k = document.querySelector('select[name=kind]'); k.value = 'broadcast'; k.dispatchEvent(new Event('change'))")
+    browser.find_element(By.CSS_SELECTOR, "textarea[name=text]").send_keys("Nhắc đóng quỹ khuyến học.")
+    browser.execute_script("document.querySelector('input[name=start]').value = '07:00'")
+    tap("#add-schedule button[type=submit]")
+    wait.until(lambda d: status_line(d).startswith("Việc: "))
+    assert status_line(browser) == ("Việc: nhà văn hóa này hiện không đặt lịch được thông báo; hãy tải lại trang và chọn "
+                                    "một trong: bật/tắt thiết bị.")
+    assert app.house.store.schedules() == []
+
+    browser.get(app.url + "/cameras")
+    wait.until(lambda d: "cong" in d.find_element(By.ID, "camera-filter").text)
+    browser.execute_script("const f = document.getElementById('camera-filter'); f.append(new Option('ao-ca', 'ao-ca'));"
+                           "f.value = 'ao-ca'; f.dispatchEvent(new Event('change'))")  # a camera the technician took out
+    wait.until(lambda d: status_line(d).startswith("Camera: "))
+    assert status_line(browser) == "Camera: không có camera tên ao-ca; hãy tải lại trang."

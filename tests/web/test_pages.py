@@ -135,6 +135,23 @@ def test_the_user_list_words_the_roles_as_the_add_user_form_does(session_as):
     assert "user-tech · kỹ thuật viên" in page  # the footer
 
 
+def test_the_token_form_and_list_word_the_scopes_keeping_their_names(session_as):
+    """Hệ thống's token form says what each scope lets a token do, its name (what the IOC's
+    people and `langso token add --scope` use) beside it; the list drawn by app.js gets the
+    same words from the page."""
+    import json
+
+    client, csrf = session_as("tech")
+    page = client.get("/system").text
+    for scope, label in (("control", "bật tắt thiết bị"), ("broadcast", "phát thông báo"), ("events:read", "xem camera"),
+                         ("admin", "quản trị hệ thống")):
+        assert f'value="{scope}"' in page and f'> {label} <small class="hint">({scope})</small></label>' in page
+    strings = json.loads(page.split('<script id="strings" type="application/json">', 1)[1].split("</script>", 1)[0])
+    assert strings["scope_events:read"] == "xem camera" and strings["field_camera"] == "Camera"
+    client.post("/language", data={"lang": "en", "csrf_token": csrf})
+    assert '> see the cameras <small class="hint">(events:read)</small></label>' in client.get("/system").text
+
+
 def test_home_shows_who_switched_last(app, session_as):
     client, csrf = session_as("head")
     assert client.post("/api/v1/relays/tv", json={"state": "on"}, headers={"X-CSRFToken": csrf}).status_code == 200

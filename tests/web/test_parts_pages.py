@@ -107,7 +107,7 @@ def test_camera_page_pictures_events_and_clip_with_range(make_config, start_app,
                            90, "a finished event with a clip")[0]
         assert all(e["camera"] == "san" for e in client.get("/api/v1/events?camera=san").json["events"])  # the page's filter
         nobody = client.get("/api/v1/events?camera=nobody")  # the filter offers configured cameras only
-        assert nobody.status_code == 404 and nobody.json["error"] == "camera: no camera named 'nobody'; known cameras: san"
+        assert nobody.status_code == 404 and nobody.json["error"] == "camera: không có camera tên nobody; hãy tải lại trang."
         [cam] = client.get("/api/v1/cameras").json["cameras"]
         assert cam["name"] == "san" and cam["connected"] is True
         browser = {"Accept-Encoding": "gzip, deflate, br, zstd"}  # pictures and clips are sent as they are all the same

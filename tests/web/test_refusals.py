@@ -235,3 +235,59 @@ def test_each_kind_of_end_is_worded_for_the_page(app, client, session_as, token_
     assert page.get("/api/v1/broadcasts").json["log"][0]["reason"] == said
     machine = client.get("/api/v1/broadcasts", headers=token_for("broadcast")).json["log"][0]
     assert (machine["reason"], machine["reason_kind"], machine["reason_values"]) == ("the English reason", kind, values)
+
+
+def test_token_refusals_are_said_for_the_technicians_page(app, client, session_as, token_for):
+    """A name taken, or the langso command's own; revoking what another phone revoked, or
+    what has become the command's own since (its token is made again at each start):
+    Vietnamese for the page, the English unchanged for programs."""
+    admin = token_for("admin")
+    page, csrf = session_as("tech")
+    session = {"X-CSRFToken": csrf}
+    made = page.post("/api/v1/tokens", json={"name": "ioc", "scopes": ["events:read"]}, headers=session).json
+    shown = page.post("/api/v1/tokens", json={"name": "ioc", "scopes": ["control"]}, headers=session)
+    assert (shown.status_code, shown.json) == (409, {
+        "error": "name: đã có mã tên ioc; hãy thu hồi mã đó trước (trong danh sách ở trên) hoặc chọn tên khác."})
+    machine = client.post("/api/v1/tokens", json={"name": "ioc", "scopes": ["control"]}, headers=admin)
+    assert (machine.status_code, machine.json) == (409, {
+        "error": f"name: a token named 'ioc' exists (id {made['id']}); revoke it first (Hệ thống page, or "
+                 f"DELETE /api/v1/tokens/{made['id']}) or choose another name"})
+    shown = page.post("/api/v1/tokens", json={"name": "cli", "scopes": ["admin"]}, headers=session)
+    assert (shown.status_code, shown.json) == (409, {
+        "error": "name: cli là tên mã riêng của lệnh langso trên máy này; hãy chọn tên khác."})
+
+    assert client.delete(f"/api/v1/tokens/{made['id']}", headers=admin).status_code == 200  # another phone, the CLI
+    shown = page.delete(f"/api/v1/tokens/{made['id']}", headers=session)
+    assert (shown.status_code, shown.json) == (404, {"error": "Mã này không còn nữa: đã có người thu hồi. Hãy tải lại trang."})
+    assert client.delete(f"/api/v1/tokens/{made['id']}", headers=admin).json == {"error": f"no token {made['id']}"}
+    [own] = [t["id"] for t in app.house.store.tokens() if t["name"] == "cli"]
+    shown = page.delete(f"/api/v1/tokens/{own}", headers=session)
+    assert (shown.status_code, shown.json) == (409, {
+        "error": "Đây là mã riêng của lệnh langso trên máy này (được làm mới mỗi lần khởi động); không thu hồi được. "
+                 "Hãy tải lại trang."})
+    assert client.delete(f"/api/v1/tokens/{own}", headers=admin).json["error"].startswith(
+        f"id: token {own} is the daemon's own token for the langso command")
+
+    page.post("/language", data={"lang": "en", "csrf_token": csrf})  # the page's own words in English
+    shown = page.post("/api/v1/tokens", json={"name": "cli", "scopes": ["admin"]}, headers=session)
+    assert shown.json == {"error": "name: cli is the name of the langso command's own token on this machine; choose another name."}
+
+
+def test_a_kind_of_programme_or_a_camera_no_longer_there_is_said_for_the_page(app, client, session_as, token_for, monkeypatch):
+    """A schedule form and a camera filter from before a change of the house (the audio part
+    not running, a camera taken out of the config): Vietnamese for the page, the kinds and
+    the choices worded as the form words them; programs keep the English."""
+    monkeypatch.delitem(app.house._schedule_kinds, "broadcast")  # the audio part adds it when it runs
+    body = {"kind": "broadcast", "target": "loa", "start": "07:00", "payload": {"text": "Họp thôn."}}
+    page, csrf = session_as("head")
+    shown = page.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf})
+    assert (shown.status_code, shown.json) == (400, {
+        "error": "kind: nhà văn hóa này hiện không đặt lịch được thông báo; hãy tải lại trang và chọn một trong: bật/tắt thiết bị."})
+    machine = client.post("/api/v1/schedules", json=body, headers=token_for("control", "broadcast"))
+    assert (machine.status_code, machine.json) == (400, {"error": "kind: 'broadcast' is not available here; choose from ['relay']"})
+    assert app.house.store.schedules() == []
+
+    shown = page.get("/api/v1/events?camera=ao-ca")
+    assert (shown.status_code, shown.json) == (404, {"error": "camera: không có camera tên ao-ca; hãy tải lại trang."})
+    machine = client.get("/api/v1/events?camera=ao-ca", headers=token_for("events:read"))
+    assert (machine.status_code, machine.json) == (404, {"error": "camera: no camera named 'ao-ca'; known cameras: none"})

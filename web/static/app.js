@@ -289,12 +289,14 @@ const pages = {
   system() {
     if (!$("#users")) return;
     const form = $("#add-user"), tform = $("#add-token");
+    // a scope as the technician's form says it, its own name kept beside it: "xem camera (events:read)"
+    const scope = (s) => T["scope_" + s] ? `${T["scope_" + s]} (${s})` : s;
     async function load() {
       const [u, t] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/tokens")]);
       $("#users").replaceChildren(...u.users.map((x) => h("li", {}, h("span", {}, `${x.name} (${T["role_" + x.role] || x.role})` + (x.must_change ? ` · ${T.password_pending}` : "")),
         h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/users/${encodeURIComponent(x.name)}`); load(); } catch (e) { say(problem(e), true); } } } }, T.delete))));
       $("#tokens").replaceChildren(...t.tokens.map((x) => h("li", {},
-        h("span", {}, `${x.name} · ${x.scopes.join(", ")} · ${when(x.created_at)}` + (x.last_used ? ` · ${T.last_used} ${when(x.last_used)}` : "")),
+        h("span", {}, `${x.name} · ${x.scopes.map(scope).join(", ")} · ${when(x.created_at)}` + (x.last_used ? ` · ${T.last_used} ${when(x.last_used)}` : "")),
         x.revocable ? h("button", { onclick: async () => { if (confirm(T.confirm_delete)) { try { await api("DELETE", `/api/v1/tokens/${x.id}`); load(); } catch (e) { say(problem(e), true); } } } }, T.revoke)
           : h("span", { class: "hint" }, T.cli_token))));
     }
