@@ -169,7 +169,7 @@ def _js_strings() -> dict[str, str]:
         "token_once": _("Copy this token now; it is shown only once:"),
         "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
         "connected": _("connected"), "revoke": _("Revoke"), "last_used": _("last used"),
-        "interrupted": _("cut short by a power cut or restart"),
+        "interrupted": _("cut short by a power cut or restart"), "for_technician": _("For the technician:"),
         "cli_token": _("the langso command on this machine"),
         # a programme in the schedule list; app.js fills the %(...)s places
         "sched_relay_window": _("%(label)s on at %(start)s, off at %(end)s"), "sched_relay_on": _("%(label)s on at %(start)s"),

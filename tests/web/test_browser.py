@@ -325,3 +325,32 @@ def test_refusals_on_the_technicians_forms_and_on_a_page_older_than_the_house_ar
                            "f.value = 'ao-ca'; f.dispatchEvent(new Event('change'))")  # a camera the technician took out
     wait.until(lambda d: status_line(d).startswith("Camera: "))
     assert status_line(browser) == "Camera: không có camera tên ao-ca; hãy tải lại trang."
+
+
+def test_the_broadcast_log_words_each_reason_and_marks_one_it_cannot_word_for_the_technician(make_config, start_app, browser):
+    """Why each announcement ended, on the village head's log: a reason with a kind in
+    Vietnamese; one without (an unexpected error, e.g. the sound card pulled out while it
+    played) is not shown as bare English but as the technician's detail, as Hệ thống shows it."""
+    from audio.broadcast_items import Item, Reason
+
+    app = start_app(make_config())
+    app.house.store.add_user("lan", "head", PASSWORD)
+    queue = app.house.broadcasts.queue
+    for n, (outcome, reason) in enumerate((("preempted", Reason("cancelled by web:lan", "cancelled", {"who": "web:lan"})),
+                                           ("failed", Reason("OSError: [Errno 5] Input/output error")))):
+        item = Item(id=f"thu-{n}", kind="text", text=f"Họp thôn {n}.", priority="normal", source="web", who="web:lan")
+        queue.items.log(queue._record(item, time.time(), outcome, reason))
+    wait = WebDriverWait(browser, 30)
+    browser.get(app.url + "/login")
+    browser.find_element(By.NAME, "name").send_keys("lan")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    browser.get(app.url + "/broadcasts")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log li small")) == 2)
+    said = {li.find_element(By.TAG_NAME, "span").text.split(" · ", 1)[1]: li.find_element(By.TAG_NAME, "small")
+            for li in browser.find_elements(By.CSS_SELECTOR, "#log li")}
+    assert said["Họp thôn 0."].text == "bị ngắt: bị dừng bởi lan. · lan"
+    assert said["Họp thôn 1."].text == "lỗi: Chi tiết cho kỹ thuật viên: OSError: [Errno 5] Input/output error · lan"
+    english = said["Họp thôn 1."].find_element(By.CSS_SELECTOR, 'span[lang="en"]')
+    assert english.text == "OSError: [Errno 5] Input/output error"

@@ -159,9 +159,13 @@ const pages = {
         act(T.approve, () => api("POST", `/api/v1/broadcasts/${encodeURIComponent(b.id)}/approve`, {})),
         act(T.cancel, () => api("DELETE", `/api/v1/broadcasts/${encodeURIComponent(b.id)}`)))));
       $("#inbox-box").hidden = !inbox.children.length;
+      // why it ended, in the page's words; a reason without a kind (an unexpected error) is
+      // the technician's English, marked as Hệ thống marks it, never translated by machine
+      const why = (b) => !b.reason ? [] : b.reason_kind ? [": " + b.reason]
+        : [": " + T.for_technician + " ", h("span", { lang: "en" }, b.reason)];
       log.replaceChildren(...(data.log || []).slice(0, 20).map((b) => h("li", { class: "outcome-" + b.outcome },
         h("span", {}, `${when(b.started || b.ended)} · ${describe(b)}`),
-        h("small", {}, `${T["outcome_" + b.outcome] || b.outcome}${b.reason ? ": " + b.reason : ""} · ${who(b.who)}`
+        h("small", {}, T["outcome_" + b.outcome] || b.outcome, ...why(b), ` · ${who(b.who)}`
           + (b.approved_by ? ` · ${fill(T.approved_by, { who: who(b.approved_by) })}` : "")))));
       if (!log.children.length) log.append(h("li", {}, T.log_empty));
     }
