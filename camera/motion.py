@@ -65,7 +65,7 @@ class Motion:
     score: float = 0.0                                       # moving fraction of the frame
     suppressed: str = ""                                     # "priming", "lighting" or ""
     dropped: tuple[str, ...] = ()                            # with verify: why blobs were not objects
-                                                             # ("small", "light", "soft")
+                                                             # ("small", "fast", "light", "soft")
 
     @property
     def moving(self) -> bool:
@@ -230,7 +230,9 @@ class MotionDetector:
         most: a bird's 2-4 times): under half of min_area, a blob is none; under min_area,
         it must have come from the last look's change, if that look changed: a bird or an
         insect flying past jumps further than its size between looks (0.2 s), a person or a
-        vehicle, of which dim clothes may leave only the head and legs, does not. Then light
+        vehicle, of which dim clothes may leave only the head and legs, does not. A bigger
+        blob must have come from within its own length (a pigeon near the camera flies
+        several lengths in 0.2 s, a running child less than its height). Then light
         (re-learnt at once, so that its ghost does not linger) and changes without an edge
         are dropped."""
         sure = cv2.absdiff(self._raw, self._ref, self._sure)
@@ -244,6 +246,8 @@ class MotionDetector:
             count = cv2.countNonZero(real)
             if count < smallest / 2 or (count < smallest and last is not None and not _came(real, x, y, last)):
                 why.append("small")
+            elif last is not None and not _came(real, x, y, last, whole=True):
+                why.append("fast")
             elif self._light(small, (x, y, w, h)):
                 why.append("light")
             elif self._soft((x, y, w, h)):
@@ -330,9 +334,13 @@ def _ramp(start: int, end: int, inner_start: int, inner_end: int, fade: int, siz
     return np.clip(np.minimum(rise, fall), 0.0, 1.0)
 
 
-def _came(real: np.ndarray, x: int, y: int, last: np.ndarray) -> bool:
+def _came(real: np.ndarray, x: int, y: int, last: np.ndarray, whole: bool = False) -> bool:
     """Whether the changed pixels `real` (at x, y in small pixels) lie within half their
-    size of the last look's changed pixels: where a person or a vehicle was 0.2 s before."""
+    size of the last look's changed pixels: where a person or a vehicle was 0.2 s before.
+    `whole`: within their full length, either way (a child running sideways moves more than
+    its width between looks, not more than its height; a bird near the camera, or a swallow,
+    several times its length)."""
     bx, by, w, h = cv2.boundingRect(real)
-    x0, y0 = max(x + bx - w // 2, 0), max(y + by - h // 2, 0)
-    return cv2.countNonZero(last[y0:y + by + h + h // 2, x0:x + bx + w + w // 2]) > 0
+    rx, ry = (max(w, h),) * 2 if whole else (w // 2, h // 2)
+    x0, y0 = max(x + bx - rx, 0), max(y + by - ry, 0)
+    return cv2.countNonZero(last[y0:y + by + h + ry, x0:x + bx + w + rx]) > 0

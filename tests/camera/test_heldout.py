@@ -62,6 +62,9 @@ QUIET: dict[str, Scene] = {
         (2, 0.0002, 900), (4, 0.0008, 600), (6.5, 0.0015, 400), (9, 0.0019, 1000), (12, 0.001, 250))),
     "birds-substream": Scene(SUB, 14, birds=(
         (1, 0.0005, 700), (3, 0.0012, 500), (5, 0.0018, 800), (8, 0.0008, 300), (10.5, 0.0015, 1200))),
+    # pigeons and swallows near the camera: bigger than min_area, but several lengths between two looks
+    "birds-near-camera": Scene(_cam(SUB, fps=15), 15, birds=(
+        (1.5, 0.003, 1200), (5, 0.0045, 1500), (9, 0.0035, 900), (12, 0.005, 1100))),
     "moth-at-ir-leds": Scene(NIGHT, 18, moths=(
         (2, 1.2, 0.02), (6, 0.8, 0.035), (10, 1.5, 0.012), (14, 0.6, 0.05))),
     "moth-d1-25fps": Scene(_cam(D1, noise=6, ir=True), 12, moths=(
