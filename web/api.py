@@ -104,8 +104,11 @@ def json_body_problem() -> str | None:
 
 class Error(BaseModel):
     error: str
-    kind: str | None = Field(None, description='"password_must_change" on the 403 to a page session whose password was '
-                                               "set by someone else: the page opens /password")
+    kind: str | None = Field(None, description='what was refused, for programs to act on (e.g. "min_interval", "disk_full", '
+                                               '"token_name_used"; "password_must_change" on the 403 to a page session whose '
+                                               "password was set by someone else: the page opens /password); absent when "
+                                               "the refusal has no kind")
+    values: dict[str, Any] | None = Field(None, description="the facts in `error` as data (a field, a limit, a name), with `kind`")
 
 
 class RelayOut(BaseModel):
@@ -173,12 +176,17 @@ def house() -> Any:
 
 
 def command_error(err: CommandError):
-    """A refusal as JSON: its English message for programs; for the page (a session) a
-    known kind in the page's language, as describe() does for validation errors."""
+    """A refusal as JSON: for programs its English message, with its `kind` and `values`
+    when it has them; for the page (a session) a known kind in the page's language, as
+    describe() does for validation errors."""
     from web.i18n import refusal_detail
 
-    said = refusal_detail(err.kind, err.values) if err.kind and g.get("via_session") else None
-    return jsonify(error=said or err.message), err.status
+    if g.get("via_session"):
+        return jsonify(error=(err.kind and refusal_detail(err.kind, err.values)) or err.message), err.status
+    if not err.kind:
+        return jsonify(error=err.message), err.status
+    # programs (the IOC's systems, the CLI) also get the refusal as data, to act on or word themselves
+    return jsonify(error=err.message, kind=err.kind, values=err.values), err.status
 
 
 @api.get("/status")

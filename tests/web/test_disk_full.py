@@ -25,6 +25,7 @@ def test_what_a_full_disk_cannot_save_is_refused_with_507_and_reads_go_on(small_
     assert machine.json["error"] == (f"storage: cannot save this: writing to {small_disk.path} (storage.dir) failed "
                                      "(database or disk is full); the disk is full: free space there (e.g. old camera "
                                      "clips), then send it again")
+    assert (machine.json["kind"], machine.json["values"]["dir"]) == ("storage_full", str(small_disk.path))  # as data too
     shown = page.post("/api/v1/broadcasts", json={"text": "Họp thôn."}, headers=session)
     assert (shown.status_code, shown.json) == (507, {"error": f"Bộ nhớ của máy tính ở nhà văn hóa ({small_disk.path}) đã đầy "
                                                               "nên không lưu được. Hãy nhờ kỹ thuật viên giải phóng dung lượng "

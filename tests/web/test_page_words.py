@@ -67,7 +67,8 @@ def test_a_programme_or_user_gone_meanwhile_and_a_weak_password_are_said_for_the
     assert page.delete(f"/api/v1/schedules/{sid}", headers=headers).status_code == 200
     gone = page.delete(f"/api/v1/schedules/{sid}", headers=headers)  # a second phone with the old list
     assert (gone.status_code, gone.json["error"]) == (404, "Chương trình này không còn trong lịch: đã có người xóa. Hãy tải lại trang.")
-    assert client.delete(f"/api/v1/schedules/{sid}", headers=admin).json == {"error": f"no schedule {sid}"}
+    assert client.delete(f"/api/v1/schedules/{sid}", headers=admin).json == {
+        "error": f"no schedule {sid}", "kind": "schedule_unknown", "values": {"id": sid}}
 
     weak = page.post("/api/v1/users", json={"name": "lan", "role": "head", "password": "12345678"}, headers=headers)
     assert (weak.status_code, weak.json["error"]) == (400, "password: ít nhất 8 ký tự, không phải mật khẩu phổ biến và không chứa tên đăng nhập.")
@@ -78,7 +79,7 @@ def test_a_programme_or_user_gone_meanwhile_and_a_weak_password_are_said_for_the
     last = page.delete("/api/v1/users/user-tech", headers=headers)
     assert last.status_code == 409 and last.json["error"].startswith("Đây là kỹ thuật viên cuối cùng")
     assert client.delete("/api/v1/users/user-tech", headers=admin).json == {
-        "error": "this is the last tech user; add another tech user first"}
+        "error": "this is the last tech user; add another tech user first", "kind": "last_tech", "values": {}}
 
 
 def test_errors_of_the_house_itself_are_said_in_the_pages_language(app, web, session_as, token_for, monkeypatch):

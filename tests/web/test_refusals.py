@@ -49,7 +49,7 @@ def test_text_refusals_are_vietnamese_for_the_page_and_unchanged_for_programs(cl
     machine = client.post("/api/v1/broadcasts", json={"text": long_text}, headers=token_for("broadcast"))
     assert machine.status_code == 400
     assert machine.json == {"error": "text: 6000 characters is longer than the 5000 character limit (audio.max_text_chars); "
-                                     "split the announcement"}
+                                     "split the announcement", "kind": "text_too_long", "values": {"length": 6000, "limit": 5000}}
     page, csrf = session_as("head")
     shown = page.post("/api/v1/broadcasts", json={"text": long_text}, headers={"X-CSRFToken": csrf})
     assert (shown.status_code, shown.json) == (400, {"error": "text: dài 6000 ký tự, quá giới hạn 5000 ký tự; hãy chia thành nhiều thông báo."})
@@ -83,13 +83,15 @@ def test_recording_refusals_are_vietnamese_for_the_page_and_unchanged_for_progra
     # over audio.max_upload_mb (checked by the audio part while it saves the file) ...
     big = os.urandom(3 * MB // 2)
     machine = upload(client, token, big)
-    assert (machine.status_code, machine.json) == (413, {"error": "file: larger than the 1 MB limit (audio.max_upload_mb)"})
+    assert (machine.status_code, machine.json) == (413, {"error": "file: larger than the 1 MB limit (audio.max_upload_mb)",
+                                                         "kind": "file_too_large", "values": {"limit_mb": 1}})
     shown = upload(page, session, big)
     assert (shown.status_code, shown.json) == (413, {"error": "file: lớn hơn giới hạn 1 MB; hãy gửi bản ghi âm ngắn hơn."})
     # ... and over the whole request's limit (refused before it is read): the same words on the page
     huge = os.urandom(3 * MB)
     machine = upload(client, token, huge)
-    assert (machine.status_code, machine.json) == (413, {"error": RequestEntityTooLarge.description})
+    assert (machine.status_code, machine.json) == (413, {"error": RequestEntityTooLarge.description, "kind": "file_too_large",
+                                                         "values": {"limit_mb": 1}})
     shown = upload(page, session, huge)
     assert (shown.status_code, shown.json) == (413, {"error": "file: lớn hơn giới hạn 1 MB; hãy gửi bản ghi âm ngắn hơn."})
     assert not list((Path(app.config.storage.dir) / "broadcasts" / "uploads").iterdir())  # nothing refused is kept
@@ -110,18 +112,20 @@ def test_relay_schedule_and_queue_refusals_for_the_page(client, session_as, toke
     assert shown.status_code == 409 and shown.json["error"].startswith("tv: hãy thử lại sau "), shown.json
     assert shown.json["error"].endswith(" giây.")
     machine = client.post("/api/v1/relays/quat", json={"state": "on"}, headers=token)
-    assert (machine.status_code, machine.json) == (404, {"error": "no relay named 'quat'; known relays: tv, radio, amp"})
+    assert (machine.status_code, machine.json) == (404, {"error": "no relay named 'quat'; known relays: tv, radio, amp",
+                                                         "kind": "relay_unknown", "values": {"name": "quat"}})
     shown = page.post("/api/v1/relays/quat", json={"state": "on"}, headers=session)
     assert (shown.status_code, shown.json) == (404, {"error": "Không có thiết bị tên quat; hãy tải lại trang."})
     # a programme that would switch on and off at the same minute
     body = {"kind": "relay", "target": "tv", "start": "18:00", "end": "18:00"}
     machine = client.post("/api/v1/schedules", json=body, headers=token)
-    assert machine.json == {"error": "end: must differ from start (or leave it empty for a single switch-on)"}
+    assert machine.json == {"error": "end: must differ from start (or leave it empty for a single switch-on)", "kind": "end_is_start",
+                            "values": {}}
     shown = page.post("/api/v1/schedules", json=body, headers=session)
     assert (shown.status_code, shown.json) == (400, {"error": "end: phải khác giờ bắt đầu; để trống nếu chỉ cần bật."})
     # cancel or approve what has already gone (another phone, the district)
     machine = client.delete("/api/v1/broadcasts/da-xong", headers=token)
-    assert machine.json == {"error": "no queued or playing broadcast with id 'da-xong'"}
+    assert machine.json == {"error": "no queued or playing broadcast with id 'da-xong'", "kind": "not_queued", "values": {"id": "da-xong"}}
     shown = page.delete("/api/v1/broadcasts/da-xong", headers=session)
     assert (shown.status_code, shown.json) == (404, {"error": "Thông báo này không còn chờ hay đang phát: đã phát xong hoặc đã bị hủy."})
     shown = page.post("/api/v1/broadcasts/da-xong/approve", json={}, headers=session)
@@ -152,13 +156,15 @@ def test_queue_order_and_id_refusals_for_the_page(client, session_as, token_for)
     second = page.post("/api/v1/broadcasts", json={"text": "Tiêm phòng.", "at": LATER}, headers=session).json
     machine = client.post("/api/v1/broadcasts/order", json={"ids": ["da-xong", first["id"]]}, headers=token)
     assert (machine.status_code, machine.json) == (404, {
-        "error": "ids: not queued: da-xong; send the ids of the queue as it is now"})
+        "error": "ids: not queued: da-xong; send the ids of the queue as it is now", "kind": "order_not_queued",
+        "values": {"ids": "da-xong"}})
     shown = page.post("/api/v1/broadcasts/order", json={"ids": ["da-xong", first["id"]]}, headers=session)
     assert (shown.status_code, shown.json) == (404, {
         "error": "Một số thông báo không còn trong hàng chờ (da-xong); hãy tải lại trang rồi sắp xếp lại."})
     twice = {"ids": [first["id"], second["id"], first["id"]]}
     machine = client.post("/api/v1/broadcasts/order", json=twice, headers=token)
-    assert (machine.status_code, machine.json) == (400, {"error": "ids: an id is given more than once; give each queued id once"})
+    assert (machine.status_code, machine.json) == (400, {"error": "ids: an id is given more than once; give each queued id once",
+                                                         "kind": "order_repeated", "values": {}})
     shown = page.post("/api/v1/broadcasts/order", json=twice, headers=session)
     assert (shown.status_code, shown.json) == (400, {
         "error": "Một thông báo có mặt hai lần trong thứ tự mới; hãy tải lại trang rồi sắp xếp lại."})
@@ -167,7 +173,8 @@ def test_queue_order_and_id_refusals_for_the_page(client, session_as, token_for)
     assert page.delete("/api/v1/broadcasts/hop-chi-bo", headers=session).status_code == 200
     machine = client.post("/api/v1/broadcasts", json={"text": "Họp chi bộ.", "id": "hop-chi-bo"}, headers=token)
     assert (machine.status_code, machine.json) == (409, {
-        "error": "id: 'hop-chi-bo' was already used by a finished broadcast; send a new id"})
+        "error": "id: 'hop-chi-bo' was already used by a finished broadcast; send a new id", "kind": "id_used",
+        "values": {"id": "hop-chi-bo"}})
     shown = page.post("/api/v1/broadcasts", json={"text": "Họp chi bộ.", "id": "hop-chi-bo"}, headers=session)
     assert (shown.status_code, shown.json) == (409, {
         "error": "id: hop-chi-bo đã được dùng cho một thông báo đã kết thúc; hãy gửi với mã mới."})
@@ -251,7 +258,8 @@ def test_token_refusals_are_said_for_the_technicians_page(app, client, session_a
     machine = client.post("/api/v1/tokens", json={"name": "ioc", "scopes": ["control"]}, headers=admin)
     assert (machine.status_code, machine.json) == (409, {
         "error": f"name: a token named 'ioc' exists (id {made['id']}); revoke it first (Hệ thống page, or "
-                 f"DELETE /api/v1/tokens/{made['id']}) or choose another name"})
+                 f"DELETE /api/v1/tokens/{made['id']}) or choose another name",
+        "kind": "token_name_used", "values": {"name": "ioc", "id": made["id"]}})
     shown = page.post("/api/v1/tokens", json={"name": "cli", "scopes": ["admin"]}, headers=session)
     assert (shown.status_code, shown.json) == (409, {
         "error": "name: cli là tên mã riêng của lệnh langso trên máy này; hãy chọn tên khác."})
@@ -259,7 +267,8 @@ def test_token_refusals_are_said_for_the_technicians_page(app, client, session_a
     assert client.delete(f"/api/v1/tokens/{made['id']}", headers=admin).status_code == 200  # another phone, the CLI
     shown = page.delete(f"/api/v1/tokens/{made['id']}", headers=session)
     assert (shown.status_code, shown.json) == (404, {"error": "Mã này không còn nữa: đã có người thu hồi. Hãy tải lại trang."})
-    assert client.delete(f"/api/v1/tokens/{made['id']}", headers=admin).json == {"error": f"no token {made['id']}"}
+    assert client.delete(f"/api/v1/tokens/{made['id']}", headers=admin).json == {
+        "error": f"no token {made['id']}", "kind": "token_unknown", "values": {"id": made["id"]}}
     [own] = [t["id"] for t in app.house.store.tokens() if t["name"] == "cli"]
     shown = page.delete(f"/api/v1/tokens/{own}", headers=session)
     assert (shown.status_code, shown.json) == (409, {
@@ -284,10 +293,12 @@ def test_a_kind_of_programme_or_a_camera_no_longer_there_is_said_for_the_page(ap
     assert (shown.status_code, shown.json) == (400, {
         "error": "kind: nhà văn hóa này hiện không đặt lịch được thông báo; hãy tải lại trang và chọn một trong: bật/tắt thiết bị."})
     machine = client.post("/api/v1/schedules", json=body, headers=token_for("control", "broadcast"))
-    assert (machine.status_code, machine.json) == (400, {"error": "kind: 'broadcast' is not available here; choose from ['relay']"})
+    assert (machine.status_code, machine.json) == (400, {"error": "kind: 'broadcast' is not available here; choose from ['relay']",
+                                                         "kind": "schedule_kind_unknown", "values": {"name": "broadcast", "kinds": ["relay"]}})
     assert app.house.store.schedules() == []
 
     shown = page.get("/api/v1/events?camera=ao-ca")
     assert (shown.status_code, shown.json) == (404, {"error": "camera: không có camera tên ao-ca; hãy tải lại trang."})
     machine = client.get("/api/v1/events?camera=ao-ca", headers=token_for("events:read"))
-    assert (machine.status_code, machine.json) == (404, {"error": "camera: no camera named 'ao-ca'; known cameras: none"})
+    assert (machine.status_code, machine.json) == (404, {"error": "camera: no camera named 'ao-ca'; known cameras: none",
+                                                         "kind": "camera_unknown", "values": {"name": "ao-ca", "known": []}})
