@@ -37,6 +37,10 @@ class CommandError(Exception):
         self.kind = kind
         self.values = values
 
+    def data(self) -> dict[str, Any]:
+        """`{"kind", "values"}` for programs (the API's JSON, the MQTT reply); {} without a kind."""
+        return {"kind": self.kind, "values": self.values} if self.kind else {}
+
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 

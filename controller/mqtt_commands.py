@@ -48,27 +48,31 @@ class CommandRunner:
             if first is not None:
                 self.counts["duplicate"] += 1
                 logger.info("mqtt command duplicate cmd_id=%s topic=%s", key, topic)
-                return reply(key, first["ok"], first["error"], topic, duplicate=True)
+                return reply(key, first["ok"], first["error"], topic, duplicate=True,
+                             **{k: first[k] for k in ("kind", "values") if k in first})
         ok, error, result, transient = True, None, None, False
+        refusal: dict[str, Any] = {}
         try:
             result = self.house.handle(inbound.command)
         except CommandError as err:
             ok, error, transient = False, err.message, err.status >= 500
+            refusal = err.data()
         except Exception as err:
             if is_storage_full(err):
-                ok, error, transient = False, storage_full(self.house.config.storage.dir, err).message, True
+                full = storage_full(self.house.config.storage.dir, err)
+                ok, error, transient, refusal = False, full.message, True, full.data()
                 logger.error("mqtt command refused, disk full topic=%s error=%r", topic, str(err))
             else:
                 logger.exception("mqtt command failed topic=%s", topic)
                 ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
         if claimed:  # a part that was unavailable (5xx): the IOC may retry with the same cmd_id
             try:
-                self.outbox.finish_command(key, ok, error, retry_allowed=transient)
+                self.outbox.finish_command(key, ok, error, retry_allowed=transient, refusal=refusal)
             except sqlite3.OperationalError as err:
                 logger.warning("mqtt command outcome not recorded cmd_id=%s error=%r", key, str(err))
         self.counts["ok" if ok else "refused"] += 1
         logger.info("mqtt command topic=%s cmd_id=%s ok=%s error=%r", topic, key or "-", ok, error)
-        return reply(key, ok, error, topic, result=result)
+        return reply(key, ok, error, topic, result=result, **refusal)
 
 
 def reply(cmd_id: str | None, ok: bool | None, error: str | None, topic: str, **extra: Any) -> dict[str, Any]:

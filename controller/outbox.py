@@ -39,6 +39,8 @@ SCHEMA = [
     );
     CREATE INDEX mqtt_commands_received ON mqtt_commands(received)
     """,
+    # a refusal's kind and values (JSON), so that a repeated cmd_id is answered as the first time
+    "ALTER TABLE mqtt_commands ADD COLUMN refusal TEXT",
 ]
 
 DROPPABLE_FIRST = "telemetry"
@@ -125,9 +127,9 @@ class Outbox:
     def claim_command(self, cmd_id: str) -> dict[str, Any] | None:
         """Record `cmd_id` as running; None when it is new, else what happened the first time."""
         with self.db.tx() as conn:
-            row = conn.execute("SELECT ok, error FROM mqtt_commands WHERE cmd_id=?", (cmd_id,)).fetchone()
+            row = conn.execute("SELECT ok, error, refusal FROM mqtt_commands WHERE cmd_id=?", (cmd_id,)).fetchone()
             if row is not None:
-                return {"ok": None if row[0] is None else bool(row[0]), "error": row[1]}
+                return {"ok": None if row[0] is None else bool(row[0]), "error": row[1], **json.loads(row[2] or "{}")}
             conn.execute("INSERT INTO mqtt_commands(cmd_id, received) VALUES (?, ?)", (cmd_id, time.time()))
             conn.execute(
                 "DELETE FROM mqtt_commands WHERE cmd_id IN (SELECT cmd_id FROM mqtt_commands "
@@ -135,10 +137,13 @@ class Outbox:
             )
         return None
 
-    def finish_command(self, cmd_id: str, ok: bool, error: str | None, retry_allowed: bool = False) -> None:
-        """Remember the outcome; with `retry_allowed` (a part was unavailable) forget the id
-        so that the IOC's retry with the same cmd_id runs."""
+    def finish_command(self, cmd_id: str, ok: bool, error: str | None, retry_allowed: bool = False,
+                       refusal: dict[str, Any] | None = None) -> None:
+        """Remember the outcome (`refusal`: the refusal's kind and values); with
+        `retry_allowed` (a part was unavailable) forget the id so that the IOC's retry with
+        the same cmd_id runs."""
         if retry_allowed:
             self.db.execute("DELETE FROM mqtt_commands WHERE cmd_id=?", (cmd_id,))
         else:
-            self.db.execute("UPDATE mqtt_commands SET ok=?, error=? WHERE cmd_id=?", (int(ok), error, cmd_id))
+            self.db.execute("UPDATE mqtt_commands SET ok=?, error=?, refusal=? WHERE cmd_id=?",
+                            (int(ok), error, json.dumps(refusal, ensure_ascii=False) if refusal else None, cmd_id))

@@ -183,10 +183,8 @@ def command_error(err: CommandError):
 
     if g.get("via_session"):
         return jsonify(error=(err.kind and refusal_detail(err.kind, err.values)) or err.message), err.status
-    if not err.kind:
-        return jsonify(error=err.message), err.status
     # programs (the IOC's systems, the CLI) also get the refusal as data, to act on or word themselves
-    return jsonify(error=err.message, kind=err.kind, values=err.values), err.status
+    return jsonify(error=err.message, **err.data()), err.status
 
 
 @api.get("/status")

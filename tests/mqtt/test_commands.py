@@ -29,6 +29,12 @@ def test_relay_command_runs_through_the_house_and_is_answered(site):
     ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "off", "cmd_id": "c-1"}))
     too_soon = ioc.reply("c-1")  # inside min_interval_s: the house refuses, exactly as for the web
     assert too_soon["ok"] is False and "min_interval_s" in too_soon["error"]
+    # ... and says it as data, as the HTTP API does for programs: the IOC acts on the kind
+    assert too_soon["kind"] == "relay_too_soon" and too_soon["values"]["name"] == "tv"
+    assert 0 < too_soon["values"]["wait_s"] <= 5
+    ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "off", "cmd_id": "c-1"}))  # QoS 1 redelivered, say
+    again = ioc.reply("c-1", count=2)
+    assert again["duplicate"] is True and (again["kind"], again["values"]) == (too_soon["kind"], too_soon["values"])
     assert relay_on(app, "tv")
     ioc.publish(f"{SITE}/relay/amp/set", json.dumps({"state": "TOGGLE", "cmd_id": "c-2"}))
     assert ioc.reply("c-2")["result"] == {"name": "amp", "on": True, "changed": True}
