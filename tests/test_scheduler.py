@@ -239,8 +239,8 @@ def test_a_window_that_ended_while_the_daemon_was_down_switches_its_relay_off(ma
     second = start_app(config)
     board = second.house.board
     wait_until(lambda: f"schedule end missed id={fan} target=fan" in caplog.text, what="the last missed end looked at")
-    wait_until(lambda: not board.get("tv").is_on, what="the TV off at its missed window end")
-    assert second.house.store.audit_log("tv")[0]["actor"] == f"schedule:{tv}"
+    wait_until(lambda: second.house.store.audit_log("tv")[0]["action"] == "relay.off", what="the TV off at its missed window end, logged")
+    assert not board.get("tv").is_on and second.house.store.audit_log("tv")[0]["actor"] == f"schedule:{tv}"
     assert board.get("radio").is_on and board.get("fan").is_on
     assert second.house.store.audit_log("radio")[0]["actor"] == "web:truongthon"
     assert second.scheduler.status()["failed"] == []
@@ -272,7 +272,8 @@ def test_a_one_time_relay_start_missed_while_down_is_done_late_unless_switched_s
     first.stop()
     caplog.set_level("INFO", logger="controller.house")
     second = start_app(config)
-    wait_until(lambda: second.house.board.get("tv").is_on, what="the TV on, late")
-    assert second.house.store.audit_log("tv")[0]["actor"] == f"schedule:{tv}"
+    # the pin switches first, then the switch is logged: wait for the log
+    wait_until(lambda: second.house.store.audit_log("tv")[0]["action"] == "relay.on", what="the TV on, late, logged")
+    assert second.house.board.get("tv").is_on and second.house.store.audit_log("tv")[0]["actor"] == f"schedule:{tv}"
     wait_until(lambda: f"schedule start missed id={radio} target=radio" in caplog.text, what="the radio's start looked at")
     assert not second.house.board.get("radio").is_on and "left alone (switched since by web:truongthon)" in caplog.text
