@@ -205,11 +205,8 @@ def test_schedule_switches_relay_through_the_house(make_config, start_app):
     end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
     house.store.add_schedule("relay", "radio", list(range(7)), start.isoformat(), end.isoformat(), {}, "cli")
     app.scheduler.poke()
-    import time as _time
-
-    deadline = _time.monotonic() + 10
-    while not house.board.get("radio").is_on and _time.monotonic() < deadline:
-        _time.sleep(0.05)
+    # the pin switches first, then the switch is logged (after the programme's own `schedule.add` line)
+    wait_until(lambda: house.store.audit_log("radio")[0]["action"] == "relay.on", 10, "the radio on, logged")
     assert house.board.get("radio").is_on
     assert house.store.audit_log("radio")[0]["actor"].startswith("schedule:")
 
