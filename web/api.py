@@ -104,7 +104,7 @@ def json_body_problem() -> str | None:
 
 class Error(BaseModel):
     error: str
-    kind: str | None = Field(None, description='what was refused, for programs to act on (e.g. "min_interval", "disk_full", '
+    kind: str | None = Field(None, description='what was refused, for programs to act on (e.g. "relay_too_soon", "storage_full", '
                                                '"token_name_used"; "password_must_change" on the 403 to a page session whose '
                                                "password was set by someone else: the page opens /password); absent when "
                                                "the refusal has no kind")
