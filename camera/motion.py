@@ -12,20 +12,25 @@ must also be an object: big enough in pixels that really changed, not only in it
 blurred outline (a bird or an insect flying past is not, nor does it stay where it was);
 not explained by a smooth change of light (a lamp's pool, a street light in a corner, a
 cloud's shadow: re-learnt at once); with a sharp edge (an insect at the IR LEDs is out of
-focus). Pure: no threads, no I/O; `detect(grey, verify) -> Motion` on each frame."""
+focus); and, given the frames before (`before`), already there in them (a rain drop falling
+close to the lens crosses the picture within one frame). Pure: no threads, no I/O;
+`detect(grey, verify, before) -> Motion` on each looked-at frame."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
+
+Before = Sequence[tuple[float, Callable[[], np.ndarray]]]   # frames before a look: (seconds earlier, grey)
 
 # one thread per camera already: OpenCV's own worker pool on these tiny frames only adds
 # hand-over and spinning (measured: about 0.4 ms of CPU a frame more than the work itself)
 cv2.setNumThreads(1)
 
-PRIME_FRAMES = 3        # frames that build the first background (no start-up burst): 0.6 s at 5 fps
+PRIME_FRAMES = 3        # looks that build the first background, their median (no start-up burst): 0.6 s at 5 fps
 LEARN_RATE = 0.05       # running-average weight of each new frame
 AFTER_RELEARN = (10, 0.15)  # looks after a re-learn with a faster rate: whoever was in the picture
                             # then is in the background, and their ghost fades in 2 s, not 6
@@ -39,6 +44,11 @@ STRICT = 10             # the person detector is shown the boxes of a threshold 
                         # default: people close together are one blob a person there)
 SOFT = 0.16             # a change whose steep slopes rise less than this part of its height a small pixel has
                         # no edge (measured: people, vehicles >= 0.18; an insect at the lens <= 0.15)
+REACH_S = 0.2           # what starts an event moves at most its own length in this time (a running child,
+                        # a car; not a bird near the camera)
+RISE = 0.25             # ... and up or down a quarter of its height (walking toward the camera: a tenth)
+ONCE = 0.5              # ... and was in the frames before too: at least this part of its change is found
+                        # within that reach in each (a rain drop near the lens is in one frame only)
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,8 @@ class Motion:
     score: float = 0.0                                       # moving fraction of the frame
     suppressed: str = ""                                     # "priming", "lighting" or ""
     dropped: tuple[str, ...] = ()                            # with verify: why blobs were not objects
-                                                             # ("small", "fast", "light", "soft")
+                                                             # ("small", "fast", "light", "soft", "once");
+                                                             # in an open event: ("once", ...) when none went on
 
     @property
     def moving(self) -> bool:
@@ -99,7 +110,9 @@ class MotionDetector:
         self._pool, self._grown = (np.empty((rows // 2, cols // 2), np.uint8) for _ in range(2))
         self._background: np.ndarray | None = None
         self._last: np.ndarray | None = None
+        self._moved: list[int] | None = None   # an open event's biggest box at the last look, if it went on
         self._primed = 0
+        self._priming: list[np.ndarray] = []
         self._mean = 0.0
         self._kernel = np.ones((3, 3), np.uint8)
         self._mask = self._build_mask(settings.masks)
@@ -134,16 +147,16 @@ class MotionDetector:
         self._raw = img   # unblurred: what really changed, pixel by pixel
         return cv2.boxFilter(img, -1, (5, 5), self._blurred)  # as smooth as a 5x5 Gaussian here, 40 % cheaper
 
-    def detect(self, grey: np.ndarray, verify: bool = False) -> Motion:
+    def detect(self, grey: np.ndarray, verify: bool = False, before: Before = ()) -> Motion:
+        """`before`: the frames before this one, the last first, as (seconds earlier, their
+        grey asked for only when a blob has to be checked against it): what starts an event
+        (with `verify`) and what keeps an open one going (without) must have been in them."""
         last, self._last = self._last, None   # the last look's change, kept only while verifying
+        moved, self._moved = self._moved, None   # ... and while an event goes on
         small = self._small(grey)
         mean = cv2.mean(small)[0]
         if self._background is None or self._primed < PRIME_FRAMES:
-            if self._background is None:
-                self._background, self._mean = small.astype(np.float32), mean
-            else:
-                self._learn(small, mean, 1.0 / (self._primed + 1))
-            self._primed += 1
+            self._prime(small)
             return PRIMING
         background = self._background
         offset = mean - self._mean
@@ -169,8 +182,11 @@ class MotionDetector:
         boxes, areas = self._blobs(changed, smallest)
         dropped: tuple[str, ...] = ()
         if verify and boxes:
-            boxes, areas, dropped = self._objects(small, changed, boxes, areas, smallest, last)
+            boxes, areas, dropped = self._objects(small, changed, boxes, areas, smallest, last, before)
             self._last = self._sure.copy()
+        elif boxes and before:
+            if not self._goes_on(changed, boxes, areas, before, moved):
+                boxes, areas, dropped = [], [], ("once",) * len(boxes)
         # learn everywhere: whatever stops moving (or a ghost left by a re-learn) fades in
         self._learn(small, mean, self._rate())
         return Motion(boxes, round(sum(areas) / self.pixels, 4), "", dropped)
@@ -224,7 +240,7 @@ class MotionDetector:
 
     # verify: is the change an object? ----------------------------------------------------
     def _objects(self, small: np.ndarray, changed: np.ndarray, boxes: list[list[int]], areas: list[float],
-                 smallest: float, last: np.ndarray | None) -> tuple[list[list[int]], list[float], tuple[str, ...]]:
+                 smallest: float, last: np.ndarray | None, before: Before = ()) -> tuple[list[list[int]], list[float], tuple[str, ...]]:
         """The blobs that are objects (boxes, areas) and why the others are not. Their size is counted in pixels that differ by the
         threshold as they are, not only after the blur (which grows a small object's outline
         most: a bird's 2-4 times): under half of min_area, a blob is none; under min_area,
@@ -232,9 +248,10 @@ class MotionDetector:
         insect flying past jumps further than its size between looks (0.2 s), a person or a
         vehicle, of which dim clothes may leave only the head and legs, does not. A bigger
         blob must have come from within its own length (a pigeon near the camera flies
-        several lengths in 0.2 s, a running child less than its height). Then light
-        (re-learnt at once, so that its ghost does not linger) and changes without an edge
-        are dropped."""
+        several lengths in 0.2 s, a running child less than its height). Then changes the
+        frames before did not have (before light: a moth's one-frame flash re-learnt as light
+        would leave its ghost), light (re-learnt at once, so that its ghost does not linger)
+        and changes without an edge are dropped."""
         sure = cv2.absdiff(self._raw, self._ref, self._sure)
         cv2.threshold(sure, self.threshold, 255, cv2.THRESH_BINARY, sure)
         cv2.bitwise_and(sure, changed, sure)
@@ -248,6 +265,8 @@ class MotionDetector:
                 why.append("small")
             elif last is not None and not _came(real, x, y, last, whole=True):
                 why.append("fast")
+            elif not self._was_there(changed, before, (x, y, w, h)):
+                why.append("once")
             elif self._light(small, (x, y, w, h)):
                 why.append("light")
             elif self._soft((x, y, w, h)):
@@ -256,6 +275,58 @@ class MotionDetector:
                 kept[0].append(box)
                 kept[1].append(area)
         return kept[0], kept[1], tuple(why)
+
+    def _goes_on(self, changed: np.ndarray, boxes: list[list[int]], areas: list[float],
+                 before: Before, moved: list[int] | None) -> bool:
+        """Whether an open event goes on: something in the look was in the frame before too.
+        Rain drops falling close to the lens do not keep it going after the person has left.
+        First, at no cost: the biggest box and the last look's biggest box overlap by half the
+        smaller one (a person 0.2 s later, people walking together or parting; a drop seldom
+        falls just where the person was); then the blobs against the frames before, the
+        biggest first."""
+        biggest = boxes[areas.index(max(areas))]
+        self._moved = biggest
+        if moved is not None and _overlap(biggest, moved) >= ONCE:
+            return True
+        k = self.factor
+        if any(self._was_there(changed, before, (x // k, y // k, w // k, h // k))
+               for _, (x, y, w, h) in sorted(zip(areas, boxes), key=lambda blob: -blob[0])):
+            return True
+        self._moved = None
+        return False
+
+    def _was_there(self, changed: np.ndarray, before: Before, box: tuple[int, int, int, int]) -> bool:
+        """Whether each of the frames before, up to REACH_S earlier, changed as much (ONCE of
+        it) within the reach of `box`: a person or a vehicle moves at most its length in
+        REACH_S, so most of it was there; a rain drop close to the lens, lit by the sun or the
+        IR LEDs, falls through the picture within one frame: the frames before have nothing
+        there, or another drop by chance, which two frames in a row seldom have."""
+        return all(self._changed_then(changed, grey, box, gap_s) for gap_s, grey in before if 0 < gap_s <= REACH_S)
+
+    def _changed_then(self, changed: np.ndarray, previous: Callable[[], np.ndarray], box: tuple[int, int, int, int],
+                      gap_s: float) -> bool:
+        """_was_there for one frame before, `gap_s` earlier."""
+        x, y, w, h = box
+        reach = math.ceil(max(w, h) * gap_s / REACH_S)          # sideways: a running child, a car
+        rise = math.ceil(h * gap_s / REACH_S * RISE)             # up and down: toward or away from the camera
+        rows, cols = self._ref.shape
+        # the frame before, shrunk and blurred as a look's frame, over the reach only (and the
+        # blur's margin, so that the blur is the same there as over the whole picture)
+        x0, y0 = max(x - reach - 2, 0), max(y - rise - 2, 0)
+        x1, y1 = min(x + w + reach + 2, cols), min(y + h + rise + 2, rows)
+        k, grey = self.factor, previous()
+        region = grey[y0 * k:y1 * k, x0 * k:x1 * k]
+        if k == 2:
+            img = cv2.resize(region, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+        elif k > 2:
+            img = cv2.extractChannel(region[::k].reshape(y1 - y0, x1 - x0, k), 0)
+        else:
+            img = region
+        before = cv2.absdiff(cv2.boxFilter(img, -1, (5, 5)), self._ref[y0:y1, x0:x1])
+        if self._mask is not None:
+            cv2.bitwise_and(before, self._mask[y0:y1, x0:x1], before)
+        then = cv2.countNonZero(cv2.threshold(before, self.threshold, 255, cv2.THRESH_BINARY, before)[1])
+        return then >= ONCE * cv2.countNonZero(changed[y:y + h, x:x + w])
 
     def _soft(self, box: tuple[int, int, int, int]) -> bool:
         """No sharp edge: the steepest slopes of the change (98th percentile) are gentle for
@@ -306,9 +377,24 @@ class MotionDetector:
         cv2.accumulateWeighted(small, self._background, rate)
         self._mean += rate * (mean - self._mean)
 
+    def _prime(self, small: np.ndarray) -> None:
+        """The background from scratch: the median of PRIME_FRAMES looks, pixel by pixel. A
+        rain drop, a bird or an insect in one of them leaves no trace (an average would keep a
+        third of it, seen as a change in every frame after)."""
+        self._priming.append(small.copy())
+        self._primed += 1
+        if self._primed >= PRIME_FRAMES:
+            a, b, c = self._priming   # the median of three, pixel by pixel (a hundredth of np.median's CPU)
+            self._background = cv2.max(cv2.min(a, b), cv2.min(cv2.max(a, b), c)).astype(np.float32)
+            self._mean = cv2.mean(self._background)[0]
+            self._priming = []
+        elif self._background is None:
+            self._background = small.astype(np.float32)
+
     def _relearn(self, small: np.ndarray, mean: float) -> None:
         self._background, self._mean = small.astype(np.float32), mean
-        self._primed = PRIME_FRAMES - 2  # two frames of averaging before detecting again
+        self._priming, self._primed = [], 0   # primed again from this look and the next two
+        self._prime(small)
         self._fast = AFTER_RELEARN[0]
 
     def _rate(self) -> float:
@@ -316,6 +402,13 @@ class MotionDetector:
             self._fast -= 1
             return AFTER_RELEARN[1]
         return LEARN_RATE
+
+
+def _overlap(a: list[int], b: list[int]) -> float:
+    """How much two [x, y, w, h] boxes overlap: their intersection over the smaller one."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(w, 0) * max(h, 0) / min(a[2] * a[3], b[2] * b[3])
 
 
 def _high(values: np.ndarray) -> float:

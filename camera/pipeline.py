@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 PERSON_EVERY_S = 1.0    # HOG looks 0, 1, 3, 7, 15, ... s into an event (about 1 ms each at 640x360)
 PERSON_MAX_CHECKS = 8   # an event that is no person after 8 looks stays untagged
 PERSON_HITS = 2         # hits needed before an event is tagged "person"
+BEFORE = 2              # frames before a look that what it sees must have been in (rain close to the lens is not)
 LAST_MOTION_EVERY_S = 5.0  # an open event's last motion is stored this often: a crash ends it at most this early
 
 Publish = Callable[[str, dict[str, Any]], None]
@@ -47,6 +48,8 @@ class CameraPipeline:
         self.finished: list[dict[str, Any]] = []    # closed events, in order
         self._next_id = 1
         self._next_look = float("-inf")
+        self._before: tuple[Frame, ...] = ()         # the last two frames (held, not copied: what starts an
+                                                      # event or keeps one going must have been in them too)
         self._id: Any = None
         self._best_picture: Any = None
         self._snapshot: str | None = None
@@ -72,6 +75,7 @@ class CameraPipeline:
         return self._frame(item, raw)
 
     def _frame(self, frame: Frame, raw: bool) -> Motion | None:
+        before, self._before = self._before, (frame, *self._before[:BEFORE - 1])
         self.frames += 1
         if self.first_t is None:
             self.first_t = frame.t
@@ -92,7 +96,8 @@ class CameraPipeline:
         if self.detector is None:
             h, w = frame.grey.shape[:2]
             self.detector = MotionDetector(w, h, MotionSettings.of(self.camera))
-        motion = self.detector.detect(frame.grey, verify=self.tracker.track is None)  # what starts an event must be an object
+        verify = self.tracker.track is None   # what starts an event must be an object
+        motion = self.detector.detect(frame.grey, verify, [(frame.t - f.t, lambda f=f: f.grey) for f in before])
         self.analysed += 1
         change = self.tracker.feed(frame.t, motion)
         if change == "start":
@@ -116,6 +121,7 @@ class CameraPipeline:
 
     def finish(self) -> None:
         """The source ended or the daemon stops: close what is open, finish clips."""
+        self._before = ()   # a source that comes back counts its own frames
         track = self.tracker.flush(self.last_t)
         if track is not None:
             self._end(track)

@@ -1,5 +1,7 @@
 """Event lifecycle from per-frame motion: hysteresis in (`start_frames` consecutive
-motion frames start an event, dated from the first of them) and out (`quiet_s` without
+motion frames start an event, dated from the first of them, or from the look just before
+if that one saw something the frames before it did not have yet: someone coming into the
+picture, told from a drop of rain at the lens only at the next look) and out (`quiet_s` without
 motion end it, dated at the last motion). Motion that goes on past `max_event_s` is cut
 into consecutive events: the open one ends at a motion frame and the next starts at that
 same frame, so clips stay short and nothing is left uncovered. Pure: fed (time, Motion), no I/O."""
@@ -36,19 +38,23 @@ class EventTracker:
         self._run = 0
         self._run_start = 0.0
         self._run_best: tuple[float, list[list[int]], float] = (0.0, [], 0.0)
+        self._seen: float | None = None   # the last look, if its blobs were new ("once": not in the frames before)
 
     def feed(self, t: float, motion: Motion) -> Change | None:
         """What changed with this frame: an event started, got a better frame, ended, or
         ("split") ended at `max_event_s` with the next one started at this frame."""
         track = self.track
+        seen, self._seen = self._seen, None
         if motion.moving:
             if self._run == 0:
-                self._run_start, self._run_best = t, (0.0, [], t)
+                self._run_start, self._run_best = seen if seen is not None else t, (0.0, [], t)
             self._run += 1
             if motion.score > self._run_best[0]:
                 self._run_best = (motion.score, motion.boxes, t)
         else:
             self._run = 0
+            if "once" in motion.dropped:
+                self._seen = t
         if track is None:
             if self._run >= self.start_frames:
                 score, boxes, best_t = self._run_best
@@ -81,7 +87,7 @@ class EventTracker:
         """The source ended: close the open event at its last motion (a run of motion
         looks that had not started one yet is forgotten: a new source counts from 0)."""
         track, self.track = self.track, None
-        self._run = 0
+        self._run, self._seen = 0, None
         if track is not None:
             track.end = track.last_motion
         return track

@@ -11,7 +11,8 @@ constant bit rate: blocking and a jump of detail at each keyframe).
 
 In it move people, cyclists, motorbikes (`Mover`: sprites with legs, motion-blurred, that
 change size toward or away from the camera), birds, a moth at the IR LEDs (bright,
-blurred, erratic, brief) and rain. `walks(scene)` is the ground truth: when each mover is
+blurred, erratic, brief) and rain, far (thin streaks) and close to the lens (big bright
+streaks, each in one frame only). `walks(scene)` is the ground truth: when each mover is
 first and last in the picture."""
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ class Scene:
     birds: tuple[tuple[float, float, float], ...] = ()   # (start, area: fraction of the frame, px/s at 640 wide)
     moths: tuple[tuple[float, float, float], ...] = ()   # (start, seconds, area as a fraction of the frame)
     rain: float = 0.0                                     # streaks per frame per 100k pixels
+    near_rain: float = 0.0                                # drops a frame falling close to the lens
     seed: int = 1
     darkness: float = 1.0                                 # daylight at the start (night scenes: lower)
 
@@ -349,6 +351,19 @@ def _rain(out: np.ndarray, per_100k: float, rng: np.random.Generator, night: boo
     out += drops
 
 
+def _near_rain(out: np.ndarray, per_frame: float, rng: np.random.Generator, night: bool) -> None:
+    """Drops falling a hand or two from the lens: a long, wide, bright streak (lit by the IR
+    LEDs at night), a little out of focus, crossing the picture within one exposure."""
+    h, w = out.shape
+    streaks = np.zeros_like(out)
+    for _ in range(int(rng.poisson(per_frame))):
+        x, y = int(rng.integers(-w // 10, w)), int(rng.integers(-h // 4, h))
+        length = int(h * (0.12 + 0.25 * rng.random()))
+        cv2.line(streaks, (x, y), (x + length // 8, y + length), float(45 + 45 * rng.random()) * (1.4 if night else 1),
+                 max(2, w // 120))
+    out += cv2.GaussianBlur(streaks, (0, 0), max(1.0, w / 320))
+
+
 def write(scene: Scene, path: Path) -> Path:
     """Render `scene` and encode it as the camera would (H.264 in MP4)."""
     import av
@@ -395,6 +410,8 @@ def write(scene: Scene, path: Path) -> Path:
                 _moth(out, start, seconds, area, t, i, scene.seed + k)
             if scene.rain:
                 _rain(out, scene.rain, rng, night)
+            if scene.near_rain:
+                _near_rain(out, scene.near_rain, rng, night)
             level = float(light_map.mean()) * exposure
             sigma = min(cam.max_noise, cam.noise * max(1.0, level ** -0.5) * (1.4 if night else 1.0))   # more gain, more noise
             k, dy, dx = int(rng.integers(4)), int(rng.integers(16)), int(rng.integers(16))

@@ -72,6 +72,9 @@ QUIET: dict[str, Scene] = {
     "rain-d1": Scene(_cam(D1, fps=15, noise=3), 15, rain=25),
     "ir-night-cheap-sensor": Scene(_cam(D1, noise=15, max_noise=30, ir=True), 16, seed=22),   # the gain's noise, undenoised
     "rain-night-ir": Scene(NIGHT, 15, rain=40),
+    # drops close to the lens: as big as a person, sharp enough, but each in one frame only
+    "rain-near-lens": Scene(_cam(SUB, fps=15), 20, rain=25, near_rain=1.5),
+    "rain-near-lens-night-ir": Scene(_cam(NIGHT, fps=10), 20, rain=40, near_rain=1.0),
 }
 
 WALKS: dict[str, Scene] = {
@@ -110,6 +113,8 @@ WALKS: dict[str, Scene] = {
         cross(3, 1 / 4, 1.2), cross(20, 1 / 4, 5, leftward=True, kind="cyclist"))),
     "walker-between-moths": Scene(_cam(D1, fps=10, noise=5, ir=True), 22, moths=((2, 1.0, 0.03), (17, 1.2, 0.02)),
                                   movers=(cross(6, 1 / 3, 1.3, aspect=_x(D1)),)),
+    "walk-in-rain-near-lens": Scene(_cam(SUB, fps=15), 18, rain=25, near_rain=1.0, movers=(
+        cross(4, 1 / 4, 1.3, y=0.8),)),
     "walk-under-clouds": Scene(_cam(HD, fps=10), 20, movers=(cross(6, 1 / 4, 1.3),), lights=(
         Light(2, "cloud", 0.4, 4), Light(8, "cloud", 0.5, 4, radius=0))),
 }

@@ -47,6 +47,54 @@ def test_background_is_primed_without_a_start_up_burst():
     assert not any(m.moving for m in results)
 
 
+def test_something_in_one_priming_frame_leaves_no_trace_in_the_background():
+    """The background is the median of the priming looks: a rain drop close to the lens (or a
+    bird) in one of them is not a third there, which every later frame would show as a change."""
+    still = frames(Scene(seconds=2))
+    drop = still[1].copy()
+    drop[60:200, 300:316] = 255
+    detector = MotionDetector(WIDTH, HEIGHT)
+    results = [detector.detect(f) for f in [still[0], drop, still[2], *still[3:]]]
+    assert [m.suppressed for m in results[:PRIME_FRAMES]] == ["priming"] * PRIME_FRAMES
+    assert not any(m.moving for m in results[PRIME_FRAMES:])
+
+
+def test_a_change_the_frame_before_did_not_have_starts_nothing():
+    """A drop falling close to the lens is a bright streak in one frame only: when the frame
+    before is given and had nothing there, it is "once". A figure that was there is kept."""
+    still = frames(Scene(seconds=3))
+    streak = still[-1].copy()
+    streak[40:220, 300:318] = 250
+
+    def looked(before: np.ndarray, now: np.ndarray):
+        detector = MotionDetector(WIDTH, HEIGHT)
+        for f in still[:-1]:
+            detector.detect(f, verify=True)
+        return detector.detect(now, True, [(1 / 15, lambda: before)])
+
+    once = looked(still[-2], streak)
+    assert once.boxes == [] and once.dropped == ("once",)
+    there = looked(streak, streak)   # the same in the frame before: an object, as far as this rule goes
+    assert len(there.boxes) == 1 and there.dropped == ()
+    assert MotionDetector(WIDTH, HEIGHT).detect(streak, True).dropped == ()   # no frame before: not judged
+
+
+def test_an_open_event_goes_on_only_with_what_the_frame_before_had_too():
+    """While an event is open (no verify), a look whose only change is a streak in one frame
+    has no motion, so rain close to the lens does not keep the event going; a change the
+    frame before had too is motion, as it always was."""
+    still = frames(Scene(seconds=3))
+    streak = still[-1].copy()
+    streak[40:220, 300:318] = 250
+    detector = MotionDetector(WIDTH, HEIGHT)
+    for f in still[:-1]:
+        detector.detect(f)
+    once = detector.detect(streak, False, [(1 / 15, lambda: still[-2])])
+    assert not once.moving and once.dropped == ("once",)
+    assert detector.detect(streak, False, [(1 / 15, lambda: streak)]).moving
+    assert detector.detect(streak, False, [(1.0, lambda: still[-2])]).moving   # a frame long before: not judged
+
+
 def test_walker_found_where_it_walks():
     results = run(Scene(seconds=4, walks=(Walk(1.0, speed=120),)))
     assert not any(m.moving for m in results[:10])
@@ -125,6 +173,27 @@ def test_tracker_hysteresis_start_frames_and_quiet_time():
     assert changes.index("end") == 35
     single = EventTracker(3, 1.0)
     assert [single.feed(t / 10, move if t == 5 else still) for t in range(20)] == [None] * 20  # one frame: no event
+
+
+def test_an_event_is_dated_from_the_look_that_first_saw_it_new():
+    """Someone coming into the picture is, at the first look that sees them, more than the
+    frames before had ("once", as a rain drop at the lens): the event that the next looks
+    start is dated from that look. A look that saw nothing new does not date it."""
+    from camera.motion import Motion
+
+    move, new, still = Motion(boxes=[[0, 0, 10, 10]], score=0.1), Motion(dropped=("once",)), Motion()
+    tracker = EventTracker(start_frames=3, quiet_s=1.0)
+    feeds = [still, still, new, move, move, move, still]
+    assert [tracker.feed(t / 5, m) for t, m in enumerate(feeds)][5] == "start"
+    assert tracker.track.start == pytest.approx(0.4)
+    tracker = EventTracker(start_frames=3, quiet_s=1.0)
+    for t, m in enumerate([new, still, move, move, move]):
+        tracker.feed(t / 5, m)
+    assert tracker.track.start == pytest.approx(0.4)
+    tracker = EventTracker(start_frames=3, quiet_s=1.0)
+    for t, m in enumerate([new, move, new, move, move, move]):   # a run cut by a new look: from that look
+        tracker.feed(t / 5, m)
+    assert tracker.track.start == pytest.approx(0.4)
 
 
 def test_config_rejects_bad_masks_and_names_the_field():
