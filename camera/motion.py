@@ -95,6 +95,7 @@ def shrink_factor(height: int, detect_height: int) -> int:
 class MotionDetector:
     def __init__(self, width: int, height: int, settings: MotionSettings = MotionSettings()):
         self.settings = settings
+        self.shape = (height, width)   # of the frames it is made for
         self.factor = shrink_factor(height, settings.detect_height)
         self.size = (width // self.factor, height // self.factor)
         self.crop = (self.size[1] * self.factor, self.size[0] * self.factor)

@@ -93,9 +93,13 @@ class CameraPipeline:
         # counts from 0 again): the schedule starts again here
         if not frame.t <= self._next_look <= frame.t + 1.5 * interval:
             self._next_look = frame.t + interval
-        if self.detector is None:
-            h, w = frame.grey.shape[:2]
-            self.detector = MotionDetector(w, h, MotionSettings.of(self.camera))
+        shape = frame.grey.shape[:2]
+        if self.detector is None or self.detector.shape != shape:
+            if self.detector is not None:   # the camera came back with another picture size (its settings changed)
+                logger.info("camera picture size changed camera=%s was=%dx%d now=%dx%d", self.camera.name,
+                            *self.detector.shape[::-1], *shape[::-1])
+                before = ()
+            self.detector = MotionDetector(shape[1], shape[0], MotionSettings.of(self.camera))
         verify = self.tracker.track is None   # what starts an event must be an object
         motion = self.detector.detect(frame.grey, verify, [(frame.t - f.t, lambda f=f: f.grey) for f in before])
         self.analysed += 1

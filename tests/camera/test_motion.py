@@ -285,6 +285,38 @@ def test_after_a_camera_reconnects_its_frames_are_looked_at_again():
     assert [(e["start"], e["end"]) for e in pipeline.finished] == [(pytest.approx(2.0), pytest.approx(11.0))]
 
 
+def test_a_camera_back_with_another_picture_size_is_watched_whole():
+    """The technician changes the substream's size and the camera comes back with it: the
+    detector is made again for the new size. It used to keep the old one and look at the
+    old size's top-left corner of a bigger picture (a walker on the right never seen), or
+    fail on every frame of a smaller one."""
+    from camera.config import CameraConfig
+    from camera.pipeline import CameraPipeline
+    from camera.sources import Frame
+
+    def walk(size: tuple[int, int], x0: int, speed: int) -> list[np.ndarray]:
+        w, h = size
+        rng = np.random.default_rng(5)
+        background = (110 + 40 * rng.random((h // 8, w // 8))).repeat(8, 0).repeat(8, 1).astype(np.uint8)
+        out = []
+        for i in range(60):
+            f = background.copy()
+            if i >= 10:
+                x = x0 + (i - 10) * speed
+                f[h // 3:h // 3 + h // 4, x:x + h // 12] = 30
+            out.append(f)
+        return out
+
+    pipeline = CameraPipeline(CameraConfig(name="cam", source="x.mp4", record=False, person_tags=False))
+    for size, x0, speed in (((640, 360), 100, 8), ((1280, 720), 800, 12), ((352, 288), 40, 5)):
+        for i, grey in enumerate(walk(size, x0, speed)):
+            pipeline.feed(Frame(i / 10, None, grey))
+        pipeline.finish()
+    assert len(pipeline.finished) == 3
+    assert pipeline.finished[1]["boxes"][0][0] >= 700   # on the right of the 1280-wide picture
+    assert all(e["start"] == pytest.approx(1.0, abs=0.5) for e in pipeline.finished)
+
+
 def test_a_run_of_motion_cut_by_the_end_of_the_source_does_not_go_on_in_the_next():
     from camera.motion import Motion
 
