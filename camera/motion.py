@@ -138,13 +138,7 @@ class MotionDetector:
         the CPU of INTER_NEAREST, a seventh of INTER_AREA at /3); the box blur then does the
         averaging that removes noise."""
         h, w = self.crop
-        k = self.factor
-        if k == 2:
-            img = cv2.resize(grey[:h, :w], self.size, self._taken, interpolation=cv2.INTER_AREA)
-        elif k > 2:
-            img = cv2.extractChannel(grey[:h:k, :w].reshape(self.size[1], self.size[0], k), 0, self._taken)
-        else:
-            img = grey[:h, :w]
+        img = _shrink(grey[:h, :w], self.factor, self.size, self._taken)
         self._raw = img   # unblurred: what really changed, pixel by pixel
         return cv2.boxFilter(img, -1, (5, 5), self._blurred)  # as smooth as a 5x5 Gaussian here, 40 % cheaper
 
@@ -186,7 +180,10 @@ class MotionDetector:
             boxes, areas, dropped = self._objects(small, changed, boxes, areas, smallest, last, before)
             self._last = self._sure.copy()
         elif boxes and before:
-            if not self._goes_on(changed, boxes, areas, before, moved):
+            biggest = boxes[areas.index(max(areas))]
+            if self._goes_on(changed, boxes, areas, before, biggest, moved):
+                self._moved = biggest
+            else:
                 boxes, areas, dropped = [], [], ("once",) * len(boxes)
         # learn everywhere: whatever stops moving (or a ghost left by a re-learn) fades in
         self._learn(small, mean, self._rate())
@@ -278,23 +275,18 @@ class MotionDetector:
         return kept[0], kept[1], tuple(why)
 
     def _goes_on(self, changed: np.ndarray, boxes: list[list[int]], areas: list[float],
-                 before: Before, moved: list[int] | None) -> bool:
+                 before: Before, biggest: list[int], moved: list[int] | None) -> bool:
         """Whether an open event goes on: something in the look was in the frame before too.
         Rain drops falling close to the lens do not keep it going after the person has left.
         First, at no cost: the biggest box and the last look's biggest box overlap by half the
         smaller one (a person 0.2 s later, people walking together or parting; a drop seldom
         falls just where the person was); then the blobs against the frames before, the
         biggest first."""
-        biggest = boxes[areas.index(max(areas))]
-        self._moved = biggest
         if moved is not None and _overlap(biggest, moved) >= ONCE:
             return True
         k = self.factor
-        if any(self._was_there(changed, before, (x // k, y // k, w // k, h // k))
-               for _, (x, y, w, h) in sorted(zip(areas, boxes), key=lambda blob: -blob[0])):
-            return True
-        self._moved = None
-        return False
+        return any(self._was_there(changed, before, (x // k, y // k, w // k, h // k))
+                   for _, (x, y, w, h) in sorted(zip(areas, boxes), key=lambda blob: -blob[0]))
 
     def _was_there(self, changed: np.ndarray, before: Before, box: tuple[int, int, int, int]) -> bool:
         """Whether each of the frames before, up to REACH_S earlier, changed as much (ONCE of
@@ -315,14 +307,8 @@ class MotionDetector:
         # blur's margin, so that the blur is the same there as over the whole picture)
         x0, y0 = max(x - reach - 2, 0), max(y - rise - 2, 0)
         x1, y1 = min(x + w + reach + 2, cols), min(y + h + rise + 2, rows)
-        k, grey = self.factor, previous()
-        region = grey[y0 * k:y1 * k, x0 * k:x1 * k]
-        if k == 2:
-            img = cv2.resize(region, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-        elif k > 2:
-            img = cv2.extractChannel(region[::k].reshape(y1 - y0, x1 - x0, k), 0)
-        else:
-            img = region
+        k = self.factor
+        img = _shrink(previous()[y0 * k:y1 * k, x0 * k:x1 * k], k, (x1 - x0, y1 - y0))
         before = cv2.absdiff(cv2.boxFilter(img, -1, (5, 5)), self._ref[y0:y1, x0:x1])
         if self._mask is not None:
             cv2.bitwise_and(before, self._mask[y0:y1, x0:x1], before)
@@ -403,6 +389,15 @@ class MotionDetector:
             self._fast -= 1
             return AFTER_RELEARN[1]
         return LEARN_RATE
+
+
+def _shrink(grey: np.ndarray, k: int, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+    """`grey` (exactly `size` times k) shrunk k times to `size` (cols, rows): see _small."""
+    if k == 2:
+        return cv2.resize(grey, size, out, interpolation=cv2.INTER_AREA)
+    if k > 2:
+        return cv2.extractChannel(grey[::k].reshape(size[1], size[0], k), 0, out)
+    return grey
 
 
 def _overlap(a: list[int], b: list[int]) -> float:
