@@ -54,6 +54,7 @@ class CameraPipeline:
         self._best_picture: Any = None
         self._snapshot: str | None = None
         self._ending: dict[Any, dict[str, Any]] = {}  # events waiting for their clip's post-roll
+        self._cut: dict[Any, Path | None] = {}        # open events whose clip the stream's change finished early
         self._snapshot_failure = ""
         self._stored_motion = 0.0                     # the open event's last motion as stored (source time)
 
@@ -189,13 +190,17 @@ class CameraPipeline:
             self.recorder.stop_at(event_id, track.end or track.start)
             self._ending[event_id] = pending
         else:
-            self._close(event_id, pending, None)
+            cut = self._cut.pop(event_id, None)
+            self._close(event_id, pending, str(cut) if cut else None)
 
     def _clips_done(self, clips: list[FinishedClip]) -> None:
         for clip in clips:
             pending = self._ending.pop(clip.key, None)
-            if pending is None:  # the source changed under an open event: it goes on without a clip
+            if pending is None:  # the stream changed under an open event: it keeps the clip so far
                 logger.warning("clip ended before its event camera=%s id=%s path=%s", self.camera.name, clip.key, clip.path)
+                self._cut[clip.key] = clip.path
+                if self.store is not None and clip.path:   # a crash before the event ends keeps it too
+                    self.store.update(clip.key, clip=str(clip.path))
                 continue
             self._close(clip.key, pending, str(clip.path) if clip.path else None)
 

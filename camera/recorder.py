@@ -77,7 +77,7 @@ class ClipWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._out = av.open(str(self.part), "w", format="mp4", options={"movflags": "+faststart"})
         self._stream = self._out.add_stream_from_template(template)
-        if template.codec_context.is_encoder:  # our own encoder: its SPS/PPS exist only in the codec context
+        if template.codec_context.is_encoder and template.codec_context.extradata:  # SPS/PPS only in the codec context
             self._stream.codec_context.extradata = template.codec_context.extradata
         self._base: int | None = None
         self._last_dts = -1

@@ -53,6 +53,9 @@ class CameraWorker:
         self.frames = 0
         self.decode_errors = 0            # corrupt packets skipped by sources that are closed
         self.record_error = ""            # why the main stream (record_source) gives no clips
+        self._main_live = False           # (owner thread) the main stream delivers: clips come from it;
+                                          # until then, clips are copied from `source` if it is H.264
+        self._source_template: Any = None  # `source`'s stream, when it can be copied into clips
         self._source: Any = None
         self._times: deque[float] = deque(maxlen=50)
         self._latest: Frame | None = None
@@ -70,7 +73,14 @@ class CameraWorker:
         return {"name": self.camera.name, "source": redact(self.camera.source), "connected": self.connected,
                 "fps": round(fps, 1), "last_frame": self.last_frame, "reconnects": self.reconnects,
                 "decode_errors": self.decode_errors + getattr(self._source, "decode_errors", 0),
-                "error": self.error or None, "clip_error": self.record_error or self.pipeline.file_problem or None}
+                "error": self.error or None, "clip_error": self._record_problem() or self.pipeline.file_problem or None}
+
+    def _record_problem(self) -> str:
+        if not self.record_error:
+            return ""
+        if self._main_live or self._source_template is None or not self.connected:
+            return self.record_error
+        return f"{self.record_error} (meanwhile clips are copied from source, at its picture size)"
 
     def latest_jpeg(self) -> bytes | None:
         with self._lock:
@@ -101,7 +111,7 @@ class CameraWorker:
             finally:
                 source.close()
                 self.decode_errors += getattr(source, "decode_errors", 0)
-                self._source = None
+                self._source = self._source_template = None
                 self._finish()
                 if self.connected:
                     self.reconnects += 1
@@ -127,16 +137,17 @@ class CameraWorker:
         for item in source.items(self.stop):
             if raw is None:  # first item: the source is open and its stream known
                 raw = source.copy_template is None and not self.camera.record_source
+                self._source_template = source.copy_template
                 self.pipeline.source_fps = source.fps
                 self._anchor = time.time() - item.t
                 self.pipeline.anchor = self._anchor
-                if not raw and not self.camera.record_source:
+                if source.copy_template is not None and not self._main_live:
                     self.pipeline.use_template(source.copy_template)
                 if not self.connected:
                     logger.info("camera connected camera=%s source=%s", self.camera.name, source.name)
                 self.connected, self.error = True, ""
             if isinstance(item, Packet):
-                if not self.camera.record_source:
+                if not self._main_live:   # no main stream, or it is down: clips from this one
                     self.pipeline.feed(item)
                 continue
             self._drain_main()
@@ -150,35 +161,48 @@ class CameraWorker:
 
     # main stream, stream-copied for clips --------------------------------------------
     def _run_main(self) -> None:
+        """The main stream's packets, handed to the owner thread with a ("template", stream)
+        when it opens and a ("down", None) when it drops: meanwhile the owner thread copies
+        clips from `source` (the substream: smaller, but an event still has its clip)."""
         yield_cpu()
         failures = 0
         while not self.stop.is_set():
             source = open_source(self.camera.record_source, demux_only=True)
+            anchor = None
             try:
-                anchor = None
                 for item in source.items(self.stop):
                     if not isinstance(item, Packet):
                         continue
                     if anchor is None:
                         anchor = time.time() - item.t
-                        self._put(("template", source.copy_template))
+                        self._put(("template", source.copy_template), wait=True)
                         self.record_error = ""
                     item.t = anchor + item.t - self._anchor
                     self._put(item)
                     failures = 0
+                if not self.stop.is_set():
+                    raise CameraError(f"{source.name}: the stream ended")
             except CameraError as err:
                 logger.warning("camera main stream down camera=%s error=%r", self.camera.name, str(err))
                 self.record_error = f"record_source: {err}"
             finally:
                 source.close()
+                if anchor is not None:
+                    self._put(("down", None), wait=True)
             failures += 1
             self.stop.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
 
-    def _put(self, item: Any) -> None:
-        try:
-            self._main_packets.put_nowait(item)
-        except queue.Full:  # the detection thread is stuck: drop, the ring starts again at a keyframe
-            logger.warning("camera main stream queue full camera=%s", self.camera.name)
+    def _put(self, item: Any, wait: bool = False) -> None:
+        """A packet is dropped when the owner thread is stuck (the ring starts again at a
+        keyframe); a marker (`wait`) waits for room: a clip made from the stream of a closed
+        connection crashes FFmpeg, and packets must not be read against the wrong stream."""
+        while True:
+            try:
+                return self._main_packets.put(item, timeout=1) if wait else self._main_packets.put_nowait(item)
+            except queue.Full:
+                if not wait or self.stop.is_set():
+                    logger.warning("camera main stream queue full camera=%s", self.camera.name)
+                    return
 
     def _drain_main(self) -> None:
         while True:
@@ -186,8 +210,12 @@ class CameraWorker:
                 item = self._main_packets.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(item, tuple):
-                self.pipeline.use_template(item[1])
+            if isinstance(item, tuple):   # the main stream opened, or dropped: clips from `source` meanwhile
+                kind, template = item
+                self._main_live = kind == "template"
+                self.pipeline.use_template(template if self._main_live else self._source_template)
+                logger.info("camera clips from %s camera=%s", "record_source" if self._main_live else "source",
+                            self.camera.name)
             else:
                 self.pipeline.feed(item)
 

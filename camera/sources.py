@@ -7,6 +7,7 @@ when the stream is H.264, the compressed `Packet`s the recorder stream-copies. T
 seconds on the source's own clock, continuous across loops of a file."""
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
@@ -131,7 +132,7 @@ class PyavSource:
 
         self._container = container = self._open()
         stream = container.streams.video[0]
-        self.copy_template = stream if stream.codec_context.name in COPY_CODECS else None
+        self.copy_template = _outliving(stream) if stream.codec_context.name in COPY_CODECS else None
         if self.demux_only and self.copy_template is None:  # a main stream only there to be copied into clips
             raise CameraError(f"{self.name}: the stream is {stream.codec_context.name}, not H.264, so it cannot be "
                               "copied into clips; set the camera's main stream to H.264 or leave record_source empty")
@@ -203,6 +204,15 @@ class PyavSource:
         if self._container is not None:
             self._container.close()
             self._container = None
+
+
+def _outliving(stream: Any) -> Any:
+    """`stream`'s description (codec, picture size, SPS/PPS) copied into a container of its
+    own: clips are still made from it after this connection closes (FFmpeg crashes on a
+    stream of a closed container: a main stream that dropped, while an event starts)."""
+    import av
+
+    return av.open(io.BytesIO(), "w", format="mp4").add_stream_from_template(stream)
 
 
 def open_source(spec: str, *, realtime: bool = True, demux_only: bool = False) -> FrameSource:

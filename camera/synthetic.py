@@ -89,8 +89,8 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] 
                 codec: str = "libx264", step: int = 1) -> Path:
     """Encode `scene` as H.264 (yuv420p, keyframe every `gop` frames) in an MP4 (or an AVI
     when `path` ends in .avi), drawn at 640x360 and scaled to `size` (e.g. (1280, 720) for a
-    main stream); codec="mpeg4" makes a source that is not H.264 (its clips must be encoded,
-    not copied). step=N keeps every Nth frame at its own time: the container still says 10
+    main stream); codec="mpeg4" or "libx265" (H.265, as many cameras' main streams) makes a
+    source that is not H.264 (its clips must be encoded, not copied). step=N keeps every Nth frame at its own time: the container still says 10
     fps but the real rate is 10/N (as OpenCV's tree.avi: 15 fps nominal, about 2.3 real)."""
     import av
     import cv2
@@ -104,6 +104,8 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] 
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         if codec == "libx264":
             stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(gop), "crf": "23"}
+        elif codec == "libx265":
+            stream.options = {"preset": "ultrafast", "x265-params": f"keyint={gop}:log-level=error"}
         else:
             stream.options = {"g": str(gop)}
             stream.bit_rate = 2_000_000

@@ -22,13 +22,14 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="session")
 def scene_video(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """scene_video(name, size=(640, 360)) -> an H.264 MP4 of SCENES[name], made once per session."""
+    """scene_video(name, size=(640, 360), codec="libx264") -> an MP4 of SCENES[name] (H.264,
+    or H.265 with codec="libx265": its name ends in -h265.mp4), made once per session."""
     root = tmp_path_factory.mktemp("scenes")
 
-    def make(name: str, size: tuple[int, int] = (640, 360)) -> Path:
-        path = root / f"{name}-{size[0]}x{size[1]}.mp4"
+    def make(name: str, size: tuple[int, int] = (640, 360), codec: str = "libx264") -> Path:
+        path = root / f"{name}-{size[0]}x{size[1]}{'-h265' if codec == 'libx265' else ''}.mp4"
         if not path.exists():
-            write_scene(SCENES[name], path, size=size)
+            write_scene(SCENES[name], path, size=size, codec=codec)
         return path
 
     return make
@@ -118,8 +119,8 @@ def rtsp_server(scene_video: Callable[[str], Path]) -> Iterator[Callable[..., Rt
     servers: list[RtspServer] = []
 
     def start(scene: str = "walkers-with-gaps", auth: tuple[str, str] | None = None,
-              size: tuple[int, int] | None = None) -> RtspServer:
-        server = RtspServer(scene_video(scene, size) if size else scene_video(scene), auth).start()
+              size: tuple[int, int] = (640, 360), codec: str = "libx264") -> RtspServer:
+        server = RtspServer(scene_video(scene, size, codec), auth).start()
         servers.append(server)
         return server
 

@@ -1,6 +1,6 @@
 """A real RTSP server on loopback for the camera tests: Debian's gst-rtsp-server through
-python3-gi (run with /usr/bin/python3, not the venv), serving an H.264 MP4 file,
-optionally behind basic auth. Usage: rtsp_server.py PORT FILE [USER PASS]"""
+python3-gi (run with /usr/bin/python3, not the venv), serving an H.264 MP4 file (H.265
+when its name ends in -h265.mp4), optionally behind basic auth. Usage: rtsp_server.py PORT FILE [USER PASS]"""
 import sys
 
 import gi
@@ -15,7 +15,8 @@ server = GstRtspServer.RTSPServer()
 server.set_address("127.0.0.1")
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
-factory.set_launch(f"( filesrc location={path} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )")
+codec = "h265" if path.endswith("-h265.mp4") else "h264"
+factory.set_launch(f"( filesrc location={path} ! qtdemux ! {codec}parse ! rtp{codec}pay name=pay0 pt=96 config-interval=1 )")
 factory.set_shared(True)
 if len(sys.argv) == 5:
     auth = GstRtspServer.RTSPAuth()

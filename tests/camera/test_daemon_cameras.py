@@ -177,7 +177,7 @@ def test_a_main_stream_that_cannot_be_copied_is_a_problem_that_names_record_sour
                                                                                     quick_walk: Path, tmp_path: Path,
                                                                                     wait_for):
     """record_source in MPEG-4 (not H.264) and one that cannot be reached: status says so and
-    how to fix it; detection on the substream goes on."""
+    how to fix it; detection on the substream goes on, and its events get clips copied from it."""
     from camera.synthetic import Scene, Walk, write_scene
 
     mpeg4 = write_scene(Scene(seconds=8, walks=(Walk(1.0, speed=200),), seed=11), tmp_path / "main.mp4", codec="mpeg4")
@@ -192,3 +192,7 @@ def test_a_main_stream_that_cannot_be_copied_is_a_problem_that_names_record_sour
     cams = {c["name"]: c for c in api.request("GET", "/cameras")["cameras"]}
     assert cams["cong"]["connected"] and cams["cong"]["error"] is None and "mpeg4" in cams["cong"]["clip_error"]
     assert wait_for(lambda: api.request("GET", "/events")["events"], what="events from the substream")
+    assert "clips are copied from source" in problem
+    clipped = wait_for(lambda: {e["camera"] for e in api.request("GET", "/events")["events"] if e["clip_url"]} == {"cong", "ho"},
+                       what="clips of both cameras' events")
+    assert clipped

@@ -23,7 +23,7 @@ def test_rtsp_source_gives_frames_and_h264_packets(rtsp_server):
         if frames >= 12:
             break
     source.close()
-    assert source.copy_template.codec_context.name == "h264"
+    assert source.copy_template.codec_context.codec.canonical_name == "h264"
     assert packets >= frames and item.grey.shape == (360, 640)
 
 
@@ -94,3 +94,65 @@ def test_main_stream_is_stream_copied_into_clips(make_config, start_app, rtsp_se
         assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 1280, 720)
         packets = [p for p in container.demux(stream) if p.size]
     assert packets[0].is_keyframe and len(packets) >= 30
+
+
+def _clip_of(app: Any, event: dict[str, Any]) -> tuple[str, int, int, bool]:
+    """(codec, width, height, first packet is a keyframe) of an event's clip."""
+    import av
+
+    with av.open(app.house.events.get(event["id"])["clip"]) as container:
+        stream = container.streams.video[0]
+        first = next(p for p in container.demux(stream) if p.size)
+        return stream.codec_context.name, stream.width, stream.height, first.is_keyframe
+
+
+def test_an_h265_camera_is_watched_and_its_clips_are_h264(make_config, start_app, rtsp_server, wait_for):
+    """A camera that sends H.265 (many do by default): detection decodes it, clips are
+    encoded as H.264, which phone browsers play."""
+    server = rtsp_server("one-walker", codec="libx265")
+    app = start_app(make_config(cameras=[{"name": "cong", "source": server.url(), "pre_s": 2, "post_s": 1}]))
+    api = cli_client(app.config.storage.dir)
+    event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["clip_url"]], what="a clip")[0]
+    assert _clip_of(app, event) == ("h264", 640, 360, True)
+    assert api.request("GET", "/cameras")["cameras"][0]["clip_error"] is None
+
+
+def test_an_h265_main_stream_is_a_problem_and_clips_come_from_the_substream(make_config, start_app, rtsp_server,
+                                                                           wait_for):
+    """record_source on a main stream left at H.265 (a Hikvision's default): status names
+    record_source and the fix, and events still get clips, copied from the H.264 substream."""
+    sub, main = rtsp_server("one-walker"), rtsp_server("one-walker", size=(1280, 720), codec="libx265")
+    app = start_app(make_config(cameras=[{"name": "cong", "source": sub.url(), "record_source": main.url(),
+                                          "pre_s": 2, "post_s": 1}]))
+    api = cli_client(app.config.storage.dir)
+    problem = wait_for(lambda: api.request("GET", "/status")["problems"].get("cameras"), what="a camera problem")
+    assert "record_source" in problem and "hevc, not H.264" in problem and "set the camera's main stream to H.264" in problem
+    assert "clips are copied from source" in problem
+    event = wait_for(lambda: [e for e in api.request("GET", "/events")["events"] if e["clip_url"]], what="a clip")[0]
+    assert _clip_of(app, event) == ("h264", 640, 360, True)
+
+
+def test_clips_come_from_the_substream_while_the_main_stream_is_down(make_config, start_app, rtsp_server, wait_for):
+    """The main stream drops (the camera's connection limit, a switch): the next event's
+    clip is copied from the substream; once the main stream is back, clips come from it again."""
+    sub, main = rtsp_server("walkers-with-gaps"), rtsp_server("walkers-with-gaps", size=(1280, 720))
+    app = start_app(make_config(cameras=[{"name": "cong", "source": sub.url(), "record_source": main.url(),
+                                          "pre_s": 2, "post_s": 1}]))
+    api = cli_client(app.config.storage.dir)
+
+    def clips() -> list[dict[str, Any]]:
+        return [e for e in api.request("GET", "/events?since=0")["events"] if e["clip_url"]]
+
+    def clip_error() -> str | None:
+        return api.request("GET", "/cameras")["cameras"][0]["clip_error"]
+
+    first = wait_for(clips, what="the first walk's clip")[0]   # the walk at 2 s
+    assert _clip_of(app, first) == ("h264", 1280, 720, True)
+    main.stop()
+    wait_for(lambda: "clips are copied from source" in (clip_error() or ""), what="the main stream's drop reported")
+    second = wait_for(lambda: clips()[1:], what="the second walk's clip")[0]   # at 18 s
+    assert _clip_of(app, second) == ("h264", 640, 360, True)
+    main.start()
+    wait_for(lambda: clip_error() is None, what="the main stream back")
+    third = wait_for(lambda: clips()[2:], what="the third walk's clip")[0]   # at 38 s
+    assert _clip_of(app, third) == ("h264", 1280, 720, True)
