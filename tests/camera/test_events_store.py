@@ -150,6 +150,50 @@ def test_an_open_event_stores_its_last_motion_so_a_crash_ends_it_there(scene_vid
     assert repaired["clip"] is None and not list((tmp_path / "clips").rglob("*.part"))
 
 
+def test_an_event_open_when_the_stream_changes_keeps_its_clip_so_far(scene_video, store: EventStore, tmp_path: Path):
+    """The clips' stream changes in the middle of an event (the main stream drops, or comes
+    back): the clip so far is finished and stays the event's, stored at once (a crash after
+    it keeps it) and given with the event's end. Until 2026-12-06 the event lost it."""
+    import threading
+
+    import av
+
+    from camera.config import CameraConfig
+    from camera.pipeline import CameraPipeline
+    from camera.sources import Frame, Packet, PyavSource
+
+    video = scene_video("slow-far-walker")                              # walks from 3 s to about 28 s
+    other = PyavSource(str(scene_video("one-walker", (1280, 720))))
+    next(other.items(threading.Event()))                                # open: its stream is known
+    other.close()                                                       # ... and closed again, as a dropped stream
+    pipeline = CameraPipeline(CameraConfig(name="cam", source=str(video), person_tags=False, pre_s=2, post_s=1),
+                              clip_dir=tmp_path / "clips" / "cam", store=store)
+    source = PyavSource(str(video), packets=True)
+    switched = None
+    try:
+        for item in source.items(threading.Event()):
+            if pipeline.frames == 0:
+                pipeline.use_template(source.copy_template)
+            if switched is None and isinstance(item, Frame) and item.t >= 12:
+                assert pipeline.tracker.track is not None               # the walk's event is open
+                pipeline.use_template(other.copy_template)
+                (switched,) = store.list(since=0)
+            if switched is not None and isinstance(item, Packet):       # the other stream sends nothing
+                continue
+            pipeline.feed(item)
+    finally:
+        source.close()
+    pipeline.finish()
+    assert switched["end"] is None and switched["clip"] and Path(switched["clip"]).exists()
+    (event,) = store.list(since=0)
+    assert event["end"] is not None and event["clip"] == switched["clip"]
+    with av.open(event["clip"]) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (640, 360)
+        times = [float(p.pts * p.time_base) for p in container.demux(stream) if p.size]
+    assert 8 <= times[-1] - times[0] <= 12                              # from a keyframe before 1 s to the switch
+
+
 def test_retention_by_age_and_by_free_space(store: EventStore, tmp_path: Path):
     clips = tmp_path / "clips"
     now = time.time()
