@@ -36,7 +36,8 @@ class CameraPipeline:
         self.store = store
         self.publish = publish or (lambda topic, payload: None)
         self.persons = persons if camera.person_tags else None
-        self.anchor = 0.0                  # added to source times (wall clock in the daemon)
+        self.anchor = 0.0                  # added to source times (wall clock in the daemon): an event
+                                           # keeps the one it started with (Track.anchor)
         self.source_fps = 0.0              # the source's frame rate: raw sources are encoded at it
         self.tracker = EventTracker(camera.start_frames, camera.quiet_s, camera.max_event_s)
         self.recorder = Recorder(camera.pre_s, camera.post_s) if self.clip_dir else None
@@ -121,7 +122,7 @@ class CameraPipeline:
             self._look_for_person(track, frame, motion)
             if self.store is not None and track.last_motion - self._stored_motion >= LAST_MOTION_EVERY_S:
                 self._stored_motion = track.last_motion
-                self.store.update(self._id, last_motion=self.anchor + track.last_motion)
+                self.store.update(self._id, last_motion=track.anchor + track.last_motion)
         return motion
 
     def finish(self) -> None:
@@ -136,8 +137,8 @@ class CameraPipeline:
     # event lifecycle ----------------------------------------------------------
     def _payload(self, event_id: Any, kind: str, track: Track, snapshot: str | None, clip: str | None) -> dict[str, Any]:
         return bus_event({
-            "camera": self.camera.name, "id": event_id, "start": self.anchor + track.start,
-            "end": None if track.end is None else self.anchor + track.end,
+            "camera": self.camera.name, "id": event_id, "start": track.anchor + track.start,
+            "end": None if track.end is None else track.anchor + track.end,
             "score": track.score, "boxes": track.boxes, "tags": track.tags,
             "snapshot": snapshot, "clip": clip, "interrupted": False,
         }, kind)
@@ -145,10 +146,11 @@ class CameraPipeline:
     def _start(self, frame: Frame, motion_on: bool = True) -> None:
         track = self.tracker.track
         assert track is not None
+        track.anchor = self.anchor
         self._best_picture = frame.picture
         self._stored_motion = track.start
         if self.store is not None:
-            self._id = self.store.open(self.camera.name, self.anchor + track.start, track.score, track.boxes, [])
+            self._id = self.store.open(self.camera.name, track.anchor + track.start, track.score, track.boxes, [])
         else:
             self._id, self._next_id = self._next_id, self._next_id + 1
         snapshot = self._snapshot = self._write_snapshot(track) if self.clip_dir else None
@@ -156,7 +158,7 @@ class CameraPipeline:
             self.recorder.start(self._id, self.clip_dir / f"{self._id}.mp4", track.start)
         if self.store is not None and snapshot:
             self.store.update(self._id, snapshot=snapshot)
-        logger.info("camera event new camera=%s id=%s start=%.2f", self.camera.name, self._id, self.anchor + track.start)
+        logger.info("camera event new camera=%s id=%s start=%.2f", self.camera.name, self._id, track.anchor + track.start)
         if motion_on:
             self.publish("camera.motion", {"camera": self.camera.name, "on": True})
         self.publish("camera.event", self._payload(self._id, "new", track, snapshot, None))
@@ -183,7 +185,7 @@ class CameraPipeline:
         if motion_off:
             self.publish("camera.motion", {"camera": self.camera.name, "on": False})
         if self.store is not None:
-            self.store.update(event_id, end=self.anchor + (track.end or track.start), score=track.score,
+            self.store.update(event_id, end=track.anchor + (track.end or track.start), score=track.score,
                               boxes=track.boxes, tags=track.tags, snapshot=snapshot)
         pending = {"track": track, "snapshot": snapshot}
         if self.recorder is not None and self.recorder.recording(event_id):

@@ -26,6 +26,8 @@ from camera.sources import Frame, Packet, open_source, redact
 logger = logging.getLogger(__name__)
 
 BACKOFF_S = (1, 2, 5, 10, 30)
+CLOCK_STEP_S = 1.0  # the wall clock moved this much against the monotonic one: it was set (NTP after a boot)
+wall = time.time    # the wall clock events are dated by (a test stands in for a clock that is set)
 CAMERA_NICE = 10  # camera threads yield the CPU to playback, the page and commands when it is short
 
 
@@ -61,7 +63,9 @@ class CameraWorker:
         self._latest: Frame | None = None
         self._lock = threading.Lock()
         self._main_packets: queue.Queue[Packet] = queue.Queue(maxsize=600)
-        self._anchor = 0.0
+        self._anchor = 0.0                # monotonic time minus source time: the main stream's packets
+                                          # are put on the source's time through it
+        self._wall_offset = 0.0           # wall clock minus monotonic clock when the events' dates were set
         self.threads = [threading.Thread(target=self._run, name=f"camera-{camera.name}", daemon=True)]
         if camera.record_source and camera.record:
             self.threads.append(threading.Thread(target=self._run_main, name=f"camera-{camera.name}-main", daemon=True))
@@ -139,8 +143,9 @@ class CameraWorker:
                 raw = source.copy_template is None and not self.camera.record_source
                 self._source_template = source.copy_template
                 self.pipeline.source_fps = source.fps
-                self._anchor = time.time() - item.t
-                self.pipeline.anchor = self._anchor
+                self._anchor = time.monotonic() - item.t
+                self._wall_offset = wall() - time.monotonic()
+                self.pipeline.anchor = self._anchor + self._wall_offset
                 if source.copy_template is not None and not self._main_live:
                     self.pipeline.use_template(source.copy_template)
                 if not self.connected:
@@ -151,13 +156,23 @@ class CameraWorker:
                     self.pipeline.feed(item)
                 continue
             self._drain_main()
-            now = time.time()
+            now, mono = wall(), time.monotonic()
+            if abs(now - mono - self._wall_offset) > CLOCK_STEP_S:
+                self._clock_set(now - mono)
             self.last_frame = now
             self.frames += 1
-            self._times.append(now)
+            self._times.append(mono)
             with self._lock:
                 self._latest = item
             self.pipeline.feed(item, raw)
+
+    def _clock_set(self, offset: float) -> None:
+        """The wall clock was set (a Pi has no RTC: NTP steps it, perhaps by days, once the
+        network is up, often after the cameras connected): events from now on are dated by
+        the new time, as the rest of the house is; an open event keeps the time it started with."""
+        logger.warning("camera clock set camera=%s step_s=%.1f", self.camera.name, offset - self._wall_offset)
+        self._wall_offset = offset
+        self.pipeline.anchor = self._anchor + offset
 
     # main stream, stream-copied for clips --------------------------------------------
     def _run_main(self) -> None:
@@ -174,7 +189,7 @@ class CameraWorker:
                     if not isinstance(item, Packet):
                         continue
                     if anchor is None:
-                        anchor = time.time() - item.t
+                        anchor = time.monotonic() - item.t
                         self._put(("template", source.copy_template), wait=True)
                         self.record_error = ""
                     item.t = anchor + item.t - self._anchor

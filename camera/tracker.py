@@ -27,6 +27,7 @@ class Track:
     person_hits: int = 0
     person_checks: int = 0
     last_check: float = float("-inf")
+    anchor: float = 0.0          # added to its source times: the wall clock's, as it was when it started
 
 
 class EventTracker:

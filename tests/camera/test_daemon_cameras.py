@@ -87,6 +87,36 @@ def test_file_camera_events_api_and_bus(make_config, start_app, quick_walk: Path
     assert selftest["cameras"]["ok"] and "cong-lang 640x360" in selftest["cameras"]["detail"]
 
 
+def test_events_follow_the_wall_clock_when_it_is_set(make_config, start_app, quick_walk: Path, wait_for, monkeypatch,
+                                                     caplog):
+    """A Pi has no RTC: it boots with the time it was shut down at (fake-hwclock), the
+    cameras connect, and NTP sets the clock later, days ahead after a long power cut. The
+    events from then on are dated by the clock as set (until 2026-12-06 they kept the
+    camera's connection time until it reconnected: days in the past); an event open at
+    that moment keeps the date it started with, so its length stays right."""
+    import time
+
+    import camera.service
+
+    behind = {"s": 2 * 86400.0}   # the clock two days behind: the Pi was off over a weekend
+    monkeypatch.setattr(camera.service, "wall", lambda: time.time() - behind["s"])
+    app = start_app(make_config(cameras=[{"name": "cong", "source": str(quick_walk), "pre_s": 1, "post_s": 1}]))
+    api = cli_client(app.config.storage.dir)
+
+    def events() -> list[dict[str, Any]]:
+        return api.request("GET", "/events?since=0")["events"]
+
+    first = wait_for(lambda: [e for e in events() if e["end"]], what="an event while the clock is behind")[0]
+    assert time.time() - 2 * 86400 - 60 < first["start"] < time.time() - 2 * 86400 + 60
+    assert 1 < first["end"] - first["start"] < 8
+    behind["s"] = 0.0             # NTP sets the clock
+    set_at = time.time()
+    later = wait_for(lambda: [e for e in events() if e["end"] and e["start"] > set_at - 60], what="an event after")[0]
+    assert set_at - 10 < later["start"] < time.time() and 1 < later["end"] - later["start"] < 8
+    assert all(e["end"] - e["start"] < 8 for e in events() if e["end"])   # none spans the step
+    assert "camera clock set camera=cong step_s=172800" in caplog.text
+
+
 def test_events_api_scopes_and_bad_input(make_config, start_app, quick_walk: Path):
     app = start_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk)}]))
     reader = app.house.store.add_token("ioc", {"events:read"})
