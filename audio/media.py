@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 import wave
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
         opened = io.BytesIO(source) if isinstance(source, bytes) else src
         container = av.open(opened, timeout=(timeout_s, timeout_s), options=options)
     except (av.FFmpegError, OSError) as err:
-        raise MediaError(f"cannot open {_redact(src)}: {err}", "source_unreachable", source=_redact(src)) from err
+        raise MediaError(f"cannot open {_redact(src)}: {_redact(str(err))}", "source_unreachable", source=_redact(src)) from err
     produced = 0
     limit = None if max_seconds is None else int(max_seconds * rate)
     try:
@@ -111,18 +112,16 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
             for out in resampler.resample(None):
                 yield out.to_ndarray().reshape(-1)
         except (av.FFmpegError, OSError) as err:
-            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({err})", "source_stopped",
+            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({_redact(str(err))})", "source_stopped",
                              source=_redact(src), seconds=round(produced / rate, 1)) from err
     finally:
         container.close()
 
 
-def _redact(src: str) -> str:
-    """URLs may carry user:password@; never log them."""
-    if "://" in src and "@" in src.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = src.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return src
+def _redact(text: str) -> str:
+    """URLs may carry user:password@ (also in FFmpeg's errors, which quote the URL): never
+    show them. The password runs to the last @ before the path ("Pa@ss1" is one)."""
+    return re.sub(r"([a-z][a-z0-9+.-]*://)[^/\s'\"]*@", r"\1***@", text, flags=re.IGNORECASE)
 
 
 def tone(freq: float, seconds: float, rate: int, level: float = 0.3) -> np.ndarray:

@@ -70,8 +70,9 @@ class FrameSource(Protocol):
 
 
 def redact(url: str) -> str:
-    """rtsp://user:pass@host/... -> rtsp://user:***@host/... for logs and status."""
-    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """rtsp://user:pass@host/... -> rtsp://user:***@host/... for logs and status. The
+    password runs to the last @ before the path (FFmpeg reads it so): "Admin@123" is one."""
+    return re.sub(r"(//[^:/@]+):[^/]*@", r"\1:***@", url)
 
 
 def _why(err: Exception) -> str:

@@ -143,15 +143,17 @@ def test_stream_relay_stops_after_duration_and_a_dead_stream_fails(audio_app, ht
     http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 5.0).read_bytes())
     http_server.routes["/short.mp3"] = (200, "audio/mpeg", media("mp3", 2.0, name="short").read_bytes())
     relay = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/vov1.mp3", "duration_s": 1.5})
-    dead = api.request("POST", "/broadcasts", {"stream_url": f"http://127.0.0.1:{silent_port}/live"})
+    # a stream behind a password with an @ in it: no part of it is shown (FFmpeg's error quotes the URL)
+    dead = api.request("POST", "/broadcasts", {"stream_url": f"http://relay:Pa@ss1@127.0.0.1:{silent_port}/live"})
     short = api.request("POST", "/broadcasts", {"stream_url": f"{http_server.url}/short.mp3", "duration_s": 10})
     after = api.request("POST", "/broadcasts", {"text": "Vẫn phát được"})
     until(lambda: len(rec.logs()) == 4, what="four records")
     outcomes = {r["id"]: r for r in rec.logs()}
     assert outcomes[relay["id"]]["outcome"] == "played" and outcomes[after["id"]]["outcome"] == "played"
     assert outcomes[dead["id"]]["outcome"] == "failed" and "cannot open" in outcomes[dead["id"]]["reason"]
+    assert "Pa@" not in outcomes[dead["id"]]["reason"] and "ss1" not in outcomes[dead["id"]]["reason"]
     assert (outcomes[dead["id"]]["reason_kind"], outcomes[dead["id"]]["reason_values"]) == (
-        "source_unreachable", {"source": f"http://127.0.0.1:{silent_port}/live"})
+        "source_unreachable", {"source": f"http://***@127.0.0.1:{silent_port}/live"})
     ended = outcomes[short["id"]]  # a relay whose stream ends before its time
     assert (ended["outcome"], ended["reason"]) == ("failed", "the stream ended after 2 s of 10 s")
     assert (ended["reason_kind"], ended["reason_values"]) == ("stream_ended", {"played_s": 2, "limit_s": 10})

@@ -35,6 +35,10 @@ def test_corrupt_file_is_a_camera_error(tmp_path: Path):
 def test_redact_hides_passwords_only():
     assert redact("rtsp://admin:hunter2@10.0.0.5:554/Streaming/Channels/102") == "rtsp://admin:***@10.0.0.5:554/Streaming/Channels/102"
     assert redact("/dev/video0") == "/dev/video0"
+    # an @ in the password (Hikvision asks for two kinds of characters: "Admin@123" is common)
+    assert redact("rtsp://admin:Admin@123@10.0.0.5/Streaming/Channels/102") == "rtsp://admin:***@10.0.0.5/Streaming/Channels/102"
+    assert redact("rtsp://admin:a@b@c@10.0.0.5") == "rtsp://admin:***@10.0.0.5"
+    assert redact("rtsp://10.0.0.5/live?owner=a@b") == "rtsp://10.0.0.5/live?owner=a@b"
 
 
 def test_bad_camera_config_names_every_field(tmp_path: Path):
