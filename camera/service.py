@@ -5,6 +5,7 @@ status; the latest picture as JPEG; retention every minute."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import threading
@@ -27,7 +28,33 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_S = (1, 2, 5, 10, 30)
 CLOCK_STEP_S = 1.0  # the wall clock moved this much against the monotonic one: it was set (NTP after a boot)
-wall = time.time    # the wall clock events are dated by (a test stands in for a clock that is set)
+DRIFT_EVERY_S = 60.0  # a stream's dating is taken again this often from the frames' least delay ...
+MAX_DRIFT = 0.001     # ... and follows a camera clock slower than the Pi's by at most this much a second
+wall = time.time    # the Pi's clocks, by which frames are dated (a test stands in for clocks that are set
+monotonic = time.monotonic   # or that run apart from a camera's)
+
+
+class Dating:
+    """A stream's times on the Pi's monotonic clock: `anchor` + the stream's own time (the
+    camera's clock, in its timestamps). Taken from the least delay at which its frames
+    arrive (none comes before it was taken), again every DRIFT_EVERY_S: a camera's clock runs
+    seconds a day apart from the Pi's, and a stream stays open for weeks. A camera's clock
+    that runs fast shows at once (frames come sooner than dated); one that runs slow is
+    followed by at most MAX_DRIFT, so that frames piling up behind a busy Pi are not taken
+    for it (their events keep the time they were taken at)."""
+
+    def __init__(self, t: float, mono: float):
+        self.anchor, self._least, self._again = mono - t, math.inf, mono + DRIFT_EVERY_S
+
+    def see(self, t: float, mono: float) -> bool:
+        """A frame of source time `t` came at `mono`: whether `anchor` changed."""
+        self._least = min(self._least, mono - t)
+        if mono < self._again:
+            return False
+        least, self._least, self._again = self._least, math.inf, mono + DRIFT_EVERY_S
+        anchor = min(least, self.anchor + MAX_DRIFT * DRIFT_EVERY_S)
+        changed, self.anchor = anchor != self.anchor, anchor
+        return changed
 CAMERA_NICE = 10  # camera threads yield the CPU to playback, the page and commands when it is short
 
 
@@ -63,8 +90,8 @@ class CameraWorker:
         self._latest: Frame | None = None
         self._lock = threading.Lock()
         self._main_packets: queue.Queue[Packet] = queue.Queue(maxsize=600)
-        self._anchor = 0.0                # monotonic time minus source time: the main stream's packets
-                                          # are put on the source's time through it
+        self._dating = Dating(0.0, 0.0)    # the source's times on the monotonic clock: the main stream's
+                                          # packets are put on the source's time through it
         self._wall_offset = 0.0           # wall clock minus monotonic clock when the events' dates were set
         self.threads = [threading.Thread(target=self._run, name=f"camera-{camera.name}", daemon=True)]
         if camera.record_source and camera.record:
@@ -143,9 +170,9 @@ class CameraWorker:
                 raw = source.copy_template is None and not self.camera.record_source
                 self._source_template = source.copy_template
                 self.pipeline.source_fps = source.fps
-                self._anchor = time.monotonic() - item.t
-                self._wall_offset = wall() - time.monotonic()
-                self.pipeline.anchor = self._anchor + self._wall_offset
+                self._dating = Dating(item.t, monotonic())
+                self._wall_offset = wall() - monotonic()
+                self.pipeline.anchor = self._dating.anchor + self._wall_offset
                 if source.copy_template is not None and not self._main_live:
                     self.pipeline.use_template(source.copy_template)
                 if not self.connected:
@@ -156,9 +183,11 @@ class CameraWorker:
                     self.pipeline.feed(item)
                 continue
             self._drain_main()
-            now, mono = wall(), time.monotonic()
+            now, mono = wall(), monotonic()
             if abs(now - mono - self._wall_offset) > CLOCK_STEP_S:
                 self._clock_set(now - mono)
+            elif self._dating.see(item.t, mono):   # the camera's clock drifted from the Pi's
+                self.pipeline.anchor = self._dating.anchor + self._wall_offset
             self.last_frame = now
             self.frames += 1
             self._times.append(mono)
@@ -172,7 +201,7 @@ class CameraWorker:
         the new time, as the rest of the house is; an open event keeps the time it started with."""
         logger.warning("camera clock set camera=%s step_s=%.1f", self.camera.name, offset - self._wall_offset)
         self._wall_offset = offset
-        self.pipeline.anchor = self._anchor + offset
+        self.pipeline.anchor = self._dating.anchor + offset
 
     # main stream, stream-copied for clips --------------------------------------------
     def _run_main(self) -> None:
@@ -183,16 +212,18 @@ class CameraWorker:
         failures = 0
         while not self.stop.is_set():
             source = open_source(self.camera.record_source, demux_only=True)
-            anchor = None
+            dating = None
             try:
                 for item in source.items(self.stop):
                     if not isinstance(item, Packet):
                         continue
-                    if anchor is None:
-                        anchor = time.monotonic() - item.t
+                    if dating is None:
+                        dating = Dating(item.t, monotonic())
                         self._put(("template", source.copy_template), wait=True)
                         self.record_error = ""
-                    item.t = anchor + item.t - self._anchor
+                    else:
+                        dating.see(item.t, monotonic())
+                    item.t = dating.anchor + item.t - self._dating.anchor
                     self._put(item)
                     failures = 0
                 if not self.stop.is_set():
@@ -202,7 +233,7 @@ class CameraWorker:
                 self.record_error = f"record_source: {err}"
             finally:
                 source.close()
-                if anchor is not None:
+                if dating is not None:
                     self._put(("down", None), wait=True)
             failures += 1
             self.stop.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])

@@ -117,6 +117,31 @@ def test_events_follow_the_wall_clock_when_it_is_set(make_config, start_app, qui
     assert "camera clock set camera=cong step_s=172800" in caplog.text
 
 
+def test_events_keep_the_pi_time_when_a_camera_clock_runs_apart(make_config, start_app, quick_walk: Path, wait_for,
+                                                                 monkeypatch):
+    """A camera's timestamps run on its own clock, seconds a day apart from the Pi's, and an
+    RTSP stream stays open for weeks: events are dated by the Pi's clock, not by the camera's
+    time since it connected. Here the camera's clock (the file, played in real time) runs twice
+    as fast as the Pi's clocks; an event is dated about when the Pi saw it, not seconds ahead."""
+    import time
+
+    import camera.service
+
+    t0, skew = time.monotonic(), time.time() - time.monotonic()
+    monkeypatch.setattr(camera.service, "monotonic", lambda: t0 + 0.5 * (time.monotonic() - t0))
+    monkeypatch.setattr(camera.service, "wall", lambda: skew + camera.service.monotonic())
+    monkeypatch.setattr(camera.service, "DRIFT_EVERY_S", 1.0)
+    app = start_app(make_config(cameras=[{"name": "cong", "source": str(quick_walk), "pre_s": 1, "post_s": 1}]))
+    news: list[tuple[float, float]] = []   # (the event's start, the Pi's time when it was published)
+    app.house.bus.subscribe(lambda topic, p: news.append((p["start"], camera.service.wall()))
+                            if topic == "camera.event" and p["type"] == "new" else None)
+    wait_for(lambda: len(news) >= 2, what="events of two loops of the walk")   # the second 9 s after the first frame
+    start, seen = news[1]
+    # the looks before an event starts (about 0.5 s) and, at this absurd drift, up to DRIFT_EVERY_S of it;
+    # before the fix: 4.5 s ahead, and more with every loop
+    assert seen - 1.5 < start < seen + 1.0
+
+
 def test_events_api_scopes_and_bad_input(make_config, start_app, quick_walk: Path):
     app = start_app(make_config(cameras=[{"name": "cam", "source": str(quick_walk)}]))
     reader = app.house.store.add_token("ioc", {"events:read"})
