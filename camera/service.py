@@ -27,6 +27,7 @@ from camera.sources import Frame, Packet, open_source, redact
 logger = logging.getLogger(__name__)
 
 BACKOFF_S = (1, 2, 5, 10, 30)
+CAMERA_NICE = 10  # camera threads yield the CPU to playback, the page and commands when it is short
 CLOCK_STEP_S = 1.0  # the wall clock moved this much against the monotonic one: it was set (NTP after a boot)
 DRIFT_EVERY_S = 60.0  # a stream's dating is taken again this often from the frames' least delay ...
 MAX_DRIFT = 0.001     # ... and follows a camera clock slower than the Pi's by at most this much a second
@@ -39,9 +40,9 @@ class Dating:
     camera's clock, in its timestamps). Taken from the least delay at which its frames
     arrive (none comes before it was taken), again every DRIFT_EVERY_S: a camera's clock runs
     seconds a day apart from the Pi's, and a stream stays open for weeks. A camera's clock
-    that runs fast shows at once (frames come sooner than dated); one that runs slow is
-    followed by at most MAX_DRIFT, so that frames piling up behind a busy Pi are not taken
-    for it (their events keep the time they were taken at)."""
+    that runs fast is followed whole (its frames come sooner than dated); one that runs slow
+    by at most MAX_DRIFT, so that frames piling up behind a busy Pi are not taken for it
+    (their events keep the time they were taken at)."""
 
     def __init__(self, t: float, mono: float):
         self.anchor, self._least, self._again = mono - t, math.inf, mono + DRIFT_EVERY_S
@@ -55,7 +56,6 @@ class Dating:
         anchor = min(least, self.anchor + MAX_DRIFT * DRIFT_EVERY_S)
         changed, self.anchor = anchor != self.anchor, anchor
         return changed
-CAMERA_NICE = 10  # camera threads yield the CPU to playback, the page and commands when it is short
 
 
 def yield_cpu() -> None:

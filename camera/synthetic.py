@@ -90,8 +90,9 @@ def write_scene(scene: Scene, path: Path, gop: int = FPS, size: tuple[int, int] 
     """Encode `scene` as H.264 (yuv420p, keyframe every `gop` frames) in an MP4 (or an AVI
     when `path` ends in .avi), drawn at 640x360 and scaled to `size` (e.g. (1280, 720) for a
     main stream); codec="mpeg4" or "libx265" (H.265, as many cameras' main streams) makes a
-    source that is not H.264 (its clips must be encoded, not copied). step=N keeps every Nth frame at its own time: the container still says 10
-    fps but the real rate is 10/N (as OpenCV's tree.avi: 15 fps nominal, about 2.3 real)."""
+    source that is not H.264 (its clips must be encoded, not copied). step=N keeps every Nth
+    frame at its own time: the container still says 10 fps but the real rate is 10/N (as
+    OpenCV's tree.avi: 15 fps nominal, about 2.3 real)."""
     import av
     import cv2
 
