@@ -51,7 +51,17 @@ UNITS: list[tuple[str, str]] = [
     ("°C", "độ C"), ("ºC", "độ C"), ("oC", "độ C"), ("°", "độ"), ("%", "phần trăm"), ("m", "mét"),
     ("VNĐ", "đồng"), ("VND", "đồng"), ("đ", "đồng"), ("USD", "đô la Mỹ"), ("$", "đô la"),
     ("kW", "ki lô oát"), ("kWh", "ki lô oát giờ"), ("mm/h", "mi li mét một giờ"), ("h", "giờ"),
+    ("tr", "triệu"), ("k", "nghìn"), ("K", "nghìn"),   # chat-style: "1,5tr", "500k"
 ]
+
+# Emoji and pictographs are a phone's decoration, not words: an engine reads their names
+# aloud ("🎉" -> "pháo giấy bữa tiệc", "✅" -> "dấu chọn đậm màu trắng"). They go, with the
+# flags, keycaps ("1️⃣" keeps its 1), skin tones, joiners and variation selectors around them;
+# so do arrows and geometric shapes (bullets, ▶).
+EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF\u2190-\u21FF\u25A0-\u25FF"
+                   "\uFE0E\uFE0F\u200D\u20E3\U000E0020-\U000E007F]+")
+# what makes "2.5" before it a decimal, not the 2nd of May: money and chat-style magnitudes
+MAGNITUDES = r"(?:tỷ|tỉ|triệu|nghìn|ngàn|trăm|tr|k|K|đồng|USD|VNĐ|VND|đ|%)"
 
 ROMAN_AFTER = r"(?:quý|khóa|khoá|kỳ|đại hội|thế kỷ|thứ|lần|phần|chương|mục|cấp|vùng|quân khu|khu vực)"
 NUM = r"\d+(?:[.,]\d+)*"
@@ -77,9 +87,19 @@ def _place_prefixes(text: str) -> str:
     return _sub(r"(?<![\w.])(" + "|".join(PLACE_PREFIXES) + r")\.\s*(?=([^\W\d_]))", place, text)
 
 
+def _decimals(text: str) -> str:
+    """A decimal typed with a dot on a phone's English keyboard, where it cannot be a date:
+    "2.5 triệu", "7.5%", "1.2 tỷ", "3.5 km" (not "ngày hai tháng năm triệu"); and "1tr5",
+    "2k5" (1,5 triệu, 2,5 nghìn). Three digits after the dot stay thousands (1.500 ha)."""
+    units = "|".join(re.escape(u) for u, _ in UNITS if u not in ("h", "g"))  # 7.30h is a time
+    text = _sub(NB + r"(\d+)\.(\d{1,2})(?=\s?(?:" + MAGNITUDES + "|" + units + r")(?![\w²³]))", r"\1,\2", text)
+    return _sub(NB + r"(\d+)(tr|k|K)(\d{1,2})" + E, lambda m: f"{m[1]},{m[3]} {dict(UNITS)[m[2]]}", text)
+
+
 def _per(text: str) -> str:
     """"đồng/người/năm" -> đồng một người một năm; "mm/24h" -> mi li mét trên hai mươi bốn giờ."""
-    text = _sub(r"(đồng|người|hộ|lượt|con|suất|kg|tấn|tạ|lít|ha|giờ|ngày|tháng|năm)/(?=[^\W\d_])", r"\1 một ", text)
+    text = _sub(r"(đồng|triệu|nghìn|tỷ|phần trăm|người|hộ|lượt|con|suất|kg|tấn|tạ|lít|ha|giờ|ngày|tháng|năm)/(?=[^\W\d_])",
+                r"\1 một ", text)
     words = {u: w for u, w in UNITS if len(u) > 1 and u.isalnum() or u in ("m²", "m³", "km²")}
     text = _sub(r"(?<=một )(" + "|".join(re.escape(u) for u in sorted(words, key=len, reverse=True)) + r")(?![\w²³])",
                 lambda m: words[m[1]], text)
@@ -189,21 +209,34 @@ def _fallback(token: str) -> str:
     return " ".join(digits(part) for part in re.split(r"[.,]", token))
 
 
+NO_WORDS = "has no words to read aloud (emoji and punctuation are not spoken); type the announcement"
+
+
+def has_words(text: str) -> bool:
+    """Is anything left to read aloud? Not in a text of emoji and punctuation only ("🎉🎉",
+    "!!!"): an engine would say the names of the signs, or nothing. The same as asking
+    `normalize(text)`, which keeps every letter and spells out every digit, only cheaper."""
+    return bool(re.search(r"[^\W_]", EMOJI.sub("", text)))
+
+
 def normalize(text: str, extra_abbreviations: Mapping[str, str] | None = None) -> str:
     """Typed text -> text to speak; never contains a digit."""
     table = dict(ABBREVIATIONS, **(extra_abbreviations or {}))
-    out = text.replace("\u00a0", " ")
+    out = EMOJI.sub(" ", text.replace("\u00a0", " "))
     out = _phones(out)
     out = re.sub(r"([A-ZĐ])-?(\d)", r"\1 \2", out)        # VOV1, QL1A, COVID-19: the code, then its number
     out = _sub(r"(\d+)/(\d{4})/(?=[A-ZĐ])", r"\1 năm \2 ", out)   # 39/2020/TT-BTTTT
     out = _place_prefixes(out)
     out = _abbreviations(out, table)
+    out = _decimals(out)
     out = _dates(out)
+    out = _sub(r"(?<!lệ )" + NB + r"(\d{1,3})/((?:19|20)\d\d)" + E, r"\1 năm \2", out)   # Đợt 1/2025; not tỷ lệ 1/2000
     out = _ranges(out)
     out = _sub(r"(?<![\w,.])-(?=\d)", "âm ", out)   # -5°C
     out = _times(out)
     out = _sub(r"(\d)\s?[x×]\s?(?=\d)", r"\1 nhân ", out)   # ảnh 3x4
     out = _ordinals(out)
+    out = _sub(r"(?<=[^\W\d_])/((?:19|20)\d\d)" + E, r" năm \1", out)   # quý I/2025 -> quý một năm 2025
     out = _units(out)
     out = _per(out)
     out = _sub(r"(\d)\s*/\s*(\d)", r"\1 trên \2", out)
