@@ -3,6 +3,7 @@ radio streams — into 16-bit PCM at the output format, through PyAV (its wheel 
 FFmpeg). Non-audio, corrupt and oversized input is refused with a clear error."""
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import threading
@@ -65,7 +66,7 @@ def probe(path: str | Path, max_bytes: int, max_seconds: float) -> MediaInfo:
     except MediaError:
         raise
     except (av.FFmpegError, ValueError, UnicodeDecodeError) as err:
-        raise MediaError(f"file: not a playable audio file ({err}); send an MP3, M4A, WebM/Opus, OGG or WAV recording",
+        raise MediaError(f"file: not a playable audio file ({_why(err, 10)}); send an MP3, M4A, WebM/Opus, OGG or WAV recording",
                          "file_unplayable") from err
 
 
@@ -90,7 +91,8 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
         opened = io.BytesIO(source) if isinstance(source, bytes) else src
         container = av.open(opened, timeout=(timeout_s, timeout_s), options=options)
     except (av.FFmpegError, OSError) as err:
-        raise MediaError(f"cannot open {_redact(src)}: {err}", "source_unreachable", source=_redact(src)) from err
+        raise MediaError(f"cannot open {_redact(src)}: {_why(err, timeout_s)}", "source_unreachable",
+                         source=_redact(src)) from err
     produced = 0
     limit = None if max_seconds is None else int(max_seconds * rate)
     try:
@@ -111,10 +113,20 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
             for out in resampler.resample(None):
                 yield out.to_ndarray().reshape(-1)
         except (av.FFmpegError, OSError) as err:
-            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({err})", "source_stopped",
+            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({_why(err, timeout_s)})",
+                             "source_stopped",
                              source=_redact(src), seconds=round(produced / rate, 1)) from err
     finally:
         container.close()
+
+
+def _why(err: Exception, timeout_s: float) -> str:
+    """What went wrong, in FFmpeg's words but without the URL it appends (which may carry
+    user:password@); a source silent for `timeout_s` (PyAV's interrupt says "Immediate exit
+    requested") is said as such, with the setting that bounds it."""
+    if isinstance(err, av.ExitError) or getattr(err, "errno", None) == errno.ETIMEDOUT:
+        return f"no answer for {timeout_s:g} s, the limit of audio.stream_timeout_s"
+    return getattr(err, "strerror", None) or str(err)
 
 
 def _redact(src: str) -> str:
