@@ -159,12 +159,20 @@ def _phones(text: str) -> str:
         lead = "cộng " if raw.startswith("+") else ""
         return lead + digits(raw)
 
+    def phone_sized(m: re.Match[str]) -> str:  # 10-11 digits: a mobile or a landline with its area code
+        return phone(m) if 10 <= len(re.sub(r"\D", "", m[0])) <= 11 else m[0]
+
     text = _sub(r"(?<!\w)ĐT(?=\s*:|\s*(?:\+84|0)\d)", "điện thoại", text)
     # 0912 345 678, 0912.345.678, 0912345678, +84 912 345 678, hotline 1900 xxxx
     text = _sub(NB + r"(?:\+84|0)\d{2,3}(?:[ .\-]?\d{3}){2,3}" + E, phone, text)
+    # 098 765 4321, 024.3825.1234, (024) 3825 1234: groups of 3 or 4
+    text = _sub(NB + r"(?:0\d{2,3}|\(0\d{2,3}\))(?:[ .\-]?\d{3,4}){2}" + E, phone_sized, text)
     text = _sub(r"(?<![\w+])\+84(?:[ .]?\d{2,3}){3,4}" + E, phone, text)
-    return _sub(r"(?i)((?:số điện thoại|điện thoại|đường dây nóng|hotline|sđt|gọi số|gọi)\s*:?\s*)(\d{3,5}(?:[ .]\d{3,4})?)" + E,
-                lambda m: m[1] + digits(m[2]), text)
+    # after "gọi", "hotline": every number of a list (gọi 113, 114 hoặc 115)
+    number = r"\d{3,5}(?:[ .]\d{3,4})?"
+    return _sub(r"(?i)((?:số điện thoại|điện thoại|đường dây nóng|hotline|sđt|gọi số|gọi)\s*:?\s*)("
+                + number + r"(?:\s*(?:,|hoặc|và)\s*" + number + r")*)" + E,
+                lambda m: m[1] + re.sub(number, lambda n: digits(n[0]), m[2]), text)
 
 
 def _units(text: str) -> str:

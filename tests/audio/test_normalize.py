@@ -123,6 +123,13 @@ def test_an_impossible_month_after_a_day_range_is_never_read_as_a_date():
     ("Đợt 1/2025", "Đợt một năm hai nghìn không trăm hai mươi lăm"),
     ("Quý I/2025", "Quý một năm hai nghìn không trăm hai mươi lăm"),  # was "Quý một/hai nghìn..."
     ("bản đồ tỷ lệ 1/2000", "bản đồ tỷ lệ một trên hai nghìn"),
+    # phone numbers in groups of 3 and 4, digit by digit (were amounts: "chín mươi tám bảy trăm...")
+    ("anh Tuấn 098 765 4321", "anh Tuấn không chín tám bảy sáu năm bốn ba hai một"),
+    ("(024) 3825 1234", "không hai bốn ba tám hai năm một hai ba bốn"),
+    ("024.3825.1234", "không hai bốn ba tám hai năm một hai ba bốn"),   # was "hai mươi tư phẩy ba..."
+    # emergency numbers after "gọi": each of the list (was "một trăm mười bốn" for the second)
+    ("Gọi 113, 114 hoặc 115", "Gọi một một ba, một một bốn hoặc một một năm"),
+    ("gọi 113 và 3 người", "gọi một một ba và ba người"),
 ])
 def test_what_a_phone_types_is_read_as_a_village_head_says_it(typed: str, spoken: str):
     assert normalize(typed) == spoken
