@@ -75,8 +75,13 @@ def _sub(pattern: str, repl, text: str, flags: int = 0) -> str:
 
 
 def _abbreviations(text: str, table: Mapping[str, str]) -> str:
+    """Spelled out as written; one in capitals of 3 letters or more also as a phone's
+    keyboard types it ("ubnd", "Htx", "bhyt"): no Vietnamese word is spelled so. Shorter
+    ones stay case-exact ("CA" công an, but "ca" a shift; "MN" mầm non, but "mn" mọi người)."""
     for abbr in sorted(table, key=len, reverse=True):
-        text = re.sub(B + re.escape(abbr) + E, table[abbr], text)
+        letters = [c for c in abbr if c.isalpha()]
+        any_case = len(letters) >= 3 and all(c.isupper() for c in letters)
+        text = re.sub(B + re.escape(abbr) + E, table[abbr], text, flags=re.IGNORECASE if any_case else 0)
     return text
 
 

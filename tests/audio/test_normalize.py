@@ -130,6 +130,9 @@ def test_an_impossible_month_after_a_day_range_is_never_read_as_a_date():
     # emergency numbers after "gọi": each of the list (was "một trăm mười bốn" for the second)
     ("Gọi 113, 114 hoặc 115", "Gọi một một ba, một một bốn hoặc một một năm"),
     ("gọi 113 và 3 người", "gọi một một ba và ba người"),
+    # abbreviations as a phone types them (were read as English letters: "ubnd")
+    ("ubnd xã thông báo: Htx, bhyt, sđt", "ủy ban nhân dân xã thông báo: hợp tác xã, bảo hiểm y tế, số điện thoại"),
+    ("ca sáng, mn ơi", "ca sáng, mn ơi"),                     # short ones stay case-exact: words, chat
 ])
 def test_what_a_phone_types_is_read_as_a_village_head_says_it(typed: str, spoken: str):
     assert normalize(typed) == spoken
