@@ -133,8 +133,11 @@ def _dates(text: str) -> str:
         # not a span of days (20-25/13, 5-3/12): the numbers, so that no later rule reads "5-3" as a date
         return f"{cardinal(d1)} đến {cardinal(d)} trên {cardinal(mo)}" + (f" trên {cardinal(int(m['y']))}" if m["y"] else "")
 
+    # 20/11 - 25/11, 30/11-2/12/2025: two dates, "đến" between them (not "20/" and a span 11-25/11)
+    text = _sub(NB + r"(\d{1,2}/\d{1,2}(?:/\d{4})?)\s?[-–]\s?(?=\d{1,2}/\d{1,2}" + E + r"|\d{1,2}/\d{1,2}/\d{4}" + E + ")",
+                r"\1 đến ", text)
     # 20-25/11, 3-5/12/2024: hai mươi đến ngày hai mươi lăm tháng mười một
-    text = _sub(NB + r"(?P<d1>\d{1,2})\s?[-–]\s?(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?" + E, span, text)
+    text = _sub(r"(?<![\w.,/])(?P<d1>\d{1,2})\s?[-–]\s?(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?" + E, span, text)
     text = _sub(NB + r"24/7" + E, "hai mươi tư trên bảy", text)   # round the clock
     text = _sub(NB + r"(\d{1,2})/(\d{1,2})(?=\s" + COUNTED + E + ")",
                 lambda m: f"{cardinal(int(m[1]))} trên {cardinal(int(m[2]))}", text)   # 3/5 thôn
@@ -237,6 +240,11 @@ def normalize(text: str, extra_abbreviations: Mapping[str, str] | None = None) -
     table = dict(ABBREVIATIONS, **(extra_abbreviations or {}))
     out = EMOJI.sub(" ", text.replace("\u00a0", " "))
     out = _phones(out)
+    out = _sub(r"(?<!\w)T([2-7])(?:\s?[-–]\s?T([2-7]))?" + E,   # T2, T2-T6: the days of the week
+               lambda m: f"thứ {ordinal(int(m[1]))}" + (f" đến thứ {ordinal(int(m[2]))}" if m[2] else ""), out)
+    out = _sub(r"(thứ (?:[2-7]|hai|ba|tư|năm|sáu|bảy)\s?(?:,|và|đến)|[Ss]áng|[Cc]hiều|[Tt]ối|[Tt]rưa|[Đđ]êm)\s?CN" + E,
+               r"\1 chủ nhật", out)   # thứ bảy và CN, sáng CN: Sunday (not "công nhân" elsewhere)
+    out = _sub(r"(thứ (?:[2-7]|hai|ba|tư|năm|sáu|bảy))\s?[-–]\s?CN" + E, r"\1 đến chủ nhật", out)
     out = re.sub(r"([A-ZĐ])-?(\d)", r"\1 \2", out)        # VOV1, QL1A, COVID-19: the code, then its number
     out = _sub(r"(\d+)/(\d{4})/(?=[A-ZĐ])", r"\1 năm \2 ", out)   # 39/2020/TT-BTTTT
     out = _place_prefixes(out)

@@ -133,6 +133,12 @@ def test_an_impossible_month_after_a_day_range_is_never_read_as_a_date():
     # abbreviations as a phone types them (were read as English letters: "ubnd")
     ("ubnd xã thông báo: Htx, bhyt, sđt", "ủy ban nhân dân xã thông báo: hợp tác xã, bảo hiểm y tế, số điện thoại"),
     ("ca sáng, mn ơi", "ca sáng, mn ơi"),                     # short ones stay case-exact: words, chat
+    # two dates with a dash between them (was "từ ngày hai mươi mười một đến ngày hai mươi lăm...")
+    ("từ ngày 20/11 - 25/11", "từ ngày hai mươi tháng mười một đến ngày hai mươi lăm tháng mười một"),
+    ("từ 30/11-2/12/2025", "từ ngày ba mươi tháng mười một đến ngày hai tháng mười hai năm hai nghìn không trăm hai mươi lăm"),
+    # days of the week as a notice board writes them (were "T hai", "xê en")
+    ("làm việc T2-T6, nghỉ T7 và CN", "làm việc thứ hai đến thứ sáu, nghỉ thứ bảy và chủ nhật"),
+    ("8h sáng CN, thứ 2 - CN", "tám giờ sáng chủ nhật, thứ hai đến chủ nhật"),
 ])
 def test_what_a_phone_types_is_read_as_a_village_head_says_it(typed: str, spoken: str):
     assert normalize(typed) == spoken
