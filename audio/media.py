@@ -91,13 +91,13 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
         opened = io.BytesIO(source) if isinstance(source, bytes) else src
         container = av.open(opened, timeout=(timeout_s, timeout_s), options=options)
     except (av.FFmpegError, OSError) as err:
-        raise MediaError(f"cannot open {_redact(src)}: {_why(err, timeout_s)}", "source_unreachable",
-                         source=_redact(src)) from err
+        raise MediaError(f"cannot open {redact(src)}: {_why(err, timeout_s)}", "source_unreachable",
+                         source=redact(src)) from err
     produced = 0
     limit = None if max_seconds is None else int(max_seconds * rate)
     try:
         if not container.streams.audio:
-            raise MediaError(f"{_redact(src)}: no audio stream", "source_no_audio", source=_redact(src))
+            raise MediaError(f"{redact(src)}: no audio stream", "source_no_audio", source=redact(src))
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         try:
@@ -113,9 +113,9 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
             for out in resampler.resample(None):
                 yield out.to_ndarray().reshape(-1)
         except (av.FFmpegError, OSError) as err:
-            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({_why(err, timeout_s)})",
+            raise MediaError(f"{redact(src)} stopped sending audio after {produced / rate:.1f} s ({_why(err, timeout_s)})",
                              "source_stopped",
-                             source=_redact(src), seconds=round(produced / rate, 1)) from err
+                             source=redact(src), seconds=round(produced / rate, 1)) from err
     finally:
         container.close()
 
@@ -129,8 +129,8 @@ def _why(err: Exception, timeout_s: float) -> str:
     return getattr(err, "strerror", None) or str(err)
 
 
-def _redact(src: str) -> str:
-    """URLs may carry user:password@; never log them."""
+def redact(src: str) -> str:
+    """URLs may carry user:password@; never log or show them."""
     if "://" in src and "@" in src.split("://", 1)[1].split("/", 1)[0]:
         scheme, rest = src.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
