@@ -67,6 +67,6 @@ class Relay:
         """For the proof of broadcast of a relay that was cut and reconnected ("" kind when it never was)."""
         if not self.cuts:
             return Reason()
-        return Reason(f"the stream was cut {self.cuts} time(s) and tried again; {self.audio_s:.0f} s of {self.limit_s:.0f} s "
-                      "relayed", "stream_reconnected",
+        return Reason(f"the stream was cut {self.cuts} time(s) and tried again while time was left; {self.audio_s:.0f} s "
+                      f"of {self.limit_s:.0f} s relayed", "stream_reconnected",
                       {"cuts": self.cuts, "played_s": round(self.audio_s), "limit_s": round(self.limit_s)})

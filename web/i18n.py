@@ -340,7 +340,8 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
     if kind == "stream_ended":
         return _("the radio stream stopped after %(played)s of %(limit)s seconds.", played=v["played_s"], limit=v["limit_s"])
     if kind == "stream_reconnected":
-        return _("the radio stream was cut %(cuts)s time(s) and tried again; %(played)s of %(limit)s seconds relayed.",
+        return _("the radio stream was cut %(cuts)s time(s) and tried again while time was left; %(played)s of "
+                 "%(limit)s seconds relayed.",
                  cuts=v["cuts"], played=v["played_s"], limit=v["limit_s"])
     if kind == "window_over":
         return _("not played: its time in the schedule ended at %(end)s while it waited.", end=v["end"])
