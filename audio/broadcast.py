@@ -22,6 +22,7 @@ from audio.broadcast_items import (RANK, WAITING, Item, ItemStore, Reason, Retry
                                    queue_order)
 from audio.config import AudioConfig
 from audio.media import MediaError, probe
+from audio.normalize import NO_WORDS, has_words
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ class BroadcastRefused(Exception):
 
 
 def checked_text(text: str, max_chars: int) -> str:
-    """An announcement's text, stripped, or BroadcastRefused naming `text`: empty, or over
-    audio.max_text_chars. Queued items, the phone's spoken preview and `langso tts say`."""
+    """An announcement's text, stripped, or BroadcastRefused naming `text`: empty, nothing
+    but emoji and punctuation, or over audio.max_text_chars. Queued items, the phone's
+    spoken preview and `langso tts say`."""
     text = text.strip()
     if not text:
         raise BroadcastRefused("text: is empty; type the announcement", kind="text_empty")
@@ -50,6 +52,8 @@ def checked_text(text: str, max_chars: int) -> str:
         raise BroadcastRefused(f"text: {len(text)} characters is longer than the {max_chars} character limit "
                                "(audio.max_text_chars); split the announcement",
                                kind="text_too_long", length=len(text), limit=max_chars)
+    if not has_words(text):
+        raise BroadcastRefused(f"text: {NO_WORDS}", kind="text_no_words")
     return text
 
 

@@ -19,6 +19,8 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from audio.media import redact
+
 logger = logging.getLogger(__name__)
 
 # Makes the retry state of a store whose writes a full disk refuses, from (logger, what,
@@ -109,7 +111,8 @@ class Item:
         """The item as the API, the bus and MQTT show it."""
         return {"id": self.id, "kind": self.kind, "text": self.text, "priority": self.priority, "repeat": self.repeat,
                 "at": self.at, "state": self.state, "created": self.created, "who": self.who, "source": self.source,
-                "duration_s": self.duration_s, "until": self.until, "url": self.stream_url or self.audio_url}
+                "duration_s": self.duration_s, "until": self.until,
+                "url": redact(self.stream_url or self.audio_url)}  # the phone and the retained MQTT state: no password
 
     def stream_limit(self, max_stream_s: float, now: float) -> float:
         """How long a stream relay of this item may play from `now`: its duration_s, at

@@ -21,6 +21,7 @@ from audio.broadcast_items import Item, Reason
 from audio.config import AudioConfig
 from audio.media import MediaError, chime, decode, silence, tone
 from audio.player import AudioSink, HardwareUnavailable, apply_volume
+from audio.relay import Relay
 from audio.tts import Speech, SpeechFailed
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,8 @@ class BroadcastWorker:
         sink = self.sink_factory()
         played_s = 0.0
         limit = item.stream_limit(self.config.max_stream_s, self.queue.clock())  # streams: duration, window end
+        relay = (Relay(item.id, item.stream_url, self.rate, limit, self.config.stream_timeout_s)
+                 if item.kind == "stream" and item.until is not None else None)  # a scheduled window: tried again
         logger.info("broadcast playing id=%s kind=%s priority=%s repeat=%d", item.id, item.kind, item.priority, item.repeat)
         try:
             sink.open(item.id, self.rate)
@@ -181,14 +184,16 @@ class BroadcastWorker:
             for n in range(item.repeat):
                 if n:
                     self._write(sink, silence(self.config.repeat_gap_s, self.rate), stop)
-                for block in self._blocks(item, stop, limit):
+                for block in self._blocks(item, stop, limit, relay):
                     self._write(sink, block, stop)
                     played_s += len(block) / self.rate
             if chimes:
                 self._write(sink, chime(self.rate), stop)
             if stop.is_set():
                 raise Stopped
-            if item.kind == "stream" and played_s < limit - 1.0:
+            if relay is not None and relay.cuts:
+                outcome, reason = "played", relay.reason()
+            elif item.kind == "stream" and played_s < limit - 1.0:
                 outcome, reason = "failed", Reason(f"the stream ended after {played_s:.0f} s of {limit:.0f} s", "stream_ended",
                                                    {"played_s": round(played_s), "limit_s": round(limit)})
         except Stopped:
@@ -223,13 +228,15 @@ class BroadcastWorker:
         self.queue.finish(item, started, outcome, reason, remaining)
         return 1
 
-    def _blocks(self, item: Item, stop: threading.Event, stream_limit: float) -> Iterator[np.ndarray]:
+    def _blocks(self, item: Item, stop: threading.Event, stream_limit: float, relay: Relay | None) -> Iterator[np.ndarray]:
         cfg = self.config
         if item.kind == "text":
             for part in self.speech.render(item.text):  # a cached file, or the audio itself
                 if stop.is_set():
                     raise Stopped
                 yield from decode(part, self.rate, stop)
+        elif relay is not None:
+            yield from relay.blocks(stop)
         elif item.kind == "stream":
             yield from decode(item.stream_url, self.rate, stop, max_seconds=stream_limit, timeout_s=cfg.stream_timeout_s)
         else:

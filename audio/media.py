@@ -3,6 +3,7 @@ radio streams — into 16-bit PCM at the output format, through PyAV (its wheel 
 FFmpeg). Non-audio, corrupt and oversized input is refused with a clear error."""
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import re
@@ -66,7 +67,7 @@ def probe(path: str | Path, max_bytes: int, max_seconds: float) -> MediaInfo:
     except MediaError:
         raise
     except (av.FFmpegError, ValueError, UnicodeDecodeError) as err:
-        raise MediaError(f"file: not a playable audio file ({err}); send an MP3, M4A, WebM/Opus, OGG or WAV recording",
+        raise MediaError(f"file: not a playable audio file ({_why(err, 10)}); send an MP3, M4A, WebM/Opus, OGG or WAV recording",
                          "file_unplayable") from err
 
 
@@ -91,12 +92,13 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
         opened = io.BytesIO(source) if isinstance(source, bytes) else src
         container = av.open(opened, timeout=(timeout_s, timeout_s), options=options)
     except (av.FFmpegError, OSError) as err:
-        raise MediaError(f"cannot open {_redact(src)}: {_redact(str(err))}", "source_unreachable", source=_redact(src)) from err
+        raise MediaError(f"cannot open {redact(src)}: {_why(err, timeout_s)}", "source_unreachable",
+                         source=redact(src)) from err
     produced = 0
     limit = None if max_seconds is None else int(max_seconds * rate)
     try:
         if not container.streams.audio:
-            raise MediaError(f"{_redact(src)}: no audio stream", "source_no_audio", source=_redact(src))
+            raise MediaError(f"{redact(src)}: no audio stream", "source_no_audio", source=redact(src))
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         try:
@@ -112,15 +114,25 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
             for out in resampler.resample(None):
                 yield out.to_ndarray().reshape(-1)
         except (av.FFmpegError, OSError) as err:
-            raise MediaError(f"{_redact(src)} stopped sending audio after {produced / rate:.1f} s ({_redact(str(err))})", "source_stopped",
-                             source=_redact(src), seconds=round(produced / rate, 1)) from err
+            raise MediaError(f"{redact(src)} stopped sending audio after {produced / rate:.1f} s ({_why(err, timeout_s)})",
+                             "source_stopped",
+                             source=redact(src), seconds=round(produced / rate, 1)) from err
     finally:
         container.close()
 
 
-def _redact(text: str) -> str:
-    """URLs may carry user:password@ (also in FFmpeg's errors, which quote the URL): never
-    show them. The password runs to the last @ before the path ("Pa@ss1" is one)."""
+def _why(err: Exception, timeout_s: float) -> str:
+    """What went wrong, in FFmpeg's words but without the URL it appends (which may carry
+    user:password@); a source silent for `timeout_s` (PyAV's interrupt says "Immediate exit
+    requested") is said as such, with the setting that bounds it."""
+    if isinstance(err, av.ExitError) or getattr(err, "errno", None) == errno.ETIMEDOUT:
+        return f"no answer for {timeout_s:g} s, the limit of audio.stream_timeout_s"
+    return getattr(err, "strerror", None) or redact(str(err))
+
+
+def redact(text: str) -> str:
+    """URLs may carry user:password@ (also FFmpeg's errors, which quote the URL): never log
+    or show them. The password runs to the last @ before the path ("Pa@ss1" is one)."""
     return re.sub(r"([a-z][a-z0-9+.-]*://)[^/\s'\"]*@", r"\1***@", text, flags=re.IGNORECASE)
 
 

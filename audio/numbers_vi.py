@@ -70,7 +70,11 @@ def digits(text: str) -> str:
 
 def number(text: str) -> str:
     """A number as written in Vietnamese: '.' groups thousands, ',' is the decimal comma.
-    '5.628' -> năm nghìn..., '45,3' -> bốn mươi lăm phẩy ba, '2.5' (not a group of 3) -> phẩy."""
+    '5.628' -> năm nghìn..., '45,3' -> bốn mươi lăm phẩy ba, '2.5' (not a group of 3) -> phẩy.
+    Two commas or more between groups of 3 are thousands typed the English way: '1,500,000'."""
+    groups = text.split(",")
+    if len(groups) > 2 and "." not in text and all(len(g) == 3 for g in groups[1:]):
+        return cardinal(int("".join(groups)))
     whole, _, frac = text.partition(",")
     parts = whole.split(".")
     if len(parts) > 1 and not all(len(p) == 3 for p in parts[1:]):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
-from audio.normalize import normalize
+from audio.normalize import has_words, normalize
 from audio.tts_engines import Engine, EngineFailed
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ class Speech:
         return normalize(text, self.abbreviations)
 
     def parts(self, text: str) -> list[str]:
-        return split_sentences(self.normalize(text))
+        """The sentences to speak; a line of signs only ("---", "(…)", "* * *") is none."""
+        return [part for part in split_sentences(self.normalize(text)) if has_words(part)]
 
     def render_part(self, spoken: str) -> Path | bytes:
         """One normalised part -> a cached audio file (the audio itself when the cache

@@ -77,6 +77,8 @@ class GttsEngine:
             tts.write_to_fp(buf)
         except (gTTSError, OSError) as err:
             raise EngineFailed(f"gTTS: {err}") from err
+        except AssertionError as err:  # gTTS asserts there are words ("No text to send to TTS API")
+            raise EngineFailed(f"gTTS: {err}") from err
         if not buf.getvalue():
             raise EngineFailed("gTTS returned no audio")
         return buf.getvalue()

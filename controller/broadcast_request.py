@@ -10,7 +10,8 @@ valid config lets the audio wing take: a text is capped only at the largest
 audio.max_text_chars a config may set, and the configured limit is the audio wing's to
 say ("text: 6000 characters is longer than the 5000 character limit
 (audio.max_text_chars)"), or this model's when the caller passes it as validation context
-(a programme is stored now and played later, unattended, so it is checked at once)."""
+(a programme is stored now and played later, unattended, so it is checked at once). A
+text of emoji and punctuation only is refused here for every way in ("text_no_words")."""
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from audio.normalize import NO_WORDS, has_words
 from controller.commands import MAX_REPEAT, Actor, Broadcast, Priority
 
 ID_CHARS = r"[A-Za-z0-9._:-]{0,64}"  # as the audio wing's ids; empty = the house makes one
@@ -132,6 +134,8 @@ class BroadcastContent(BroadcastOptions):
             raise PydanticCustomError(
                 "text_too_long", "{n} characters is longer than the {max_length} character limit "
                 "(audio.max_text_chars); split the announcement", {"n": len(text.strip()), "max_length": limit})
+        if text.strip() and not has_words(text):  # "🎉🎉": refused now, not at its time with nobody there
+            raise PydanticCustomError("text_no_words", NO_WORDS)
         return text
 
 

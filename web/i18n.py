@@ -210,6 +210,11 @@ def stale_page() -> str:
     return _("This page is out of date (open too long, or the browser lost its login); reload it and try again.")
 
 
+def no_words() -> str:
+    """A text of emoji and signs only (kind text_no_words), from the audio wing or a request's validation."""
+    return _("no words to read aloud (emoji and signs are not read); type the announcement.")
+
+
 def validation_detail(error: dict) -> str:
     """A pydantic validation error (type, ctx) said for the village head, in the page's
     language; errors of other types keep the server's own (English) message."""
@@ -252,6 +257,8 @@ def validation_detail(error: dict) -> str:
         return _("give either a text to read aloud or a stream to relay, not both or neither.")
     if kind == "start_too_far":
         return _("more than a year ahead; check the date and time.")
+    if kind == "text_no_words":
+        return no_words()
     return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
@@ -281,6 +288,8 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
     v = values
     if kind == "text_empty":
         return "text: " + _("empty; type the announcement.")
+    if kind == "text_no_words":
+        return "text: " + no_words()
     if kind == "text_too_long":
         return "text: " + _("%(length)s characters, over the limit of %(limit)s; split the announcement.",
                             length=v["length"], limit=v["limit"])
@@ -330,6 +339,10 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
         return _("stopped.")
     if kind == "stream_ended":
         return _("the radio stream stopped after %(played)s of %(limit)s seconds.", played=v["played_s"], limit=v["limit_s"])
+    if kind == "stream_reconnected":
+        return _("the radio stream was cut %(cuts)s time(s) and tried again while time was left; %(played)s of "
+                 "%(limit)s seconds relayed.",
+                 cuts=v["cuts"], played=v["played_s"], limit=v["limit_s"])
     if kind == "window_over":
         return _("not played: its time in the schedule ended at %(end)s while it waited.", end=v["end"])
     if kind == "window_over_restart":

@@ -75,18 +75,27 @@ class Server:
         self.routes: dict[str, tuple[int, str, bytes]] = {}
         self.requests: list[tuple[str, bytes]] = []
         self.hang_after: dict[str, bytes] = {}  # path -> bytes sent before the server goes silent
+        self.hang_once: dict[str, bytes] = {}   # the same for the first request only; later ones get the route
+        self.refuse_first: dict[str, int] = {}  # path -> how many first requests are answered 503 (a link coming up)
         self.closing = threading.Event()
         routes, requests, hang_after, closing = self.routes, self.requests, self.hang_after, self.closing
+        hang_once, refuse_first = self.hang_once, self.refuse_first
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _reply(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 requests.append((self.path, self.rfile.read(length) if length else b""))
-                if self.path in hang_after:  # a stream that dies mid-way: some audio, then silence
+                if refuse_first.get(self.path, 0) > 0:
+                    refuse_first[self.path] -= 1
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path in hang_after or self.path in hang_once:  # a stream that dies mid-way: some audio, then silence
                     self.send_response(200)
                     self.send_header("Content-Type", "audio/mpeg")
                     self.end_headers()
-                    self.wfile.write(hang_after[self.path])
+                    self.wfile.write(hang_once.pop(self.path, None) or hang_after[self.path])
                     self.wfile.flush()
                     closing.wait(60)
                     return

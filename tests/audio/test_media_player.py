@@ -92,6 +92,25 @@ def test_a_stream_that_never_answers_or_is_missing_fails_clearly(silent_port: in
         total(decode(f"{http_server.url}/gone.mp3", RATE, timeout_s=2))
 
 
+def test_why_a_stream_failed_names_the_timeout_and_never_its_password(silent_port: int, closed_port: int, http_server, media):
+    """The reason goes to the proof of broadcast, the IOC and the journal: FFmpeg's own
+    message repeats the URL as given, password and all, and says a timeout as "Immediate
+    exit requested"."""
+    http_server.hang_after["/dying.mp3"] = media("mp3", 1.0).read_bytes()
+    reasons = {}
+    for name, url in (("silent", f"http://ioc:s3cret@127.0.0.1:{silent_port}/vov1"),
+                      ("refused", f"http://ioc:s3cret@127.0.0.1:{closed_port}/vov1"),
+                      ("stalled", http_server.url.replace("://", "://ioc:s3cret@") + "/dying.mp3")):
+        with pytest.raises(MediaError) as err:
+            total(decode(url, RATE, timeout_s=0.5))
+        reasons[name] = str(err.value)
+        assert "s3cret" not in reasons[name] and "ioc:" not in reasons[name], reasons[name]
+    assert reasons["silent"] == f"cannot open http://***@127.0.0.1:{silent_port}/vov1: no answer for 0.5 s, " \
+                                "the limit of audio.stream_timeout_s"
+    assert reasons["refused"] == f"cannot open http://***@127.0.0.1:{closed_port}/vov1: Connection refused"
+    assert reasons["stalled"].endswith("(no answer for 0.5 s, the limit of audio.stream_timeout_s)"), reasons["stalled"]
+
+
 def test_wav_sink_counts_a_block_that_comes_after_the_card_ran_dry(tmp_path: Path):
     import time
 

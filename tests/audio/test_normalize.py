@@ -97,3 +97,55 @@ def test_an_impossible_month_after_a_day_range_is_never_read_as_a_date():
     for d1, d, month in itertools.product(range(1, 32, 2), range(1, 32, 2), (0, 13, 25, 99)):
         spoken = normalize(f"{d1}-{d}/{month}")
         assert not re.search(r"ngày|tháng|/|\d", spoken), (d1, d, month, spoken)
+
+
+@pytest.mark.parametrize("typed,spoken", [
+    # emoji are decoration: never their names read aloud ("pháo giấy bữa tiệc"), a keycap keeps its digit
+    ("🎉 Chúc mừng năm mới 2025 🎉", "Chúc mừng năm mới hai nghìn không trăm hai mươi lăm"),
+    ("1️⃣ Họp ✅ 🇻🇳 👍🏽 👨‍👩‍👧 ▶ thôn", "một Họp thôn"),
+    # a decimal typed with a dot on an English keyboard, where it cannot be a date
+    ("7.5%", "bảy phẩy năm phần trăm"),                       # was "ngày bảy tháng năm%"
+    ("2.5 triệu", "hai phẩy năm triệu"),                      # was "ngày hai tháng năm triệu"
+    ("1.2 tỷ đồng", "một phẩy hai tỷ đồng"),
+    ("3.5 km", "ba phẩy năm ki lô mét"),
+    ("ngày 7.5", "ngày bảy tháng năm"),                        # still a date without a unit after it
+    ("1.500 ha", "một nghìn năm trăm héc ta"),                 # three digits: thousands
+    # thousands typed with commas, the English way
+    ("1,500,000đ", "một triệu năm trăm nghìn đồng"),           # was "một phẩy năm không không..."
+    ("5,000,000 VND", "năm triệu đồng"),
+    ("1,5 triệu", "một phẩy năm triệu"),                      # one comma: the decimal comma
+    # chat-style millions and thousands
+    ("Hỗ trợ 1tr/hộ, 1,5tr/người", "Hỗ trợ một triệu một hộ, một phẩy năm triệu một người"),  # was "một tr trên hộ"
+    ("Đóng 500k/hộ", "Đóng năm trăm nghìn một hộ"),
+    ("1tr5", "một phẩy năm triệu"),
+    ("Lãi suất 0,5%/tháng", "Lãi suất không phẩy năm phần trăm một tháng"),
+    # a number and a year: "năm", not a fraction ("trên")
+    ("Đợt 1/2025", "Đợt một năm hai nghìn không trăm hai mươi lăm"),
+    ("Quý I/2025", "Quý một năm hai nghìn không trăm hai mươi lăm"),  # was "Quý một/hai nghìn..."
+    ("bản đồ tỷ lệ 1/2000", "bản đồ tỷ lệ một trên hai nghìn"),
+    # phone numbers in groups of 3 and 4, digit by digit (were amounts: "chín mươi tám bảy trăm...")
+    ("anh Tuấn 098 765 4321", "anh Tuấn không chín tám bảy sáu năm bốn ba hai một"),
+    ("(024) 3825 1234", "không hai bốn ba tám hai năm một hai ba bốn"),
+    ("024.3825.1234", "không hai bốn ba tám hai năm một hai ba bốn"),   # was "hai mươi tư phẩy ba..."
+    # emergency numbers after "gọi": each of the list (was "một trăm mười bốn" for the second)
+    ("Gọi 113, 114 hoặc 115", "Gọi một một ba, một một bốn hoặc một một năm"),
+    ("gọi 113 và 3 người", "gọi một một ba và ba người"),
+    # abbreviations as a phone types them (were read as English letters: "ubnd")
+    ("ubnd xã thông báo: Htx, bhyt, sđt", "ủy ban nhân dân xã thông báo: hợp tác xã, bảo hiểm y tế, số điện thoại"),
+    ("ca sáng, mn ơi", "ca sáng, mn ơi"),                     # short ones stay case-exact: words, chat
+    # two dates with a dash between them (was "từ ngày hai mươi mười một đến ngày hai mươi lăm...")
+    ("từ ngày 20/11 - 25/11", "từ ngày hai mươi tháng mười một đến ngày hai mươi lăm tháng mười một"),
+    ("từ 30/11-2/12/2025", "từ ngày ba mươi tháng mười một đến ngày hai tháng mười hai năm hai nghìn không trăm hai mươi lăm"),
+    # days of the week as a notice board writes them (were "T hai", "xê en")
+    ("làm việc T2-T6, nghỉ T7 và CN", "làm việc thứ hai đến thứ sáu, nghỉ thứ bảy và chủ nhật"),
+    ("8h sáng CN, thứ 2 - CN", "tám giờ sáng chủ nhật, thứ hai đến chủ nhật"),
+])
+def test_what_a_phone_types_is_read_as_a_village_head_says_it(typed: str, spoken: str):
+    assert normalize(typed) == spoken
+
+
+def test_a_text_of_emoji_and_signs_only_has_no_words():
+    from audio.normalize import has_words
+
+    assert not has_words("🎉🎉 👍") and not has_words("!!! ...") and not has_words("❤️")
+    assert has_words("1️⃣") and has_words("Họp 🎉") and has_words("5")

@@ -146,6 +146,16 @@ def test_same_id_twice_is_queued_once(make_queue):
     assert len(q.listing()["queue"]) == 1
 
 
+def test_a_password_in_a_stream_url_is_never_shown_back(make_queue, bus):
+    """The queue's listing goes to the village head's phone and, retained, to the MQTT
+    broker (`…/broadcast/state`): the stream's user:password@ stays with the house."""
+    q = make_queue()
+    q.submit(id="vov1", stream_url="http://ioc:s3cret@radio.example.vn/vov1", source="cli", who="cli")
+    shown = [q.listing()["queue"][0]["url"]] + [i["url"] for t, p in bus if t == "broadcast.state" for i in p["queue"]]
+    assert shown and set(shown) == {"http://***@radio.example.vn/vov1"}
+    assert q.get("vov1").stream_url == "http://ioc:s3cret@radio.example.vn/vov1"  # what plays keeps it
+
+
 def test_queue_and_log_survive_a_restart(make_queue):
     q = make_queue()
     waiting = q.submit(text="Họp lúc 19h", source="web", who="web:head", at=4_000_000_000)

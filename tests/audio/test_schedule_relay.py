@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import time
+import wave
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from controller.db import Database
 from controller.scheduler import Due
@@ -69,3 +72,58 @@ def test_a_relay_window_longer_than_max_stream_s_plays_and_is_cut_there(audio_ap
     assert (record["id"], record["outcome"]) == (f"sched-{pid}-{six:%Y%m%d-%H%M}", "played")
     [wav] = Path(app.config.audio.wav_dir).glob(f"*-sched-{pid}-*.wav")
     assert abs(wav_seconds(wav) - 2.0) < 0.1  # cut at audio.max_stream_s
+
+
+def relay_in_window(app, http_server, seconds_left: float) -> tuple[int, str]:
+    """A 06:00-06:01 relay of /vov1.mp3 fired with the house's clock at `seconds_left`
+    before 06:01: (its programme id, its item id)."""
+    pid = app.house.store.add_schedule("broadcast", "vov1", list(range(7)), "06:00", "06:01",
+                                       {"stream_url": f"{http_server.url}/vov1.mp3"}, "test")
+    [programme] = [p for p in app.house.programmes() if p.id == pid]
+    six = datetime.combine(datetime.now(VN).date(), dtime(6), VN)
+    shift = six.timestamp() + 60 - seconds_left - time.time()
+    app.house.broadcasts.queue.clock = lambda: time.time() + shift
+    app.house.fire_schedule(Due(six, programme, "start"))
+    return pid, f"sched-{pid}-{six:%Y%m%d-%H%M}"
+
+
+def test_a_scheduled_relay_whose_stream_is_not_up_yet_or_drops_is_tried_again_inside_its_window(
+        audio_app, http_server, media, monkeypatch, until):
+    """Power back at 05:59, the 4G router still connecting at 06:00: the stream does not
+    answer; later it drops halfway. The relay tries again (audio.relay.RETRY_S, silence
+    in between) while its window lasts, instead of leaving the village without the
+    programme for the rest of it; the proof of broadcast says it was cut."""
+    from audio import relay
+
+    monkeypatch.setattr(relay, "RETRY_S", 1.0)
+    app = audio_app(stream_timeout_s=1, chime=False)
+    tone = media("mp3", 60.0).read_bytes()
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", tone)
+    http_server.refuse_first["/vov1.mp3"] = 2                       # not answering twice
+    http_server.hang_once["/vov1.mp3"] = media("mp3", 2.0, name="cut").read_bytes()  # then 2 s, and silence
+    _, item_id = relay_in_window(app, http_server, seconds_left=16)
+    queue = app.house.broadcasts.queue
+    until(lambda: queue.listing()["log"], what="the relay ended")
+    [record] = queue.listing()["log"]
+    assert (record["id"], record["outcome"], record["reason_kind"]) == (item_id, "played", "stream_reconnected"), record
+    assert record["reason_values"]["cuts"] == 3 and record["reason_values"]["played_s"] > 2, record
+    assert len([r for r in http_server.requests if r[0] == "/vov1.mp3"]) == 4  # 503, 503, cut, the rest of the window
+    [wav] = Path(app.config.audio.wav_dir).glob(f"*-{item_id}.wav")
+    with wave.open(str(wav)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert np.abs(pcm[-w.getframerate():]).max() > 1000  # the stream itself at the end, not silence
+
+
+def test_a_scheduled_relay_that_never_answers_fails_at_its_end_saying_so(audio_app, http_server, monkeypatch, until):
+    from audio import relay
+
+    monkeypatch.setattr(relay, "RETRY_S", 1.0)
+    app = audio_app(stream_timeout_s=1, chime=False)
+    http_server.refuse_first["/vov1.mp3"] = 1000
+    _, item_id = relay_in_window(app, http_server, seconds_left=5)
+    queue = app.house.broadcasts.queue
+    until(lambda: queue.listing()["log"], what="the relay ended")
+    [record] = queue.listing()["log"]
+    assert (record["id"], record["outcome"], record["reason_kind"]) == (item_id, "failed", "source_unreachable"), record
+    tries = len(http_server.requests)
+    assert tries >= 2 and record["reason"].endswith(f"(tried {tries} times until the end of its time)"), record

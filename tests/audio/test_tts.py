@@ -46,6 +46,19 @@ def test_gtts_local_server(tmp_path: Path, http_server, media):
     assert (text, lang) == ("Thông báo của ủy ban nhân dân xã.", "vi")  # the normalised text went to the server
 
 
+def test_a_line_of_signs_between_sentences_is_not_a_part_to_speak(tmp_path: Path, http_server, media):
+    """A pasted notice with a separator line ("(…)", "---", "* * *") or a line of emoji:
+    gTTS refuses a part of punctuation only (an AssertionError), which failed the whole
+    announcement halfway, after its first sentences had played; espeak-ng reads signs'
+    names ("!!!": chấm than)."""
+    http_server.serve_google(media("mp3", 0.5).read_bytes())
+    chain = speech(tmp_path, GttsEngine("vi", timeout_s=2, base_url=http_server.url), EspeakEngine("vi"))
+    text = "Họp thôn lúc 7h.\n\n(…)\n---\n!!! 🎉🎉\n* * *\nMời bà con đúng giờ."
+    assert chain.parts(text) == ["Họp thôn lúc bảy giờ.", "Mời bà con đúng giờ."]
+    assert [p.suffix for p in chain.render(text)] == [".mp3", ".mp3"]
+    assert chain.breakers["gtts"].state == "closed"
+
+
 def test_no_network_fails_fast_falls_back_and_opens_the_breaker(tmp_path: Path, closed_port: int):
     gtts = GttsEngine("vi", timeout_s=1, base_url=f"http://127.0.0.1:{closed_port}")
     chain = speech(tmp_path, gtts, EspeakEngine("vi"))

@@ -84,3 +84,24 @@ def test_an_upload_with_a_bad_id_is_refused_before_the_file_is_kept(app, session
                             headers={"X-CSRFToken": csrf}, content_type="multipart/form-data")
     assert refused.status_code == 400 and refused.json["error"] == "id: không đúng dạng.", refused.json
     assert not list((Path(app.config.storage.dir) / "broadcasts" / "uploads").iterdir())
+
+
+def test_a_text_of_emoji_only_is_refused_now_not_when_it_would_play(app, client, token_for, session_as):
+    """An engine reads an emoji's name aloud ("pháo giấy bữa tiệc"); a text with nothing
+    else has nothing to say: refused when it is sent or scheduled, by name, not failed at
+    its time with the chime already played to the village."""
+    auth = token_for("control", "broadcast")
+    refused = client.post("/api/v1/broadcasts", json={"text": "🎉🎉 👍"}, headers=auth)
+    assert refused.status_code == 400 and refused.json["error"] == (
+        "text: has no words to read aloud (emoji and punctuation are not spoken); type the announcement"), refused.json
+    scheduled = client.post("/api/v1/schedules", json=programme("❤️!!!"), headers=auth)
+    assert scheduled.status_code == 400 and scheduled.json["error"].startswith("payload.text: has no words"), scheduled.json
+    assert app.house.programmes() == [] and app.house.broadcasts.listing()["inbox"] == []
+    page, csrf = session_as("head")
+    shown = page.post("/api/v1/broadcasts", json={"text": "🎉"}, headers={"X-CSRFToken": csrf})
+    assert shown.json["error"] == "text: không có chữ nào để đọc (biểu tượng cảm xúc và ký hiệu không được đọc); " \
+                                  "hãy nhập nội dung thông báo.", shown.json
+    shown = page.post("/api/v1/schedules", json=programme("🎉"), headers={"X-CSRFToken": csrf})
+    assert shown.json["error"].startswith("payload.text: không có chữ nào để đọc"), shown.json
+    with pytest.raises(Exception, match="has no words"):  # the CLI's way in: the audio wing itself
+        app.house.broadcasts.submit(text="🎉", source="cli", who="cli")

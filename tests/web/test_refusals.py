@@ -223,6 +223,8 @@ def test_why_a_broadcast_ended_is_said_in_the_page_language(app, client, session
     ("daemon_stopping", {}, "hệ thống đang dừng hoặc khởi động lại; thông báo sẽ phát lại sau khi khởi động."),
     ("stopped", {}, "đã dừng."),
     ("stream_ended", {"played_s": 2, "limit_s": 10}, "luồng tiếp phát ngừng sau 2 trên 10 giây."),
+    ("stream_reconnected", {"cuts": 2, "played_s": 1700, "limit_s": 1800},
+     "luồng tiếp phát bị ngắt 2 lần, được nối lại khi còn thời gian; đã phát 1700 trên 1800 giây."),
     ("window_over", {"end": "06:30"}, "không phát: khung giờ theo lịch đã hết lúc 06:30 khi còn đang chờ."),
     ("window_over_restart", {"end": "06:30"}, "không phát lại: bị ngắt do mất điện hoặc khởi động lại, và khung giờ theo "
                                               "lịch đã hết lúc 06:30 trước khi hệ thống chạy lại."),
