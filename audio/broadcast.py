@@ -3,10 +3,11 @@ the database, and lets the village head approve, reorder and cancel them. Playin
 done by `BroadcastWorker` (audio/broadcast_worker.py), the one owner of the sound
 output and of the amplifier.
 
-Preemption policy: an emergency stops whatever non-emergency item plays; the stopped
-item gets a `preempted` log record and goes back to the head of its priority level,
-to be played again from the start (a stream relay resumes for what is left of its
-window)."""
+Preemption policy: an emergency stops whatever non-emergency item plays, and any item
+that ranks higher stops a stream relay (which may last an hour: the village head's
+announcement does not wait behind the morning's VOV relay); the stopped item gets a
+`preempted` log record and goes back to the head of its priority level, to be played
+again from the start (a stream relay resumes for what is left of its window)."""
 from __future__ import annotations
 
 import logging
@@ -141,16 +142,23 @@ class BroadcastQueue:
 
     def _preempt_for(self, item: Item) -> None:
         current = self.playing
-        if current is not None and item.state == "queued" and item.priority == "emergency" and not self.stop_current.is_set() \
-                and current.priority != "emergency" and (item.at is None or item.at <= self.clock()):
+        if current is None or item.state != "queued" or self.stop_current.is_set() \
+                or (item.at is not None and item.at > self.clock()):
+            return
+        if item.priority == "emergency" and current.priority != "emergency":
             self.stop_why = Reason(f"preempted by emergency {item.id}", "preempted_by_emergency", {"id": item.id})
-            self.requeue_current = True
-            self.stop_current.set()
-            logger.info("broadcast preempting id=%s by=%s", current.id, item.id)
+        elif current.kind == "stream" and item.rank < current.rank and not self.quiet_now():
+            self.stop_why = Reason(f"paused for announcement {item.id}", "paused_for_announcement", {"id": item.id})
+        else:
+            return
+        self.requeue_current = True
+        self.stop_current.set()
+        logger.info("broadcast preempting id=%s by=%s", current.id, item.id)
 
     def preempt_if_due(self) -> None:
-        """An emergency queued for a time (`at`) that has now come stops the non-emergency
-        item playing, as one sent for "now" does at submit. The worker asks while it plays."""
+        """An item queued for a time (`at`) that has now come, or let out of the inbox, stops
+        what plays as one sent for "now" does at submit (an emergency anything, any higher
+        rank a stream relay). The worker asks while it plays."""
         with self.changed:
             if self.playing is None or self.stop_current.is_set():
                 return

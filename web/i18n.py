@@ -329,6 +329,8 @@ def refusal_detail(kind: str, values: dict[str, Any]) -> str | None:
     # why a broadcast ended (the log)
     if kind == "preempted_by_emergency":
         return _("an emergency announcement came first; this one plays again after it.")
+    if kind == "paused_for_announcement":
+        return _("paused for an announcement; the relay goes on after it for the time left.")
     if kind == "cancelled":
         return _("stopped by %(who)s.", who=who(v["who"]))
     if kind == "window_ended":

@@ -136,6 +136,50 @@ def test_bad_input_is_refused_and_the_queue_keeps_working(audio_app, tmp_path: P
     assert api.request("GET", "/broadcasts")["queue"] == []
 
 
+def test_an_announcement_pauses_a_relay_that_goes_on_after_it(audio_app, http_server, media, until):
+    """The morning's scheduled VOV relay lasts up to an hour: the village head's announcement,
+    normal as most are, does not wait behind it. The relay is paused for it and goes on
+    after it for what is left of its window; a relay sent by hand gives way to a `priority`
+    one only. A short item (a recording) is not cut by a normal one."""
+    import time
+
+    app = audio_app(chime=False)
+    rec = Recorder(app)
+    api = client_for(app)
+    http_server.routes["/vov1.mp3"] = (200, "audio/mpeg", media("mp3", 30.0).read_bytes())
+    vov = f"{http_server.url}/vov1.mp3"
+    broadcasts = app.house.broadcasts
+
+    def playing() -> str:
+        return (api.request("GET", "/broadcasts")["playing"] or {}).get("id", "")
+
+    scheduled = broadcasts.submit(stream_url=vov, source="schedule", who="schedule:1", until=time.time() + 8)
+    until(lambda: playing() == scheduled["id"], what="the scheduled relay playing")
+    time.sleep(1.0)
+    notice = api.request("POST", "/broadcasts", {"text": "Mời bà con đi họp lúc 8 giờ."})
+    until(lambda: len(rec.logs()) == 3, what="the relay paused, the notice read, the relay's rest", timeout=60)
+    assert [(r["id"], r["outcome"]) for r in rec.logs()] == [
+        (scheduled["id"], "preempted"), (notice["id"], "played"), (scheduled["id"], "played")]
+    assert (rec.logs()[0]["reason_kind"], rec.logs()[0]["reason_values"]) == ("paused_for_announcement", {"id": notice["id"]})
+    assert rec.logs()[2]["ended"] <= scheduled["until"] + 1.5        # the rest of its window only
+
+    by_hand = api.request("POST", "/broadcasts", {"stream_url": vov, "duration_s": 6})
+    until(lambda: playing() == by_hand["id"], what="the relay sent by hand playing")
+    normal = api.request("POST", "/broadcasts", {"text": "Thông báo thường."})
+    time.sleep(1.5)
+    assert playing() == by_hand["id"]                                  # a normal one waits behind a normal relay ...
+    urgent = api.request("POST", "/broadcasts", {"text": "Thông báo ưu tiên.", "priority": "priority"})
+    until(lambda: len(rec.logs()) == 7, what="... a priority one does not", timeout=60)
+    assert [(r["id"], r["outcome"]) for r in rec.logs()[3:]] == [
+        (by_hand["id"], "preempted"), (urgent["id"], "played"), (by_hand["id"], "played"), (normal["id"], "played")]
+
+    recording = upload(app, media("mp3", 4.0)).json()
+    until(lambda: playing() == recording["id"], what="a recording playing")
+    later = api.request("POST", "/broadcasts", {"text": "Thông báo sau.", "priority": "priority"})
+    until(lambda: len(rec.logs()) == 9, what="the recording, then the next")
+    assert [(r["id"], r["outcome"]) for r in rec.logs()[7:]] == [(recording["id"], "played"), (later["id"], "played")]
+
+
 def test_stream_relay_stops_after_duration_and_a_dead_stream_fails(audio_app, http_server, silent_port, media, until):
     app = audio_app(stream_timeout_s=1)
     rec = Recorder(app)

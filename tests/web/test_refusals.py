@@ -218,6 +218,7 @@ def test_why_a_broadcast_ended_is_said_in_the_page_language(app, client, session
 
 @pytest.mark.parametrize("kind, values, said", [
     ("preempted_by_emergency", {"id": "lu-ve"}, "có thông báo khẩn cấp chen vào; thông báo này sẽ phát lại sau đó."),
+    ("paused_for_announcement", {"id": "hop-thon"}, "tạm dừng để đọc một thông báo; sau đó tiếp phát cho hết thời gian còn lại."),
     ("cancelled", {"who": "mqtt:ioc"}, "bị dừng bởi huyện (IOC)."),
     ("window_ended", {"schedule": 3}, "đã hết khung giờ theo lịch."),
     ("daemon_stopping", {}, "hệ thống đang dừng hoặc khởi động lại; thông báo sẽ phát lại sau khi khởi động."),
