@@ -116,11 +116,11 @@ class Uplink:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
-        if self._thread is None or not self._thread.is_alive():  # events still queued go to the outbox
-            while not self._queue.empty():
+        if self._thread is None or not self._thread.is_alive():  # what is still queued: events and logs to the
+            while not self._queue.empty():                       # outbox, states retained, PUBACKs forgotten
                 item = self._queue.get_nowait()
-                if item[0] == "bus" and item[1] in ("camera.event", "broadcast.log"):
-                    self._do_bus(*item[1:])
+                if item[0] in ("bus", "puback"):
+                    getattr(self, f"_do_{item[0]}")(*item[1:])
             self._hold_puts()
             self.held.close()
         client, self._client = self._client, None

@@ -51,6 +51,24 @@ def test_clean_stop_publishes_offline(broker, ioc, make_config, start_app):
     assert watcher.on(f"{SITE}/status")[-1] == b"offline"
 
 
+def test_a_clean_stop_leaves_the_retained_relay_states_as_the_stop_left_the_relays(broker, ioc, make_config, start_app):
+    """The stop switches every relay off: the IOC, which sees the house offline until it is
+    back, must not read the TV as still on meanwhile."""
+    from controller.commands import Actor, SetRelay
+
+    app = start_app(make_config(mqtt=broker.mqtt_config()))
+    connected(app)
+    app.house.handle(SetRelay("tv", "on", Actor("web", "head")))
+    watcher = ioc([f"{SITE}/relay/tv"])
+    watcher.wait(f"{SITE}/relay/tv", lambda p: p == b"ON")
+    app.stop()
+    assert not any(relay.is_on for relay in app.house.board)
+    late = ioc([f"{SITE}/status", f"{SITE}/relay/+"])  # what the IOC reads while the house is down
+    assert late.wait(f"{SITE}/status") == b"offline"
+    assert late.wait(f"{SITE}/relay/tv") == b"OFF"
+    assert late.wait(f"{SITE}/relay/radio") == b"OFF" and late.wait(f"{SITE}/relay/amp") == b"OFF"
+
+
 def test_retained_state_is_republished_on_reconnect(broker, ioc, make_config, start_app):
     app = start_app(make_config(mqtt=broker.mqtt_config(), cameras=[{"name": "cong-lang", "source": "/dev/null"}]))
     connected(app)
