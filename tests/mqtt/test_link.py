@@ -192,6 +192,26 @@ def test_tls_with_an_unknown_ca_is_not_connected(broker, make_config, start_app,
     app = start_app(make_config(mqtt=broker.mqtt_config(tls=True, port=broker.tls_port, ca_file=str(other_ca / "ca.crt"))))
     wait_until(lambda: uplink(app)["attempts"] >= 2, 30, "two connection attempts")
     assert uplink(app)["state"] == "disconnected" and uplink(app)["connects"] == 0
+    for said in (uplink(app)["last_error"], app.house.status()["problems"]["uplink"]):  # what `langso status` shows
+        assert "not trusted" in said and "mqtt.ca_file" in said and str(other_ca / "ca.crt") in said
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # paho's dropped SSL socket, as above
+@pytest.mark.parametrize("tls, port, key", [(False, "tls_port", "mqtt.tls = true"), (True, "port", "mqtt.tls = false"),
+                                            (False, None, "mqtt.port")])
+def test_a_wrong_port_or_tls_setting_is_a_problem_naming_the_key(broker, make_config, start_app, tls, port, key):
+    """A plain client on the TLS port (the broker hangs up before any CONNACK), TLS on the
+    plain port, no broker on the port: never connected, and status says which key to fix."""
+    from tests.conftest import free_port
+
+    mqtt = broker.mqtt_config(tls=tls, port=getattr(broker, port) if port else free_port())
+    if tls:
+        mqtt["ca_file"] = str(broker.dir / "ca.crt")
+    app = start_app(make_config(mqtt=mqtt))
+    wait_until(lambda: uplink(app)["attempts"] >= 2, 30, "two connection attempts")
+    status = app.house.status()
+    assert status["uplink"]["state"] == "disconnected" and status["uplink"]["connects"] == 0
+    assert key in status["uplink"]["last_error"] and key in status["problems"]["uplink"]
 
 
 def test_missing_password_file_is_reported_and_the_house_runs_on(broker, make_config, start_app, tmp_path):

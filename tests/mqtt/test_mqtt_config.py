@@ -32,3 +32,13 @@ def test_machine_readings_from_proc_and_sys(tmp_path):
     info = tmp_path / "meminfo"
     info.write_text("MemTotal:        1000000 kB\nMemFree:          100000 kB\nMemAvailable:     488000 kB\n")
     assert meminfo_mb(str(info)) == (500, 976)
+
+
+def test_a_host_name_that_does_not_resolve_names_mqtt_host():
+    import socket
+
+    from controller.broker_errors import connect_problem
+
+    cfg = parse_config({"site": {"id": "ho-thon"}, "audio": {"amp_relay": ""}, "mqtt": {"host": "ioc.example.vn"}}).mqtt
+    said = connect_problem(socket.gaierror(socket.EAI_NONAME, "Name or service not known"), cfg)
+    assert "mqtt.host 'ioc.example.vn'" in said and "Name or service not known" in said
