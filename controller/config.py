@@ -101,6 +101,19 @@ class MqttConfig(Section):
             raise ValueError("ca_file/cert_file are set but tls = false; set tls = true (port 8883) or remove them")
         return self
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        """A name or an address: a URL or a port here would be looked up as a host name for ever."""
+        name = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", value).split("/")[0].strip()
+        if name != value or any(c.isspace() for c in value):
+            raise ValueError(f'give the broker\'s host name only, not a URL: host = "{name.rsplit(":", 1)[0] if name.count(":") == 1 else name}" '
+                             "(the port goes in mqtt.port, TLS in mqtt.tls)")
+        if value.count(":") == 1:  # more than one: an IPv6 address
+            host, port = value.split(":")
+            raise ValueError(f'the port goes in mqtt.port: host = "{host}" and port = {port or "8883"}')
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:

@@ -42,3 +42,13 @@ def test_a_host_name_that_does_not_resolve_names_mqtt_host():
     cfg = parse_config({"site": {"id": "ho-thon"}, "audio": {"amp_relay": ""}, "mqtt": {"host": "ioc.example.vn"}}).mqtt
     said = connect_problem(socket.gaierror(socket.EAI_NONAME, "Name or service not known"), cfg)
     assert "mqtt.host 'ioc.example.vn'" in said and "Name or service not known" in said
+
+
+def test_a_url_or_a_port_in_mqtt_host_is_refused_with_the_keys_to_use():
+    """Both pass paho's connect_async and would be looked up as host names for ever."""
+    url = check({"host": "mqtts://ioc.example.vn:8883/"})[0]
+    assert url.startswith("mqtt.host: ") and 'host = "ioc.example.vn"' in url and "mqtt.port" in url
+    port = check({"host": "ioc.example.vn:8883"})[0]
+    assert port.startswith("mqtt.host: ") and 'host = "ioc.example.vn" and port = 8883' in port
+    for host in ("ioc.example.vn", "10.0.0.1", "fe80::1", ""):
+        assert parse_config({"site": {"id": "ho-thon"}, "audio": {"amp_relay": ""}, "mqtt": {"host": host}}).mqtt.host == host
