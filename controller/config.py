@@ -6,6 +6,7 @@ controller owns (site, storage, mqtt, clock) and checks the rules that cross sec
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -255,6 +256,24 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+def _shape(loc: str, want_list: bool, given: Any) -> str:
+    """A table or a list of tables written the other way round ([relays] for [[relays]],
+    [[mqtt]] for [mqtt]), or a plain value where a table or a list belongs."""
+    table = re.sub(r"\[\d+\]$", "", loc)
+    if want_list and isinstance(given, dict):
+        return f"written as [{loc}] (one table); write each entry as [[{loc}]] (double brackets), one block per entry"
+    if want_list:
+        key = loc.rpartition(".")[2]
+        if key.endswith("]") or not isinstance(given, (str, int, float)):  # an item of a list, e.g. a mask's point
+            return f"must be a list in brackets (got {given!r})"
+        return f"must be a list in brackets, e.g. {key} = [{json.dumps(given, ensure_ascii=False)}] (got {given!r})"
+    if isinstance(given, list):
+        return f"written as [[{loc}]] (a list of tables); write [{loc}] (single brackets): there is one {loc} table"
+    if table != loc:
+        return f"each entry must be a table: write [[{table}]] with its keys on the lines below it (got {given!r})"
+    return f"must be a table: write [{loc}] with its keys on the lines below it (got {given!r})"
+
+
 def format_errors(err: ValidationError) -> list[str]:
     """One line per problem, 'key.path: message', in the order pydantic found them."""
     lines: list[str] = []
@@ -271,6 +290,8 @@ def format_errors(err: ValidationError) -> list[str]:
             msg += " (systemd/langso.example.toml shows every key)"
         elif e["type"] == "string_pattern_mismatch" and loc.endswith("id"):
             msg = "must be a slug of lowercase letters, digits and '-' (e.g. \"dinh-hung-ho-thon\")"
+        elif e["type"] in ("model_type", "list_type"):
+            msg = _shape(loc, e["type"] == "list_type", e.get("input"))
         elif e["type"].startswith(("less_than", "greater_than")) and loc.endswith("pin"):
             msg = f"{msg} (BCM GPIO numbers on a Raspberry Pi are 2-27)"
         elif isinstance(e.get("input"), (str, int, float, bool)):
