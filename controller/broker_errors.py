@@ -22,7 +22,7 @@ def connect_problem(err: BaseException | None, cfg: Any) -> str:
     if isinstance(err, socket.gaierror):
         return f"cannot find mqtt.host {cfg.host!r} ({err.strerror}); check the name and the house's network (DNS)"
     if isinstance(err, ConnectionRefusedError):
-        return f"{where} refused the connection (no broker listens there); check mqtt.host and mqtt.port"
+        return f"{where} refused the connection: no broker listens there (it is down, or check mqtt.host and mqtt.port)"
     if isinstance(err, ConnectionResetError) and cfg.tls:
         return (f"{where} broke off the TLS handshake ({err.strerror}); if that is a plain MQTT port (usually 1883) "
                 "set mqtt.tls = false, else check the broker's TLS listener")

@@ -147,7 +147,7 @@ def test_hệ_thống_says_what_each_problem_means_and_keeps_the_technicians_eng
         assert said in html, said
     # the parts' English is there for the technician, marked as such, and nowhere else
     assert html.count("Chi tiết cho kỹ thuật viên:") >= 4
-    assert 'refused the connection (no broker listens there)' in html and "no such file" in html
+    assert 'refused the connection: no broker listens there' in html and "no such file" in html
     shown = technician_part(html)
     for english in ("no broker listens", "retrying", "no such file", "not synchronised (no NTP", "MB free on", "<b>uplink</b>",
                     "<b>clock</b>", "<b>disk</b>", "<b>cameras</b>", "cannot open"):
