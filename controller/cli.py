@@ -154,8 +154,9 @@ def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
             parts["uplink"] = [f"{uplink['state']} to {uplink['broker']} since {_when(uplink.get('since'))} · "
                                f"outbox {uplink.get('outbox_depth', 0)} waiting"
                                + (f", {uplink['outbox_held']} held in memory" if uplink.get("outbox_held") else "")]
-            if uplink.get("last_error"):
-                parts["uplink"].append(f"last error: {uplink['last_error']}")
+            if uplink.get("last_error"):  # kept once connected: why the link was down before
+                label = "before this connection" if uplink["state"] == "connected" else "last error"
+                parts["uplink"].append(f"{label}: {uplink['last_error']}")
     if isinstance(machine := status.get("machine"), dict) and "mem_total_mb" in machine:
         temp = machine.get("cpu_temp_c")
         parts["machine"] = [f"memory {machine.get('mem_used_mb')} of {machine['mem_total_mb']} MB used · "

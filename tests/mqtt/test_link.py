@@ -98,6 +98,23 @@ def test_retained_state_is_republished_on_reconnect(broker, ioc, make_config, st
     assert uplink(app)["connects"] == 2 and "uplink" not in app.house.status()["problems"]
 
 
+def test_status_of_a_connected_uplink_does_not_show_the_last_error_as_current(broker, make_config, start_app, monkeypatch,
+                                                                            capsys):
+    """`langso status` said "connected" and, under it, "last error: …; retrying with backoff"."""
+    from controller.cli import main
+
+    monkeypatch.delenv("LANGSO_URL", raising=False)
+    broker.stop()
+    app = start_app(make_config(mqtt=broker.mqtt_config()))
+    wait_until(lambda: uplink(app)["attempts"] >= 1, 30, "a failed connection attempt")
+    broker.start(first=False)
+    connected(app)
+    assert main(["--data-dir", str(app.config.storage.dir), "status"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "retrying" in line or line.startswith("uplink")]
+    assert lines[0].startswith("uplink    connected to 127.0.0.1:")
+    assert lines[1].lstrip().startswith("before this connection: ") and "no broker listens there" in lines[1]
+
+
 def test_events_during_a_10_s_outage_are_all_delivered_in_order(broker, ioc, make_config, start_app):
     district = ioc([f"{SITE}/camera/+/event", f"{SITE}/broadcast/log"], client_id="ioc-events", persistent=True)
     app = start_app(make_config(mqtt=broker.mqtt_config(public_url="https://ho-thon.vpn.example.vn:8080")))
