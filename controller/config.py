@@ -102,6 +102,15 @@ class MqttConfig(Section):
             raise ValueError("ca_file/cert_file are set but tls = false; set tls = true (port 8883) or remove them")
         return self
 
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        """paho opens these itself, from the daemon's working directory ("/" under systemd)."""
+        if value and not Path(value).is_absolute():
+            raise ValueError(f'give the full path, e.g. "/etc/langso/{Path(value).name}" (only password_file may be '
+                             "a name in systemd's credentials directory)")
+        return value
+
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:

@@ -52,3 +52,10 @@ def test_a_url_or_a_port_in_mqtt_host_is_refused_with_the_keys_to_use():
     assert port.startswith("mqtt.host: ") and 'host = "ioc.example.vn" and port = 8883' in port
     for host in ("ioc.example.vn", "10.0.0.1", "fe80::1", ""):
         assert parse_config({"site": {"id": "ho-thon"}, "audio": {"amp_relay": ""}, "mqtt": {"host": host}}).mqtt.host == host
+
+
+def test_a_relative_tls_file_is_refused_with_the_full_path_to_give():
+    """paho opens it from the daemon's working directory: "/" under systemd, not /etc/langso."""
+    said = check({"host": "ioc.example.vn", "ca_file": "ioc-ca.crt"})[0]
+    assert said.startswith("mqtt.ca_file: give the full path") and '"/etc/langso/ioc-ca.crt"' in said
+    assert check({"host": "ioc.example.vn", "cert_file": "site.crt", "key_file": "/etc/langso/site.key"})[0].startswith("mqtt.cert_file")
