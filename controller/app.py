@@ -307,6 +307,8 @@ class App:
         if house.broadcasts is not None:  # started with the wings; a dead worker would silence every broadcast
             beats.watch("broadcast", house.broadcasts.worker.alive, beats=False)
         self._on_stop("web", self._close_web)
+        if house.uplink is not None:  # first of all, like the web: no command reaches parts that are stopping
+            self._on_stop("uplink commands", house.uplink.commands.close)
         self._thread("housekeeping", self._housekeeping)
         self.notifier.ready(f"serving {self.url}")
         logger.info("langso ready url=%s site=%s seconds=%.2f", self.url, self.config.site.id, time.monotonic() - started)

@@ -18,6 +18,11 @@ class CommandRunner:
     def __init__(self, house: Any, outbox: Outbox, site: str, groups: list[str]):
         self.house, self.outbox, self.site, self.groups = house, outbox, site, groups
         self.counts = {"ok": 0, "refused": 0, "duplicate": 0, "invalid": 0, "cleared": 0}
+        self.closed = False  # the house is stopping: commands are answered, not run (App.stop, before the relays close)
+
+    def close(self) -> None:
+        """At stop, before any part stops: from now on commands are answered, not run."""
+        self.closed = True
 
     def run(self, topic: str, payload: bytes, retained: bool = False) -> dict[str, Any] | None:
         """The reply body `{"cmd_id","ok","error","topic", ...}` for one inbound message;
@@ -27,6 +32,11 @@ class CommandRunner:
             self.counts["cleared"] += 1
             logger.info("mqtt empty message ignored topic=%s (clears a retained command)", topic)
             return None
+        if self.closed:  # not claimed: the same cmd_id runs once the house is back
+            self.counts["refused"] += 1
+            logger.info("mqtt command not run, the house is stopping topic=%s", topic)
+            return reply(peek_cmd_id(payload), False, "the house is stopping; send it again once …/status is online",
+                         topic, kind="stopping", values={})
         try:
             if retained:  # a retained command would run again on every reconnect
                 raise BadCommand("retain: commands must be published with retain=false; "

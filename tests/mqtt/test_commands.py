@@ -178,3 +178,21 @@ def test_a_broadcast_on_a_full_disk_is_refused_with_the_fix_and_a_relay_still_sw
     assert app.house.broadcasts.listing()["queue"] == []
     district.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "ON", "cmd_id": "tv-1"}))
     assert district.reply("tv-1")["ok"] is True and relay_on(app, "tv")
+
+
+def test_a_command_that_arrives_while_the_house_stops_is_answered_not_run(site):
+    """The uplink stops after the relays (to retain their OFF): a command that comes after
+    they closed is answered `stopping`, not run on a closed relay (an internal error)."""
+    app, ioc = site
+    close_relays = app._close_relays
+
+    def close_then_command(board):
+        close_relays(board)
+        ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "TOGGLE", "cmd_id": "late-1"}))
+        ioc.reply("late-1")
+
+    app._close_relays = close_then_command
+    app.stop()
+    late = ioc.reply("late-1")
+    assert late["ok"] is False and late["kind"] == "stopping" and "send it again" in late["error"]
+    assert not app.house.board.get("tv").is_on  # not toggled on (the database is closed now)
