@@ -102,28 +102,6 @@ class MqttConfig(Section):
             raise ValueError("ca_file/cert_file are set but tls = false; set tls = true (port 8883) or remove them")
         return self
 
-    @field_validator("ca_file", "cert_file", "key_file")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        """paho opens these itself, from the daemon's working directory ("/" under systemd)."""
-        if value and not Path(value).is_absolute():
-            raise ValueError(f'give the full path, e.g. "/etc/langso/{Path(value).name}" (only password_file may be '
-                             "a name in systemd's credentials directory)")
-        return value
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        """A name or an address: a URL or a port here would be looked up as a host name for ever."""
-        name = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", value).split("/")[0].strip()
-        if name != value or any(c.isspace() for c in value):
-            raise ValueError(f'give the broker\'s host name only, not a URL: host = "{name.rsplit(":", 1)[0] if name.count(":") == 1 else name}" '
-                             "(the port goes in mqtt.port, TLS in mqtt.tls)")
-        if value.count(":") == 1:  # more than one: an IPv6 address
-            host, port = value.split(":")
-            raise ValueError(f'the port goes in mqtt.port: host = "{host}" and port = {port or "8883"}')
-        return value
-
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
@@ -199,6 +177,32 @@ def missing_files(data: dict[str, Any]) -> list[str]:
             if isinstance(name, str) and name and Path(name).is_absolute() and not Path(name).is_file():
                 fix = "make them with `langso web cert`" if section == "web" else "check the path"
                 problems.append(f"{section}.{key}: {name} is not a file; {fix}")
+    return problems
+
+
+def uplink_problems(data: dict[str, Any]) -> list[str]:
+    """[mqtt] values with which the uplink cannot work though they are well-formed: a URL or
+    a port in mqtt.host (looked up as a host name for ever), a relative TLS file (paho opens
+    it from the working directory, "/" under systemd). `langso config check` refuses them;
+    the daemon runs on with the uplink off and says why (Uplink.start), as for its files."""
+    mqtt = data.get("mqtt")
+    mqtt = mqtt if isinstance(mqtt, dict) else {}
+    problems = []
+    host = mqtt.get("host")
+    if isinstance(host, str) and host:
+        name = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", host).split("/")[0].strip()
+        if name != host or any(c.isspace() for c in host):
+            bare = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+            problems.append(f'mqtt.host: give the broker\'s host name only, not a URL: host = "{bare}" '
+                            f"(the port goes in mqtt.port, TLS in mqtt.tls; got {host!r})")
+        elif host.count(":") == 1:  # more than one: an IPv6 address
+            bare, port = host.split(":")
+            problems.append(f'mqtt.host: the port goes in mqtt.port: host = "{bare}" and port = {port or "8883"} (got {host!r})')
+    for key in ("ca_file", "cert_file", "key_file"):
+        value = mqtt.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            problems.append(f'mqtt.{key}: give the full path, e.g. "/etc/langso/{Path(value).name}" (only password_file '
+                            "may be a name in systemd's credentials directory)")
     return problems
 
 
@@ -323,9 +327,10 @@ def _apply_amp_default(data: dict[str, Any]) -> dict[str, Any]:
 
 def parse_config(data: dict[str, Any], source: str = "config", check_files: bool = False) -> Config:
     """The Config of `data`, or ConfigError with every problem; with check_files, also the
-    files it names that are not there (missing_files)."""
+    files it names that are not there (missing_files) and the uplink's problems
+    (uplink_problems): the daemon runs on with those, `langso config check` refuses them."""
     data = _apply_amp_default(data)
-    problems = cross_checks(data) + (missing_files(data) if check_files else [])
+    problems = cross_checks(data) + (missing_files(data) + uplink_problems(data) if check_files else [])
     try:
         config = Config.model_validate(data)
     except ValidationError as err:

@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from controller.broker_errors import closed_before_accepting, connect_problem
+from controller.config import uplink_problems
 from controller.ha_discovery import discovery_messages
 from controller.mqtt_commands import CommandRunner
 from controller.mqtt_schema import command_topics, event_json, state_json
@@ -78,6 +79,11 @@ class Uplink:
     def start(self) -> None:
         logger.info("uplink starting broker=%s:%d tls=%s protocol=%s user=%s",
                     self.cfg.host, self.cfg.port, self.cfg.tls, self.cfg.protocol, self.cfg.username or "-")
+        problems = uplink_problems({"mqtt": self.cfg.model_dump()})
+        if problems:  # what `langso config check` refuses: the daemon runs on without uplink
+            self._set_state("error", "; ".join(problems))
+            logger.error("uplink not started error=%r", self.last_error)
+            return
         try:
             self._client = self._make_client()
             self._client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)

@@ -239,6 +239,16 @@ def test_missing_password_file_is_reported_and_the_house_runs_on(broker, make_co
     assert cli_client(app.config.storage.dir).request("POST", "/relays/amp", {"state": "on"})["on"] is True
 
 
+def test_a_url_in_mqtt_host_keeps_the_uplink_off_and_says_why_while_the_house_runs(broker, make_config, start_app):
+    """`langso config check` refuses it; a daemon started on it anyway (an upgrade, a reboot)
+    keeps the relays and the page working, as for the uplink's files."""
+    app = start_app(make_config(mqtt={**broker.mqtt_config(), "host": f"mqtt://127.0.0.1:{broker.port}"}))
+    status = cli_client(app.config.storage.dir).request("GET", "/status")
+    assert status["uplink"]["state"] == "error" and status["uplink"]["last_error"].startswith("mqtt.host: ")
+    assert 'host = "127.0.0.1"' in status["problems"]["uplink"] and status["uplink"]["attempts"] == 0
+    assert cli_client(app.config.storage.dir).request("POST", "/relays/amp", {"state": "on"})["on"] is True
+
+
 def test_telemetry_is_sent(broker, ioc, make_config, start_app):
     district = ioc([f"{SITE}/telemetry"])
     app = start_app(make_config(mqtt=broker.mqtt_config()))
