@@ -32,9 +32,13 @@ def connect_problem(err: BaseException | None, cfg: Any) -> str:
     return f"cannot reach {where}{detail}; check the network, mqtt.host and mqtt.port"
 
 
-def closed_before_accepting(reason: str, cfg: Any) -> str:
+def closed_before_accepting(reason: str, cfg: Any, connected_before: bool = False) -> str:
     """The broker closed the connection before its CONNACK (no refusal code): typically a
-    plain client on a TLS port."""
-    hint = ("if that is the broker's TLS port (usually 8883) set mqtt.tls = true, else see the broker's log"
-            if not cfg.tls else "see the broker's log (e.g. a client certificate it requires: mqtt.cert_file/key_file)")
+    plain client on a TLS port; with settings that have worked (`connected_before`), the broker's."""
+    if connected_before:
+        hint = "see the broker's log (these settings have connected before)"
+    elif not cfg.tls:
+        hint = "if that is the broker's TLS port (usually 8883) set mqtt.tls = true, else see the broker's log"
+    else:
+        hint = "see the broker's log (e.g. a client certificate it requires: mqtt.cert_file/key_file)"
     return f"{cfg.host}:{cfg.port} closed the connection before accepting it ({reason}); {hint}"

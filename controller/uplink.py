@@ -275,7 +275,7 @@ class Uplink:
             self._set_state("disconnected", f"link lost: {reason}; reconnecting")
             logger.warning("uplink disconnected reason=%r outbox_depth=%d", reason, self.outbox.depth())
         elif self.state != "refused" and not self._stop.is_set():  # a refusal has said why already
-            self._do_unreachable(closed_before_accepting(reason, self.cfg))
+            self._do_unreachable(closed_before_accepting(reason, self.cfg, self.connects > 0))
 
     def _do_puback(self, mid: int, refused: str | None) -> None:
         sent = self._inflight.pop(mid, None)

@@ -70,3 +70,11 @@ def test_a_relative_tls_file_is_refused_with_the_full_path_to_give():
     assert said[0].startswith("mqtt.ca_file: give the full path") and '"/etc/langso/ioc-ca.crt"' in said[0]
     said = checked({"host": "ioc.example.vn", "cert_file": "site.crt", "key_file": "/etc/langso/site.key"})
     assert any(problem.startswith("mqtt.cert_file: give the full path") for problem in said)
+
+
+def test_a_link_closed_before_the_login_points_at_mqtt_tls_only_for_settings_that_never_worked():
+    from controller.broker_errors import closed_before_accepting
+
+    cfg = parse_config({"site": {"id": "ho-thon"}, "audio": {"amp_relay": ""}, "mqtt": {"host": "ioc", "tls": False}}).mqtt
+    assert "set mqtt.tls = true" in closed_before_accepting("Unspecified error", cfg)
+    assert "mqtt.tls" not in closed_before_accepting("Unspecified error", cfg, connected_before=True)
