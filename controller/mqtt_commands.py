@@ -64,8 +64,8 @@ class CommandRunner:
         refusal: dict[str, Any] = {}
         try:
             result = self.house.handle(inbound.command)
-        except CommandError as err:
-            ok, error, transient = False, err.message, err.status >= 500
+        except CommandError as err:  # a relay switched too soon says "try again in N s": with this cmd_id too
+            ok, error, transient = False, err.message, err.status >= 500 or err.kind == "relay_too_soon"
             refusal = err.data()
         except Exception as err:
             if is_storage_full(err):
@@ -75,7 +75,7 @@ class CommandRunner:
             else:
                 logger.exception("mqtt command failed topic=%s", topic)
                 ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
-        if claimed:  # a part that was unavailable (5xx): the IOC may retry with the same cmd_id
+        if claimed:  # a part that was unavailable (5xx), a relay too soon: the IOC may retry with the same cmd_id
             try:
                 self.outbox.finish_command(key, ok, error, retry_allowed=transient, refusal=refusal)
             except sqlite3.OperationalError as err:

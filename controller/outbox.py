@@ -162,7 +162,7 @@ class Outbox:
     def finish_command(self, cmd_id: str, ok: bool, error: str | None, retry_allowed: bool = False,
                        refusal: dict[str, Any] | None = None) -> None:
         """Remember the outcome (`refusal`: the refusal's kind and values); with
-        `retry_allowed` (a part was unavailable) forget the id so that the IOC's retry with
+        `retry_allowed` (a part was unavailable, a relay too soon) forget the id so that the IOC's retry with
         the same cmd_id runs."""
         if retry_allowed:
             self.db.execute("DELETE FROM mqtt_commands WHERE cmd_id=?", (cmd_id,))
