@@ -78,6 +78,9 @@ class App:
         self._on_stop("data lock", lock.release)  # released last
         db = Database(data / "langso.db")
         self._on_stop("database", db.close)
+        # the uplink (built later) stops after the relays: the IOC's retained relay states
+        # then say what the stop left, every relay off (_close_relays)
+        self._on_stop("uplink", self._stop_uplink)
         store = Store(db)
 
         factory = self._pin_factory or make_pin_factory(cfg.gpio.pin_factory)
@@ -197,8 +200,7 @@ class App:
         house.uplink = uplink
         house.add_status("uplink", uplink.status)
         house.add_selftest("broker", uplink.selftest)
-        uplink.start()
-        self._on_stop("uplink", uplink.stop)
+        uplink.start()  # stopped by _stop_uplink, after the relays
 
     def _build_web(self, house: House) -> None:
         from web import create_app
@@ -262,9 +264,18 @@ class App:
         self.house.problems.pop("cli", None)
 
     def _close_relays(self, board: Any) -> None:
+        was_on = [relay.name for relay in board if relay.is_on]
         levels = board.close()  # every relay off (de-energised), whatever its wiring
         logger.info("relays safe states=%s", ",".join(
             f"{name}:off(pin={'high' if level else 'low'})" for name, level in levels.items() if level is not None) or "none")
+        if self.house is not None:  # the uplink, which stops next, retains them (not stored: power_on = "restore")
+            for name in was_on:
+                self.house.bus.publish("relay", {"name": name, "on": False, "actor": str(Actor("system", "stop")),
+                                                 "at": time.time()})
+
+    def _stop_uplink(self) -> None:
+        if self.house is not None and self.house.uplink is not None:
+            self.house.uplink.stop()
 
     def _on_stop(self, name: str, stop: Callable[[], None]) -> None:
         self._stoppers.append((name, stop))
@@ -296,6 +307,8 @@ class App:
         if house.broadcasts is not None:  # started with the wings; a dead worker would silence every broadcast
             beats.watch("broadcast", house.broadcasts.worker.alive, beats=False)
         self._on_stop("web", self._close_web)
+        if house.uplink is not None:  # first of all, like the web: no command reaches parts that are stopping
+            self._on_stop("uplink commands", house.uplink.commands.close)
         self._thread("housekeeping", self._housekeeping)
         self.notifier.ready(f"serving {self.url}")
         logger.info("langso ready url=%s site=%s seconds=%.2f", self.url, self.config.site.id, time.monotonic() - started)

@@ -12,11 +12,12 @@ import json
 import logging
 import os
 import sys
-import time
 from contextlib import contextmanager
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from controller.client import ApiError, Client, DaemonUnreachable, demo_data_dir, find_daemon
 from controller.config import DEFAULT_CONFIG_PATH, ConfigError, demo_config, load_config, local_config_path
@@ -83,8 +84,17 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 # talking to the daemon -------------------------------------------------------------
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+def _site_tz(status: dict[str, Any]) -> tzinfo | None:
+    """The site's timezone (site.timezone, in which its schedules are written); None: this
+    machine's own, e.g. a daemon of an earlier version that does not say."""
+    try:
+        return ZoneInfo(str((status.get("clock") or {}).get("timezone") or ""))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _when(ts: float | None, tz: tzinfo | None = None) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -97,16 +107,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         return code
     print(f"site      {status['site']['id']} ({status['site']['name']})")
     print(f"uptime    {status['uptime_s']:.0f} s")
-    clock = status["clock"]
+    clock, tz = status["clock"], _site_tz(status)  # times as the schedules are written, whatever this machine's TZ
     checked = "synced" if clock["synced"] else "NOT SYNCED"
-    print(f"clock     {'not checked' if 'check off' in clock['reason'] else checked} ({clock['reason']})")
+    print(f"clock     {'not checked' if 'check off' in clock['reason'] else checked} ({clock['reason']})"
+          + (f" · times in {tz.key}" if isinstance(tz, ZoneInfo) else ""))
     disk = status["disk"]
     print(f"disk      {disk['free_mb']} MB free of {disk['total_mb']} MB in {disk['dir']}")
     print("relays")
     for r in status["relays"]:
-        print(f"  {r['name']:<10} {'ON ' if r['on'] else 'off'}  since {_when(r['changed_at'])} by {r['changed_by'] or '-'}")
+        print(f"  {r['name']:<10} {'ON ' if r['on'] else 'off'}  since {_when(r['changed_at'], tz)} by {r['changed_by'] or '-'}")
     shown = {"site", "time", "uptime_s", "clock", "disk", "relays", "problems"}
-    for key, lines in _status_parts(status).items():
+    for key, lines in _status_parts(status, tz).items():
         shown.add(key)
         print(f"{key:<9} {lines[0]}")
         for line in lines[1:]:
@@ -120,7 +131,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return code
 
 
-def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
+def _status_parts(status: dict[str, Any], tz: tzinfo | None = None) -> dict[str, list[str]]:
     """The wings' parts of a status, a line or a few each, for a technician's terminal."""
     parts: dict[str, list[str]] = {}
     if isinstance(audio := status.get("audio"), dict) and "output" in audio:
@@ -136,14 +147,14 @@ def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
             parts["audio"].append(f"last failure: {audio['last_failure']}")
     if isinstance(cameras := status.get("cameras"), list):
         parts["cameras"] = [
-            f"{c['name']:<12} " + (f"connected  {c.get('fps') or 0:.1f} fps  last frame {_when(c.get('last_frame'))}"
+            f"{c['name']:<12} " + (f"connected  {c.get('fps') or 0:.1f} fps  last frame {_when(c.get('last_frame'), tz)}"
                                    if c.get("connected") else f"NOT CONNECTED ({c.get('error') or 'no frames yet'})")
             + f"  reconnects {c.get('reconnects', 0)}  decode errors {c.get('decode_errors', 0)}"
             + (f"  clips: {c['clip_error']}" if c.get("clip_error") else "")
             for c in cameras] or ["none configured"]
     if isinstance(schedules := status.get("schedules"), dict) and "programmes" in schedules:
         upcoming = schedules.get("next")
-        after = (f"next {_when(upcoming['at'])}: {upcoming['kind']} {upcoming['target']} ({upcoming['edge']})"
+        after = (f"next {_when(upcoming['at'], tz)}: {upcoming['kind']} {upcoming['target']} ({upcoming['edge']})"
                  if upcoming else "nothing due")
         waiting = f" · WAITING for {schedules['waiting_for']}" if schedules.get("waiting_for") else ""
         parts["schedules"] = [f"{schedules['programmes']} programmes · {after}{waiting}"]
@@ -151,11 +162,12 @@ def _status_parts(status: dict[str, Any]) -> dict[str, list[str]]:
         if "broker" not in uplink:
             parts["uplink"] = [f"{uplink['state']} ({uplink.get('reason', '')})"]
         else:
-            parts["uplink"] = [f"{uplink['state']} to {uplink['broker']} since {_when(uplink.get('since'))} · "
+            parts["uplink"] = [f"{uplink['state']} to {uplink['broker']} since {_when(uplink.get('since'), tz)} · "
                                f"outbox {uplink.get('outbox_depth', 0)} waiting"
                                + (f", {uplink['outbox_held']} held in memory" if uplink.get("outbox_held") else "")]
-            if uplink.get("last_error"):
-                parts["uplink"].append(f"last error: {uplink['last_error']}")
+            if uplink.get("last_error"):  # kept once connected: why the link was down before
+                label = "before this connection" if uplink["state"] == "connected" else "last error"
+                parts["uplink"].append(f"{label}: {uplink['last_error']}")
     if isinstance(machine := status.get("machine"), dict) and "mem_total_mb" in machine:
         temp = machine.get("cpu_temp_c")
         parts["machine"] = [f"memory {machine.get('mem_used_mb')} of {machine['mem_total_mb']} MB used · "

@@ -6,6 +6,7 @@ controller owns (site, storage, mqtt, clock) and checks the rules that cross sec
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -179,6 +180,32 @@ def missing_files(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+def uplink_problems(data: dict[str, Any]) -> list[str]:
+    """[mqtt] values with which the uplink cannot work though they are well-formed: a URL or
+    a port in mqtt.host (looked up as a host name for ever), a relative TLS file (paho opens
+    it from the working directory, "/" under systemd). `langso config check` refuses them;
+    the daemon runs on with the uplink off and says why (Uplink.start), as for its files."""
+    mqtt = data.get("mqtt")
+    mqtt = mqtt if isinstance(mqtt, dict) else {}
+    problems = []
+    host = mqtt.get("host")
+    if isinstance(host, str) and host:
+        name = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", host).split("/")[0].strip()
+        if name != host or any(c.isspace() for c in host):
+            bare = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+            problems.append(f'mqtt.host: give the broker\'s host name only, not a URL: host = "{bare}" '
+                            f"(the port goes in mqtt.port, TLS in mqtt.tls; got {host!r})")
+        elif host.count(":") == 1:  # more than one: an IPv6 address
+            bare, port = host.split(":")
+            problems.append(f'mqtt.host: the port goes in mqtt.port: host = "{bare}" and port = {port or "8883"} (got {host!r})')
+    for key in ("ca_file", "cert_file", "key_file"):
+        value = mqtt.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            problems.append(f'mqtt.{key}: give the full path, e.g. "/etc/langso/{Path(value).name}" (only password_file '
+                            "may be a name in systemd's credentials directory)")
+    return problems
+
+
 def cross_checks(data: dict[str, Any]) -> list[str]:
     """Rules that cross sections, checked on the raw data so that they are reported
     together with field errors (pydantic stops before an after-validator otherwise)."""
@@ -242,6 +269,24 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+def _shape(loc: str, want_list: bool, given: Any) -> str:
+    """A table or a list of tables written the other way round ([relays] for [[relays]],
+    [[mqtt]] for [mqtt]), or a plain value where a table or a list belongs."""
+    table = re.sub(r"\[\d+\]$", "", loc)
+    if want_list and isinstance(given, dict):
+        return f"written as [{loc}] (one table); write each entry as [[{loc}]] (double brackets), one block per entry"
+    if want_list:
+        key = loc.rpartition(".")[2]
+        if key.endswith("]") or not isinstance(given, (str, int, float)):  # an item of a list, e.g. a mask's point
+            return f"must be a list in brackets (got {given!r})"
+        return f"must be a list in brackets, e.g. {key} = [{json.dumps(given, ensure_ascii=False)}] (got {given!r})"
+    if isinstance(given, list):
+        return f"written as [[{loc}]] (a list of tables); write [{loc}] (single brackets): there is one {loc} table"
+    if table != loc:
+        return f"each entry must be a table: write [[{table}]] with its keys on the lines below it (got {given!r})"
+    return f"must be a table: write [{loc}] with its keys on the lines below it (got {given!r})"
+
+
 def format_errors(err: ValidationError) -> list[str]:
     """One line per problem, 'key.path: message', in the order pydantic found them."""
     lines: list[str] = []
@@ -258,6 +303,8 @@ def format_errors(err: ValidationError) -> list[str]:
             msg += " (systemd/langso.example.toml shows every key)"
         elif e["type"] == "string_pattern_mismatch" and loc.endswith("id"):
             msg = "must be a slug of lowercase letters, digits and '-' (e.g. \"dinh-hung-ho-thon\")"
+        elif e["type"] in ("model_type", "list_type"):
+            msg = _shape(loc, e["type"] == "list_type", e.get("input"))
         elif e["type"].startswith(("less_than", "greater_than")) and loc.endswith("pin"):
             msg = f"{msg} (BCM GPIO numbers on a Raspberry Pi are 2-27)"
         elif isinstance(e.get("input"), (str, int, float, bool)):
@@ -280,9 +327,10 @@ def _apply_amp_default(data: dict[str, Any]) -> dict[str, Any]:
 
 def parse_config(data: dict[str, Any], source: str = "config", check_files: bool = False) -> Config:
     """The Config of `data`, or ConfigError with every problem; with check_files, also the
-    files it names that are not there (missing_files)."""
+    files it names that are not there (missing_files) and the uplink's problems
+    (uplink_problems): the daemon runs on with those, `langso config check` refuses them."""
     data = _apply_amp_default(data)
-    problems = cross_checks(data) + (missing_files(data) if check_files else [])
+    problems = cross_checks(data) + (missing_files(data) + uplink_problems(data) if check_files else [])
     try:
         config = Config.model_validate(data)
     except ValidationError as err:

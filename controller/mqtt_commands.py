@@ -18,6 +18,11 @@ class CommandRunner:
     def __init__(self, house: Any, outbox: Outbox, site: str, groups: list[str]):
         self.house, self.outbox, self.site, self.groups = house, outbox, site, groups
         self.counts = {"ok": 0, "refused": 0, "duplicate": 0, "invalid": 0, "cleared": 0}
+        self.closed = False  # the house is stopping: commands are answered, not run (App.stop, before the relays close)
+
+    def close(self) -> None:
+        """At stop, before any part stops: from now on commands are answered, not run."""
+        self.closed = True
 
     def run(self, topic: str, payload: bytes, retained: bool = False) -> dict[str, Any] | None:
         """The reply body `{"cmd_id","ok","error","topic", ...}` for one inbound message;
@@ -27,6 +32,11 @@ class CommandRunner:
             self.counts["cleared"] += 1
             logger.info("mqtt empty message ignored topic=%s (clears a retained command)", topic)
             return None
+        if self.closed:  # not claimed: the same cmd_id runs once the house is back
+            self.counts["refused"] += 1
+            logger.info("mqtt command not run, the house is stopping topic=%s", topic)
+            return reply(peek_cmd_id(payload), False, "the house is stopping; send it again once …/status is online",
+                         topic, kind="stopping", values={})
         try:
             if retained:  # a retained command would run again on every reconnect
                 raise BadCommand("retain: commands must be published with retain=false; "
@@ -54,8 +64,8 @@ class CommandRunner:
         refusal: dict[str, Any] = {}
         try:
             result = self.house.handle(inbound.command)
-        except CommandError as err:
-            ok, error, transient = False, err.message, err.status >= 500
+        except CommandError as err:  # a relay switched too soon says "try again in N s": with this cmd_id too
+            ok, error, transient = False, err.message, err.status >= 500 or err.kind == "relay_too_soon"
             refusal = err.data()
         except Exception as err:
             if is_storage_full(err):
@@ -65,7 +75,7 @@ class CommandRunner:
             else:
                 logger.exception("mqtt command failed topic=%s", topic)
                 ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
-        if claimed:  # a part that was unavailable (5xx): the IOC may retry with the same cmd_id
+        if claimed:  # a part that was unavailable (5xx), a relay too soon: the IOC may retry with the same cmd_id
             try:
                 self.outbox.finish_command(key, ok, error, retry_allowed=transient, refusal=refusal)
             except sqlite3.OperationalError as err:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ SCHEMA = [
 
 DROPPABLE_FIRST = "telemetry"
 COMMAND_WINDOW = 5000  # executed cmd_ids remembered (QoS 1 redelivery comes within seconds to hours)
+INTERRUPTED = ("the house stopped while this command ran (a power cut or a crash), so whether it took effect is "
+               "unknown; check the house's state (…/relay/<name>, …/broadcast/state) and, if needed, send it again "
+               "with a new cmd_id")
 
 
 def encode(payload: dict[str, Any] | bytes) -> bytes:
@@ -67,6 +71,24 @@ class Outbox:
         self.dropped: dict[str, int] = {}
         self._lock = threading.Lock()
         db.ensure_schema("outbox", SCHEMA)
+        self._close_interrupted()
+
+    def _close_interrupted(self) -> None:
+        """At start: a command claimed but never finished ran when the house stopped (one
+        daemon per data folder: none runs now). Its cmd_id is answered with that, once and
+        for all, rather than `ok: null` for ever; it is not run again (a TOGGLE twice)."""
+        ids = [row["cmd_id"] for row in self.db.query("SELECT cmd_id FROM mqtt_commands WHERE ok IS NULL")]
+        if not ids:
+            return
+        try:
+            with self.db.tx() as conn:
+                conn.executemany("UPDATE mqtt_commands SET ok=0, error=?, refusal=? WHERE cmd_id=?",
+                                 [(INTERRUPTED, json.dumps({"kind": "interrupted", "values": {}}), i) for i in ids])
+        except sqlite3.Error as err:  # a database read-only on a full disk: answered `ok: null` meanwhile
+            logger.warning("mqtt commands interrupted at the last stop not closed error=%r", str(err))
+        else:
+            logger.warning("mqtt commands interrupted at the last stop cmd_ids=%s (a repeat is answered ok=false, "
+                           "outcome unknown)", ",".join(ids))
 
     # messages ---------------------------------------------------------------
     def put(self, topic: str, payload: dict[str, Any] | bytes, kind: str) -> int:
@@ -140,7 +162,7 @@ class Outbox:
     def finish_command(self, cmd_id: str, ok: bool, error: str | None, retry_allowed: bool = False,
                        refusal: dict[str, Any] | None = None) -> None:
         """Remember the outcome (`refusal`: the refusal's kind and values); with
-        `retry_allowed` (a part was unavailable) forget the id so that the IOC's retry with
+        `retry_allowed` (a part was unavailable, a relay too soon) forget the id so that the IOC's retry with
         the same cmd_id runs."""
         if retry_allowed:
             self.db.execute("DELETE FROM mqtt_commands WHERE cmd_id=?", (cmd_id,))

@@ -18,6 +18,7 @@ import json
 import logging
 import queue
 import socket
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -26,6 +27,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from controller.broker_errors import closed_before_accepting, connect_problem
+from controller.config import uplink_problems
 from controller.ha_discovery import discovery_messages
 from controller.mqtt_commands import CommandRunner
 from controller.mqtt_schema import command_topics, event_json, state_json
@@ -76,6 +79,11 @@ class Uplink:
     def start(self) -> None:
         logger.info("uplink starting broker=%s:%d tls=%s protocol=%s user=%s",
                     self.cfg.host, self.cfg.port, self.cfg.tls, self.cfg.protocol, self.cfg.username or "-")
+        problems = uplink_problems({"mqtt": self.cfg.model_dump()})
+        if problems:  # what `langso config check` refuses: the daemon runs on without uplink
+            self._set_state("error", "; ".join(problems))
+            logger.error("uplink not started error=%r", self.last_error)
+            return
         try:
             self._client = self._make_client()
             self._client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
@@ -116,11 +124,11 @@ class Uplink:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
-        if self._thread is None or not self._thread.is_alive():  # events still queued go to the outbox
-            while not self._queue.empty():
+        if self._thread is None or not self._thread.is_alive():  # what is still queued: events and logs to the
+            while not self._queue.empty():                       # outbox, states retained, PUBACKs forgotten
                 item = self._queue.get_nowait()
-                if item[0] == "bus" and item[1] in ("camera.event", "broadcast.log"):
-                    self._do_bus(*item[1:])
+                if item[0] in ("bus", "puback"):
+                    getattr(self, f"_do_{item[0]}")(*item[1:])
             self._hold_puts()
             self.held.close()
         client, self._client = self._client, None
@@ -155,7 +163,8 @@ class Uplink:
         self._put(("connected",))
 
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
-        self._put(("unreachable",))
+        # paho calls this inside its `except OSError:` around the connection attempt
+        self._put(("unreachable", connect_problem(sys.exc_info()[1], self.cfg)))
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         self._put(("disconnected", str(reason)))
@@ -254,16 +263,19 @@ class Uplink:
                         "mqtt.password_file and the broker's ACL); retrying with backoff")
         logger.error("uplink refused broker=%s:%d reason=%r attempts=%d", self.cfg.host, self.cfg.port, reason, self.attempts)
 
-    def _do_unreachable(self) -> None:
+    def _do_unreachable(self, problem: str) -> None:
         self.attempts += 1
         self.failures += 1
-        self._set_state("disconnected", f"cannot reach {self.cfg.host}:{self.cfg.port}; retrying with backoff")
-        logger.warning("uplink connect failed broker=%s:%d attempts=%d", self.cfg.host, self.cfg.port, self.attempts)
+        self._set_state("disconnected", f"{problem}; retrying with backoff")
+        logger.warning("uplink connect failed broker=%s:%d attempts=%d error=%r", self.cfg.host, self.cfg.port,
+                       self.attempts, problem)
 
     def _do_disconnected(self, reason: str) -> None:
         if self.state == "connected":
             self._set_state("disconnected", f"link lost: {reason}; reconnecting")
             logger.warning("uplink disconnected reason=%r outbox_depth=%d", reason, self.outbox.depth())
+        elif self.state != "refused" and not self._stop.is_set():  # a refusal has said why already
+            self._do_unreachable(closed_before_accepting(reason, self.cfg, self.connects > 0))
 
     def _do_puback(self, mid: int, refused: str | None) -> None:
         sent = self._inflight.pop(mid, None)

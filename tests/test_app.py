@@ -276,3 +276,30 @@ def test_cli_relay_takes_any_name_and_an_unknown_one_lists_the_relays(make_confi
     err = capsys.readouterr().err
     assert err == f"error: no relay named {name!r}; known relays: tv (Tivi), radio (Đài), amp (Loa (âm ly))\n"
     assert not any(r.is_on for r in app.house.board)
+
+
+def test_cli_status_says_times_in_the_sites_timezone_whatever_the_machines(make_config, start_app, monkeypatch, capsys):
+    """A Pi left on its image's timezone showed an 18:00 programme as due at 11:00."""
+    import time
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from controller.cli import main
+
+    monkeypatch.delenv("LANGSO_URL", raising=False)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        app = start_app(make_config(site={"id": "test-site", "timezone": "Asia/Ho_Chi_Minh"}))
+        data = str(Path(app.config.storage.dir))
+        assert main(["--data-dir", data, "relay", "tv", "on"]) == 0
+        changed = cli_client(data).request("GET", "/status")["relays"][0]["changed_at"]
+        capsys.readouterr()
+        assert main(["--data-dir", data, "status"]) == 0
+        out = capsys.readouterr().out
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    there = datetime.fromtimestamp(changed, ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"  tv         ON   since {there} by cli" in out
+    assert "· times in Asia/Ho_Chi_Minh" in out.splitlines()[2]

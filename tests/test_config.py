@@ -188,3 +188,19 @@ def test_python_m_controller_entry_point(tmp_path):
     good.write_text(GOOD, encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "controller", "config", "check", str(good)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("toml, said", [
+    ('[site]\nid = "a"\n[relays]\nname = "tv"\npin = 17\n',
+     "relays: written as [relays] (one table); write each entry as [[relays]] (double brackets)"),
+    ('[site]\nid = "a"\n[[mqtt]]\nhost = "ioc.example.vn"\n',
+     "mqtt: written as [[mqtt]] (a list of tables); write [mqtt] (single brackets)"),
+    ('site = "a"\n', "site: must be a table: write [site] with its keys on the lines below it"),
+    ('[site]\nid = "a"\ngroups = "yen-dinh"\n', 'site.groups: must be a list in brackets, e.g. groups = ["yen-dinh"]'),
+])
+def test_a_table_written_the_wrong_way_names_the_brackets_to_use(tmp_path, toml, said):
+    path = tmp_path / "langso.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.problems[0].startswith(said), err.value.problems

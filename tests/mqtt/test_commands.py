@@ -32,9 +32,9 @@ def test_relay_command_runs_through_the_house_and_is_answered(site):
     # ... and says it as data, as the HTTP API does for programs: the IOC acts on the kind
     assert too_soon["kind"] == "relay_too_soon" and too_soon["values"]["name"] == "tv"
     assert 0 < too_soon["values"]["wait_s"] <= 5
-    ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "off", "cmd_id": "c-1"}))  # QoS 1 redelivered, say
-    again = ioc.reply("c-1", count=2)
-    assert again["duplicate"] is True and (again["kind"], again["values"]) == (too_soon["kind"], too_soon["values"])
+    ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "off", "cmd_id": "c-1"}))  # retried too early
+    again = ioc.reply("c-1", count=2)  # refused again, not answered as a duplicate: it may run once the time has passed
+    assert "duplicate" not in again and (again["kind"], again["values"]["name"]) == ("relay_too_soon", "tv")
     assert relay_on(app, "tv")
     ioc.publish(f"{SITE}/relay/amp/set", json.dumps({"state": "TOGGLE", "cmd_id": "c-2"}))
     assert ioc.reply("c-2")["result"] == {"name": "amp", "on": True, "changed": True}
@@ -178,3 +178,36 @@ def test_a_broadcast_on_a_full_disk_is_refused_with_the_fix_and_a_relay_still_sw
     assert app.house.broadcasts.listing()["queue"] == []
     district.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "ON", "cmd_id": "tv-1"}))
     assert district.reply("tv-1")["ok"] is True and relay_on(app, "tv")
+
+
+def test_a_command_that_arrives_while_the_house_stops_is_answered_not_run(site):
+    """The uplink stops after the relays (to retain their OFF): a command that comes after
+    they closed is answered `stopping`, not run on a closed relay (an internal error)."""
+    app, ioc = site
+    close_relays = app._close_relays
+
+    def close_then_command(board):
+        close_relays(board)
+        ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "TOGGLE", "cmd_id": "late-1"}))
+        ioc.reply("late-1")
+
+    app._close_relays = close_then_command
+    app.stop()
+    late = ioc.reply("late-1")
+    assert late["ok"] is False and late["kind"] == "stopping" and "send it again" in late["error"]
+    assert not app.house.board.get("tv").is_on  # not toggled on (the database is closed now)
+
+
+def test_a_relay_refused_as_too_soon_may_be_retried_with_the_same_cmd_id(site):
+    """The refusal says "try again in N s"; the IOC's retry with the same cmd_id used to get
+    that refusal back as a duplicate for ever."""
+    app, ioc = site
+    ioc.publish(f"{SITE}/relay/tv/set", "ON")
+    ioc.reply()
+    ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "OFF", "cmd_id": "soon-1"}))
+    first = ioc.reply("soon-1")
+    assert first["ok"] is False and first["kind"] == "relay_too_soon"
+    app.house.board.get("tv")._last_switch -= first["values"]["wait_s"] + 1  # the interval has passed
+    ioc.publish(f"{SITE}/relay/tv/set", json.dumps({"state": "OFF", "cmd_id": "soon-1"}))
+    second = ioc.reply("soon-1", count=2)
+    assert second["ok"] is True and "duplicate" not in second and not relay_on(app, "tv")

@@ -51,6 +51,24 @@ def test_clean_stop_publishes_offline(broker, ioc, make_config, start_app):
     assert watcher.on(f"{SITE}/status")[-1] == b"offline"
 
 
+def test_a_clean_stop_leaves_the_retained_relay_states_as_the_stop_left_the_relays(broker, ioc, make_config, start_app):
+    """The stop switches every relay off: the IOC, which sees the house offline until it is
+    back, must not read the TV as still on meanwhile."""
+    from controller.commands import Actor, SetRelay
+
+    app = start_app(make_config(mqtt=broker.mqtt_config()))
+    connected(app)
+    app.house.handle(SetRelay("tv", "on", Actor("web", "head")))
+    watcher = ioc([f"{SITE}/relay/tv"])
+    watcher.wait(f"{SITE}/relay/tv", lambda p: p == b"ON")
+    app.stop()
+    assert not any(relay.is_on for relay in app.house.board)
+    late = ioc([f"{SITE}/status", f"{SITE}/relay/+"])  # what the IOC reads while the house is down
+    assert late.wait(f"{SITE}/status") == b"offline"
+    assert late.wait(f"{SITE}/relay/tv") == b"OFF"
+    assert late.wait(f"{SITE}/relay/radio") == b"OFF" and late.wait(f"{SITE}/relay/amp") == b"OFF"
+
+
 def test_retained_state_is_republished_on_reconnect(broker, ioc, make_config, start_app):
     app = start_app(make_config(mqtt=broker.mqtt_config(), cameras=[{"name": "cong-lang", "source": "/dev/null"}]))
     connected(app)
@@ -78,6 +96,23 @@ def test_retained_state_is_republished_on_reconnect(broker, ioc, make_config, st
     assert json.loads(late.wait(f"{SITE}/broadcast/state")) == {"playing": {"id": "b1"}, "queue": []}
     assert all(retain for t, _, retain in late.seen if t.startswith(f"{SITE}/relay/"))
     assert uplink(app)["connects"] == 2 and "uplink" not in app.house.status()["problems"]
+
+
+def test_status_of_a_connected_uplink_does_not_show_the_last_error_as_current(broker, make_config, start_app, monkeypatch,
+                                                                            capsys):
+    """`langso status` said "connected" and, under it, "last error: …; retrying with backoff"."""
+    from controller.cli import main
+
+    monkeypatch.delenv("LANGSO_URL", raising=False)
+    broker.stop()
+    app = start_app(make_config(mqtt=broker.mqtt_config()))
+    wait_until(lambda: uplink(app)["attempts"] >= 1, 30, "a failed connection attempt")
+    broker.start(first=False)
+    connected(app)
+    assert main(["--data-dir", str(app.config.storage.dir), "status"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "retrying" in line or line.startswith("uplink")]
+    assert lines[0].startswith("uplink    connected to 127.0.0.1:")
+    assert lines[1].lstrip().startswith("before this connection: ") and "no broker listens there" in lines[1]
 
 
 def test_events_during_a_10_s_outage_are_all_delivered_in_order(broker, ioc, make_config, start_app):
@@ -174,6 +209,26 @@ def test_tls_with_an_unknown_ca_is_not_connected(broker, make_config, start_app,
     app = start_app(make_config(mqtt=broker.mqtt_config(tls=True, port=broker.tls_port, ca_file=str(other_ca / "ca.crt"))))
     wait_until(lambda: uplink(app)["attempts"] >= 2, 30, "two connection attempts")
     assert uplink(app)["state"] == "disconnected" and uplink(app)["connects"] == 0
+    for said in (uplink(app)["last_error"], app.house.status()["problems"]["uplink"]):  # what `langso status` shows
+        assert "not trusted" in said and "mqtt.ca_file" in said and str(other_ca / "ca.crt") in said
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # paho's dropped SSL socket, as above
+@pytest.mark.parametrize("tls, port, key", [(False, "tls_port", "mqtt.tls = true"), (True, "port", "mqtt.tls = false"),
+                                            (False, None, "mqtt.port")])
+def test_a_wrong_port_or_tls_setting_is_a_problem_naming_the_key(broker, make_config, start_app, tls, port, key):
+    """A plain client on the TLS port (the broker hangs up before any CONNACK), TLS on the
+    plain port, no broker on the port: never connected, and status says which key to fix."""
+    from tests.conftest import free_port
+
+    mqtt = broker.mqtt_config(tls=tls, port=getattr(broker, port) if port else free_port())
+    if tls:
+        mqtt["ca_file"] = str(broker.dir / "ca.crt")
+    app = start_app(make_config(mqtt=mqtt))
+    wait_until(lambda: uplink(app)["attempts"] >= 2, 30, "two connection attempts")
+    status = app.house.status()
+    assert status["uplink"]["state"] == "disconnected" and status["uplink"]["connects"] == 0
+    assert key in status["uplink"]["last_error"] and key in status["problems"]["uplink"]
 
 
 def test_missing_password_file_is_reported_and_the_house_runs_on(broker, make_config, start_app, tmp_path):
@@ -181,6 +236,16 @@ def test_missing_password_file_is_reported_and_the_house_runs_on(broker, make_co
     status = cli_client(app.config.storage.dir).request("GET", "/status")  # what `langso status` shows
     assert status["uplink"]["state"] == "error" and "mqtt.password_file" in status["uplink"]["last_error"]
     assert "mqtt.password_file" in status["problems"]["uplink"]
+    assert cli_client(app.config.storage.dir).request("POST", "/relays/amp", {"state": "on"})["on"] is True
+
+
+def test_a_url_in_mqtt_host_keeps_the_uplink_off_and_says_why_while_the_house_runs(broker, make_config, start_app):
+    """`langso config check` refuses it; a daemon started on it anyway (an upgrade, a reboot)
+    keeps the relays and the page working, as for the uplink's files."""
+    app = start_app(make_config(mqtt={**broker.mqtt_config(), "host": f"mqtt://127.0.0.1:{broker.port}"}))
+    status = cli_client(app.config.storage.dir).request("GET", "/status")
+    assert status["uplink"]["state"] == "error" and status["uplink"]["last_error"].startswith("mqtt.host: ")
+    assert 'host = "127.0.0.1"' in status["problems"]["uplink"] and status["uplink"]["attempts"] == 0
     assert cli_client(app.config.storage.dir).request("POST", "/relays/amp", {"state": "on"})["on"] is True
 
 

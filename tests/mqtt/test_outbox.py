@@ -71,3 +71,18 @@ def test_a_batch_is_stored_in_order_and_bounded_like_single_messages(db):
     box.remove(*seqs[1:3])
     assert [p.payload for p in box.after(0, 10)] == [b"3", b"4"]
     assert box.put_many([]) == [] and box.depth() == 2
+
+
+def test_a_command_a_power_cut_interrupted_is_answered_as_such_after_the_restart(db, caplog):
+    """Claimed, then the process died before its outcome was stored: the IOC's repeat got
+    `ok: null` for ever. Now it gets a final answer saying what to do; it does not run again."""
+    box = Outbox(db)
+    box.claim_command("done-1")
+    box.finish_command("done-1", True, None)
+    box.claim_command("toggle-1")  # the process dies here
+    restarted = Outbox(db)
+    first = restarted.claim_command("toggle-1")
+    assert first["ok"] is False and first["kind"] == "interrupted" and "new cmd_id" in first["error"]
+    assert "toggle-1" in caplog.text
+    assert restarted.claim_command("done-1") == {"ok": True, "error": None}  # finished ones are left as they were
+    assert restarted.claim_command("fresh") is None and restarted.claim_command("fresh") == {"ok": None, "error": None}

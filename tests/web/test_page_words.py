@@ -147,9 +147,9 @@ def test_hệ_thống_says_what_each_problem_means_and_keeps_the_technicians_eng
         assert said in html, said
     # the parts' English is there for the technician, marked as such, and nowhere else
     assert html.count("Chi tiết cho kỹ thuật viên:") >= 4
-    assert 'cannot reach 127.0.0.1' in html and "no such file" in html
+    assert 'refused the connection: no broker listens there' in html and "no such file" in html
     shown = technician_part(html)
-    for english in ("cannot reach", "retrying", "no such file", "not synchronised (no NTP", "MB free on", "<b>uplink</b>",
+    for english in ("no broker listens", "retrying", "no such file", "not synchronised (no NTP", "MB free on", "<b>uplink</b>",
                     "<b>clock</b>", "<b>disk</b>", "<b>cameras</b>", "cannot open"):
         assert english not in shown, english
 
@@ -158,7 +158,7 @@ def test_hệ_thống_says_what_each_problem_means_and_keeps_the_technicians_eng
     english = client.get("/system").text
     assert "<b>District link</b>: Not connected to the district server" in english and "not synchronised: schedules wait" in english
     problems = client.get("/api/v1/status").json["problems"]
-    assert problems["uplink"].startswith("disconnected: cannot reach 127.0.0.1:") and "no such file" in problems["cameras"]
+    assert problems["uplink"].startswith("disconnected: 127.0.0.1:") and "no such file" in problems["cameras"]
 
 
 def test_a_loudspeaker_output_that_does_not_work_is_said_on_hệ_thống(house_without_output):
