@@ -69,7 +69,15 @@ def needs(scope: str) -> Callable:
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else url_for("pages.home")
+    """Where to go after logging in or choosing a language: a path on this house only. A
+    browser drops tabs and newlines from a URL and reads a backslash as a slash, so
+    "/<tab>/evil.example" or "/\\evil.example" would be another site: anything with a
+    control character, a space or a backslash goes home instead."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.home")
+    if "\\" in target or any(c.isspace() or not c.isprintable() for c in target):
+        return url_for("pages.home")
+    return target
 
 
 def _throttle() -> LoginThrottle:
