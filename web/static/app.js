@@ -101,8 +101,14 @@ function live() {
   for (const topic of ["relay", "broadcast.state", "broadcast.log", "camera.motion", "camera.event", "resync"]) {
     src.addEventListener(topic, (ev) => { (handlers[topic] || []).forEach((fn) => fn(JSON.parse(ev.data || "{}"))); });
   }
-  src.onerror = () => say(T.offline, false);
-  src.onopen = () => { if ($("#status-line").textContent === T.offline) say(""); };
+  // the link dropped (3G): what happened meanwhile was not sent to this page, so once the
+  // stream is back the page reads its data again, as after a resync
+  let lost = false;
+  src.onerror = () => { lost = true; say(T.offline, false); };
+  src.onopen = () => {
+    if ($("#status-line").textContent === T.offline) say("");
+    if (lost) { lost = false; (handlers.resync || []).forEach((fn) => fn({})); }
+  };
 }
 const on = (topic, fn) => (handlers[topic] = handlers[topic] || []).push(fn);
 
@@ -119,9 +125,12 @@ function showRelay(r) {
 
 const pages = {
   home() {
+    // a tap asks for what the tile offers (on when it shows off), not a toggle: a tap sent
+    // twice, or from a tile not yet updated, never switches the equipment the other way
     $$("[data-relay]").forEach((tile) => tile.addEventListener("click", async () => {
       tile.classList.add("busy");
-      try { await api("POST", `/api/v1/relays/${encodeURIComponent(tile.dataset.relay)}`, { state: "toggle" }); say(""); }
+      const state = tile.classList.contains("on") ? "off" : "on";
+      try { showRelay(await api("POST", `/api/v1/relays/${encodeURIComponent(tile.dataset.relay)}`, { state })); say(""); }
       catch (e) { say(e.status === 409 ? `${T.too_soon} (${e.message})` : problem(e), true); }
       finally { tile.classList.remove("busy"); }
     }));
