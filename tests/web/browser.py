@@ -34,13 +34,16 @@ def phone_browser(profile_dir: Path | None = None) -> webdriver.Chrome:
 
 class Link:
     """The phone's link to the house as a TCP relay on its own port (`url`), which the test
-    can cut (every open connection closed, new ones refused: a 3G drop) and restore."""
+    can cut (every open connection closed, new ones refused: a 3G drop) and restore, or
+    have drop as the house answers a request (`lose_answer_to`): the request arrived and
+    was done, the phone never hears so."""
 
     def __init__(self, target_port: int):
         self._target = ("127.0.0.1", target_port)
         self._lock = threading.Lock()
         self._open: list = []
         self.up = True
+        self._lose: bytes | None = None
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -57,12 +60,19 @@ class Link:
                     continue
                 house = socket.create_connection(self._target)
                 self._open += [phone, house]
-            for a, b in ((phone, house), (house, phone)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            asked: dict[str, bool] = {}  # this connection carried the request whose answer is lost
+            for a, b, up in ((phone, house, True), (house, phone, False)):
+                threading.Thread(target=self._pipe, args=(a, b, up, asked), daemon=True).start()
 
-    def _pipe(self, src, dst) -> None:
+    def _pipe(self, src, dst, up: bool, asked: dict[str, bool]) -> None:
         try:
             while data := src.recv(65536):
+                if up and self._lose and self._lose in data:
+                    asked["lose"] = True
+                if not up and asked.pop("lose", False):  # the house answers it: the link drops now
+                    self._lose = None
+                    self.cut()
+                    return
                 dst.sendall(data)
         except OSError:
             pass
@@ -82,6 +92,11 @@ class Link:
                     pass
                 s.close()
             self._open.clear()
+
+    def lose_answer_to(self, request_line: bytes) -> None:
+        """The next request starting with `request_line` (b"POST /api/v1/broadcasts ") reaches
+        the house; as its answer comes back the link is cut."""
+        self._lose = request_line
 
     def restore(self) -> None:
         with self._lock:
