@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from controller.passwords import WeakPassword, verify_password
 from web import health
 from web.api import STATUS_MAX_AGE_S
+from web.i18n import refusal_detail
 from web.auth import (ROLE_SCOPES, LoginThrottle, fresh_session, has_scope, keep_session, login, recent, session_ended,
                       session_user)
 
@@ -211,7 +212,10 @@ def home():
 @pages.get("/broadcasts")
 @needs("broadcast")
 def broadcasts():
-    return render_template("broadcasts.html", max_text_chars=_house().config.audio.max_text_chars)
+    audio = _house().config.audio
+    # a file over the limit is refused on the phone, before minutes of uploading it over 3G
+    return render_template("broadcasts.html", max_text_chars=audio.max_text_chars, max_upload_mb=audio.max_upload_mb,
+                           too_large=refusal_detail("file_too_large", {"limit_mb": audio.max_upload_mb}))
 
 
 @pages.get("/schedules")

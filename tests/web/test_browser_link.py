@@ -1,7 +1,7 @@
 """The phone page on a link that drops (3G): in real headless Chromium, through a TCP relay
 the test cuts and restores. After a drop the page shows what happened meanwhile; a tap
 asks for what the tile shows; an announcement whose answer was lost is not queued twice
-when the head taps again."""
+when the head taps again; a file too large to be taken is not uploaded at all."""
 from __future__ import annotations
 
 import http.client
@@ -142,3 +142,25 @@ def test_an_announcement_whose_answer_was_lost_is_not_queued_twice_when_the_head
         wait.until(lambda d: len(sent(text)) == 2)
     finally:
         link.close()
+
+
+def test_a_file_over_the_upload_limit_is_refused_on_the_phone_before_it_is_sent(make_config, start_app, browser, tmp_path):
+    """A recording over audio.max_upload_mb took minutes to upload over 3G only to be
+    refused: the page refuses it at once, naming the field and the limit in Vietnamese, and
+    nothing is sent."""
+    app = start_app(make_config(relays=RELAYS, audio={"max_upload_mb": 1}))
+    app.house.store.add_user("lan", "head", PASSWORD)
+    wait = log_in(browser, app.url)
+    browser.find_element(By.LINK_TEXT, "Phát thông báo").click()
+    wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "broadcasts")
+    big = make_audio(tmp_path / "dai.wav", "wav", seconds=40.0)  # 40 s of WAV: over 1 MB
+    assert big.stat().st_size > 2**20
+    browser.get_log("performance")  # what was requested so far
+    browser.find_element(By.NAME, "file").send_keys(str(big))
+    browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()
+    wait.until(lambda d: "Tệp âm thanh: lớn hơn giới hạn 1 MB" in d.find_element(By.ID, "status-line").text)
+    posts = [m["params"]["request"]["url"] for m in (json.loads(e["message"])["message"] for e in browser.get_log("performance"))
+             if m["method"] == "Network.requestWillBeSent" and m["params"]["request"]["method"] == "POST"]
+    assert posts == []
+    listing = app.house.broadcasts.listing()
+    assert listing["queue"] == [] and listing["playing"] is None

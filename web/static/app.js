@@ -222,6 +222,7 @@ const pages = {
       if (!file && !form.text.value.trim()) { say(T.need_text, true); form.text.focus(); return; }
       if (!(repeat >= 1 && repeat <= 10 && Number.isInteger(repeat))) { say(T.bad_repeat, true); form.repeat.focus(); return; }
       if (at !== null && at < Date.now() / 1000 - 60) { say(T.past_time, true); form.at.focus(); return; }
+      if (file && file.size > Number(form.dataset.maxUploadBytes)) { say(problem({ status: 413, message: form.dataset.tooLarge }), true); return; }
       const what = JSON.stringify([file ? (file === recorded ? recordedNo : [file.name, file.size, file.lastModified]) : form.text.value,
         form.priority.value, repeat, at]);
       if (!sending || sending.what !== what) sending = { what, id: newId(), lost: false };
