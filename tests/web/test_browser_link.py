@@ -27,10 +27,10 @@ def browser(tmp_path):
     driver.quit()
 
 
-def log_in(browser, url: str) -> WebDriverWait:
+def log_in(browser, url: str, name: str = "lan") -> WebDriverWait:
     wait = WebDriverWait(browser, 30)
     browser.get(url + "/login")
-    browser.find_element(By.NAME, "name").send_keys("lan")
+    browser.find_element(By.NAME, "name").send_keys(name)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
@@ -42,15 +42,17 @@ def tile(browser, name: str) -> tuple[str, str]:
     return t.get_attribute("class"), t.find_element(By.CLASS_NAME, "state").text.upper()
 
 
-def test_after_the_link_drops_the_tiles_show_what_was_switched_meanwhile(make_config, start_app, browser):
+@pytest.mark.parametrize("role", ["head", "viewer"])
+def test_after_the_link_drops_the_tiles_show_what_was_switched_meanwhile(make_config, start_app, browser, role):
     """The TV is switched on (a schedule, the district, a button) while the head's phone has
     no signal: when the signal is back the tile says BẬT, without a reload; before, it said
-    TẮT until the page was reloaded, and a tap on it switched the TV off."""
+    TẮT until the page was reloaded, and a tap on it switched the TV off. A viewer's page
+    (no right to switch) follows too."""
     app = start_app(make_config(relays=RELAYS))
-    app.house.store.add_user("lan", "head", PASSWORD)
+    app.house.store.add_user("xem", role, PASSWORD)
     link = Link(urlparse(app.url).port)
     try:
-        wait = log_in(browser, link.url)
+        wait = log_in(browser, link.url, "xem")
         browser.execute_script("window.notReloaded = true")
         assert tile(browser, "tv") == ("tile off", "TẮT")
         link.cut()

@@ -144,7 +144,8 @@ const pages = {
       finally { tile.classList.remove("busy"); }
     }));
     on("relay", showRelay);
-    on("resync", async () => (await api("GET", "/api/v1/relays")).relays.forEach(showRelay));
+    // from the status (any role: a viewer's tiles follow too)
+    on("resync", async () => { try { (await api("GET", "/api/v1/status")).relays.forEach(showRelay); } catch (e) { refused(e); } });
   },
 
   broadcasts() {
