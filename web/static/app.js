@@ -319,8 +319,24 @@ const pages = {
     filter.addEventListener("change", loadEvents); tagFilter.addEventListener("change", loadEvents);
     on("camera.event", loadEvents); on("resync", loadEvents);
     loadCameras(); loadEvents();
-    // the latest pictures refresh every 5 s while the page is visible (saves the phone's data)
-    setInterval(() => { if (!document.hidden) $$("img", box).forEach((img) => { img.src = img.src.replace(/t=\d+/, "t=" + Date.now()); }); }, 5000);
+    // the latest pictures refresh every 5 s while the page is visible (saves the phone's data).
+    // On a slow link a picture can take longer than that: the next is asked only once the last
+    // has come, and it replaces the one shown only when it is all there (setting img.src
+    // again dropped the picture on its way and blanked the one shown, so a weak 3G showed none)
+    async function refresh(img) {
+      if (img.dataset.asking) return;
+      img.dataset.asking = "1";
+      try {
+        const resp = await fetch(`/api/v1/cameras/${encodeURIComponent(img.dataset.camera)}/latest.jpg`, { credentials: "same-origin", cache: "no-store" });
+        if (resp.ok) {
+          const shown = img.src;
+          img.src = URL.createObjectURL(await resp.blob());
+          if (shown.startsWith("blob:")) URL.revokeObjectURL(shown);
+        }
+      } catch (e) { /* the link is down: the picture shown stays, the live stream says so */ }
+      finally { delete img.dataset.asking; }
+    }
+    setInterval(() => { if (!document.hidden) $$("img", box).forEach(refresh); }, 5000);
   },
 
   system() {
