@@ -165,6 +165,7 @@ def _js_strings() -> dict[str, str]:
         "password_pending": _("has not chosen their own password yet"),
         "playing": _("Playing now"), "queue_empty": _("Nothing waiting."), "log_empty": _("No broadcasts yet."),
         "no_events": _("No events."), "offline": _("Connection lost, retrying..."),
+        "no_answer": _("No answer from the house (the connection dropped); try again when the signal is back."),
         "recording": _("Recording... tap again to stop"), "record": _("Record on the phone"),
         "token_once": _("Copy this token now; it is shown only once:"),
         "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),

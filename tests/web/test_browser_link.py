@@ -96,6 +96,27 @@ def test_a_tap_asks_for_what_the_tile_shows_even_on_a_page_without_live_updates(
         held.close()
 
 
+def test_a_tap_whose_answer_was_lost_can_be_tapped_again(make_config, start_app, browser):
+    """The head taps Tivi (TẮT); the TV switches on, the link drops as the answer comes
+    back. The page says no answer came and to try again when the signal is back (not
+    "retrying": nothing retries a tap; a tap again asks for the state the tile shows), and
+    once the link is back the tile says BẬT."""
+    app = start_app(make_config(relays=RELAYS))
+    app.house.store.add_user("lan", "head", PASSWORD)
+    link = Link(urlparse(app.url).port)
+    try:
+        wait = log_in(browser, link.url)
+        link.lose_answer_to(b"POST /api/v1/relays/tv ")
+        browser.find_element(By.CSS_SELECTOR, '[data-relay="tv"]').click()
+        wait.until(lambda d: "hãy thử lại khi có sóng" in d.find_element(By.ID, "status-line").text)
+        assert app.house.board.get("tv").is_on  # it did arrive
+        link.restore()
+        wait.until(lambda d: tile(d, "tv") == ("tile on", "BẬT"))
+        assert app.house.board.get("tv").is_on
+    finally:
+        link.close()
+
+
 def test_an_announcement_whose_answer_was_lost_is_not_queued_twice_when_the_head_taps_again(
         make_config, start_app, browser, tmp_path):
     """Phát: the announcement reaches the house, the link drops as the answer comes back. The

@@ -64,7 +64,7 @@ function restoreDraft() {
 // A path names the field the head filled by its most precise known part:
 // "payload.stream_url" is the stream address, "days.1" the days, "payload" the content.
 function problem(e) {
-  if (!e.status) return e.message ? T.offline : "";
+  if (!e.status) return e.message ? T.no_answer : "";  // a tap is not retried by the page: the head taps again
   if (/CSRF/i.test(e.message)) return T.err_csrf;
   const general = { 403: T.err_forbidden, 409: T.err_conflict, 413: T.err_too_large, 415: T.err_type, 429: T.err_busy, 503: T.err_unavailable }[e.status];
   const detail = e.message.split("; ").map((part) => {
