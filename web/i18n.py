@@ -168,7 +168,7 @@ def _js_strings() -> dict[str, str]:
         "no_answer": _("No answer from the house (the connection dropped); try again when the signal is back."),
         "recording": _("Recording... tap again to stop"), "record": _("Record on the phone"),
         "token_once": _("Copy this token now; it is shown only once:"),
-        "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
+        "sending": _("Sending..."), "sent": _("Sent to the loudspeakers."), "disconnected": _("disconnected"),
         "lost_answer": _("The connection dropped before the house answered: the announcement may have reached it. "
                          "When the signal is back, tap Broadcast again: it will not be played twice."),
         "sent_before": _("Sent: the announcement had reached the house the first time (see Recent broadcasts)."),

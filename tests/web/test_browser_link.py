@@ -160,6 +160,17 @@ def test_an_announcement_whose_answer_was_lost_is_not_queued_twice_when_the_head
         browser.find_element(By.NAME, "file").send_keys(str(recording))
         send_losing_the_answer()
         assert len(sent("audio")) == 1, sent("audio")
+        # on a slow link (3 s each way) the head sees it is on its way, then that it went
+        browser.execute_cdp_cmd("Network.enable", {})
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions",
+                                {"offline": False, "latency": 3000, "downloadThroughput": -1, "uploadThroughput": -1})
+        browser.find_element(By.NAME, "file").send_keys(str(recording))
+        browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()
+        wait.until(lambda d: d.find_element(By.ID, "status-line").text == "Đang gửi...")
+        wait.until(lambda d: "Đã gửi ra loa" in d.find_element(By.ID, "status-line").text)
+        assert len(sent("audio")) == 2
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions",
+                                {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
         # a new announcement afterwards is a new one
         browser.find_element(By.NAME, "text").send_keys(text)
         browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()

@@ -228,6 +228,7 @@ const pages = {
         form.priority.value, repeat, at]);
       if (!sending || sending.what !== what) sending = { what, id: newId(), lost: false };
       const btn = $("button[type=submit]", form); btn.disabled = true;
+      say(T.sending, false);  // a recording takes a while over 3G: the head sees it is on its way
       const done = (said, isError) => { say(said, isError); form.reset(); recorded = null; sending = null; load(); };
       try {
         let item;
