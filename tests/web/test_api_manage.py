@@ -138,6 +138,22 @@ def test_last_tech_cannot_be_removed(app, client, token_for, add_user):
     assert client.delete("/api/v1/users/tech1", headers=auth).status_code == 200
 
 
+def test_the_last_tech_cannot_be_given_another_role_either(app, session_as):
+    """Hệ thống's add-user form with the technician's own name and another role (or the same
+    through POST /users) left the house with no technician: nobody could manage it from the
+    page. Refused as removing them is, in the page's language; a password reset is fine."""
+    client, csrf = session_as("tech")
+    name = app.house.store.users()[0]["name"]
+    resp = client.post("/api/v1/users", json={"name": name, "role": "head", "password": PASSWORD}, headers={"X-CSRFToken": csrf})
+    assert resp.status_code == 409 and "kỹ thuật viên cuối cùng" in resp.json["error"], resp.json
+    assert app.house.store.user(name)["role"] == "tech"
+    again = client.post("/api/v1/users", json={"name": name, "role": "tech", "password": PASSWORD + "x"}, headers={"X-CSRFToken": csrf})
+    assert again.status_code == 201
+    client.post("/api/v1/users", json={"name": "kt2", "role": "tech", "password": PASSWORD}, headers={"X-CSRFToken": csrf})
+    other = client.post("/api/v1/users", json={"name": "kt2", "role": "head", "password": PASSWORD}, headers={"X-CSRFToken": csrf})
+    assert other.status_code == 201 and app.house.store.user("kt2")["role"] == "head"
+
+
 def test_token_shown_once_works_and_can_be_revoked(client, token_for):
     auth = token_for("admin")
     made = client.post("/api/v1/tokens", json={"name": "ioc-huyen", "scopes": ["events:read"]}, headers=auth)
