@@ -94,9 +94,12 @@ class BroadcastQueue:
         item = item.with_(until=until)
         with self.changed:
             existing = self._waiting.get(item.id) or (self.playing if self.playing and self.playing.id == item.id else None)
-            if existing is not None:  # the same id again (an MQTT retry): the item already queued
+            if existing is not None:  # the same id again (an MQTT retry, a phone's second tap): the item already queued
+                if existing.audio_path != item.audio_path:  # the recording sent again: its new copy is not kept
+                    self.discard_upload(item)
                 return existing.public()
             if self.items.get(item.id) is not None:
+                self.discard_upload(item)
                 raise BroadcastRefused(f"id: {item.id!r} was already used by a finished broadcast; send a new id", 409,
                                        "id_used", id=item.id)
             inbox = item.priority == "normal" and item.source in self.config.inbox_sources  # `at` or not

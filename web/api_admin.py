@@ -2,7 +2,7 @@
 and API tokens. Tokens are stored hashed and shown once, at creation."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from flask import g, jsonify
 from pydantic import BaseModel, Field
@@ -76,7 +76,8 @@ def users():
 
 
 @api.post("/users")
-@spec.validate(json=UserIn, resp=Response(HTTP_201=UserOut, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error), tags=["admin"])
+@spec.validate(json=UserIn, resp=Response(HTTP_201=UserOut, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error, HTTP_409=Error),
+               tags=["admin"])
 @require("admin")
 def add_user(json: UserIn):
     """Create a user or reset an existing user's role and password. The user's open logins
@@ -84,6 +85,8 @@ def add_user(json: UserIn):
     the user set it for themselves: their own session goes on)."""
     store = house().store
     own = g.actor == Actor("web", json.name)
+    if json.role != "tech" and _last_tech(store, json.name):  # as removing them: nobody could manage the house
+        return command_error(CommandError("this is the last tech user; add another tech user first", 409, "last_tech"))
     try:
         store.add_user(json.name, json.role, json.password, must_change=not own)
     except WeakPassword as err:
@@ -96,6 +99,11 @@ def add_user(json: UserIn):
     return jsonify(name=user["name"], role=user["role"], created_at=user["created_at"], must_change=bool(user["must_change"])), 201
 
 
+def _last_tech(store: Any, name: str) -> bool:
+    """`name` is the house's only technician."""
+    return [u["name"] for u in store.users() if u["role"] == "tech"] == [name]
+
+
 @api.delete("/users/<name>")
 @spec.validate(resp=Response(HTTP_200=Done, HTTP_401=Error, HTTP_403=Error, HTTP_404=Error, HTTP_409=Error), tags=["admin"])
 @require("admin")
@@ -105,7 +113,7 @@ def delete_user(name: str):
     user = store.user(name)
     if user is None:
         return command_error(CommandError(f"no user {name!r}", 404, "user_unknown", name=name))
-    if user["role"] == "tech" and sum(u["role"] == "tech" for u in store.users()) == 1:
+    if _last_tech(store, name):
         return command_error(CommandError("this is the last tech user; add another tech user first", 409, "last_tech"))
     store.delete_user(name)
     recent().clear()

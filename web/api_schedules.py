@@ -131,10 +131,12 @@ def schedules():
 
 
 @api.post("/schedules")
-@spec.validate(json=ScheduleIn, resp=Response(HTTP_201=Created, HTTP_400=Error, HTTP_401=Error, HTTP_403=Error), tags=["schedules"])
+@spec.validate(json=ScheduleIn, resp=Response(HTTP_200=Created, HTTP_201=Created, HTTP_400=Error, HTTP_401=Error,
+                                              HTTP_403=Error), tags=["schedules"])
 @require("control")
 def add_schedule(json: ScheduleIn):
-    """Add a programme; it runs from the next matching time."""
+    """Add a programme; it runs from the next matching time. The same programme sent again
+    (every field the same) is not added twice: 200 with the saved one's id."""
     h = house()
     if json.kind not in h.schedule_kinds():
         return command_error(CommandError(f"kind: {json.kind!r} is not available here; choose from {h.schedule_kinds()}",
@@ -154,12 +156,17 @@ def add_schedule(json: ScheduleIn):
     problem = payload_problem(json.kind, json.payload)
     if problem:
         return jsonify(error=problem), 400
-    sid = h.store.add_schedule(json.kind, json.target, json.days, json.start, json.end, json.payload, str(g.actor))
-    _poke()
+    same = _same_programme(h.store.schedules(), json)
+    if same is not None:  # sent again (the phone's answer lost on 3G): saved once, not run twice
+        sid, status = same, 200
+    else:
+        sid, status = h.store.add_schedule(json.kind, json.target, json.days, json.start, json.end, json.payload,
+                                           str(g.actor)), 201
+        _poke()
     limit = h.config.audio.max_stream_s
     cut = relay_cut(json, limit)
     if cut is None:
-        return jsonify(id=sid), 201
+        return jsonify(id=sid), status
     field, wanted, stop = cut
     if g.get("via_session"):  # the village head: said in the page's language
         warning = _("Saved, but the relay will stop at %(stop)s: a relay lasts at most %(limit)s minutes (the "
@@ -169,7 +176,15 @@ def add_schedule(json: ScheduleIn):
         warning = (f"{field}: this relay would last {wanted / 60:g} minutes, but a stream relay stops after {limit / 60:g} "
                    f"minutes (audio.max_stream_s): it is saved and will stop at {stop}. End it by {stop}, or ask the "
                    "technician to raise audio.max_stream_s")
-    return jsonify(id=sid, warning=warning), 201
+    return jsonify(id=sid, warning=warning), status
+
+
+def _same_programme(saved: list[dict[str, Any]], json: ScheduleIn) -> int | None:
+    """The id of a saved programme, running, that does exactly what `json` asks (the days
+    in any order), or None."""
+    wanted = (json.kind, json.target, sorted(set(json.days)), json.start, json.end, json.payload)
+    return next((s["id"] for s in saved if s["enabled"]
+                 and (s["kind"], s["target"], s["days"], s["start"], s["end"], s["payload"]) == wanted), None)
 
 
 @api.delete("/schedules/<int:schedule_id>")

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from controller.passwords import WeakPassword, verify_password
 from web import health
 from web.api import STATUS_MAX_AGE_S
+from web.i18n import refusal_detail
 from web.auth import (ROLE_SCOPES, LoginThrottle, fresh_session, has_scope, keep_session, login, recent, session_ended,
                       session_user)
 
@@ -69,7 +70,15 @@ def needs(scope: str) -> Callable:
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else url_for("pages.home")
+    """Where to go after logging in or choosing a language: a path on this house only. A
+    browser drops tabs and newlines from a URL and reads a backslash as a slash, so
+    "/<tab>/evil.example" or "/\\evil.example" would be another site: anything with a
+    control character, a space or a backslash goes home instead."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.home")
+    if "\\" in target or any(c.isspace() or not c.isprintable() for c in target):
+        return url_for("pages.home")
+    return target
 
 
 def _throttle() -> LoginThrottle:
@@ -203,7 +212,10 @@ def home():
 @pages.get("/broadcasts")
 @needs("broadcast")
 def broadcasts():
-    return render_template("broadcasts.html", max_text_chars=_house().config.audio.max_text_chars)
+    audio = _house().config.audio
+    # a file over the limit is refused on the phone, before minutes of uploading it over 3G
+    return render_template("broadcasts.html", max_text_chars=audio.max_text_chars, max_upload_mb=audio.max_upload_mb,
+                           too_large=refusal_detail("file_too_large", {"limit_mb": audio.max_upload_mb}))
 
 
 @pages.get("/schedules")

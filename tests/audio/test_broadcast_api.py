@@ -77,6 +77,25 @@ def test_text_webm_and_m4a_come_out_of_the_wav_sink_with_the_amp_around(audio_ap
     assert not list((Path(app.config.storage.dir) / "broadcasts" / "uploads").iterdir())  # played uploads removed
 
 
+def test_a_recording_sent_again_with_its_id_is_kept_once(audio_app, media, until):
+    """The phone sends a recording again with the same id (its answer was lost on 3G): the
+    queue keeps the first, and the second copy of the file is not left in uploads; once it
+    has played, a third try is refused (id_used) and leaves no file either."""
+    app = audio_app(chime=False)
+    uploads = Path(app.config.storage.dir) / "broadcasts" / "uploads"
+    recording = media("m4a", 1.0)
+    first = upload(app, recording, id="web-1a2b", at=str(LATER))
+    again = upload(app, recording, id="web-1a2b", at=str(LATER))
+    assert (first.status_code, again.status_code) == (201, 201) and again.json() == first.json()
+    assert len(list(uploads.iterdir())) == 1, list(uploads.iterdir())
+    api = client_for(app)
+    api.request("DELETE", "/broadcasts/web-1a2b")
+    until(lambda: not list(uploads.iterdir()), what="the cancelled recording removed")
+    late = upload(app, recording, id="web-1a2b")
+    assert late.status_code == 409 and late.json()["kind"] == "id_used"
+    assert not list(uploads.iterdir())
+
+
 def test_emergency_preempts_a_normal_item_which_plays_again(audio_app, media, until):
     app = audio_app(chime=False)
     rec = Recorder(app)

@@ -22,6 +22,22 @@ def test_schedule_add_list_delete(app, client, token_for):
     assert app.house.programmes() == []
 
 
+def test_the_same_programme_sent_again_is_not_added_twice(app, session_as):
+    """The phone's Lưu whose answer was lost on 3G, tapped again: the same programme is the
+    one already saved (200, its id), not a second one that would read the announcement twice
+    every morning. A programme that differs in anything is a new one."""
+    client, csrf = session_as("head")
+    body = {"kind": "broadcast", "target": "loa", "start": "07:00", "end": None, "days": [0, 1, 2, 3, 4, 5, 6],
+            "payload": {"text": "Nhắc đóng quỹ khuyến học.", "repeat": 1}}
+    first = client.post("/api/v1/schedules", json=body, headers={"X-CSRFToken": csrf})
+    again = client.post("/api/v1/schedules", json=body | {"days": [6, 5, 4, 3, 2, 1, 0]}, headers={"X-CSRFToken": csrf})
+    assert first.status_code == 201 and again.status_code == 200 and again.json == first.json
+    assert [p.id for p in app.house.programmes()] == [first.json["id"]]
+    other = client.post("/api/v1/schedules", json=body | {"payload": {"text": "Nhắc đóng quỹ khuyến học.", "repeat": 2}},
+                        headers={"X-CSRFToken": csrf})
+    assert other.status_code == 201 and len(app.house.programmes()) == 2
+
+
 def test_schedule_bad_input_names_the_field(app, client, token_for):
     auth = token_for("control")
     cases = [
@@ -120,6 +136,22 @@ def test_last_tech_cannot_be_removed(app, client, token_for, add_user):
     assert resp.status_code == 409 and "last tech" in resp.json["error"]
     add_user("tech2", "tech")
     assert client.delete("/api/v1/users/tech1", headers=auth).status_code == 200
+
+
+def test_the_last_tech_cannot_be_given_another_role_either(app, session_as):
+    """Hệ thống's add-user form with the technician's own name and another role (or the same
+    through POST /users) left the house with no technician: nobody could manage it from the
+    page. Refused as removing them is, in the page's language; a password reset is fine."""
+    client, csrf = session_as("tech")
+    name = app.house.store.users()[0]["name"]
+    resp = client.post("/api/v1/users", json={"name": name, "role": "head", "password": PASSWORD}, headers={"X-CSRFToken": csrf})
+    assert resp.status_code == 409 and "kỹ thuật viên cuối cùng" in resp.json["error"], resp.json
+    assert app.house.store.user(name)["role"] == "tech"
+    again = client.post("/api/v1/users", json={"name": name, "role": "tech", "password": PASSWORD + "x"}, headers={"X-CSRFToken": csrf})
+    assert again.status_code == 201
+    client.post("/api/v1/users", json={"name": "kt2", "role": "tech", "password": PASSWORD}, headers={"X-CSRFToken": csrf})
+    other = client.post("/api/v1/users", json={"name": "kt2", "role": "head", "password": PASSWORD}, headers={"X-CSRFToken": csrf})
+    assert other.status_code == 201 and app.house.store.user("kt2")["role"] == "head"
 
 
 def test_token_shown_once_works_and_can_be_revoked(client, token_for):

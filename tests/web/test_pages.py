@@ -1,7 +1,9 @@
 """Pages: first-run set-up, login, roles, language, and every page renders for real."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
@@ -84,6 +86,38 @@ def test_login_redirect_stays_on_this_site(client, add_user):
     token = csrf_of(client.get("/login").text)
     resp = client.post("/login?next=//evil.example/x", data={"name": "lan", "password": PASSWORD, "csrf_token": token})
     assert resp.headers["Location"] == "/"
+
+
+def where_a_browser_goes(location: str, page: str = "http://nha-van-hoa.local/login") -> str:
+    """The host a phone's browser opens for a Location header, read as the WHATWG URL parser
+    reads it: tabs and newlines anywhere are dropped, leading and trailing control characters
+    and spaces too, and a backslash is a slash in an http(s) URL."""
+    cleaned = re.sub(r"[\t\n\r]", "", location).strip("".join(map(chr, range(33)))).replace("\\", "/")
+    return urlsplit(urljoin(page, cleaned)).netloc
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example/x", "/%0A/evil.example/x", "/%0D%0A/evil.example/x",
+                                    "/%5C/evil.example/x", "%5C%5Cevil.example/x", "%20//evil.example/x",
+                                    "/%09%09/evil.example", "http://evil.example/x", "https:evil.example"])
+def test_login_never_sends_the_phone_to_another_site(client, add_user, target):
+    """A link to the house's login page with a `next` that a browser reads as another site
+    (a tab or a backslash in `//evil.example`) would, after the head logs in, open a page
+    made to look like the house's; and a newline in it must not end in a 500."""
+    add_user("lan", "head")
+    token = csrf_of(client.get("/login").text)
+    resp = client.post(f"/login?next={target}", data={"name": "lan", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302, resp.text
+    assert where_a_browser_goes(resp.headers["Location"]) == "nha-van-hoa.local", resp.headers["Location"]
+    # the language button's `next` too
+    lang = client.post("/language", data={"lang": "en", "next": unquote(target), "csrf_token": csrf_of(client.get("/").text)})
+    assert lang.status_code == 302 and where_a_browser_goes(lang.headers["Location"]) == "nha-van-hoa.local"
+
+
+def test_login_still_leads_to_the_page_asked_for(client, add_user):
+    add_user("lan", "head")
+    token = csrf_of(client.get("/login").text)
+    resp = client.post("/login?next=/cameras%3Fx%3D1", data={"name": "lan", "password": PASSWORD, "csrf_token": token})
+    assert resp.headers["Location"] == "/cameras?x=1"
 
 
 @pytest.mark.parametrize("role, allowed, refused", [

@@ -64,7 +64,7 @@ function restoreDraft() {
 // A path names the field the head filled by its most precise known part:
 // "payload.stream_url" is the stream address, "days.1" the days, "payload" the content.
 function problem(e) {
-  if (!e.status) return e.message ? T.offline : "";
+  if (!e.status) return e.message ? T.no_answer : "";  // a tap is not retried by the page: the head taps again
   if (/CSRF/i.test(e.message)) return T.err_csrf;
   const general = { 403: T.err_forbidden, 409: T.err_conflict, 413: T.err_too_large, 415: T.err_type, 429: T.err_busy, 503: T.err_unavailable }[e.status];
   const detail = e.message.split("; ").map((part) => {
@@ -74,6 +74,15 @@ function problem(e) {
   }).join("; ");
   return general ? `${general} (${detail})` : detail;
 }
+
+// the link is down: said, unless the line shows an error the head has not read yet (a tap
+// that failed, e.g. "tap Phát again"), which a refresh in the background must not replace
+function offline() {
+  const line = $("#status-line");
+  if (line.hidden || line.className !== "error") say(T.offline, false);
+}
+// a refresh in the background (not a tap) failed
+const refused = (e) => (e.status ? say(problem(e), true) : e.message && offline());  // no message: the page is leaving
 
 // a translated sentence with its %(name)s places filled: fill("%(label)s bật lúc %(start)s", {label: "Tivi", start: "18:00"})
 const fill = (words, values) => words.replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
@@ -101,8 +110,14 @@ function live() {
   for (const topic of ["relay", "broadcast.state", "broadcast.log", "camera.motion", "camera.event", "resync"]) {
     src.addEventListener(topic, (ev) => { (handlers[topic] || []).forEach((fn) => fn(JSON.parse(ev.data || "{}"))); });
   }
-  src.onerror = () => say(T.offline, false);
-  src.onopen = () => { if ($("#status-line").textContent === T.offline) say(""); };
+  // the link dropped (3G): what happened meanwhile was not sent to this page, so once the
+  // stream is back the page reads its data again, as after a resync
+  let lost = false;
+  src.onerror = () => { lost = true; offline(); };
+  src.onopen = () => {
+    if ($("#status-line").textContent === T.offline) say("");
+    if (lost) { lost = false; (handlers.resync || []).forEach((fn) => fn({})); }
+  };
 }
 const on = (topic, fn) => (handlers[topic] = handlers[topic] || []).push(fn);
 
@@ -119,14 +134,18 @@ function showRelay(r) {
 
 const pages = {
   home() {
+    // a tap asks for what the tile offers (on when it shows off), not a toggle: a tap sent
+    // twice, or from a tile not yet updated, never switches the equipment the other way
     $$("[data-relay]").forEach((tile) => tile.addEventListener("click", async () => {
       tile.classList.add("busy");
-      try { await api("POST", `/api/v1/relays/${encodeURIComponent(tile.dataset.relay)}`, { state: "toggle" }); say(""); }
+      const state = tile.classList.contains("on") ? "off" : "on";
+      try { showRelay(await api("POST", `/api/v1/relays/${encodeURIComponent(tile.dataset.relay)}`, { state })); say(""); }
       catch (e) { say(e.status === 409 ? `${T.too_soon} (${e.message})` : problem(e), true); }
       finally { tile.classList.remove("busy"); }
     }));
     on("relay", showRelay);
-    on("resync", async () => (await api("GET", "/api/v1/relays")).relays.forEach(showRelay));
+    // from the status (any role: a viewer's tiles follow too)
+    on("resync", async () => { try { (await api("GET", "/api/v1/status")).relays.forEach(showRelay); } catch (e) { refused(e); } });
   },
 
   broadcasts() {
@@ -144,7 +163,7 @@ const pages = {
     const act = (label, fn) => h("button", { type: "button", onclick: async () => { try { await fn(); load(); } catch (e) { say(problem(e), true); } } }, label);
     async function load() {
       let data;
-      try { data = await api("GET", "/api/v1/broadcasts"); } catch (e) { say(problem(e), true); return; }
+      try { data = await api("GET", "/api/v1/broadcasts"); } catch (e) { refused(e); return; }
       const queue = $("#queue"), log = $("#log"), inbox = $("#inbox");
       [data.playing, ...(data.queue || []), ...(data.inbox || [])].forEach(remember);
       queue.replaceChildren();
@@ -179,7 +198,7 @@ const pages = {
         audio.play().catch(() => {});  // the phone may want a second tap on the player
       } catch (e) { say(problem(e), true); } finally { btn.disabled = false; }
     });
-    let recorded = null;
+    let recorded = null, recordedNo = 0;  // the recording made on the phone, and which one
     if (window.isSecureContext && window.MediaRecorder && navigator.mediaDevices) {
       const btn = $("#record"); btn.hidden = false;
       let rec = null, chunks = [];
@@ -189,10 +208,14 @@ const pages = {
         try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch (e) { say(T.no_microphone, true); return; }
         rec = new MediaRecorder(stream); chunks = [];
         rec.ondataavailable = (ev) => chunks.push(ev.data);
-        rec.onstop = () => { recorded = new Blob(chunks, { type: rec.mimeType }); stream.getTracks().forEach((t) => t.stop()); rec = null; btn.textContent = T.record; const a = $("#preview-audio"); a.src = URL.createObjectURL(recorded); a.hidden = false; };
+        rec.onstop = () => { recorded = new Blob(chunks, { type: rec.mimeType }); recordedNo += 1; stream.getTracks().forEach((t) => t.stop()); rec = null; btn.textContent = T.record; const a = $("#preview-audio"); a.src = URL.createObjectURL(recorded); a.hidden = false; };
         rec.start(); btn.textContent = T.recording;
       });
     }
+    // each announcement carries an id the house knows it by: when the answer was lost on the
+    // way back (3G) and the head taps Phát again, the same announcement is not queued twice
+    let sending = null;  // {what, id, lost}: the announcement last sent, until it is answered
+    const newId = () => "web-" + Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const at = form.at.value ? new Date(form.at.value).getTime() / 1000 : null;
@@ -200,22 +223,33 @@ const pages = {
       if (!file && !form.text.value.trim()) { say(T.need_text, true); form.text.focus(); return; }
       if (!(repeat >= 1 && repeat <= 10 && Number.isInteger(repeat))) { say(T.bad_repeat, true); form.repeat.focus(); return; }
       if (at !== null && at < Date.now() / 1000 - 60) { say(T.past_time, true); form.at.focus(); return; }
+      if (file && file.size > Number(form.dataset.maxUploadBytes)) { say(problem({ status: 413, message: form.dataset.tooLarge }), true); return; }
+      const what = JSON.stringify([file ? (file === recorded ? recordedNo : [file.name, file.size, file.lastModified]) : form.text.value,
+        form.priority.value, repeat, at]);
+      if (!sending || sending.what !== what) sending = { what, id: newId(), lost: false };
       const btn = $("button[type=submit]", form); btn.disabled = true;
+      say(T.sending, false);  // a recording takes a while over 3G: the head sees it is on its way
+      const done = (said, isError) => { say(said, isError); form.reset(); recorded = null; sending = null; load(); };
       try {
         let item;
         if (file) {
           const fd = new FormData();
           const ext = (file.type.includes("mp4") ? ".m4a" : file.type.includes("ogg") ? ".ogg" : ".webm");
           fd.append("file", file, file.name || "recording" + ext);
-          fd.append("priority", form.priority.value); fd.append("repeat", repeat);
+          fd.append("id", sending.id); fd.append("priority", form.priority.value); fd.append("repeat", repeat);
           if (at) fd.append("at", at);
           item = await api("POST", "/api/v1/broadcasts", fd);
         } else {
-          item = await api("POST", "/api/v1/broadcasts", { text: form.text.value, priority: form.priority.value, repeat, at });
+          item = await api("POST", "/api/v1/broadcasts", { id: sending.id, text: form.text.value, priority: form.priority.value, repeat, at });
         }
         remember(item, item.kind === "audio" && file && file.name ? file.name : undefined);
-        say(item.warning || (item.state === "inbox" ? T.in_inbox : T.sent), !!item.warning); form.reset(); recorded = null; load();
-      } catch (e) { say(problem(e), true); } finally { btn.disabled = false; }
+        done(item.warning || (item.state === "inbox" ? T.in_inbox : T.sent), !!item.warning);
+      } catch (e) {
+        // the id was used by this very announcement, sent before and played since (its answer was lost)
+        if (e.status === 409 && sending.lost) done(T.sent_before, false);
+        else if (!e.status && e.message) { sending.lost = true; say(T.lost_answer, true); }
+        else say(problem(e), true);
+      } finally { btn.disabled = false; }
     });
     on("broadcast.state", load); on("broadcast.log", load); on("resync", load);
     load();
@@ -262,7 +296,7 @@ const pages = {
     const tag = (t) => T["tag_" + t] || t;
     async function loadCameras() {
       let data;
-      try { data = await api("GET", "/api/v1/cameras"); } catch (e) { say(problem(e), true); return; }
+      try { data = await api("GET", "/api/v1/cameras"); } catch (e) { refused(e); return; }
       box.replaceChildren(...data.cameras.map((c) => h("figure", {},
         h("img", { src: `/api/v1/cameras/${encodeURIComponent(c.name)}/latest.jpg?t=${Date.now()}`, alt: c.name, "data-camera": c.name }),
         h("figcaption", {}, `${c.name} · ${c.connected ? T.connected : T.disconnected}`))));  // why: on Hệ thống
@@ -270,7 +304,7 @@ const pages = {
     }
     async function loadEvents() {
       let data;
-      try { data = await api("GET", `/api/v1/events?limit=50${filter.value ? "&camera=" + encodeURIComponent(filter.value) : ""}`); } catch (e) { say(problem(e), true); return; }
+      try { data = await api("GET", `/api/v1/events?limit=50${filter.value ? "&camera=" + encodeURIComponent(filter.value) : ""}`); } catch (e) { refused(e); return; }
       const tags = new Set(data.events.flatMap((ev) => ev.tags || []));
       for (const t of tags) if (!$$("option", tagFilter).some((o) => o.value === t)) tagFilter.append(h("option", { value: t }, tag(t)));
       const events = data.events.filter((ev) => !tagFilter.value || (ev.tags || []).includes(tagFilter.value)).sort((a, b) => b.start - a.start);
@@ -286,8 +320,24 @@ const pages = {
     filter.addEventListener("change", loadEvents); tagFilter.addEventListener("change", loadEvents);
     on("camera.event", loadEvents); on("resync", loadEvents);
     loadCameras(); loadEvents();
-    // the latest pictures refresh every 5 s while the page is visible (saves the phone's data)
-    setInterval(() => { if (!document.hidden) $$("img", box).forEach((img) => { img.src = img.src.replace(/t=\d+/, "t=" + Date.now()); }); }, 5000);
+    // the latest pictures refresh every 5 s while the page is visible (saves the phone's data).
+    // On a slow link a picture can take longer than that: the next is asked only once the last
+    // has come, and it replaces the one shown only when it is all there (setting img.src
+    // again dropped the picture on its way and blanked the one shown, so a weak 3G showed none)
+    async function refresh(img) {
+      if (img.dataset.asking) return;
+      img.dataset.asking = "1";
+      try {
+        const resp = await fetch(`/api/v1/cameras/${encodeURIComponent(img.dataset.camera)}/latest.jpg`, { credentials: "same-origin", cache: "no-store" });
+        if (resp.ok) {
+          const shown = img.src;
+          img.src = URL.createObjectURL(await resp.blob());
+          if (shown.startsWith("blob:")) URL.revokeObjectURL(shown);
+        }
+      } catch (e) { /* the link is down: the picture shown stays, the live stream says so */ }
+      finally { delete img.dataset.asking; }
+    }
+    setInterval(() => { if (!document.hidden) $$("img", box).forEach(refresh); }, 5000);
   },
 
   system() {
