@@ -45,8 +45,16 @@ def client(args: argparse.Namespace) -> Client:
 
 
 def _local_config(args: argparse.Namespace):
-    """The config of this machine's daemon: --config, /etc/langso/langso.toml, else the demo's."""
+    """The config of this machine's daemon: --config, /etc/langso/langso.toml, else the
+    demo's. With --data-dir (and no --config): the daemon of that folder, /etc's if it keeps
+    its data there, else a demo's there (`langso demo --data-dir DIR`), never another folder."""
     path = local_config_path(args.config)
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir and not args.config:
+        config = load_config(path) if path else None
+        if config is not None and Path(config.storage.dir).resolve() == Path(data_dir).resolve():
+            return config
+        return demo_config(Path(data_dir))
     return load_config(path) if path else demo_config(demo_data_dir())
 
 

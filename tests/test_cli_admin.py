@@ -39,6 +39,20 @@ def test_user_add_hashes_the_password(tmp_path, monkeypatch, capsys):
     assert user["must_change"] == 1  # the technician typed it: the page asks for their own at first login
 
 
+def test_user_and_token_add_write_to_the_data_dir_given(tmp_path, monkeypatch, capsys):
+    """`langso --data-dir DIR user add` (a demo started with `--data-dir DIR`) writes DIR's
+    store, not the default demo folder's (until 2026-12-06 it wrote there, saying nothing)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))   # where the default demo folder would be
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("controller.config.DEFAULT_CONFIG_PATH", tmp_path / "etc" / "langso.toml")  # none here
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Trống-đồng-2026\n"))
+    assert main(["--data-dir", str(tmp_path / "data"), "user", "add", "lan", "--role", "head", "--password-stdin"]) == 0
+    assert main(["--data-dir", str(tmp_path / "data"), "token", "add", "ioc", "--scope", "events:read"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert store(tmp_path).user("lan")["role"] == "head" and store(tmp_path).check_token(token).name == "ioc"
+    assert not list((tmp_path / "home").rglob("langso.db"))
+
+
 def test_weak_password_refused(tmp_path, monkeypatch, capsys):
     config = config_file(tmp_path)
     monkeypatch.setattr(sys, "stdin", io.StringIO("12345678\n"))
