@@ -172,7 +172,7 @@ def _js_strings() -> dict[str, str]:
         "lost_answer": _("The connection dropped before the house answered: the announcement may have reached it. "
                          "When the signal is back, tap Broadcast again: it will not be played twice."),
         "sent_before": _("Sent: the announcement had reached the house the first time (see Recent broadcasts)."),
-        "connected": _("connected"), "revoke": _("Revoke"), "last_used": _("last used"),
+        "connected": _("connected"), "picture_at": _("picture at"), "revoke": _("Revoke"), "last_used": _("last used"),
         "interrupted": _("cut short by a power cut or restart"), "for_technician": _("For the technician:"),
         "cli_token": _("the langso command on this machine"),
         # a programme in the schedule list; app.js fills the %(...)s places

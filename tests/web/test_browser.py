@@ -269,6 +269,28 @@ def test_an_ended_login_or_a_password_set_by_someone_else_leads_to_the_right_pag
     assert first not in sent and second not in sent  # refused, not sent: the head decides again
 
 
+def test_the_camera_page_says_when_a_camera_drops_and_how_old_its_picture_is(make_config, start_app, browser,
+                                                                              fast_walker):
+    """The picture from before a drop stays on screen: its caption says the camera is gone
+    and when the picture was taken, without reloading the page (until 2026-12-06 it said
+    "đã kết nối" under a picture that no longer changed)."""
+    app = start_app(make_config(cameras=[{"name": "san", "source": str(fast_walker)}]))
+    app.house.store.add_user("lan", "head", PASSWORD)
+    wait = WebDriverWait(browser, 30)
+    browser.get(app.url + "/login")
+    wait.until(lambda d: d.find_elements(By.NAME, "password"))
+    browser.find_element(By.NAME, "name").send_keys("lan")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    browser.find_element(By.LINK_TEXT, "Camera").click()
+    wait.until(lambda d: "san · đã kết nối · ảnh lúc" in d.find_element(By.ID, "cameras").text)
+    browser.execute_script("window.notReloaded = true")
+    app.house.cameras.stop_event.set()   # the camera's thread ends: as a camera gone, not back yet
+    wait.until(lambda d: "san · mất kết nối · ảnh lúc" in d.find_element(By.ID, "cameras").text)
+    assert browser.execute_script("return window.notReloaded === true")
+
+
 def test_refusals_on_the_technicians_forms_and_on_a_page_older_than_the_house_are_vietnamese(
         make_config, start_app, browser, tmp_path, monkeypatch):
     """Hệ thống's tokens: the scopes in words with their names, a name already taken, a token

@@ -294,13 +294,24 @@ const pages = {
     if (!box) return;
     const filter = $("#camera-filter"), tagFilter = $("#tag-filter"), video = $("#clip");
     const tag = (t) => T["tag_" + t] || t;
+    // "cổng · đã kết nối · ảnh lúc 06/12/2026 07:15": whether the camera is there now and how old
+    // its picture is (one from before a drop stays on screen); why it dropped: on Hệ thống
+    const caption = (c) => `${c.name} · ${c.connected ? T.connected : T.disconnected}${c.last_frame ? ` · ${T.picture_at} ${when(c.last_frame)}` : ""}`;
     async function loadCameras() {
       let data;
       try { data = await api("GET", "/api/v1/cameras"); } catch (e) { refused(e); return; }
       box.replaceChildren(...data.cameras.map((c) => h("figure", {},
         h("img", { src: `/api/v1/cameras/${encodeURIComponent(c.name)}/latest.jpg?t=${Date.now()}`, alt: c.name, "data-camera": c.name }),
-        h("figcaption", {}, `${c.name} · ${c.connected ? T.connected : T.disconnected}`))));  // why: on Hệ thống
+        h("figcaption", { "data-camera": c.name }, caption(c)))));
       if (filter.options.length === 1) data.cameras.forEach((c) => filter.append(h("option", { value: c.name }, c.name)));
+    }
+    async function captions() {   // with each refresh of the pictures: a camera that drops says so
+      let data;
+      try { data = await api("GET", "/api/v1/cameras"); } catch (e) { return; }   // the live stream says the link is down
+      for (const c of data.cameras) {
+        const cap = $$("figcaption", box).find((el) => el.dataset.camera === c.name);
+        if (cap) cap.textContent = caption(c);
+      }
     }
     async function loadEvents() {
       let data;
@@ -337,7 +348,7 @@ const pages = {
       } catch (e) { /* the link is down: the picture shown stays, the live stream says so */ }
       finally { delete img.dataset.asking; }
     }
-    setInterval(() => { if (!document.hidden) $$("img", box).forEach(refresh); }, 5000);
+    setInterval(() => { if (!document.hidden) { $$("img", box).forEach(refresh); captions(); } }, 5000);
   },
 
   system() {
