@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from controller.cli import BAD_INPUT, FAILED, OK, CliError, client
+from controller.cli import BAD_INPUT, FAILED, OK, CliError, _site_tz, _when, client
 
 
 def _camera_config(args: argparse.Namespace) -> Any:
@@ -87,8 +86,9 @@ def cmd_events(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return OK
+    tz = _site_tz(client(args).request("GET", "/status"))   # as the schedules are written, whatever this machine's TZ
     for e in result["events"]:
-        start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["start"]))
+        start = _when(e["start"], tz)
         length = f"{e['end'] - e['start']:.1f} s" if e["end"] is not None else "ongoing"
         print(f"{e['id']:>6}  {e['camera']:<12} {start}  {length:>9}  score {e['score']:.4f}  "
               f"{','.join(e['tags']) or '-':<8} {'clip' if e['clip_url'] else '-'}"

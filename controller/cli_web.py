@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 logger = logging.getLogger(__name__)
 
@@ -118,18 +119,19 @@ def cmd_web_cert(args: argparse.Namespace) -> int:
 
 
 def cmd_web_users(args: argparse.Namespace) -> int:
-    from controller.cli import _admin_store
+    from controller.cli import _admin_store, _local_config, _when
 
     with _admin_store(args, "web users") as store:  # as root, a first open leaves no root-owned files
         users, tokens = store.users(), store.tokens()
+    tz = ZoneInfo(_local_config(args).site.timezone)   # as the schedules are written, whatever this machine's TZ
     print(f"{'user':<24} {'role':<8} {'created':<16} password")
     for user in users:
-        print(f"{user['name']:<24} {user['role']:<8} {time.strftime('%Y-%m-%d %H:%M', time.localtime(user['created_at'])):<16} "
+        print(f"{user['name']:<24} {user['role']:<8} {_when(user['created_at'], tz)[:16]:<16} "
               f"{'set by a technician: chosen at the next login' if user['must_change'] else 'own'}")
     print()
-    print(f"{'token':<24} {'id':>4} {'last used':<16} scopes")
+    print(f"{'token':<24} {'id':>4} {'last used':<16} scopes ({tz.key} time)")
     for token in tokens:
-        used = time.strftime('%Y-%m-%d %H:%M', time.localtime(token['last_used'])) if token['last_used'] else "never"
+        used = _when(token['last_used'], tz)[:16] if token['last_used'] else "never"
         print(f"{token['name']:<24} {token['id']:>4} {used:<16} {','.join(token['scopes'])}")
     return OK
 

@@ -188,9 +188,21 @@ def test_web_users_lists_users_and_tokens_never_secrets(tmp_path, monkeypatch, c
     assert main(["--config", str(config), "user", "add", "lan", "--role", "head", "--password-stdin"]) == 0
     assert main(["--config", str(config), "token", "add", "ioc", "--scope", "events:read"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    assert main(["--config", str(config), "web", "users"]) == 0
+    import time
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setenv("TZ", "Europe/London")   # Raspberry Pi OS's own until the technician sets it
+    time.tzset()
+    try:
+        assert main(["--config", str(config), "web", "users"]) == 0
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
     out = capsys.readouterr().out
     assert "lan" in out and "head" in out and "ioc" in out and "events:read" in out
+    created = store(tmp_path).user("lan")["created_at"]   # in site.timezone (Asia/Ho_Chi_Minh here)
+    assert datetime.fromtimestamp(created, ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%d %H:%M") in out
     assert "chosen at the next login" in out  # the technician typed lan's password
     assert token not in out and "argon2" not in out
     assert "never" in out  # the token's last use

@@ -234,9 +234,20 @@ def test_langso_events_lists_through_the_daemon(make_config, start_app, tmp_path
     result = json.loads(capsys.readouterr().out)
     assert [e["id"] for e in result["events"]] == [2, 3] and result["next_since"] == 3
     assert result["events"][0]["clip_url"] == "/api/v1/events/2/clip.mp4"
-    assert main(["events"]) == 0
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setenv("TZ", "Europe/London")   # Raspberry Pi OS's own until the technician sets it
+    time.tzset()
+    try:
+        assert main(["events"]) == 0
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
     out = capsys.readouterr().out
     assert "cam" in out and "langso events --since 3" in out
+    start = app.house.events.get(3)["start"]           # printed in site.timezone, as schedules are written
+    assert datetime.fromtimestamp(start, ZoneInfo(app.config.site.timezone)).strftime("%Y-%m-%d %H:%M:%S") in out
     app.house.events.open("cam", time.time(), 0.1, [], [])  # left open by a crash, closed at the next start
     app.house.events.repair(clips.parent)
     assert main(["events", "--since", "3"]) == 0
