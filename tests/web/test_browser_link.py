@@ -96,6 +96,33 @@ def test_a_tap_asks_for_what_the_tile_shows_even_on_a_page_without_live_updates(
         held.close()
 
 
+def test_a_page_whose_live_stream_was_refused_follows_again_once_a_slot_is_free(make_config, start_app, browser,
+                                                                                monkeypatch):
+    """Every live slot taken (another phone, a page left open), so the house refuses this
+    page's stream (503): the browser gives such a stream up for good, as it does not a
+    dropped one. The page asks again every 15 s: once the other page is closed it follows
+    again (until 2026-12-06 it said Mất kết nối until it was reloaded)."""
+    import web.live
+
+    monkeypatch.setattr(web.live, "HEARTBEAT_S", 1.0)   # the house notices the closed stream within a second
+    app = start_app(make_config(relays=RELAYS, web={"listen": "127.0.0.1:0", "threads": 5}))
+    app.house.store.add_user("lan", "head", PASSWORD)
+    token = json.loads((app.config.storage.dir / "cli.json").read_text())["token"]
+    held = http.client.HTTPConnection("127.0.0.1", urlparse(app.url).port, timeout=30)
+    held.request("GET", "/api/v1/live", headers={"Authorization": f"Bearer {token}"})
+    assert held.getresponse().status == 200  # the one live slot is taken
+    try:
+        wait = log_in(browser, app.url)
+        wait.until(lambda d: "Mất kết nối" in d.find_element(By.ID, "status-line").text)  # its own stream was refused
+        browser.execute_script("window.notReloaded = true")
+    finally:
+        held.close()   # the other page is closed
+    WebDriverWait(browser, 40).until(lambda d: not d.find_element(By.ID, "status-line").text)   # asked again: in
+    app.house.handle(SetRelay("tv", "on", Actor("mqtt", "group:yen-dinh")))
+    WebDriverWait(browser, 10).until(lambda d: tile(d, "tv") == ("tile on", "BẬT"))   # live again
+    assert browser.execute_script("return window.notReloaded") is True
+
+
 def test_a_tap_whose_answer_was_lost_can_be_tapped_again(make_config, start_app, browser):
     """The head taps Tivi (TẮT); the TV switches on, the link drops as the answer comes
     back. The page says no answer came and to try again when the signal is back (not

@@ -104,7 +104,7 @@ function who(actor) {
 
 // live updates ------------------------------------------------------------------------
 const handlers = {};
-function live() {
+function live(wasLost = false) {
   if (!window.EventSource) return;
   const src = new EventSource("/api/v1/live");
   for (const topic of ["relay", "broadcast.state", "broadcast.log", "camera.motion", "camera.event", "resync"]) {
@@ -112,8 +112,13 @@ function live() {
   }
   // the link dropped (3G): what happened meanwhile was not sent to this page, so once the
   // stream is back the page reads its data again, as after a resync
-  let lost = false;
-  src.onerror = () => { lost = true; offline(); };
+  let lost = wasLost;
+  src.onerror = () => {
+    lost = true; offline();
+    // a stream the house refused (too many pages open: 503) is given up by the browser, not
+    // retried as a dropped link is: ask again in a while, or the page never follows again
+    if (src.readyState === EventSource.CLOSED) setTimeout(() => live(true), 15000);
+  };
   src.onopen = () => {
     if ($("#status-line").textContent === T.offline) say("");
     if (lost) { lost = false; (handlers.resync || []).forEach((fn) => fn({})); }
