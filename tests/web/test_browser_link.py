@@ -68,17 +68,24 @@ def test_after_the_link_drops_the_tiles_show_what_was_switched_meanwhile(make_co
         link.close()
 
 
-def test_a_tap_asks_for_what_the_tile_shows_even_on_a_page_without_live_updates(make_config, start_app, browser):
-    """The live stream is refused (every live slot taken: web.threads 5 leaves one, held
-    here), so the tile does not follow a switch made elsewhere. The head taps the tile that
-    says TẮT to switch the TV on: the TV stays on (it was a toggle, which switched it off)
-    and the tile now says BẬT, from the answer itself."""
+def one_live_slot_held(make_config, start_app) -> tuple:
+    """A house with the user lan whose one live slot (web.threads 5 leaves one) is taken by
+    another stream, held open: (app, the connection holding it)."""
     app = start_app(make_config(relays=RELAYS, web={"listen": "127.0.0.1:0", "threads": 5}))
     app.house.store.add_user("lan", "head", PASSWORD)
     token = json.loads((app.config.storage.dir / "cli.json").read_text())["token"]
     held = http.client.HTTPConnection("127.0.0.1", urlparse(app.url).port, timeout=30)
     held.request("GET", "/api/v1/live", headers={"Authorization": f"Bearer {token}"})
-    assert held.getresponse().status == 200  # the one live slot is taken
+    assert held.getresponse().status == 200
+    return app, held
+
+
+def test_a_tap_asks_for_what_the_tile_shows_even_on_a_page_without_live_updates(make_config, start_app, browser):
+    """The live stream is refused (every live slot taken: web.threads 5 leaves one, held
+    here), so the tile does not follow a switch made elsewhere. The head taps the tile that
+    says TẮT to switch the TV on: the TV stays on (it was a toggle, which switched it off)
+    and the tile now says BẬT, from the answer itself."""
+    app, held = one_live_slot_held(make_config, start_app)
     try:
         wait = log_in(browser, app.url)
         wait.until(lambda d: "Mất kết nối" in d.find_element(By.ID, "status-line").text)  # its own stream was refused
@@ -105,12 +112,7 @@ def test_a_page_whose_live_stream_was_refused_follows_again_once_a_slot_is_free(
     import web.live
 
     monkeypatch.setattr(web.live, "HEARTBEAT_S", 1.0)   # the house notices the closed stream within a second
-    app = start_app(make_config(relays=RELAYS, web={"listen": "127.0.0.1:0", "threads": 5}))
-    app.house.store.add_user("lan", "head", PASSWORD)
-    token = json.loads((app.config.storage.dir / "cli.json").read_text())["token"]
-    held = http.client.HTTPConnection("127.0.0.1", urlparse(app.url).port, timeout=30)
-    held.request("GET", "/api/v1/live", headers={"Authorization": f"Bearer {token}"})
-    assert held.getresponse().status == 200  # the one live slot is taken
+    app, held = one_live_slot_held(make_config, start_app)
     try:
         wait = log_in(browser, app.url)
         wait.until(lambda d: "Mất kết nối" in d.find_element(By.ID, "status-line").text)  # its own stream was refused
