@@ -59,7 +59,7 @@ class CommandRunner:
                 self.counts["duplicate"] += 1
                 logger.info("mqtt command duplicate cmd_id=%s topic=%s", key, topic)
                 return reply(key, first["ok"], first["error"], topic, duplicate=True,
-                             **{k: first[k] for k in ("kind", "values") if k in first})
+                             **{k: first[k] for k in ("kind", "values", "result") if k in first})
         ok, error, result, transient = True, None, None, False
         refusal: dict[str, Any] = {}
         try:
@@ -77,7 +77,10 @@ class CommandRunner:
                 ok, error, transient = False, f"internal error ({type(err).__name__}); see the site's log", True
         if claimed:  # a part that was unavailable (5xx), a relay too soon: the IOC may retry with the same cmd_id
             try:
-                self.outbox.finish_command(key, ok, error, retry_allowed=transient, refusal=refusal)
+                # a repeat gets the first answer whole: its result too (the broadcast's id and state,
+                # for an IOC whose first reply was lost)
+                self.outbox.finish_command(key, ok, error, retry_allowed=transient,
+                                           refusal={**refusal, **({"result": result} if result is not None else {})})
             except sqlite3.OperationalError as err:
                 logger.warning("mqtt command outcome not recorded cmd_id=%s error=%r", key, str(err))
         self.counts["ok" if ok else "refused"] += 1

@@ -161,7 +161,8 @@ class Outbox:
 
     def finish_command(self, cmd_id: str, ok: bool, error: str | None, retry_allowed: bool = False,
                        refusal: dict[str, Any] | None = None) -> None:
-        """Remember the outcome (`refusal`: the refusal's kind and values); with
+        """Remember the outcome (`refusal`: the refusal's kind and values, or the result: what
+        a repeat of the cmd_id is answered with besides ok and error); with
         `retry_allowed` (a part was unavailable, a relay too soon) forget the id so that the IOC's retry with
         the same cmd_id runs."""
         if retry_allowed:

@@ -103,6 +103,19 @@ def test_duplicate_cmd_id_runs_once(site):
     assert relay_on(app, "radio")  # toggled once, not twice
     rows = app.house.store.db.query("SELECT COUNT(*) AS n FROM audit WHERE target='radio' AND actor='mqtt:ioc'")
     assert rows[0]["n"] == 1
+    assert second["result"] == first["result"] and first["result"]   # the first answer whole
+
+
+def test_a_repeated_broadcast_command_is_answered_with_the_broadcasts_id(site):
+    """The IOC's first reply was lost (its link dropped): the repeat, a duplicate, still says
+    which broadcast the house queued (until 2026-12-06 it said only ok)."""
+    app, ioc = site
+    for _ in range(2):
+        ioc.publish(f"{SITE}/broadcast/set", {"cmd_id": "b-1", "text": "Mời bà con họp thôn lúc 19 giờ 30."})
+    second = ioc.reply("b-1", count=2)
+    first = ioc.replies()[0]
+    assert second["duplicate"] is True and second["result"]["id"] == first["result"]["id"]
+    assert [r["id"] for r in app.house.store.db.query("SELECT id FROM broadcast_items")] == [first["result"]["id"]]  # queued once
 
 
 def test_broadcast_fields_reach_the_audio_queue_and_other_topics_are_ignored(site):
