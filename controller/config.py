@@ -72,6 +72,13 @@ class StorageConfig(Section):
     min_free_mb: int = Field(500, ge=0, le=1_000_000, description="retention keeps at least this much free")
     keep_days: int = Field(14, ge=1, le=3650, description="clips and events older than this are removed")
 
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():   # Path("") is ".": wherever the daemon was started
+            raise ValueError('is empty; give the data folder, e.g. "/var/lib/langso" (or leave the key out)')
+        return value
+
 
 class MqttConfig(Section):
     host: str = Field("", description="IOC broker host; empty = uplink off")

@@ -99,6 +99,14 @@ def test_wrong_types_name_the_value(tmp_path):
     assert found == ["relays[0].pin: Input should be a valid integer, unable to parse string as an integer (got 'seventeen')"]
 
 
+def test_an_empty_storage_dir_is_refused_not_taken_as_the_current_folder():
+    """Path("") is "." : the daemon's data (its database, clips) would go wherever it was started."""
+    with pytest.raises(ConfigError) as err:
+        parse_config({"site": {"id": "x"}, "audio": {"amp_relay": ""}, "storage": {"dir": " "}})
+    assert err.value.problems == ['storage.dir: is empty; give the data folder, e.g. "/var/lib/langso" (or leave the key '
+                                  "out) (got ' ')"]
+
+
 def test_buttons_must_name_a_relay_and_a_free_pin():
     with pytest.raises(ConfigError) as err:
         parse_config({
