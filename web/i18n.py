@@ -191,6 +191,8 @@ def _js_strings() -> dict[str, str]:
         "text_or_stream": _("Give either a text or a stream address, not both."),
         "past_time": _("At: this time has passed; choose a later time or leave it empty for now."),
         "no_microphone": _("The phone did not allow the microphone; allow it in the browser's settings."),
+        "text_and_audio": _("There is both typed text and a recording (or a file): clear the text to broadcast the "
+                            "recording, or tap “Drop the recording” to broadcast the text."),
         "err_csrf": stale_page(),
         "err_forbidden": _("Your account may not do this."), "err_conflict": _("Not possible right now."),
         "too_soon": _("Switched a moment ago; wait a few seconds to protect the equipment."), "err_too_large": _("The file is too large."),

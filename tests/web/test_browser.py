@@ -269,6 +269,42 @@ def test_an_ended_login_or_a_password_set_by_someone_else_leads_to_the_right_pag
     assert first not in sent and second not in sent  # refused, not sent: the head decides again
 
 
+def test_a_recording_and_a_typed_text_together_are_not_guessed_between(make_config, start_app, browser):
+    """The head records, then types a text and listens to it: Phát sent the recording and
+    dropped the text, saying nothing (until 2026-12-06). Now the page asks which: clear the
+    text, or drop the recording (Bỏ bản ghi âm), and then the text is what is read."""
+    app = start_app(make_config())
+    app.house.store.add_user("lan", "head", PASSWORD)
+    wait = WebDriverWait(browser, 30)
+    browser.get(app.url + "/login")
+    wait.until(lambda d: d.find_elements(By.NAME, "password"))
+    browser.find_element(By.NAME, "name").send_keys("lan")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    browser.find_element(By.LINK_TEXT, "Phát thông báo").click()
+    wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "broadcasts")
+    drop = browser.find_element(By.ID, "drop-audio")
+    assert not drop.is_displayed()
+    record = browser.find_element(By.ID, "record")
+    record.click()
+    wait.until(lambda d: "Đang ghi" in d.find_element(By.ID, "record").text)
+    time.sleep(1.5)  # Chromium's fake microphone
+    record.click()
+    wait.until(lambda d: d.find_element(By.ID, "drop-audio").is_displayed())
+    text = "Sáng mai 7 giờ tiêm phòng cho gia súc."
+    browser.find_element(By.NAME, "text").send_keys(text)
+    browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()
+    wait.until(lambda d: "Có cả chữ đã gõ và bản ghi âm" in d.find_element(By.ID, "status-line").text)
+    assert app.house.broadcasts.listing()["queue"] == [] and not app.house.broadcasts.listing()["log"]
+    drop.click()
+    assert not drop.is_displayed()
+    browser.find_element(By.CSS_SELECTOR, "#say button[type=submit]").click()
+    WebDriverWait(browser, 60).until(lambda d: text in d.find_element(By.ID, "log").text)
+    [record_] = app.house.broadcasts.listing()["log"]
+    assert (record_["kind"], record_["text"]) == ("text", text)
+
+
 def test_the_camera_page_says_when_a_camera_drops_and_how_old_its_picture_is(make_config, start_app, browser,
                                                                               fast_walker):
     """The picture from before a drop stays on screen: its caption says the camera is gone

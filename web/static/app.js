@@ -204,6 +204,13 @@ const pages = {
       } catch (e) { say(problem(e), true); } finally { btn.disabled = false; }
     });
     let recorded = null, recordedNo = 0;  // the recording made on the phone, and which one
+    // a recording or a file chosen can be dropped: then the typed text is what Phát sends
+    const drop = $("#drop-audio");
+    const audioChosen = () => { drop.hidden = !(recorded || form.file.files.length); };
+    form.file.addEventListener("change", audioChosen);
+    drop.addEventListener("click", () => {
+      recorded = null; form.file.value = ""; $("#preview-audio").hidden = true; audioChosen(); say("");
+    });
     if (window.isSecureContext && window.MediaRecorder && navigator.mediaDevices) {
       const btn = $("#record"); btn.hidden = false;
       let rec = null, chunks = [];
@@ -213,7 +220,7 @@ const pages = {
         try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch (e) { say(T.no_microphone, true); return; }
         rec = new MediaRecorder(stream); chunks = [];
         rec.ondataavailable = (ev) => chunks.push(ev.data);
-        rec.onstop = () => { recorded = new Blob(chunks, { type: rec.mimeType }); recordedNo += 1; stream.getTracks().forEach((t) => t.stop()); rec = null; btn.textContent = T.record; const a = $("#preview-audio"); a.src = URL.createObjectURL(recorded); a.hidden = false; };
+        rec.onstop = () => { recorded = new Blob(chunks, { type: rec.mimeType }); recordedNo += 1; stream.getTracks().forEach((t) => t.stop()); rec = null; btn.textContent = T.record; const a = $("#preview-audio"); a.src = URL.createObjectURL(recorded); a.hidden = false; audioChosen(); };
         rec.start(); btn.textContent = T.recording;
       });
     }
@@ -226,6 +233,8 @@ const pages = {
       const at = form.at.value ? new Date(form.at.value).getTime() / 1000 : null;
       const file = form.file.files[0] || recorded, repeat = Number(form.repeat.value);
       if (!file && !form.text.value.trim()) { say(T.need_text, true); form.text.focus(); return; }
+      // both: which one the head means is not for the page to guess (the text was dropped, saying nothing)
+      if (file && form.text.value.trim()) { say(T.text_and_audio, true); return; }
       if (!(repeat >= 1 && repeat <= 10 && Number.isInteger(repeat))) { say(T.bad_repeat, true); form.repeat.focus(); return; }
       if (at !== null && at < Date.now() / 1000 - 60) { say(T.past_time, true); form.at.focus(); return; }
       if (file && file.size > Number(form.dataset.maxUploadBytes)) { say(problem({ status: 413, message: form.dataset.tooLarge }), true); return; }
@@ -234,7 +243,7 @@ const pages = {
       if (!sending || sending.what !== what) sending = { what, id: newId(), lost: false };
       const btn = $("button[type=submit]", form); btn.disabled = true;
       say(T.sending, false);  // a recording takes a while over 3G: the head sees it is on its way
-      const done = (said, isError) => { say(said, isError); form.reset(); recorded = null; sending = null; load(); };
+      const done = (said, isError) => { say(said, isError); form.reset(); recorded = null; audioChosen(); sending = null; load(); };
       try {
         let item;
         if (file) {
