@@ -9,6 +9,8 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -105,3 +107,17 @@ class Link:
     def close(self) -> None:
         self.cut()
         self._listener.close()
+
+
+def log_in(browser: webdriver.Chrome, url: str, name: str = "lan") -> WebDriverWait:
+    """Log `name` in (tests.web.conftest.PASSWORD) at the house at `url`; on the home page."""
+    from tests.web.conftest import PASSWORD
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(url + "/login")
+    wait.until(lambda d: d.find_elements(By.NAME, "password"))
+    browser.find_element(By.NAME, "name").send_keys(name)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    return wait

@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from controller.commands import Actor, SetRelay
 from tests.audio.conftest import make_audio
 from tests.conftest import cli_client
-from tests.web.browser import phone_browser
+from tests.web.browser import log_in, phone_browser
 from tests.web.conftest import PASSWORD
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -275,13 +275,7 @@ def test_a_recording_and_a_typed_text_together_are_not_guessed_between(make_conf
     text, or drop the recording (Bỏ bản ghi âm), and then the text is what is read."""
     app = start_app(make_config())
     app.house.store.add_user("lan", "head", PASSWORD)
-    wait = WebDriverWait(browser, 30)
-    browser.get(app.url + "/login")
-    wait.until(lambda d: d.find_elements(By.NAME, "password"))
-    browser.find_element(By.NAME, "name").send_keys("lan")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    wait = log_in(browser, app.url)
     browser.find_element(By.LINK_TEXT, "Phát thông báo").click()
     wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "broadcasts")
     drop = browser.find_element(By.ID, "drop-audio")
@@ -312,13 +306,7 @@ def test_the_camera_page_says_when_a_camera_drops_and_how_old_its_picture_is(mak
     "đã kết nối" under a picture that no longer changed)."""
     app = start_app(make_config(cameras=[{"name": "san", "source": str(fast_walker)}]))
     app.house.store.add_user("lan", "head", PASSWORD)
-    wait = WebDriverWait(browser, 30)
-    browser.get(app.url + "/login")
-    wait.until(lambda d: d.find_elements(By.NAME, "password"))
-    browser.find_element(By.NAME, "name").send_keys("lan")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
+    wait = log_in(browser, app.url)
     browser.find_element(By.LINK_TEXT, "Camera").click()
     wait.until(lambda d: "san · đã kết nối · ảnh lúc" in d.find_element(By.ID, "cameras").text)
     browser.execute_script("window.notReloaded = true")

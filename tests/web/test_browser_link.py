@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from controller.commands import Actor, SetRelay
 from tests.audio.conftest import make_audio
-from tests.web.browser import Link, phone_browser
+from tests.web.browser import Link, log_in, phone_browser
 from tests.web.conftest import PASSWORD
 
 RELAYS = [{"name": "tv", "pin": 17, "label": "Tivi", "min_interval_s": 0}, {"name": "radio", "pin": 27, "label": "Đài"}]
@@ -26,16 +26,6 @@ def browser(tmp_path):
     driver = phone_browser(tmp_path / "chromium")
     yield driver
     driver.quit()
-
-
-def log_in(browser, url: str, name: str = "lan") -> WebDriverWait:
-    wait = WebDriverWait(browser, 30)
-    browser.get(url + "/login")
-    browser.find_element(By.NAME, "name").send_keys(name)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-relay="tv"]'))
-    return wait
 
 
 def tile(browser, name: str) -> tuple[str, str]:
