@@ -42,6 +42,9 @@ SCHEMA = [
     """,
     # a refusal's kind and values (JSON), so that a repeated cmd_id is answered as the first time
     "ALTER TABLE mqtt_commands ADD COLUMN refusal TEXT",
+    # the retained topics this site publishes: one of a relay or camera removed from the config
+    # (or of discovery turned off) is cleared on the broker at the next connect
+    "CREATE TABLE mqtt_retained (topic TEXT PRIMARY KEY)",
 ]
 
 DROPPABLE_FIRST = "telemetry"
@@ -144,6 +147,16 @@ class Outbox:
     def oldest_age_s(self) -> float | None:
         row = self.db.one("SELECT MIN(created) FROM outbox")
         return round(time.time() - row[0], 1) if row and row[0] is not None else None
+
+    # retained topics ----------------------------------------------------------
+    def retained_since(self, now: set[str]) -> set[str]:
+        """The retained topics published before that are not in `now` (to clear on the
+        broker); `now` is remembered in their place."""
+        with self.db.tx() as conn:
+            before = {row[0] for row in conn.execute("SELECT topic FROM mqtt_retained")}
+            conn.executemany("DELETE FROM mqtt_retained WHERE topic=?", [(t,) for t in before - now])
+            conn.executemany("INSERT OR IGNORE INTO mqtt_retained(topic) VALUES (?)", [(t,) for t in now - before])
+        return before - now
 
     # commands ---------------------------------------------------------------
     def claim_command(self, cmd_id: str) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ import json
 import logging
 import queue
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -248,13 +249,28 @@ class Uplink:
             retained = dict(self._retained)
         for topic, payload in retained.items():
             self._publish(topic, payload, retain=True)
-        if self.cfg.ha_discovery:
-            relays = [(r["name"], r["label"]) for r in self.house.relays()]
-            cams = [c.name for c in self.house.config.cameras]
-            for topic, payload in discovery_messages(self.site, self.house.config.site.name, relays, cams):
-                self._publish(topic, payload, retain=True)
+        relays = [(r["name"], r["label"]) for r in self.house.relays()]
+        cams = [c.name for c in self.house.config.cameras]
+        discovery = discovery_messages(self.site, self.house.config.site.name, relays, cams) if self.cfg.ha_discovery else []
+        for topic, payload in discovery:
+            self._publish(topic, payload, retain=True)
+        self._clear_stale({f"{self.root}/relay/{name}" for name, _ in relays}
+                          | {f"{self.root}/camera/{cam}/motion" for cam in cams} | {topic for topic, _ in discovery})
         logger.info("uplink connected broker=%s:%d connects=%d retained=%d outbox_depth=%d",
                     self.cfg.host, self.cfg.port, self.connects, len(retained), self.outbox.depth())
+
+    def _clear_stale(self, topics: set[str]) -> None:
+        """Retained topics of relays or cameras no longer in the config (and discovery
+        turned off) are cleared on the broker: the IOC's dashboards would show them for ever."""
+        try:
+            stale = self.outbox.retained_since(topics)
+        except sqlite3.Error as err:   # a full disk: cleared at a later connect
+            logger.warning("uplink retained topics not checked error=%r", str(err))
+            return
+        for topic in sorted(stale):
+            self._publish(topic, b"", retain=True)
+        if stale:
+            logger.info("uplink retained topics cleared (no longer in the config) topics=%s", ",".join(sorted(stale)))
 
     def _do_refused(self, reason: str) -> None:
         self.attempts += 1

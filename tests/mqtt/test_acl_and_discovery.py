@@ -54,3 +54,29 @@ def test_discovery_off_by_default(broker, ioc, make_config, start_app):
     district.publish("langso/test-site/relay/amp/set", "ON")  # answered after anything sent on connect
     district.wait("langso/test-site/reply")
     assert not [t for t, _, _ in district.seen if t.startswith("homeassistant/")]
+
+
+def test_a_relay_or_camera_taken_out_of_the_config_leaves_no_retained_topic(broker, ioc, make_config, start_app):
+    """The technician renames the radio relay and removes a camera: their retained state
+    and Home Assistant discovery topics are cleared on the broker at the next connect (the
+    IOC's dashboards showed them for ever, until 2026-12-06)."""
+    from controller.commands import Actor, SetRelay
+
+    relays = [{"name": "tv", "pin": 17}, {"name": "radio", "pin": 27}, {"name": "amp", "pin": 22}]
+    gone = ["langso/test-site/relay/radio", "homeassistant/switch/test-site/radio/config",
+            "langso/test-site/camera/cong/motion", "homeassistant/binary_sensor/test-site/cong_motion/config"]
+    district = ioc(gone)
+    first = start_app(make_config(relays=relays, mqtt=broker.mqtt_config(ha_discovery=True),
+                                  cameras=[{"name": "cong", "source": "/dev/null"}]))
+    wait_until(lambda: first.house.status()["uplink"]["state"] == "connected", 20, "uplink connected")
+    first.house.handle(SetRelay("radio", "on", Actor("cli", "kt")))
+    first.house.bus.publish("camera.motion", {"camera": "cong", "on": False})
+    wait_until(lambda: all(district.on(t) for t in gone), 20, "the retained topics of radio and cong")
+    first.stop()
+    renamed = [{"name": "tv", "pin": 17}, {"name": "dai", "pin": 27}, {"name": "amp", "pin": 22}]
+    second = start_app(make_config(relays=renamed, mqtt=broker.mqtt_config(ha_discovery=True)))
+    wait_until(lambda: second.house.status()["uplink"]["state"] == "connected", 20, "uplink connected again")
+    wait_until(lambda: all(b"" in district.on(t) for t in gone), 20, "radio's and cong's topics cleared")
+    late = ioc(["langso/test-site/#", "homeassistant/#"])   # a dashboard started afterwards finds what is there
+    late.wait("homeassistant/switch/test-site/dai/config")
+    assert not [t for t, p, retained in late.seen if t in gone and p]
