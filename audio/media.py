@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import io
 import logging
+import queue
 import re
 import threading
 import wave
@@ -84,7 +85,63 @@ def decode(source: str | Path | bytes, rate: int, stop: threading.Event | None =
     """PCM blocks (int16, mono, `rate` Hz) from a file path, a URL (HTTP, HLS) or a whole
     encoded file in memory (speech the full disk kept out of the TTS cache).
     Ends at the end of the source, when `stop` is set, or after `max_seconds`.
-    A stream that does not answer or stalls for `timeout_s` raises MediaError."""
+    A stream that does not answer or stalls for `timeout_s` raises MediaError. A URL is read
+    by a thread of its own: FFmpeg blocks until `timeout_s` in a connection that does not
+    answer, and `stop` (an emergency, a cancel) must not wait for that."""
+    blocks = _decode(source, rate, stop, max_seconds, timeout_s)
+    if stop is not None and isinstance(source, (str, Path)) and "://" in str(source):
+        blocks = _unblocked(blocks, stop, f"media {redact(str(source))}")
+    yield from blocks
+
+
+def _unblocked(blocks: Iterator[np.ndarray], stop: threading.Event, name: str) -> Iterator[np.ndarray]:
+    """`blocks`, made in a thread: this ends within 0.1 s of `stop`, while the thread
+    finishes on its own (at `stop`, or at FFmpeg's timeout) and closes its source."""
+    out: queue.Queue[Any] = queue.Queue(maxsize=8)
+    gone = threading.Event()   # this side stopped reading: the thread ends at its next block
+    done = object()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                while not out_put(block):
+                    if stop.is_set() or gone.is_set():
+                        return
+            out_put(done, wait=True)
+        except BaseException as err:  # handed over: raised on the reading side
+            out_put(err, wait=True)
+        finally:
+            blocks.close()
+
+    def out_put(item: Any, wait: bool = False) -> bool:
+        while True:
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if not wait or gone.is_set():
+                    return False
+
+    threading.Thread(target=produce, name=name, daemon=True).start()
+    try:
+        while True:
+            try:
+                item = out.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():
+                    return
+                continue
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        gone.set()
+
+
+def _decode(source: str | Path | bytes, rate: int, stop: threading.Event | None, max_seconds: float | None,
+            timeout_s: float) -> Iterator[np.ndarray]:
     src = "speech in memory" if isinstance(source, bytes) else str(source)
     is_url = "://" in src
     options = {"reconnect": "0", "rw_timeout": str(int(timeout_s * 1e6))} if is_url else {}

@@ -199,6 +199,26 @@ def test_an_announcement_pauses_a_relay_that_goes_on_after_it(audio_app, http_se
     assert [(r["id"], r["outcome"]) for r in rec.logs()[7:]] == [(recording["id"], "played"), (later["id"], "played")]
 
 
+def test_an_emergency_does_not_wait_for_a_relay_whose_stream_does_not_answer(audio_app, silent_port, until):
+    """The morning's scheduled relay is connecting to a radio stream that does not answer
+    (FFmpeg waits `stream_timeout_s` for it, here 60 s, and a scheduled relay tries again
+    while its window lasts): an emergency sent meanwhile is read at once, not after that
+    wait (until 2026-12-06 it waited for the connection to time out)."""
+    import time
+
+    app = audio_app(chime=False, stream_timeout_s=60)
+    rec = Recorder(app)
+    api = client_for(app)
+    relay = app.house.broadcasts.submit(stream_url=f"http://127.0.0.1:{silent_port}/vov1.mp3", source="schedule",
+                                        who="schedule:1", until=time.time() + 120)
+    until(lambda: (api.request("GET", "/broadcasts")["playing"] or {}).get("id") == relay["id"], what="the relay connecting")
+    time.sleep(1.0)
+    emergency = api.request("POST", "/broadcasts", {"text": "Khẩn cấp: nước lên, bà con lên chỗ cao.", "priority": "emergency"})
+    until(lambda: [r["id"] for r in rec.logs() if r["outcome"] == "played"] == [emergency["id"]], timeout=30,
+          what="the emergency read before the stream's 60 s timeout")
+    assert rec.logs()[0]["id"] == relay["id"] and rec.logs()[0]["outcome"] == "preempted"
+
+
 def test_stream_relay_stops_after_duration_and_a_dead_stream_fails(audio_app, http_server, silent_port, media, until):
     app = audio_app(stream_timeout_s=1)
     rec = Recorder(app)
