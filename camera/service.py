@@ -89,7 +89,7 @@ class CameraWorker:
         self._times: deque[float] = deque(maxlen=50)
         self._latest: Frame | None = None
         self._lock = threading.Lock()
-        self._main_packets: queue.Queue[Packet] = queue.Queue(maxsize=600)
+        self._main_packets: queue.Queue[Any] = queue.Queue(maxsize=600)   # packets (t: monotonic) and markers
         self._dating = Dating(0.0, 0.0)    # the source's times on the monotonic clock: the main stream's
                                           # packets are put on the source's time through it
         self._wall_offset = 0.0           # wall clock minus monotonic clock when the events' dates were set
@@ -223,7 +223,7 @@ class CameraWorker:
                         self.record_error = ""
                     else:
                         dating.see(item.t, monotonic())
-                    item.t = dating.anchor + item.t - self._dating.anchor
+                    item.t += dating.anchor   # on the monotonic clock: the owner thread puts it on the source's time
                     self._put(item)
                     failures = 0
                 if not self.stop.is_set():
@@ -262,7 +262,8 @@ class CameraWorker:
                 self.pipeline.use_template(template if self._main_live else self._source_template)
                 logger.info("camera clips from %s camera=%s", "record_source" if self._main_live else "source",
                             self.camera.name)
-            else:
+            else:   # read when the source's dating is known (packets that came before it did too)
+                item.t -= self._dating.anchor
                 self.pipeline.feed(item)
 
 
